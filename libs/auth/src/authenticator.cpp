@@ -1,0 +1,154 @@
+#include "relay/auth/authenticator.hpp"
+
+#include <stdexcept>
+
+#include "relay/auth/basic.hpp"
+#include "relay/auth/client_credentials.hpp"
+#include "relay/auth/webhook_signature.hpp"
+#include "relay/core/encoding.hpp"
+
+namespace relay::auth {
+namespace {
+
+AuthResult unauthenticated(std::string reason, std::string challenge) {
+    return AuthResult{AuthResult::Outcome::kUnauthenticated, std::move(reason), std::move(challenge), {}};
+}
+
+bool scope_allowed(const OAuthClient& client, std::string_view requested) {
+    if (client.allowed_scopes.empty()) return true;
+    // Every space-separated requested scope must be allowed.
+    while (!requested.empty()) {
+        const auto space = requested.find(' ');
+        std::string_view one = requested.substr(0, space);
+        requested = space == std::string_view::npos ? std::string_view() : requested.substr(space + 1);
+        if (one.empty()) continue;
+        bool found = false;
+        for (const auto& allowed : client.allowed_scopes) found = found || allowed == one;
+        if (!found) return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+const char* to_string(Scheme scheme) {
+    switch (scheme) {
+        case Scheme::kNone:
+            return "none";
+        case Scheme::kBasic:
+            return "basic";
+        case Scheme::kBearer:
+            return "bearer";
+        case Scheme::kApiKey:
+            return "api_key";
+        case Scheme::kOAuth2:
+            return "oauth2";
+    }
+    return "unknown";
+}
+
+Authenticator::Authenticator(AuthPolicy policy, std::string audience, const TokenSigner* signer)
+    : policy_(std::move(policy)), audience_(std::move(audience)), signer_(signer) {
+    if (policy_.scheme == Scheme::kOAuth2 && signer_ == nullptr) {
+        throw std::invalid_argument("oauth2 authentication needs a token signer");
+    }
+}
+
+AuthResult Authenticator::check_headers(const HeaderLookup& header, SystemTime now) const {
+    const std::string_view authorization = header("authorization");
+    switch (policy_.scheme) {
+        case Scheme::kNone:
+            return {};
+        case Scheme::kBasic: {
+            const std::string challenge = "Basic realm=\"ocean-relay\", charset=\"UTF-8\"";
+            if (authorization.empty()) return unauthenticated("missing_credentials", challenge);
+            auto credentials = parse_basic(authorization);
+            if (!credentials) return unauthenticated("malformed_credentials", challenge);
+            // Evaluate both comparisons so the timing does not tell which part was wrong.
+            const bool user_ok = constant_time_equals(credentials->user, policy_.basic_user);
+            const bool password_ok = policy_.basic_password.equals(credentials->password);
+            if (!(user_ok && password_ok)) return unauthenticated("bad_credentials", challenge);
+            return AuthResult{AuthResult::Outcome::kAllowed, {}, {}, credentials->user};
+        }
+        case Scheme::kBearer: {
+            const std::string challenge = "Bearer realm=\"ocean-relay\"";
+            if (authorization.empty()) return unauthenticated("missing_credentials", challenge);
+            auto token = parse_bearer(authorization);
+            if (!token) return unauthenticated("malformed_credentials", challenge);
+            if (!policy_.bearer_token.equals(*token)) {
+                return unauthenticated("bad_credentials", challenge + ", error=\"invalid_token\"");
+            }
+            return AuthResult{AuthResult::Outcome::kAllowed, {}, {}, "bearer"};
+        }
+        case Scheme::kApiKey: {
+            const std::string_view key = header(policy_.api_key_header);
+            if (key.empty()) return unauthenticated("missing_credentials", {});
+            if (!policy_.api_key.equals(key)) return unauthenticated("bad_credentials", {});
+            return AuthResult{AuthResult::Outcome::kAllowed, {}, {}, "api_key"};
+        }
+        case Scheme::kOAuth2: {
+            const std::string challenge = "Bearer realm=\"ocean-relay\"";
+            if (authorization.empty()) return unauthenticated("missing_credentials", challenge);
+            auto token = parse_bearer(authorization);
+            if (!token) return unauthenticated("malformed_credentials", challenge);
+            auto verified = signer_->verify(*token, audience_, now);
+            if (const auto* error = std::get_if<TokenError>(&verified)) {
+                if (*error == TokenError::kWrongAudience) {
+                    // A genuine token, but for another integration: authenticated, not authorised.
+                    return AuthResult{AuthResult::Outcome::kForbidden, "token_wrong_audience", {}, {}};
+                }
+                return unauthenticated(std::string("token_") + to_string(*error),
+                                       challenge + ", error=\"invalid_token\"");
+            }
+            return AuthResult{AuthResult::Outcome::kAllowed, {}, {}, std::get<TokenClaims>(verified).subject};
+        }
+    }
+    return unauthenticated("unsupported_scheme", {});
+}
+
+AuthResult Authenticator::check(const HeaderLookup& header, std::string_view body, SystemTime now) const {
+    AuthResult result = check_headers(header, now);
+    if (!result.allowed() || !policy_.signature_key) return result;
+    const SignatureCheck signature = verify_webhook(policy_.signature_key->reveal(),
+                                                    header("webhook-id"),
+                                                    header("webhook-timestamp"),
+                                                    header("webhook-signature"),
+                                                    body,
+                                                    now,
+                                                    policy_.signature_tolerance);
+    if (signature != SignatureCheck::kValid) return unauthenticated(to_string(signature), {});
+    return result;
+}
+
+std::variant<IssuedToken, TokenEndpointError> Authenticator::issue_token(std::string_view content_type,
+                                                                         std::string_view body,
+                                                                         std::string_view authorization,
+                                                                         std::string_view query,
+                                                                         SystemTime now) const {
+    if (policy_.scheme != Scheme::kOAuth2) {
+        return TokenEndpointError{404, "invalid_request", "this integration does not use OAuth2"};
+    }
+    auto parsed = parse_token_request(content_type, body, authorization, query);
+    if (auto* error = std::get_if<TokenRequestError>(&parsed)) {
+        const int status = error->error == "invalid_client" ? 401 : 400;
+        return TokenEndpointError{status, error->error, error->description};
+    }
+    const TokenRequest& request = std::get<TokenRequest>(parsed);
+    const OAuthClient* match = nullptr;
+    for (const auto& client : policy_.oauth_clients) {
+        // Compare every client's secret so the timing does not reveal which ids exist.
+        const bool id_ok = constant_time_equals(client.client_id, request.client_id);
+        const bool secret_ok = client.client_secret.equals(request.client_secret);
+        if (id_ok && secret_ok) match = &client;
+    }
+    if (match == nullptr) return TokenEndpointError{401, "invalid_client", "client authentication failed"};
+    if (!scope_allowed(*match, request.scope)) {
+        return TokenEndpointError{400, "invalid_scope", "the requested scope is not allowed for this client"};
+    }
+    return IssuedToken{signer_->issue(audience_, match->client_id, request.scope, policy_.token_lifetime, now),
+                       policy_.token_lifetime,
+                       request.scope,
+                       match->client_id};
+}
+
+}  // namespace relay::auth

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace relay {
+
+/// Appends `s` as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string& out, std::string_view s);
+
+std::string base64_encode(std::string_view bytes);
+std::optional<std::string> base64_decode(std::string_view text);
+
+/// RFC 4648 §5 without padding, as JWTs use it.
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+std::string hex_encode(std::string_view bytes);
+
+/// Decodes application/x-www-form-urlencoded components ('+' is a space); nullopt on bad escapes.
+std::optional<std::string> form_url_decode(std::string_view text);
+
+/// HMAC-SHA256 of `data` under `key`, 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+/// Constant-time equality (length is not secret).
+bool constant_time_equals(std::string_view a, std::string_view b);
+
+}  // namespace relay

@@ -1,0 +1,98 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "relay/http/body.hpp"
+
+namespace relay::http {
+
+struct TlsFiles {
+    std::string cert_file;  ///< PEM certificate chain
+    std::string key_file;   ///< PEM private key
+};
+
+/// Bounds on what one peer may cost us. Every network step has a deadline.
+struct Limits {
+    std::size_t header_limit = 16 * 1024;          ///< request line + headers
+    std::uint64_t body_limit = 20ULL << 20;        ///< request body
+    std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive wait for the next request
+    std::chrono::milliseconds header_timeout{10'000};  ///< from the first byte to the end of the headers
+    std::chrono::milliseconds body_timeout{60'000};    ///< to read the whole body
+    std::chrono::milliseconds write_timeout{30'000};   ///< to write the response
+    std::size_t max_connections = 4096;
+    std::size_t read_buffer = 64 * 1024;  ///< initial per-connection buffer (6.5x throughput on 20 KB bodies)
+};
+
+struct ListenerConfig {
+    std::string name = "http";
+    std::string address = "0.0.0.0";
+    std::uint16_t port = 8080;
+    std::optional<TlsFiles> tls;
+    Limits limits;
+};
+
+using Request = boost::beast::http::request<PaddedStringBody>;
+using Response = boost::beast::http::response<boost::beast::http::string_body>;
+
+struct RequestContext {
+    std::string_view listener;
+    boost::asio::ip::tcp::endpoint remote;
+    bool tls = false;
+};
+
+/// Runs on the connection's strand; may co_await. Exceptions become a 500 and are logged.
+using Handler = std::function<boost::asio::awaitable<Response>(Request&, const RequestContext&)>;
+
+/// Builds the body of a response the server sends itself (400, 408, 413, 431, 503 on overload, 500):
+/// returns {content type, body}. `code` is a short machine-readable reason; `target` the request target
+/// if the headers were read (empty otherwise).
+using ErrorBodyBuilder =
+    std::function<std::pair<std::string, std::string>(int status, std::string_view code, std::string_view message, std::string_view target)>;
+
+/// Observes protocol-level rejections (reason codes such as "header_too_large", "body_too_large",
+/// "header_timeout", "body_timeout", "bad_request", "too_many_connections").
+using RejectObserver = std::function<void(std::string_view reason)>;
+
+/// An HTTP/1.1 server with keep-alive, optional TLS, C++20 coroutines and a strand per connection.
+class Server {
+public:
+    Server(boost::asio::io_context& ioc,
+           ListenerConfig config,
+           Handler handler,
+           ErrorBodyBuilder error_body = {},
+           RejectObserver on_reject = {});
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    /// Binds and listens; throws ConfigError naming the listener and address if it cannot.
+    void start();
+    /// The bound port (useful with port 0).
+    [[nodiscard]] std::uint16_t port() const;
+    /// Stops accepting new connections (the listening socket closes, so new connects are refused).
+    void stop_accepting();
+    /// Graceful drain: idle keep-alive connections are closed now; busy ones finish their current
+    /// request and then close.
+    void drain();
+    [[nodiscard]] std::size_t active_requests() const;
+    [[nodiscard]] std::size_t open_connections() const;
+
+    struct Impl;
+
+private:
+    std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace relay::http

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct rd_kafka_s;
+
+namespace relay::kafka {
+
+struct TopicSpec {
+    std::string name;
+    int partitions = 12;
+    int replication_factor = 3;
+    /// Topic max.message.bytes; 0 leaves the broker default.
+    std::uint64_t max_message_bytes = 0;
+    /// Extra topic configs (retention.ms, min.insync.replicas, cleanup.policy, ...).
+    std::vector<std::pair<std::string, std::string>> configs;
+};
+
+/// Creates missing topics (when `create` is set) and verifies existing ones: a topic that is missing,
+/// or whose max.message.bytes is below the spec, is a start-up error (ConfigError naming the topic and
+/// the setting). Fewer partitions than configured is logged, not changed: adding partitions remaps keys.
+void ensure_topics(rd_kafka_s* rk, const std::vector<TopicSpec>& topics, bool create, std::chrono::milliseconds timeout);
+
+}  // namespace relay::kafka

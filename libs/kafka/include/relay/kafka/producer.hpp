@@ -1,0 +1,139 @@
+#pragma once
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "relay/core/error.hpp"
+
+struct rd_kafka_s;
+
+namespace relay::kafka {
+
+/// librdkafka settings shared by every client of one cluster (bootstrap, security, extra properties).
+struct ClientConfig {
+    std::string bootstrap_servers;
+    std::string client_id = "ocean-relay";
+    /// Extra librdkafka properties (security.protocol, sasl.*, ssl.*, ...), applied last.
+    std::vector<std::pair<std::string, std::string>> properties;
+};
+
+struct ProducerConfig {
+    ClientConfig client;
+    /// Small by default: the ingress's caller waits for the acknowledgement.
+    std::chrono::milliseconds linger{1};
+    /// librdkafka gives up on a message after this (message.timeout.ms); keep it near the ingress ack
+    /// deadline so a message the ingress answered 503 for is not written long after.
+    std::chrono::milliseconds delivery_timeout{10'000};
+    /// message.max.bytes: must exceed the largest body plus headers.
+    std::uint64_t message_max_bytes = 32ULL << 20;
+    std::string compression = "lz4";
+};
+
+struct Header {
+    std::string name;
+    std::string value;
+};
+
+struct DeliveryResult {
+    bool ok = false;
+    Error error;  ///< when !ok
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    std::chrono::steady_clock::duration latency{};
+};
+
+/// An idempotent producer (`enable.idempotence=true`, `acks=all`, `partitioner=murmur2_random`) whose
+/// delivery reports complete Asio awaitables.
+///
+/// librdkafka's callbacks run on the producer's own poll thread; each completion is posted to the
+/// executor of the coroutine that is waiting, so no Asio handler ever runs on a librdkafka thread.
+/// Thread-safe: any number of coroutines on any executors may produce concurrently.
+class Producer {
+public:
+    /// Throws ConfigError if librdkafka rejects a property (the message names it).
+    explicit Producer(const ProducerConfig& config);
+    ~Producer();
+    Producer(const Producer&) = delete;
+    Producer& operator=(const Producer&) = delete;
+
+    using Completion = void(DeliveryResult);
+
+    /// Hands `value` to librdkafka without copying it (it is kept alive until the broker's report) and
+    /// completes with the broker's acknowledgement, or with kTimeout when `deadline` passes first.
+    /// After a timeout the message may still be written: callers treat that as at-least-once.
+    template <typename CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_produce(std::string topic,
+                       std::string key,
+                       std::string value,
+                       std::vector<Header> headers,
+                       std::chrono::milliseconds deadline,
+                       CompletionToken&& token = {}) {
+        return boost::asio::async_initiate<CompletionToken, Completion>(
+            [this](auto handler,
+                   std::string t,
+                   std::string k,
+                   std::string v,
+                   std::vector<Header> h,
+                   std::chrono::milliseconds d) {
+                // The waiting handler's own executor (the coroutine's strand): completions are posted there.
+                boost::asio::any_io_executor executor = boost::asio::get_associated_executor(handler);
+                start_produce(boost::asio::any_completion_handler<Completion>(std::move(handler)),
+                              std::move(executor),
+                              std::move(t),
+                              std::move(k),
+                              std::move(v),
+                              std::move(h),
+                              d);
+            },
+            token,
+            std::move(topic),
+            std::move(key),
+            std::move(value),
+            std::move(headers),
+            deadline);
+    }
+
+    /// Waits until everything queued was acknowledged or failed; false if `timeout` passed first.
+    bool flush(std::chrono::milliseconds timeout);
+
+    /// Messages handed to librdkafka and not yet reported.
+    [[nodiscard]] std::int64_t in_flight() const { return in_flight_.load(); }
+
+    /// True if the cluster answered a metadata request within `timeout` and lists every topic.
+    /// Blocking: call it from a thread that may block (a readiness prober), not an I/O thread.
+    bool topics_available(const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+
+    /// The underlying handle, for admin operations on the same connection.
+    rd_kafka_s* handle() { return rk_; }
+
+private:
+    void start_produce(boost::asio::any_completion_handler<Completion> handler,
+                       boost::asio::any_io_executor executor,
+                       std::string topic,
+                       std::string key,
+                       std::string value,
+                       std::vector<Header> headers,
+                       std::chrono::milliseconds deadline);
+    static void on_delivery(rd_kafka_s* rk, const void* message, void* opaque);
+
+    rd_kafka_s* rk_ = nullptr;
+    std::atomic<bool> running_{true};
+    std::atomic<std::int64_t> in_flight_{0};
+    std::thread poll_thread_;
+};
+
+}  // namespace relay::kafka

@@ -1,0 +1,244 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "relay/core/encoding.hpp"
+
+namespace relay::ingress {
+namespace {
+
+constexpr std::uint64_t kKafkaHeadroom = 1ULL << 20;  // headers and record-batch overhead above the body
+
+bool valid_name(const std::string& name) {
+    if (name.empty() || name.size() > 63) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
+bool valid_topic(const std::string& topic) {
+    if (topic.empty() || topic.size() > 249) return false;
+    return std::all_of(topic.begin(), topic.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
+}
+
+std::string substitute(std::string pattern, const IntegrationConfig& integration) {
+    auto replace = [&](std::string_view token, const std::string& value) {
+        for (auto pos = pattern.find(token); pos != std::string::npos; pos = pattern.find(token)) {
+            pattern.replace(pos, token.size(), value);
+        }
+    };
+    replace("{site}", integration.site);
+    replace("{name}", integration.name);
+    return pattern;
+}
+
+http::Limits read_limits(ConfigReader::Node node) {
+    http::Limits limits;
+    limits.body_limit = node.bytes("max_body", limits.body_limit, 1024, 256ULL << 20);
+    limits.header_limit = node.bytes("max_header", limits.header_limit, 1024, 1ULL << 20);
+    limits.idle_timeout = node.duration("idle_timeout", limits.idle_timeout, std::chrono::milliseconds(100));
+    limits.header_timeout = node.duration("header_timeout", limits.header_timeout, std::chrono::milliseconds(100));
+    limits.body_timeout = node.duration("body_timeout", limits.body_timeout, std::chrono::milliseconds(100));
+    limits.write_timeout = node.duration("write_timeout", limits.write_timeout, std::chrono::milliseconds(100));
+    limits.max_connections = static_cast<std::size_t>(node.integer("max_connections", 4096, 1, 1'000'000));
+    limits.read_buffer = node.bytes("read_buffer", limits.read_buffer, 4096, 16ULL << 20);
+    return limits;
+}
+
+http::ListenerConfig read_listener(ConfigReader::Node node, std::string default_name, std::uint16_t default_port) {
+    http::ListenerConfig listener;
+    listener.name = node.string("name", std::move(default_name));
+    listener.address = node.string("address", "0.0.0.0");
+    listener.port = static_cast<std::uint16_t>(node.integer("port", default_port, 0, 65535));
+    if (node.has("tls")) {
+        auto tls = node.child("tls");
+        listener.tls = http::TlsFiles{tls.required_string("cert_file"), tls.required_string("key_file")};
+    }
+    return listener;
+}
+
+auth::AuthPolicy read_auth(ConfigReader::Node node) {
+    auth::AuthPolicy policy;
+    const std::string scheme = node.choice("scheme", "none", {"none", "basic", "bearer", "api_key", "oauth2"});
+    if (scheme == "basic") {
+        policy.scheme = auth::Scheme::kBasic;
+        policy.basic_user = node.required_string("username");
+        policy.basic_password = node.required_secret("password");
+    } else if (scheme == "bearer") {
+        policy.scheme = auth::Scheme::kBearer;
+        policy.bearer_token = node.required_secret("token");
+    } else if (scheme == "api_key") {
+        policy.scheme = auth::Scheme::kApiKey;
+        std::string header = node.string("header", "x-api-key");
+        std::transform(header.begin(), header.end(), header.begin(), [](unsigned char c) { return std::tolower(c); });
+        policy.api_key_header = header;
+        policy.api_key = node.required_secret("key");
+    } else if (scheme == "oauth2") {
+        policy.scheme = auth::Scheme::kOAuth2;
+        policy.token_lifetime = std::chrono::duration_cast<std::chrono::seconds>(
+            node.duration("token_lifetime", std::chrono::hours(1), std::chrono::seconds(60)));
+        auto clients = node.list("clients");
+        if (clients.empty()) node.fail("clients", "oauth2 needs at least one client");
+        for (auto& client : clients) {
+            auth::OAuthClient c;
+            c.client_id = client.required_string("client_id");
+            c.client_secret = client.required_secret("client_secret");
+            c.allowed_scopes = client.string_list("scopes", {});
+            policy.oauth_clients.push_back(std::move(c));
+        }
+    }
+    if (node.has("signature")) {
+        auto signature = node.child("signature");
+        Secret key = signature.required_secret("key");
+        // Standard Webhooks secrets are written "whsec_<base64>"; the HMAC key is the decoded bytes.
+        if (key.reveal().starts_with("whsec_")) {
+            auto decoded = base64_decode(key.reveal().substr(6));
+            if (!decoded || decoded->empty()) signature.fail("key", "a whsec_ secret must be base64 after the prefix");
+            key = Secret::from_value(std::move(*decoded));
+        }
+        policy.signature_key = std::move(key);
+        policy.signature_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
+            signature.duration("tolerance", std::chrono::minutes(5), std::chrono::seconds(1)));
+    }
+    return policy;
+}
+
+}  // namespace
+
+std::vector<std::string> default_accepted_events() {
+    return {"add-service-request",
+            "notify-update-service-request",
+            "revoke-service-request",
+            "notify-data-correction",
+            "send-communication",
+            "send-communication-from-requester",
+            "send-communication-from-provider"};
+}
+
+kafka::TopicSpec IngressConfig::inbound_topic_spec() const {
+    kafka::TopicSpec spec;
+    spec.name = kafka.inbound_topic;
+    spec.partitions = kafka.partitions;
+    spec.replication_factor = kafka.replication_factor;
+    spec.max_message_bytes = kafka.producer.message_max_bytes;
+    spec.configs = kafka.topic_configs;
+    return spec;
+}
+
+IngressConfig load_config(ConfigReader& reader) {
+    IngressConfig config;
+    auto root = reader.root();
+
+    auto service = root.child("service");
+    config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
+    config.threads = static_cast<int>(service.integer("threads", 0, 0, 256));
+
+    const http::Limits limits = read_limits(root.child("limits"));
+
+    auto listeners = root.list("listeners");
+    int index = 0;
+    for (auto& node : listeners) {
+        auto listener = read_listener(node, fmt::format("public-{}", index++), 8080);
+        listener.limits = limits;
+        config.listeners.push_back(std::move(listener));
+    }
+    if (config.listeners.empty()) {
+        http::ListenerConfig listener;
+        listener.name = "public";
+        listener.limits = limits;
+        config.listeners.push_back(listener);
+    }
+    config.admin = read_listener(root.child("admin"), "admin", 9090);
+    config.admin.limits.body_limit = 64 * 1024;
+
+    auto kafka_node = root.child("kafka");
+    auto& kafka = config.kafka;
+    kafka.embedded = kafka_node.boolean("embedded", false);
+    kafka.producer.client.bootstrap_servers = kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
+    kafka.producer.client.client_id = kafka_node.string("client_id", "ocean-relay-ingress");
+    kafka.producer.client.properties = kafka_node.string_map("properties");
+    kafka.producer.linger = kafka_node.duration("linger", std::chrono::milliseconds(1));
+    kafka.producer.compression = kafka_node.choice("compression", "lz4", {"none", "gzip", "snappy", "lz4", "zstd"});
+    kafka.ack_timeout = kafka_node.duration("ack_timeout", kafka.ack_timeout, std::chrono::milliseconds(100));
+    // librdkafka stops trying shortly after the ingress has answered 503, so a late write is unlikely.
+    kafka.producer.delivery_timeout = kafka.ack_timeout + std::chrono::milliseconds(500);
+    kafka.retry_after = std::chrono::duration_cast<std::chrono::seconds>(
+        kafka_node.duration("retry_after", std::chrono::seconds(10), std::chrono::seconds(1)));
+    kafka.create_topics = kafka_node.boolean("create_topics", true);
+    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
+    kafka.replication_factor = static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
+    kafka.topic_configs = kafka_node.string_map("topic_configs");
+    kafka.readiness_interval = kafka_node.duration("readiness_interval", kafka.readiness_interval, std::chrono::milliseconds(100));
+    // The broker must accept the largest body we accept, with room for headers and batch framing.
+    kafka.producer.message_max_bytes = limits.body_limit + kKafkaHeadroom;
+
+    auto topics = root.child("topics");
+    const std::string prefix = topics.string("prefix", "");
+    kafka.inbound_topic = prefix + topics.string("inbound", "ocean.inbound.v1");
+    if (!valid_topic(kafka.inbound_topic)) topics.fail("inbound", "is not a valid Kafka topic name");
+    if (!kafka.embedded && kafka.producer.client.bootstrap_servers.empty()) {
+        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
+    }
+
+    auto auth_node = root.child("auth");
+    config.token_signing_key = auth_node.secret("token_signing_key");
+    config.token_issuer = auth_node.string("token_issuer", "ocean-relay");
+    config.token_leeway = std::chrono::duration_cast<std::chrono::seconds>(auth_node.duration("token_leeway", std::chrono::seconds(30)));
+    if (config.token_signing_key && config.token_signing_key->reveal().size() < 32) {
+        auth_node.fail("token_signing_key", "must be at least 32 bytes");
+    }
+
+    auto fhir = root.child("fhir");
+    config.strict_json = fhir.boolean("strict_json", true);
+    const auto accepted_events = fhir.string_list("accepted_events", default_accepted_events());
+
+    auto shutdown = root.child("shutdown");
+    config.drain_delay = shutdown.duration("drain_delay", config.drain_delay);
+    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+
+    std::set<std::string> names, paths;
+    for (auto& node : root.list("integrations")) {
+        IntegrationConfig integration;
+        integration.site = node.required_string("site");
+        integration.name = node.string("name", integration.site);
+        if (!valid_name(integration.name)) node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
+        if (!names.insert(integration.name).second) node.fail("name", fmt::format("'{}' is used twice", integration.name));
+        if (!std::all_of(integration.site.begin(), integration.site.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            node.fail("site", "must be an Ocean site number (digits)");
+        }
+        integration.fhir_path = substitute(node.string("fhir_path", "/ocean/{site}/fhir"), integration);
+        integration.token_path = substitute(node.string("token_path", "/ocean/{site}/oauth2/token"), integration);
+        integration.auth = read_auth(node.child("auth"));
+        integration.accepted_events = node.string_list("accepted_events", accepted_events);
+        integration.enforce_site = node.boolean("enforce_site", false);
+        for (const std::string* path : {&integration.fhir_path, &integration.token_path}) {
+            if (path->empty() || path->front() != '/') node.fail("fhir_path", "paths must start with '/'");
+        }
+        if (!paths.insert(integration.fhir_path).second) node.fail("fhir_path", fmt::format("'{}' is used twice", integration.fhir_path));
+        if (integration.auth.scheme == auth::Scheme::kOAuth2) {
+            if (!paths.insert(integration.token_path).second) {
+                node.fail("token_path", fmt::format("'{}' is used twice", integration.token_path));
+            }
+            if (!config.token_signing_key) {
+                auth_node.fail("token_signing_key", fmt::format("is required because integration '{}' uses oauth2", integration.name));
+            }
+        }
+        config.integrations.push_back(std::move(integration));
+    }
+    if (config.integrations.empty()) root.fail("integrations", "configure at least one integration");
+
+    reader.check_no_unknown_keys();
+    return config;
+}
+
+IngressConfig load_config_file(const std::string& path) {
+    auto reader = ConfigReader::from_file(path, "RELAY");
+    return load_config(reader);
+}
+
+}  // namespace relay::ingress

@@ -1,0 +1,492 @@
+#include "ingress.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <simdjson.h>
+
+#include <fmt/format.h>
+
+#include "relay/core/encoding.hpp"
+#include "relay/core/ids.hpp"
+#include "relay/core/log.hpp"
+#include "relay/core/time.hpp"
+#include "relay/fhir/extract.hpp"
+#include "relay/fhir/operation_outcome.hpp"
+#include "relay/kafka/admin.hpp"
+#include "relay/metrics/metrics.hpp"
+
+namespace relay::ingress {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using Clock = std::chrono::steady_clock;
+
+static_assert(http::kBodyPadding >= simdjson::SIMDJSON_PADDING, "request bodies must be padded for simdjson");
+
+struct Ingress::Route {
+    enum class Kind { kFhir, kToken };
+    Kind kind;
+    const IntegrationConfig* integration;
+    std::shared_ptr<auth::Authenticator> authenticator;
+};
+
+namespace {
+
+constexpr std::string_view kFhirJson = "application/fhir+json";
+
+std::string_view sv(boost::core::string_view s) { return {s.data(), s.size()}; }
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+    return out;
+}
+
+// Media type without parameters, lower case: "application/fhir+json; charset=utf-8" → "application/fhir+json".
+std::string media_type(std::string_view content_type) {
+    const auto semicolon = content_type.find(';');
+    std::string_view type = content_type.substr(0, semicolon);
+    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+    return lower(type);
+}
+
+http::Response outcome(bhttp::status status, unsigned version, std::string_view severity, std::string_view code,
+                       std::string_view diagnostics, std::string_view expression = {}) {
+    http::Response res{status, version};
+    res.set(bhttp::field::content_type, kFhirJson);
+    res.body() = fhir::operation_outcome(severity, code, diagnostics, expression);
+    return res;
+}
+
+http::Response json_response(bhttp::status status, unsigned version, std::string body) {
+    http::Response res{status, version};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = std::move(body);
+    return res;
+}
+
+std::string json_error(std::string_view error, std::string_view message) {
+    std::string out = "{\"error\":";
+    append_json_string(out, error);
+    out += ",\"message\":";
+    append_json_string(out, message);
+    out += '}';
+    return out;
+}
+
+fhir::Extractor& thread_extractor(bool strict_json) {
+    thread_local std::optional<fhir::Extractor> extractor;
+    if (!extractor) extractor.emplace(strict_json);
+    return *extractor;
+}
+
+double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace
+
+Ingress::Ingress(IngressConfig config)
+    : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {
+    log::set_level(config_.log_level);
+    if (!fhir::cpu_supported()) {
+        throw ConfigError("this CPU lacks AVX2/BMI2, which this build's JSON extractor needs; rebuild with -DRELAY_ONDEMAND_ARCH=");
+    }
+    metrics_ = std::make_unique<IngressMetrics>(registry_);
+    metrics::register_build_info(*registry_, "ingress", RELAY_VERSION);
+
+    if (config_.kafka.embedded) {
+        embedded_ = std::make_unique<kafka::EmbeddedCluster>(1);
+        embedded_->create_topic(config_.kafka.inbound_topic, config_.kafka.partitions);
+        config_.kafka.producer.client.bootstrap_servers = embedded_->bootstrap_servers();
+        log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
+                  {{"bootstrap_servers", embedded_->bootstrap_servers()}});
+    }
+    producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer);
+    if (!config_.kafka.embedded) {
+        kafka::ensure_topics(producer_->handle(), {config_.inbound_topic_spec()}, config_.kafka.create_topics,
+                             std::chrono::seconds(30));
+    }
+    kafka_ready_ = producer_->topics_available({config_.kafka.inbound_topic}, std::chrono::seconds(10));
+
+    if (config_.token_signing_key) {
+        signer_ = std::make_unique<auth::TokenSigner>(*config_.token_signing_key, config_.token_issuer, config_.token_leeway);
+    }
+    for (const auto& integration : config_.integrations) {
+        auto authenticator = std::make_shared<auth::Authenticator>(integration.auth, integration.name, signer_.get());
+        routes_.push_back(std::make_unique<Route>(Route{Route::Kind::kFhir, &integration, authenticator}));
+        routes_by_path_[integration.fhir_path] = routes_.back().get();
+        // §9's proposed Request URL form, for admins who append the FHIR operation.
+        routes_by_path_[integration.fhir_path + "/$process-message"] = routes_.back().get();
+        if (integration.auth.scheme == auth::Scheme::kOAuth2) {
+            routes_.push_back(std::make_unique<Route>(Route{Route::Kind::kToken, &integration, authenticator}));
+            routes_by_path_[integration.token_path] = routes_.back().get();
+        }
+    }
+
+    auto error_body = [](int status, std::string_view code, std::string_view message, std::string_view target) {
+        (void)status;
+        if (target.starts_with("/ocean/")) {
+            return std::pair<std::string, std::string>(std::string(kFhirJson),
+                                                       fhir::operation_outcome("error", status == 413 ? "too-costly" : "invalid", message));
+        }
+        return std::pair<std::string, std::string>("application/json", json_error(code, message));
+    };
+    auto on_reject = [this](std::string_view reason) { metrics_->rejection("", reason); };
+    for (const auto& listener : config_.listeners) {
+        public_servers_.push_back(std::make_unique<http::Server>(
+            ioc_, listener,
+            [this](http::Request& request, const http::RequestContext& context) { return handle_public(request, context); },
+            error_body, on_reject));
+    }
+    admin_server_ = std::make_unique<http::Server>(
+        ioc_, config_.admin,
+        [this](http::Request& request, const http::RequestContext& context) { return handle_admin(request, context); },
+        error_body, on_reject);
+}
+
+Ingress::~Ingress() {
+    shutdown();
+    wait();
+}
+
+void Ingress::start() {
+    work_.emplace(ioc_.get_executor());
+    for (auto& server : public_servers_) server->start();
+    admin_server_->start();
+    const int threads = config_.threads > 0 ? config_.threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    readiness_thread_ = std::thread([this] { readiness_loop(); });
+    metrics_->ready().Set(kafka_ready_ ? 1 : 0);
+    std::string ports;
+    for (std::size_t i = 0; i < public_servers_.size(); ++i) ports += (i ? "," : "") + std::to_string(public_port(i));
+    log::info("ingress started", {{"public_ports", ports}, {"admin_port", static_cast<int>(admin_port())},
+                                  {"integrations", static_cast<int>(config_.integrations.size())},
+                                  {"topic", config_.kafka.inbound_topic}, {"threads", threads}});
+}
+
+std::uint16_t Ingress::public_port(std::size_t listener) const { return public_servers_.at(listener)->port(); }
+std::uint16_t Ingress::admin_port() const { return admin_server_->port(); }
+std::string Ingress::kafka_bootstrap() const { return config_.kafka.producer.client.bootstrap_servers; }
+bool Ingress::ready() const { return kafka_ready_.load() && !draining_.load(); }
+
+void Ingress::readiness_loop() {
+    std::unique_lock lock(mutex_);
+    while (!stopped_) {
+        lock.unlock();
+        const auto timeout = std::min<std::chrono::milliseconds>(config_.kafka.readiness_interval, std::chrono::seconds(2));
+        const bool ok = producer_->topics_available({config_.kafka.inbound_topic}, timeout);
+        if (ok != kafka_ready_.exchange(ok)) {
+            if (ok) {
+                log::info("kafka reachable and topics present: ready");
+            } else {
+                log::warn("kafka unreachable or topic missing: not ready", {{"topic", config_.kafka.inbound_topic}});
+            }
+        }
+        metrics_->ready().Set(ready() ? 1 : 0);
+        lock.lock();
+        wake_.wait_for(lock, config_.kafka.readiness_interval, [this] { return stopped_; });
+    }
+}
+
+void Ingress::shutdown() {
+    if (shutdown_started_.exchange(true)) return;
+    if (!work_) {
+        // Never started.
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        return;
+    }
+    asio::co_spawn(ioc_, shutdown_sequence(), asio::detached);
+}
+
+asio::awaitable<void> Ingress::shutdown_sequence() {
+    log::info("shutting down: readiness off", {{"drain_delay_ms", static_cast<long long>(config_.drain_delay.count())}});
+    draining_ = true;
+    metrics_->ready().Set(0);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    if (config_.drain_delay.count() > 0) {
+        // Load balancers and Kubernetes endpoints notice the failing readiness before we stop listening.
+        timer.expires_after(config_.drain_delay);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    const auto deadline = Clock::now() + config_.grace_period;
+    for (auto& server : public_servers_) {
+        server->stop_accepting();
+        server->drain();
+    }
+    auto busy = [this] {
+        std::size_t n = 0;
+        for (auto& server : public_servers_) n += server->active_requests();
+        return n;
+    };
+    while (busy() > 0 && Clock::now() < deadline) {
+        timer.expires_after(std::chrono::milliseconds(20));
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    const std::size_t unfinished = busy();
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const bool flushed = producer_->flush(std::max(left, std::chrono::milliseconds(100)));
+    drained_cleanly_ = unfinished == 0 && flushed;
+    log::info("shutdown complete", {{"unfinished_requests", static_cast<long long>(unfinished)},
+                                    {"producer_flushed", flushed ? "true" : "false"}});
+    admin_server_->stop_accepting();
+    admin_server_->drain();
+    {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+    }
+    wake_.notify_all();
+    work_.reset();
+    ioc_.stop();
+}
+
+bool Ingress::wait() {
+    for (auto& t : threads_) {
+        if (t.joinable()) t.join();
+    }
+    if (readiness_thread_.joinable()) readiness_thread_.join();
+    return drained_cleanly_.load();
+}
+
+int Ingress::run() {
+    start();
+    asio::signal_set signals(ioc_, SIGTERM, SIGINT);
+    signals.async_wait([this](boost::system::error_code ec, int signal) {
+        if (ec) return;
+        log::info("signal received", {{"signal", signal}});
+        shutdown();
+    });
+    const bool clean = wait();
+    return clean ? 0 : 1;
+}
+
+asio::awaitable<http::Response> Ingress::handle_public(http::Request& request, const http::RequestContext& /*context*/) {
+    std::string_view target = sv(request.target());
+    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const auto it = routes_by_path_.find(std::string(target));
+    if (it == routes_by_path_.end()) {
+        metrics_->request("", "unknown", 404, 0);
+        metrics_->rejection("", "unknown_route");
+        co_return outcome(bhttp::status::not_found, request.version(), "error", "not-found", "no integration is configured at this path");
+    }
+    const Route& route = *it->second;
+    if (request.method() != bhttp::verb::post) {
+        const char* route_name = route.kind == Route::Kind::kFhir ? "fhir" : "token";
+        metrics_->request(route.integration->name, route_name, 405, 0);
+        metrics_->rejection(route.integration->name, "method_not_allowed");
+        auto res = route.kind == Route::Kind::kFhir
+                       ? outcome(bhttp::status::method_not_allowed, request.version(), "error", "not-supported", "only POST is allowed here")
+                       : json_response(bhttp::status::method_not_allowed, request.version(), json_error("invalid_request", "only POST is allowed here"));
+        res.set(bhttp::field::allow, "POST");
+        co_return res;
+    }
+    if (route.kind == Route::Kind::kToken) co_return handle_token(request, route);
+    co_return co_await handle_fhir(request, route);
+}
+
+http::Response Ingress::handle_token(http::Request& request, const Route& route) {
+    const auto started = Clock::now();
+    const IntegrationConfig& integration = *route.integration;
+    std::string_view target = sv(request.target());
+    const auto q = target.find('?');
+    const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    auto result = route.authenticator->issue_token(sv(request[bhttp::field::content_type]), request.body(),
+                                                   sv(request[bhttp::field::authorization]), query, system_now());
+    http::Response res;
+    if (auto* issued = std::get_if<auth::IssuedToken>(&result)) {
+        std::string body = R"({"access_token":)";
+        append_json_string(body, issued->access_token);
+        body += R"(,"token_type":"Bearer","expires_in":)";
+        body += std::to_string(issued->expires_in.count());
+        if (!issued->scope.empty()) {
+            body += R"(,"scope":)";
+            append_json_string(body, issued->scope);
+        }
+        body += '}';
+        res = json_response(bhttp::status::ok, request.version(), std::move(body));
+        metrics_->tokens_issued(integration.name);
+        log::info("access token issued", {{"integration", integration.name}, {"client_id", issued->client_id}});
+    } else {
+        const auto& error = std::get<auth::TokenEndpointError>(result);
+        std::string body = R"({"error":)";
+        append_json_string(body, error.error);
+        body += R"(,"error_description":)";
+        append_json_string(body, error.description);
+        body += '}';
+        res = json_response(static_cast<bhttp::status>(error.status), request.version(), std::move(body));
+        if (error.status == 401) res.set(bhttp::field::www_authenticate, "Basic realm=\"ocean-relay\"");
+        metrics_->rejection(integration.name, "token_" + error.error);
+        log::warn("token request refused", {{"integration", integration.name}, {"error", error.error}});
+    }
+    // RFC 6749 §5.1: token responses must not be cached.
+    res.set(bhttp::field::cache_control, "no-store");
+    res.set(bhttp::field::pragma, "no-cache");
+    metrics_->request(integration.name, "token", res.result_int(), seconds_since(started));
+    return res;
+}
+
+asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, const Route& route) {
+    const auto started = Clock::now();
+    const IntegrationConfig& integration = *route.integration;
+    const unsigned version = request.version();
+    struct InFlight {
+        prometheus::Gauge& gauge;
+        explicit InFlight(prometheus::Gauge& g) : gauge(g) { gauge.Increment(); }
+        ~InFlight() { gauge.Decrement(); }
+    } in_flight(metrics_->in_flight());
+
+    auto finish = [&](http::Response res, std::string_view rejection = {}) {
+        if (!rejection.empty()) metrics_->rejection(integration.name, rejection);
+        metrics_->request(integration.name, "fhir", res.result_int(), seconds_since(started));
+        return res;
+    };
+
+    const std::string type = media_type(sv(request[bhttp::field::content_type]));
+    if (type != kFhirJson && type != "application/json" && type != "application/json+fhir") {
+        co_return finish(outcome(bhttp::status::unsupported_media_type, version, "error", "not-supported",
+                                 "Content-Type must be application/fhir+json or application/json"),
+                         "unsupported_media_type");
+    }
+
+    const auth::HeaderLookup header = [&request](std::string_view name) {
+        return sv(request[boost::core::string_view(name.data(), name.size())]);
+    };
+    const auth::AuthResult auth_result = route.authenticator->check(header, request.body(), system_now());
+    if (!auth_result.allowed()) {
+        const bool forbidden = auth_result.outcome == auth::AuthResult::Outcome::kForbidden;
+        auto res = outcome(forbidden ? bhttp::status::forbidden : bhttp::status::unauthorized, version, "error",
+                           forbidden ? "forbidden" : "login",
+                           forbidden ? "the credentials are not valid for this integration"
+                                     : "authentication is required and was missing or invalid");
+        if (!auth_result.www_authenticate.empty()) res.set(bhttp::field::www_authenticate, auth_result.www_authenticate);
+        log::warn("request refused", {{"integration", integration.name}, {"reason", auth_result.reason}});
+        co_return finish(std::move(res), auth_result.reason);
+    }
+
+    if (request.body().empty()) {
+        co_return finish(outcome(bhttp::status::bad_request, version, "error", "required", "the request body is empty", "Bundle"),
+                         "empty_body");
+    }
+    metrics_->body_bytes(integration.name, request.body().size());
+
+    std::string& body = request.body();
+    auto extracted = thread_extractor(config_.strict_json)
+                         .extract(simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
+    if (auto* error = std::get_if<fhir::ExtractError>(&extracted)) {
+        log::warn("bundle refused", {{"integration", integration.name}, {"reason", fhir::to_string(error->code)},
+                                     {"expression", error->expression}});
+        co_return finish(outcome(bhttp::status::bad_request, version, "error",
+                                 error->code == fhir::ExtractErrorCode::kInvalidJson ? "structure" : "invalid",
+                                 error->message, error->expression),
+                         fhir::to_string(error->code));
+    }
+    fhir::InboundFacts& facts = std::get<fhir::InboundFacts>(extracted);
+    const std::string message_id = new_message_id();
+
+    const auto& accepted = integration.accepted_events;
+    if (std::find(accepted.begin(), accepted.end(), facts.event_code) == accepted.end()) {
+        // Ocean retries every non-2xx for 96 hours: acknowledge what we will never handle.
+        metrics_->ignored(integration.name, "event_not_handled");
+        log::info("bundle ignored: event not handled",
+                  {{"integration", integration.name}, {"message_id", message_id}, {"referral_ref", facts.referral_ref}});
+        auto res = outcome(bhttp::status::ok, version, "information", "informational",
+                           "event code not handled by this integration; acknowledged and ignored");
+        co_return finish(std::move(res));
+    }
+    if (facts.referral_ref.empty()) {
+        co_return finish(outcome(bhttp::status::bad_request, version, "error", "required",
+                                 "no referral reference found (MessageHeader ext-referral-identifier or ext-id-message-header, "
+                                 "ServiceRequest.identifier id-ereferral-reference, or ServiceRequest.id)",
+                                 "Bundle.entry[0].resource.extension"),
+                         "no_referral_ref");
+    }
+    if (integration.enforce_site && !facts.site_number.empty() && facts.site_number != integration.site) {
+        co_return finish(outcome(bhttp::status::forbidden, version, "error", "forbidden",
+                                 "the bundle's target listing belongs to another Ocean site than this integration"),
+                         "site_mismatch");
+    }
+
+    const auto incoming_trace = TraceParent::parse(sv(request["traceparent"]));
+    const TraceParent trace = incoming_trace ? incoming_trace->child() : TraceParent::new_root();
+    std::vector<kafka::Header> headers;
+    headers.reserve(14);
+    headers.push_back({"kind", "fhir"});
+    headers.push_back({"integration", integration.name});
+    headers.push_back({"site", facts.site_number.empty() ? integration.site : facts.site_number});
+    headers.push_back({"event", facts.event_code});
+    headers.push_back({"referral-ref", facts.referral_ref});
+    headers.push_back({"message-id", message_id});
+    headers.push_back({"received-at", format_rfc3339_millis(system_now())});
+    headers.push_back({"traceparent", trace.to_string()});
+    headers.push_back({"content-type", type});
+    headers.push_back({"fhir-dialect", fhir::to_string(facts.dialect)});
+    if (!facts.listing_ref.empty()) headers.push_back({"listing-ref", facts.listing_ref});
+    if (!facts.external_service_id.empty()) headers.push_back({"external-service-id", facts.external_service_id});
+    if (!facts.message_header_id.empty()) headers.push_back({"message-header-id", facts.message_header_id});
+    if (!facts.bundle_id.empty()) headers.push_back({"bundle-id", facts.bundle_id});
+
+    const std::size_t body_size = body.size();
+    const kafka::DeliveryResult delivery = co_await producer_->async_produce(
+        config_.kafka.inbound_topic, facts.referral_ref, std::move(body), std::move(headers), config_.kafka.ack_timeout);
+    metrics_->kafka_ack(delivery.ok, std::chrono::duration<double>(delivery.latency).count());
+    if (!delivery.ok) {
+        log::error("broker did not acknowledge; answering so that Ocean retries",
+                   {{"integration", integration.name}, {"message_id", message_id}, {"referral_ref", facts.referral_ref},
+                    {"error", delivery.error.message}, {"kind", to_string(delivery.error.kind)}});
+        if (delivery.error.kind == ErrorKind::kPermanent) {
+            co_return finish(outcome(bhttp::status::internal_server_error, version, "error", "exception",
+                                     "the message could not be stored", ""),
+                             "kafka_permanent_error");
+        }
+        auto res = outcome(bhttp::status::service_unavailable, version, "error", "transient",
+                           "the message could not be stored in time; retry later");
+        res.set(bhttp::field::retry_after, std::to_string(config_.kafka.retry_after.count()));
+        co_return finish(std::move(res), delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
+    }
+    metrics_->published(integration.name, facts.event_code);
+    log::info("bundle accepted", {{"integration", integration.name}, {"message_id", message_id},
+                                  {"referral_ref", facts.referral_ref}, {"event", facts.event_code},
+                                  {"partition", delivery.partition}, {"offset", static_cast<long long>(delivery.offset)},
+                                  {"bytes", static_cast<long long>(body_size)}, {"trace_id", trace.trace_id}});
+    auto res = outcome(bhttp::status::ok, version, "information", "informational",
+                       fmt::format("accepted as message {}", message_id));
+    res.set("X-Relay-Message-Id", message_id);
+    co_return finish(std::move(res));
+}
+
+asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request, const http::RequestContext& /*context*/) {
+    std::string_view target = sv(request.target());
+    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const unsigned version = request.version();
+    if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
+        co_return json_response(bhttp::status::not_found, version, json_error("not_found", "unknown admin path"));
+    }
+    if (request.method() != bhttp::verb::get && request.method() != bhttp::verb::head) {
+        auto res = json_response(bhttp::status::method_not_allowed, version, json_error("method_not_allowed", "use GET"));
+        res.set(bhttp::field::allow, "GET, HEAD");
+        co_return res;
+    }
+    if (target == "/metrics") {
+        http::Response res{bhttp::status::ok, version};
+        res.set(bhttp::field::content_type, metrics::kContentType);
+        res.body() = metrics::serialize(*registry_);
+        co_return res;
+    }
+    if (target == "/healthz") co_return json_response(bhttp::status::ok, version, R"({"status":"ok"})");
+    const bool is_ready = ready();
+    std::string body = fmt::format(R"({{"status":"{}","kafka":"{}","draining":{}}})", is_ready ? "ready" : "not_ready",
+                                   kafka_ready_.load() ? "ok" : "unavailable", draining_.load() ? "true" : "false");
+    co_return json_response(is_ready ? bhttp::status::ok : bhttp::status::service_unavailable, version, std::move(body));
+}
+
+}  // namespace relay::ingress

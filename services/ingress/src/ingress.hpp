@@ -1,0 +1,89 @@
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "config.hpp"
+#include "metrics.hpp"
+#include "relay/auth/authenticator.hpp"
+#include "relay/auth/token.hpp"
+#include "relay/http/server.hpp"
+#include "relay/kafka/embedded_cluster.hpp"
+#include "relay/kafka/producer.hpp"
+
+namespace relay::ingress {
+
+/// The ingress process: Ocean's webhooks in, Kafka records out, 200 only after the broker's ack.
+///
+/// Lifecycle: construct (connects to Kafka, creates or verifies topics: throws on configuration
+/// problems), start() (listeners and I/O threads), then shutdown() from any thread or a signal, and
+/// wait(). Shutdown: /readyz fails, after `drain_delay` the listeners close, in-flight requests finish
+/// (bounded by `grace_period`), the producer flushes, the threads end.
+class Ingress {
+public:
+    explicit Ingress(IngressConfig config);
+    ~Ingress();
+    Ingress(const Ingress&) = delete;
+    Ingress& operator=(const Ingress&) = delete;
+
+    void start();
+    /// Starts the graceful shutdown; safe from any thread and idempotent.
+    void shutdown();
+    /// Blocks until shutdown has completed. True if every in-flight request finished in the grace period.
+    bool wait();
+    /// start(), then shut down on SIGTERM or SIGINT, then wait(). Returns the process exit code.
+    int run();
+
+    [[nodiscard]] std::uint16_t public_port(std::size_t listener = 0) const;
+    [[nodiscard]] std::uint16_t admin_port() const;
+    [[nodiscard]] std::string kafka_bootstrap() const;
+    [[nodiscard]] bool ready() const;
+    /// The in-process broker when kafka.embedded is set, else nullptr.
+    [[nodiscard]] kafka::EmbeddedCluster* embedded_cluster() { return embedded_.get(); }
+    [[nodiscard]] IngressMetrics& metrics() { return *metrics_; }
+
+    struct Route;
+
+private:
+    boost::asio::awaitable<http::Response> handle_public(http::Request& request, const http::RequestContext& context);
+    boost::asio::awaitable<http::Response> handle_admin(http::Request& request, const http::RequestContext& context);
+    boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Route& route);
+    http::Response handle_token(http::Request& request, const Route& route);
+    boost::asio::awaitable<void> shutdown_sequence();
+    void readiness_loop();
+
+    IngressConfig config_;
+    std::shared_ptr<prometheus::Registry> registry_;
+    std::unique_ptr<IngressMetrics> metrics_;
+    std::unique_ptr<kafka::EmbeddedCluster> embedded_;
+    std::unique_ptr<kafka::Producer> producer_;
+    std::unique_ptr<auth::TokenSigner> signer_;
+    std::vector<std::unique_ptr<Route>> routes_;
+    std::unordered_map<std::string, Route*> routes_by_path_;
+
+    boost::asio::io_context ioc_;
+    std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+    std::vector<std::unique_ptr<http::Server>> public_servers_;
+    std::unique_ptr<http::Server> admin_server_;
+    std::vector<std::thread> threads_;
+
+    std::atomic<bool> draining_{false};
+    std::atomic<bool> kafka_ready_{false};
+    std::atomic<bool> shutdown_started_{false};
+    std::atomic<bool> drained_cleanly_{true};
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopped_ = false;
+    std::thread readiness_thread_;
+};
+
+}  // namespace relay::ingress

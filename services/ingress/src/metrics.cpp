@@ -1,0 +1,85 @@
+#include "metrics.hpp"
+
+#include <string>
+
+#include "relay/metrics/metrics.hpp"
+
+namespace relay::ingress {
+
+IngressMetrics::IngressMetrics(std::shared_ptr<prometheus::Registry> registry)
+    : registry_(std::move(registry)),
+      requests_(prometheus::BuildCounter()
+                    .Name("relay_ingress_requests_total")
+                    .Help("HTTP requests answered, by integration, route and status code")
+                    .Register(*registry_)),
+      duration_(prometheus::BuildHistogram()
+                    .Name("relay_ingress_request_duration_seconds")
+                    .Help("Time from a complete request to its response, broker acknowledgement included")
+                    .Register(*registry_)),
+      body_bytes_(prometheus::BuildHistogram()
+                      .Name("relay_ingress_request_body_bytes")
+                      .Help("Size of accepted request bodies")
+                      .Register(*registry_)),
+      rejections_(prometheus::BuildCounter()
+                      .Name("relay_ingress_rejections_total")
+                      .Help("Requests refused, by integration and reason")
+                      .Register(*registry_)),
+      published_(prometheus::BuildCounter()
+                     .Name("relay_ingress_published_total")
+                     .Help("Messages acknowledged by Kafka, by integration and event code")
+                     .Register(*registry_)),
+      ignored_(prometheus::BuildCounter()
+                   .Name("relay_ingress_ignored_total")
+                   .Help("Well-formed messages acknowledged with 200 but not published, by reason")
+                   .Register(*registry_)),
+      kafka_ack_(prometheus::BuildHistogram()
+                     .Name("relay_ingress_kafka_ack_duration_seconds")
+                     .Help("Time from produce to the broker's acknowledgement (or failure)")
+                     .Register(*registry_)),
+      tokens_(prometheus::BuildCounter()
+                  .Name("relay_ingress_tokens_issued_total")
+                  .Help("OAuth2 access tokens issued, by integration")
+                  .Register(*registry_)),
+      in_flight_(&prometheus::BuildGauge()
+                      .Name("relay_ingress_inflight_requests")
+                      .Help("Requests being handled now")
+                      .Register(*registry_)
+                      .Add({})),
+      ready_(&prometheus::BuildGauge()
+                  .Name("relay_ingress_ready")
+                  .Help("1 when the broker is reachable and the topics exist, 0 otherwise or while draining")
+                  .Register(*registry_)
+                  .Add({})) {}
+
+void IngressMetrics::request(std::string_view integration, std::string_view route, int status, double seconds) {
+    requests_.Add({{"integration", std::string(integration)}, {"route", std::string(route)}, {"code", std::to_string(status)}})
+        .Increment();
+    duration_.Add({{"integration", std::string(integration)}, {"route", std::string(route)}}, metrics::latency_buckets())
+        .Observe(seconds);
+}
+
+void IngressMetrics::body_bytes(std::string_view integration, std::size_t bytes) {
+    body_bytes_.Add({{"integration", std::string(integration)}}, metrics::size_buckets()).Observe(static_cast<double>(bytes));
+}
+
+void IngressMetrics::rejection(std::string_view integration, std::string_view reason) {
+    rejections_.Add({{"integration", std::string(integration)}, {"reason", std::string(reason)}}).Increment();
+}
+
+void IngressMetrics::published(std::string_view integration, std::string_view event) {
+    published_.Add({{"integration", std::string(integration)}, {"event", std::string(event)}}).Increment();
+}
+
+void IngressMetrics::ignored(std::string_view integration, std::string_view reason) {
+    ignored_.Add({{"integration", std::string(integration)}, {"reason", std::string(reason)}}).Increment();
+}
+
+void IngressMetrics::kafka_ack(bool ok, double seconds) {
+    kafka_ack_.Add({{"outcome", ok ? "ok" : "failed"}}, metrics::latency_buckets()).Observe(seconds);
+}
+
+void IngressMetrics::tokens_issued(std::string_view integration) {
+    tokens_.Add({{"integration", std::string(integration)}}).Increment();
+}
+
+}  // namespace relay::ingress

@@ -139,14 +139,21 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
         beast::get_lowest_layer(stream).expires_after(limits.header_timeout);
         {
             auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
+            if (ec == bhttp::error::body_limit) {
+                // Content-Length above the limit: Beast refuses it as soon as the headers are read.
+                co_await write_error(*impl, stream, bhttp::status::payload_too_large, "body_too_large",
+                                     fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
+                                     std::string(parser.get().target()), parser.get().version());
+                co_return;
+            }
             if (ec == bhttp::error::header_limit) {
                 co_await write_error(*impl, stream, bhttp::status::request_header_fields_too_large, "header_too_large",
                                      "request headers exceed the configured limit", {}, 11);
                 co_return;
             }
             if (ec == beast::error::timeout) {
-                co_await write_error(*impl, stream, bhttp::status::request_timeout, "header_timeout",
-                                     "request headers were not received in time", {}, 11);
+                // tcp_stream closes the socket when its deadline passes: nothing more can be sent.
+                impl->reject("header_timeout");
                 co_return;
             }
             if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
@@ -184,8 +191,7 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
                 co_return;
             }
             if (ec == beast::error::timeout) {
-                co_await write_error(*impl, stream, bhttp::status::request_timeout, "body_timeout",
-                                     "the request body was not received in time", target, version);
+                impl->reject("body_timeout");
                 co_return;
             }
             if (ec == asio::error::eof || ec == bhttp::error::partial_message || ec == asio::error::connection_reset ||

@@ -1,0 +1,38 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config.hpp"
+#include "ingress.hpp"
+#include "relay/core/config.hpp"
+#include "relay/http/client.hpp"
+
+namespace relay::test {
+
+/// An ingress built from YAML (listeners on loopback port 0), started, and shut down on destruction.
+class RunningIngress {
+public:
+    explicit RunningIngress(const std::string& yaml);
+    ~RunningIngress();
+
+    ingress::Ingress& ingress() { return *ingress_; }
+    [[nodiscard]] std::uint16_t port() const { return ingress_->public_port(); }
+    [[nodiscard]] std::uint16_t admin_port() const { return ingress_->admin_port(); }
+    [[nodiscard]] const ingress::IngressConfig& config() const { return config_; }
+    http::BlockingClient client() const { return http::BlockingClient("127.0.0.1", port()); }
+    /// Shuts down and waits; returns whether every in-flight request finished.
+    bool stop();
+
+private:
+    ingress::IngressConfig config_;
+    std::unique_ptr<ingress::Ingress> ingress_;
+    bool stopped_ = false;
+};
+
+ingress::IngressConfig parse_ingress_config(const std::string& yaml);
+
+/// A minimal Ocean-shaped (v0.11.1) add-service-request message bundle for referral `ref`.
+std::string small_bundle(const std::string& ref, const std::string& event = "add-service-request");
+
+}  // namespace relay::test

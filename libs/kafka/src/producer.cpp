@@ -86,8 +86,16 @@ Producer::Producer(const ProducerConfig& config) {
         on_delivery(rk, msg, opaque);
     });
     rd_kafka_conf_set_opaque(conf, this);
-    rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t*, int err, const char* reason, void*) {
+    rd_kafka_conf_set_error_cb(conf, [](rd_kafka_t* rk, int err, const char* reason, void* opaque) {
         // Broker connection errors are reported here; they are transient unless fatal.
+        if (err == RD_KAFKA_RESP_ERR__FATAL) {
+            std::array<char, 512> detail{};
+            const auto cause = rd_kafka_fatal_error(rk, detail.data(), detail.size());
+            static_cast<Producer*>(opaque)->fatal_.store(true);
+            log::error("kafka producer hit a fatal error; it cannot produce any more",
+                       {{"error", rd_kafka_err2name(cause)}, {"reason", detail.data()}});
+            return;
+        }
         log::warn("kafka client error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}, {"reason", reason}});
     });
     rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* facility, const char* buf) {

@@ -177,7 +177,7 @@ void Ingress::start() {
 std::uint16_t Ingress::public_port(std::size_t listener) const { return public_servers_.at(listener)->port(); }
 std::uint16_t Ingress::admin_port() const { return admin_server_->port(); }
 std::string Ingress::kafka_bootstrap() const { return config_.kafka.producer.client.bootstrap_servers; }
-bool Ingress::ready() const { return kafka_ready_.load() && !draining_.load(); }
+bool Ingress::ready() const { return kafka_ready_.load() && !draining_.load() && !producer_->fatal(); }
 
 void Ingress::readiness_loop() {
     std::unique_lock lock(mutex_);
@@ -482,7 +482,14 @@ asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request, co
         res.body() = metrics::serialize(*registry_);
         co_return res;
     }
-    if (target == "/healthz") co_return json_response(bhttp::status::ok, version, R"({"status":"ok"})");
+    if (target == "/healthz") {
+        // Liveness ignores the broker (restarting every pod would not bring Kafka back), except for a
+        // fatal producer error, which only a restart cures.
+        if (producer_->fatal()) {
+            co_return json_response(bhttp::status::service_unavailable, version, R"({"status":"kafka_producer_fatal"})");
+        }
+        co_return json_response(bhttp::status::ok, version, R"({"status":"ok"})");
+    }
     const bool is_ready = ready();
     std::string body = fmt::format(R"({{"status":"{}","kafka":"{}","draining":{}}})", is_ready ? "ready" : "not_ready",
                                    kafka_ready_.load() ? "ok" : "unavailable", draining_.load() ? "true" : "false");

@@ -110,6 +110,10 @@ public:
     /// Waits until everything queued was acknowledged or failed; false if `timeout` passed first.
     bool flush(std::chrono::milliseconds timeout);
 
+    /// True after librdkafka reported a fatal error (e.g. the idempotent producer's sequence was lost):
+    /// the instance cannot produce again and the process should be restarted.
+    [[nodiscard]] bool fatal() const { return fatal_.load(); }
+
     /// Messages handed to librdkafka and not yet reported.
     [[nodiscard]] std::int64_t in_flight() const { return in_flight_.load(); }
 
@@ -132,6 +136,7 @@ private:
 
     rd_kafka_s* rk_ = nullptr;
     std::atomic<bool> running_{true};
+    std::atomic<bool> fatal_{false};
     std::atomic<std::int64_t> in_flight_{0};
     std::thread poll_thread_;
 };

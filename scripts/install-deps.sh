@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what ocean-relay needs from Debian bookworm's packages, only what is missing.
+# Quiet and fast (one dpkg-query) when everything is present. Idempotent.
+#   scripts/install-deps.sh           build + run dependencies
+#   scripts/install-deps.sh --test    also what the test suite needs (Java for the real Kafka broker,
+#                                     Maven to resolve its jars, kcat)
+set -euo pipefail
+
+packages=(
+  cmake ninja-build ccache g++ pkg-config git curl python3
+  libboost1.81-dev libboost-system1.81-dev libboost-json1.81-dev libboost-url1.81-dev
+  librdkafka-dev libsimdjson-dev prometheus-cpp-dev libssl-dev
+  libfmt-dev libyaml-cpp-dev libcli11-dev
+  libgtest-dev libbenchmark-dev kcat
+)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(wrk)
+  # Java 17+ and Maven start the real Kafka broker; take Debian's only if none is on the PATH.
+  command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || packages+=(maven)
+fi
+
+missing=()
+installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${packages[@]}" 2>/dev/null | awk '$2 ~ /^ii/ {print $1}')
+for p in "${packages[@]}"; do
+  grep -qx "$p" <<<"$installed" || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

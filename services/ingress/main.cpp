@@ -1,6 +1,5 @@
 // ocean-relay ingress: accepts Ocean's webhooks and publishes them to Kafka.
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "config.hpp"
@@ -8,10 +7,13 @@
 #include "relay/core/log.hpp"
 
 int main(int argc, char** argv) {
-    CLI::App app{"ocean-relay ingress: Ocean webhooks in, Kafka records out (200 only after the broker's ack)"};
+    CLI::App app{
+        "ocean-relay ingress: Ocean webhooks in, Kafka records out (200 only after the broker's ack)"};
     std::string config_path;
     bool check_only = false;
-    app.add_option("-c,--config", config_path, "YAML configuration file (RELAY_* environment variables override keys)")
+    app.add_option("-c,--config",
+                   config_path,
+                   "YAML configuration file (RELAY_* environment variables override keys)")
         ->required();
     app.add_flag("--check-config", check_only, "validate the configuration and exit");
     CLI11_PARSE(app, argc, argv);

@@ -11,8 +11,10 @@ TEST(ExampleConfig, ParsesWithItsSecretsInTheEnvironment) {
     ::setenv("RELAY_TOKEN_SIGNING_KEY", "an-example-signing-key-of-at-least-32-bytes", 1);
     ::setenv("RELAY_SITE_1234_CLIENT_SECRET", "example-client-secret", 1);
     ::setenv("RELAY_SITE_5678_PASSWORD", "example-password", 1);
-    auto reader = relay::ConfigReader::from_file(std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml",
-                                                 "RELAY", [](const std::string&) { return std::optional<std::string>(); });
+    auto reader = relay::ConfigReader::from_file(
+        std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml",
+        "RELAY",
+        [](const std::string&) { return std::optional<std::string>(); });
     const auto config = relay::ingress::load_config(reader);
     ASSERT_EQ(config.integrations.size(), 2U);
     EXPECT_EQ(config.integrations[0].fhir_path, "/ocean/1234/fhir");
@@ -30,8 +32,10 @@ TEST(ExampleConfig, MissingSecretIsAStartupErrorNamingTheKey) {
     ::setenv("RELAY_TOKEN_SIGNING_KEY", "an-example-signing-key-of-at-least-32-bytes", 1);
     ::setenv("RELAY_SITE_1234_CLIENT_SECRET", "example-client-secret", 1);
     try {
-        auto reader = relay::ConfigReader::from_file(std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml",
-                                                     "RELAY", [](const std::string&) { return std::optional<std::string>(); });
+        auto reader = relay::ConfigReader::from_file(
+            std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml",
+            "RELAY",
+            [](const std::string&) { return std::optional<std::string>(); });
         relay::ingress::load_config(reader);
         FAIL() << "expected a ConfigError";
     } catch (const relay::ConfigError& e) {

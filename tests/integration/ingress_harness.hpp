@@ -12,7 +12,7 @@ namespace relay::test {
 
 /// An ingress built from YAML (listeners on loopback port 0), started, and shut down on destruction.
 class RunningIngress {
-public:
+   public:
     explicit RunningIngress(const std::string& yaml);
     ~RunningIngress();
 
@@ -24,7 +24,7 @@ public:
     /// Shuts down and waits; returns whether every in-flight request finished.
     bool stop();
 
-private:
+   private:
     ingress::IngressConfig config_;
     std::unique_ptr<ingress::Ingress> ingress_;
     bool stopped_ = false;

@@ -1,15 +1,13 @@
 // The ingress over real loopback sockets, with the embedded broker: every answer a caller can get.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
-
 #include <future>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "ingress_harness.hpp"
 #include "relay/auth/webhook_signature.hpp"
@@ -62,11 +60,12 @@ integrations:
 )";
 
 class IngressHttp : public ::testing::Test {
-protected:
+   protected:
     RunningIngress running{kBase};
     http::BlockingClient client = running.client();
 
-    http::ClientResponse post_fhir(const std::string& path, const std::string& body,
+    http::ClientResponse post_fhir(const std::string& path,
+                                   const std::string& body,
                                    std::vector<std::pair<std::string, std::string>> headers = {}) {
         return client.post(path, body, "application/fhir+json", headers);
     }
@@ -74,7 +73,8 @@ protected:
         return consume_all(running.ingress().kafka_bootstrap(), "ocean.inbound.v1", 100000, 1500ms).size();
     }
     std::string token(const std::string& path, const std::string& id, const std::string& secret) {
-        auto res = client.post(path, "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret,
+        auto res = client.post(path,
+                               "grant_type=client_credentials&client_id=" + id + "&client_secret=" + secret,
                                "application/x-www-form-urlencoded");
         EXPECT_EQ(res.result_int(), 200) << res.body();
         const auto start = res.body().find("\"access_token\":\"");
@@ -86,7 +86,9 @@ protected:
 
 TEST_F(IngressHttp, AcceptsBothFhirContentTypesAndStoresTheBundle) {
     EXPECT_EQ(post_fhir("/ocean/1234/fhir", small_bundle("r1")).result_int(), 200);
-    EXPECT_EQ(client.post("/ocean/1234/fhir", small_bundle("r2"), "application/json; charset=utf-8").result_int(), 200);
+    EXPECT_EQ(
+        client.post("/ocean/1234/fhir", small_bundle("r2"), "application/json; charset=utf-8").result_int(),
+        200);
     EXPECT_EQ(post_fhir("/ocean/1234/fhir/$process-message", small_bundle("r3")).result_int(), 200);
     EXPECT_EQ(stored(), 3U);
 }
@@ -116,22 +118,26 @@ TEST_F(IngressHttp, MalformedInputIs400WithAPreciseOperationOutcome) {
         {R"({"resourceType":"Bundle","type":"message","entry":[)", "structure", "Bundle"},
         {R"({"resourceType":"Patient"})", "invalid", "Bundle.resourceType"},
         {R"({"resourceType":"Bundle","type":"collection","entry":[]})", "invalid", "Bundle.type"},
-        {R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"Patient"}}]})", "invalid",
+        {R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"Patient"}}]})",
+         "invalid",
          "Bundle.entry[0].resource.resourceType"},
-        {R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader"}}]})", "invalid",
+        {R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader"}}]})",
+         "invalid",
          "Bundle.entry[0].resource.eventCoding.code"},
     };
     for (const auto& c : cases) {
         auto res = post_fhir("/ocean/1234/fhir", c.body);
         EXPECT_EQ(res.result_int(), 400) << c.body;
         EXPECT_NE(res.body().find("\"code\":\"" + c.code + "\""), std::string::npos) << res.body();
-        EXPECT_NE(res.body().find("\"expression\":[\"" + c.expression + "\"]"), std::string::npos) << res.body();
+        EXPECT_NE(res.body().find("\"expression\":[\"" + c.expression + "\"]"), std::string::npos)
+            << res.body();
         EXPECT_EQ(res[bhttp::field::content_type], "application/fhir+json");
     }
     // A handled event without any referral reference cannot be keyed.
-    auto res = post_fhir("/ocean/1234/fhir",
-                         R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader",)"
-                         R"("eventCoding":{"code":"add-service-request"}}}]})");
+    auto res = post_fhir(
+        "/ocean/1234/fhir",
+        R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader",)"
+        R"("eventCoding":{"code":"add-service-request"}}}]})");
     EXPECT_EQ(res.result_int(), 400);
     EXPECT_NE(res.body().find("no referral reference"), std::string::npos);
     EXPECT_EQ(stored(), 0U);
@@ -146,34 +152,50 @@ TEST_F(IngressHttp, UnhandledEventIsAcknowledgedButNotStored) {
     EXPECT_NE(res.body().find("ignored"), std::string::npos);
     EXPECT_EQ(stored(), 0U);
     auto metrics = http::BlockingClient("127.0.0.1", running.admin_port()).get("/metrics").body();
-    EXPECT_NE(metrics.find(R"(relay_ingress_ignored_total{integration="1234",reason="event_not_handled"} 1)"), std::string::npos);
+    EXPECT_NE(metrics.find(R"(relay_ingress_ignored_total{integration="1234",reason="event_not_handled"} 1)"),
+              std::string::npos);
 }
 
 TEST_F(IngressHttp, BasicBearerAndApiKeySchemes) {
     const std::string good_basic = "Basic " + base64_encode("ocean:s3cret-pass");
     const std::string bad_basic = "Basic " + base64_encode("ocean:wrong");
-    EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b1"), {{"Authorization", good_basic}}).result_int(), 200);
+    EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b1"), {{"Authorization", good_basic}}).result_int(),
+              200);
     auto res = post_fhir("/ocean/2000/fhir", small_bundle("b2"), {{"Authorization", bad_basic}});
     EXPECT_EQ(res.result_int(), 401);
     EXPECT_NE(std::string(res[bhttp::field::www_authenticate]).find("Basic"), std::string::npos);
     EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b3")).result_int(), 401);
 
-    EXPECT_EQ(post_fhir("/ocean/2001/fhir", small_bundle("t1"), {{"Authorization", "Bearer static-token-value"}}).result_int(), 200);
-    EXPECT_EQ(post_fhir("/ocean/2001/fhir", small_bundle("t2"), {{"Authorization", "Bearer other"}}).result_int(), 401);
+    EXPECT_EQ(
+        post_fhir("/ocean/2001/fhir", small_bundle("t1"), {{"Authorization", "Bearer static-token-value"}})
+            .result_int(),
+        200);
+    EXPECT_EQ(
+        post_fhir("/ocean/2001/fhir", small_bundle("t2"), {{"Authorization", "Bearer other"}}).result_int(),
+        401);
 
-    EXPECT_EQ(post_fhir("/ocean/2002/fhir", small_bundle("k1"), {{"X-Ocean-Key", "key-value-123"}}).result_int(), 200);
-    EXPECT_EQ(post_fhir("/ocean/2002/fhir", small_bundle("k2"), {{"X-Ocean-Key", "key-value-124"}}).result_int(), 401);
+    EXPECT_EQ(
+        post_fhir("/ocean/2002/fhir", small_bundle("k1"), {{"X-Ocean-Key", "key-value-123"}}).result_int(),
+        200);
+    EXPECT_EQ(
+        post_fhir("/ocean/2002/fhir", small_bundle("k2"), {{"X-Ocean-Key", "key-value-124"}}).result_int(),
+        401);
     EXPECT_EQ(stored(), 3U);
 }
 
 TEST_F(IngressHttp, OAuth2ClientCredentialsAsOceanSendsThem) {
     const std::string token_a = token("/ocean/2003/oauth2/token", "ocean-client-a", "secret-a-0123456789");
     ASSERT_FALSE(token_a.empty());
-    EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o1"), {{"Authorization", "Bearer " + token_a}}).result_int(), 200);
+    EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o1"), {{"Authorization", "Bearer " + token_a}})
+                  .result_int(),
+              200);
 
     // Basic header form, as Ocean's own token endpoint also accepts.
-    auto res = client.post("/ocean/2004/oauth2/token?grant_type=client_credentials", "", "application/x-www-form-urlencoded",
-                           {{"Authorization", "Basic " + base64_encode("ocean-client-b:secret-b-0123456789")}});
+    auto res =
+        client.post("/ocean/2004/oauth2/token?grant_type=client_credentials",
+                    "",
+                    "application/x-www-form-urlencoded",
+                    {{"Authorization", "Basic " + base64_encode("ocean-client-b:secret-b-0123456789")}});
     ASSERT_EQ(res.result_int(), 200) << res.body();
     EXPECT_EQ(res[bhttp::field::cache_control], "no-store");
     EXPECT_NE(res.body().find("\"token_type\":\"Bearer\""), std::string::npos);
@@ -191,7 +213,8 @@ TEST_F(IngressHttp, OAuth2ClientCredentialsAsOceanSendsThem) {
     EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o4")).result_int(), 401);
 
     // Wrong secret at the token endpoint.
-    res = client.post("/ocean/2003/oauth2/token", "grant_type=client_credentials&client_id=ocean-client-a&client_secret=nope",
+    res = client.post("/ocean/2003/oauth2/token",
+                      "grant_type=client_credentials&client_id=ocean-client-a&client_secret=nope",
                       "application/x-www-form-urlencoded");
     EXPECT_EQ(res.result_int(), 401);
     EXPECT_NE(res.body().find("invalid_client"), std::string::npos);
@@ -202,20 +225,27 @@ TEST_F(IngressHttp, OAuth2ClientCredentialsAsOceanSendsThem) {
 TEST_F(IngressHttp, StandardWebhooksSignatureIsChecked) {
     const std::string body = small_bundle("s1");
     const std::string key = *base64_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-    const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                              std::chrono::system_clock::now().time_since_epoch()).count());
+    const std::string ts = std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     const std::string signature = auth::sign_webhook(key, "msg_1", ts, body);
-    EXPECT_EQ(post_fhir("/ocean/2005/fhir", body,
-                        {{"webhook-id", "msg_1"}, {"webhook-timestamp", ts}, {"webhook-signature", signature}})
-                  .result_int(),
-              200);
-    EXPECT_EQ(post_fhir("/ocean/2005/fhir", body + " ",
-                        {{"webhook-id", "msg_1"}, {"webhook-timestamp", ts}, {"webhook-signature", signature}})
-                  .result_int(),
-              401);
+    EXPECT_EQ(
+        post_fhir("/ocean/2005/fhir",
+                  body,
+                  {{"webhook-id", "msg_1"}, {"webhook-timestamp", ts}, {"webhook-signature", signature}})
+            .result_int(),
+        200);
+    EXPECT_EQ(
+        post_fhir("/ocean/2005/fhir",
+                  body + " ",
+                  {{"webhook-id", "msg_1"}, {"webhook-timestamp", ts}, {"webhook-signature", signature}})
+            .result_int(),
+        401);
     const std::string old = std::to_string(std::stoll(ts) - 3600);
-    EXPECT_EQ(post_fhir("/ocean/2005/fhir", body,
-                        {{"webhook-id", "msg_1"}, {"webhook-timestamp", old},
+    EXPECT_EQ(post_fhir("/ocean/2005/fhir",
+                        body,
+                        {{"webhook-id", "msg_1"},
+                         {"webhook-timestamp", old},
                          {"webhook-signature", auth::sign_webhook(key, "msg_1", old, body)}})
                   .result_int(),
               401);
@@ -275,7 +305,8 @@ TEST_F(IngressHttp, AdminEndpoints) {
     res = admin.get("/metrics");
     EXPECT_EQ(res.result_int(), 200);
     const std::string metrics = res.body();
-    EXPECT_NE(metrics.find(R"(relay_ingress_requests_total{code="200",integration="1234",route="fhir"} 1)"), std::string::npos)
+    EXPECT_NE(metrics.find(R"(relay_ingress_requests_total{code="200",integration="1234",route="fhir"} 1)"),
+              std::string::npos)
         << metrics;
     EXPECT_NE(metrics.find("relay_ingress_kafka_ack_duration_seconds_bucket"), std::string::npos);
     EXPECT_NE(metrics.find("relay_build_info"), std::string::npos);

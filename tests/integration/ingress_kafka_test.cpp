@@ -1,12 +1,11 @@
 // The ingress against a real Apache Kafka broker (KRaft, started by the ctest fixture "kafka").
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <map>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "ingress_harness.hpp"
 #include "test_support.hpp"
@@ -34,7 +33,9 @@ integrations:
   - site: "1234"
 {}
 )",
-                       kafka_bootstrap(), topic, extra);
+                       kafka_bootstrap(),
+                       topic,
+                       extra);
 }
 
 std::string wait_for_status(std::uint16_t admin_port, int wanted, std::chrono::seconds timeout) {
@@ -58,7 +59,9 @@ TEST(IngressKafka, EachFixtureIsStoredByteForByteWithItsFacts) {
     const auto fixtures = ocean_fixtures();
     ASSERT_EQ(fixtures.size(), 2U);
     for (const auto& [name, body] : fixtures) {
-        auto res = client.post("/ocean/1234/fhir", body, "application/fhir+json",
+        auto res = client.post("/ocean/1234/fhir",
+                               body,
+                               "application/fhir+json",
                                {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}});
         ASSERT_EQ(res.result_int(), 200) << name << ": " << res.body();
         EXPECT_NE(res.body().find("\"severity\":\"information\""), std::string::npos);
@@ -76,7 +79,8 @@ TEST(IngressKafka, EachFixtureIsStoredByteForByteWithItsFacts) {
         const std::string& name = message_ids[id];
         EXPECT_EQ(record.value, read_fixture("ocean-fhir-v0.11.1/" + name)) << "raw body unchanged";
         const bool back_pain = name.find("back_pain") != std::string::npos;
-        const std::string ref = back_pain ? "71db1a5c-89ce-41d5-bc71-8466f6c2f182" : "09eb136e-fcdb-454f-8cd7-a415c19cda40";
+        const std::string ref =
+            back_pain ? "71db1a5c-89ce-41d5-bc71-8466f6c2f182" : "09eb136e-fcdb-454f-8cd7-a415c19cda40";
         EXPECT_EQ(record.key, ref);
         EXPECT_EQ(record.header("referral-ref"), ref);
         EXPECT_EQ(record.header("event"), "add-service-request");
@@ -84,11 +88,13 @@ TEST(IngressKafka, EachFixtureIsStoredByteForByteWithItsFacts) {
         EXPECT_EQ(record.header("kind"), "fhir");
         EXPECT_EQ(record.header("integration"), "1234");
         EXPECT_EQ(record.header("fhir-dialect"), "0.11");
-        EXPECT_EQ(record.header("listing-ref"), back_pain ? "autorouter_test49721437" : "ocean_autorouter_loc80783874");
+        EXPECT_EQ(record.header("listing-ref"),
+                  back_pain ? "autorouter_test49721437" : "ocean_autorouter_loc80783874");
         EXPECT_EQ(record.header("content-type"), "application/fhir+json");
         EXPECT_EQ(record.header("received-at").size(), 24U);
         const auto trace = record.header("traceparent");
-        EXPECT_EQ(trace.substr(0, 36), "00-4bf92f3577b34da6a3ce929d0e0e4736-") << "the caller's trace continues";
+        EXPECT_EQ(trace.substr(0, 36), "00-4bf92f3577b34da6a3ce929d0e0e4736-")
+            << "the caller's trace continues";
         EXPECT_NE(trace.substr(36, 16), "00f067aa0ba902b7") << "with a span of our own";
     }
 }
@@ -100,7 +106,8 @@ TEST(IngressKafka, TenMebibyteBundleGoesThrough) {
     std::string body = read_fixture("ocean-fhir-v0.11.1/ereferral_miscellaneous.bundle.json");
     const auto entries_end = body.rfind(']');
     ASSERT_NE(entries_end, std::string::npos);
-    std::string attachment = R"(,{"fullUrl":"urn:uuid:0c1b2a3d-0000-4000-8000-000000000001","resource":{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"application/pdf","data":")";
+    std::string attachment =
+        R"(,{"fullUrl":"urn:uuid:0c1b2a3d-0000-4000-8000-000000000001","resource":{"resourceType":"DocumentReference","status":"current","content":[{"attachment":{"contentType":"application/pdf","data":")";
     attachment.append(10U << 20, 'A');
     attachment += R"("}}]}})";
     body.insert(entries_end, attachment);
@@ -171,7 +178,9 @@ TEST(IngressKafka, BrokerDownGives503WithinTheDeadlineAndRecovers) {
     const std::string topic = unique_topic("ocean.inbound.outage");
     RunningIngress running(config_for(topic));
     auto client = running.client();
-    ASSERT_EQ(client.post("/ocean/1234/fhir", small_bundle("before-outage"), "application/fhir+json").result_int(), 200);
+    ASSERT_EQ(
+        client.post("/ocean/1234/fhir", small_bundle("before-outage"), "application/fhir+json").result_int(),
+        200);
     EXPECT_EQ(wait_for_status(running.admin_port(), 200, 10s).find("timed out"), std::string::npos);
 
     ASSERT_TRUE(kafka_broker("stop"));
@@ -183,13 +192,15 @@ TEST(IngressKafka, BrokerDownGives503WithinTheDeadlineAndRecovers) {
     EXPECT_NE(res.body().find("\"code\":\"transient\""), std::string::npos);
     EXPECT_LT(elapsed, 3s + 1500ms) << "the answer comes at the ack deadline, not later";
     EXPECT_GE(elapsed, 2900ms);
-    EXPECT_EQ(wait_for_status(running.admin_port(), 503, 20s).find("timed out"), std::string::npos) << "readiness follows the broker";
+    EXPECT_EQ(wait_for_status(running.admin_port(), 503, 20s).find("timed out"), std::string::npos)
+        << "readiness follows the broker";
 
     ASSERT_TRUE(kafka_broker("start"));
     int status = 0;
     const auto deadline = std::chrono::steady_clock::now() + 90s;
     while (std::chrono::steady_clock::now() < deadline) {
-        status = client.post("/ocean/1234/fhir", small_bundle("after-outage"), "application/fhir+json").result_int();
+        status = client.post("/ocean/1234/fhir", small_bundle("after-outage"), "application/fhir+json")
+                     .result_int();
         if (status == 200) break;
         std::this_thread::sleep_for(500ms);
     }

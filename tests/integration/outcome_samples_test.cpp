@@ -28,7 +28,7 @@ integrations:
 )";
 
 class OutcomeSamples : public ::testing::Test {
-protected:
+   protected:
     std::filesystem::path dir;
     void SetUp() override {
         const char* env = std::getenv("RELAY_FHIR_SAMPLES_DIR");
@@ -47,18 +47,26 @@ TEST_F(OutcomeSamples, EveryAnswerOfTheIngress) {
     auto client = running.client();
     const std::string good = small_bundle("sample-ref");
     save("accepted-200", client.post("/ocean/1234/fhir", good, "application/fhir+json"), 200);
-    save("ignored-200", client.post("/ocean/1234/fhir", small_bundle("r", "unknown-event"), "application/fhir+json"), 200);
+    save("ignored-200",
+         client.post("/ocean/1234/fhir", small_bundle("r", "unknown-event"), "application/fhir+json"),
+         200);
     save("not-json-400", client.post("/ocean/1234/fhir", "{\"resourceType\":", "application/fhir+json"), 400);
-    save("not-a-bundle-400", client.post("/ocean/1234/fhir", R"({"resourceType":"Patient"})", "application/fhir+json"), 400);
-    save("no-referral-400",
-         client.post("/ocean/1234/fhir",
-                     R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader","eventCoding":{"code":"add-service-request"}}}]})",
-                     "application/fhir+json"),
+    save("not-a-bundle-400",
+         client.post("/ocean/1234/fhir", R"({"resourceType":"Patient"})", "application/fhir+json"),
          400);
+    save(
+        "no-referral-400",
+        client.post(
+            "/ocean/1234/fhir",
+            R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader","eventCoding":{"code":"add-service-request"}}}]})",
+            "application/fhir+json"),
+        400);
     save("unauthenticated-401", client.post("/ocean/2000/fhir", good, "application/fhir+json"), 401);
     save("not-found-404", client.post("/ocean/9/fhir", good, "application/fhir+json"), 404);
     save("method-405", client.get("/ocean/1234/fhir"), 405);
-    save("too-large-413", client.post("/ocean/1234/fhir", std::string(8192, ' '), "application/fhir+json"), 413);
+    save("too-large-413",
+         client.post("/ocean/1234/fhir", std::string(8192, ' '), "application/fhir+json"),
+         413);
     client.close();
     save("media-type-415", running.client().post("/ocean/1234/fhir", good, "text/plain"), 415);
     running.ingress().embedded_cluster()->set_broker_down(1);
@@ -68,7 +76,9 @@ TEST_F(OutcomeSamples, EveryAnswerOfTheIngress) {
 
 TEST_F(OutcomeSamples, EscapedDiagnosticsStayValid) {
     std::ofstream(dir / "escaped-diagnostics.json")
-        << fhir::operation_outcome("error", "invalid", "quote \" backslash \\ newline \n tab \t control \x01 é",
+        << fhir::operation_outcome("error",
+                                   "invalid",
+                                   "quote \" backslash \\ newline \n tab \t control \x01 é",
                                    "Bundle.entry[3].resource.identifier");
 }
 

@@ -1,16 +1,16 @@
 #include "test_support.hpp"
 
 #include <librdkafka/rdkafka.h>
+#include <unistd.h>
 
-#include <array>
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <unistd.h>
 
 namespace relay::test {
 
@@ -41,14 +41,15 @@ std::string kafka_bootstrap() {
     std::string bootstrap;
     std::getline(in, bootstrap);
     if (bootstrap.empty()) {
-        throw std::runtime_error("no test broker: run through ctest (fixture 'kafka') or set RELAY_TEST_KAFKA");
+        throw std::runtime_error(
+            "no test broker: run through ctest (fixture 'kafka') or set RELAY_TEST_KAFKA");
     }
     return bootstrap;
 }
 
 bool kafka_broker(const std::string& command) {
-    const std::string cmd = std::string("'") + RELAY_SOURCE_DIR + "/tests/kafka/kafka-broker.sh' " + command + " '" +
-                            RELAY_KAFKA_STATE + "' >/dev/null";
+    const std::string cmd = std::string("'") + RELAY_SOURCE_DIR + "/tests/kafka/kafka-broker.sh' " + command +
+                            " '" + RELAY_KAFKA_STATE + "' >/dev/null";
     return std::system(cmd.c_str()) == 0;
 }
 
@@ -83,8 +84,8 @@ std::vector<ConsumedRecord> consume_all(const std::string& bootstrap,
     rd_kafka_topic_partition_list_t* partitions = rd_kafka_topic_partition_list_new(8);
     for (int t = 0; t < metadata->topic_cnt; ++t) {
         for (int p = 0; p < metadata->topics[t].partition_cnt; ++p) {
-            rd_kafka_topic_partition_list_add(partitions, topic.c_str(), metadata->topics[t].partitions[p].id)->offset =
-                RD_KAFKA_OFFSET_BEGINNING;
+            rd_kafka_topic_partition_list_add(partitions, topic.c_str(), metadata->topics[t].partitions[p].id)
+                ->offset = RD_KAFKA_OFFSET_BEGINNING;
         }
     }
     rd_kafka_metadata_destroy(metadata);
@@ -103,13 +104,16 @@ std::vector<ConsumedRecord> consume_all(const std::string& bootstrap,
             record.partition = msg->partition;
             record.offset = msg->offset;
             if (msg->key != nullptr) record.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-            if (msg->payload != nullptr) record.value.assign(static_cast<const char*>(msg->payload), msg->len);
+            if (msg->payload != nullptr)
+                record.value.assign(static_cast<const char*>(msg->payload), msg->len);
             rd_kafka_headers_t* headers = nullptr;
             if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 const char* name = nullptr;
                 const void* value = nullptr;
                 size_t size = 0;
-                for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+                for (size_t i = 0;
+                     rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+                     ++i) {
                     record.headers.emplace(name, std::string(static_cast<const char*>(value), size));
                 }
             }

@@ -145,10 +145,11 @@ std::variant<IssuedToken, TokenEndpointError> Authenticator::issue_token(std::st
     if (!scope_allowed(*match, request.scope)) {
         return TokenEndpointError{400, "invalid_scope", "the requested scope is not allowed for this client"};
     }
-    return IssuedToken{signer_->issue(audience_, match->client_id, request.scope, policy_.token_lifetime, now),
-                       policy_.token_lifetime,
-                       request.scope,
-                       match->client_id};
+    return IssuedToken{
+        signer_->issue(audience_, match->client_id, request.scope, policy_.token_lifetime, now),
+        policy_.token_lifetime,
+        request.scope,
+        match->client_id};
 }
 
 }  // namespace relay::auth

@@ -78,7 +78,8 @@ std::variant<TokenRequest, TokenRequestError> parse_token_request(std::string_vi
     }
     if (basic && (body_fields.client_id || body_fields.client_secret)) {
         // RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
-        return TokenRequestError{"invalid_request", "client credentials given both in a header and in the body"};
+        return TokenRequestError{"invalid_request",
+                                 "client credentials given both in a header and in the body"};
     }
     if (basic) {
         // §2.3.1: id and secret are form-encoded before they are put in the Basic header.

@@ -25,7 +25,10 @@ const char* to_string(SignatureCheck check) {
 
 namespace {
 
-std::string signature_of(std::string_view key, std::string_view id, std::string_view timestamp, std::string_view body) {
+std::string signature_of(std::string_view key,
+                         std::string_view id,
+                         std::string_view timestamp,
+                         std::string_view body) {
     std::string content;
     content.reserve(id.size() + timestamp.size() + body.size() + 2);
     content.append(id).append(".").append(timestamp).append(".").append(body);
@@ -34,7 +37,10 @@ std::string signature_of(std::string_view key, std::string_view id, std::string_
 
 }  // namespace
 
-std::string sign_webhook(std::string_view key, std::string_view id, std::string_view timestamp, std::string_view body) {
+std::string sign_webhook(std::string_view key,
+                         std::string_view id,
+                         std::string_view timestamp,
+                         std::string_view body) {
     return "v1," + signature_of(key, id, timestamp, body);
 }
 
@@ -50,7 +56,8 @@ SignatureCheck verify_webhook(std::string_view key,
     auto [ptr, ec] = std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
     if (ec != std::errc() || ptr != timestamp.data() + timestamp.size()) return SignatureCheck::kBadTimestamp;
     const long long now_s = unix_seconds(now);
-    if (ts < now_s - tolerance.count() || ts > now_s + tolerance.count()) return SignatureCheck::kOutsideTolerance;
+    if (ts < now_s - tolerance.count() || ts > now_s + tolerance.count())
+        return SignatureCheck::kOutsideTolerance;
 
     const std::string expected = signature_of(key, id, timestamp, body);
     bool matched = false;

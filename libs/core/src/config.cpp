@@ -1,10 +1,10 @@
 #include "relay/core/config.hpp"
 
+#include <fmt/format.h>
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
-
-#include <fmt/format.h>
 
 namespace relay {
 namespace {
@@ -52,7 +52,8 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
         std::string_view suffix;
         std::uint64_t factor;
     };
-    static constexpr Unit kUnits[] = {{"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}, {"B", 1}};
+    static constexpr Unit kUnits[] = {
+        {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}, {"B", 1}};
     for (const Unit& unit : kUnits) {
         if (text.ends_with(unit.suffix)) {
             std::uint64_t n = 0;
@@ -77,11 +78,8 @@ ConfigReader ConfigReader::from_file(const std::string& path, std::string env_pr
     } catch (const YAML::BadFile&) {
         throw ConfigError(fmt::format("configuration: cannot read file '{}'", path));
     } catch (const YAML::ParserException& e) {
-        throw ConfigError(fmt::format("configuration: '{}' line {} column {}: {}",
-                                      path,
-                                      e.mark.line + 1,
-                                      e.mark.column + 1,
-                                      e.msg));
+        throw ConfigError(fmt::format(
+            "configuration: '{}' line {} column {}: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg));
     }
 }
 
@@ -94,7 +92,9 @@ ConfigReader ConfigReader::from_string(const std::string& yaml, std::string env_
     }
 }
 
-ConfigReader::Node ConfigReader::root() { return Node(this, root_, ""); }
+ConfigReader::Node ConfigReader::root() {
+    return Node(this, root_, "");
+}
 
 void ConfigReader::mark(const std::string& path) {
     // Marking "a.b[0].c" also marks "a", "a.b", "a.b[0]".
@@ -122,7 +122,9 @@ std::optional<std::string> ConfigReader::env_override(const std::string& path) c
     return env_(name);
 }
 
-void ConfigReader::check_no_unknown_keys() const { check_node(root_, ""); }
+void ConfigReader::check_no_unknown_keys() const {
+    check_node(root_, "");
+}
 
 void ConfigReader::check_node(const YAML::Node& node, const std::string& path) const {
     if (opaque_.contains(path)) return;
@@ -169,7 +171,9 @@ std::string ConfigReader::Node::string(std::string_view key, std::string fallbac
     return fallback;
 }
 
-std::optional<std::string> ConfigReader::Node::optional_string(std::string_view key) { return scalar(key); }
+std::optional<std::string> ConfigReader::Node::optional_string(std::string_view key) {
+    return scalar(key);
+}
 
 std::string ConfigReader::Node::required_string(std::string_view key) {
     auto v = scalar(key);
@@ -231,7 +235,8 @@ std::uint64_t ConfigReader::Node::bytes(std::string_view key,
     return *n;
 }
 
-std::vector<std::string> ConfigReader::Node::string_list(std::string_view key, std::vector<std::string> fallback) {
+std::vector<std::string> ConfigReader::Node::string_list(std::string_view key,
+                                                         std::vector<std::string> fallback) {
     const std::string path = key_path(key);
     reader_->mark(path);
     if (auto env = reader_->env_override(path)) {

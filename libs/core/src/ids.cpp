@@ -26,7 +26,9 @@ bool is_lower_hex(std::string_view s) {
     return true;
 }
 
-bool all_zero(std::string_view s) { return s.find_first_not_of('0') == std::string_view::npos; }
+bool all_zero(std::string_view s) {
+    return s.find_first_not_of('0') == std::string_view::npos;
+}
 
 std::string random_hex(std::size_t nbytes) {
     auto bytes = random_bytes<16>();
@@ -49,7 +51,8 @@ std::string new_message_id() {
 
 std::optional<TraceParent> TraceParent::parse(std::string_view header) {
     // 00-<32 hex>-<16 hex>-<2 hex>
-    if (header.size() != 55 || header[2] != '-' || header[35] != '-' || header[52] != '-') return std::nullopt;
+    if (header.size() != 55 || header[2] != '-' || header[35] != '-' || header[52] != '-')
+        return std::nullopt;
     const auto version = header.substr(0, 2);
     const auto trace_id = header.substr(3, 32);
     const auto span_id = header.substr(36, 16);
@@ -73,6 +76,8 @@ TraceParent TraceParent::child() const {
     return TraceParent{trace_id, std::move(span_id), flags};
 }
 
-std::string TraceParent::to_string() const { return "00-" + trace_id + "-" + span_id + "-" + flags; }
+std::string TraceParent::to_string() const {
+    return "00-" + trace_id + "-" + span_id + "-" + flags;
+}
 
 }  // namespace relay

@@ -31,7 +31,9 @@ constexpr std::string_view level_name(Level level) {
 
 }  // namespace
 
-void set_level(Level level) { g_min_level.store(static_cast<int>(level)); }
+void set_level(Level level) {
+    g_min_level.store(static_cast<int>(level));
+}
 
 void set_level(std::string_view level) {
     for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError}) {
@@ -43,9 +45,13 @@ void set_level(std::string_view level) {
     throw std::invalid_argument("log level must be one of debug, info, warn, error");
 }
 
-bool enabled(Level level) { return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+    return static_cast<int>(level) >= g_min_level.load(std::memory_order_relaxed);
+}
 
-void set_service(std::string_view service) { g_service = service; }
+void set_service(std::string_view service) {
+    g_service = service;
+}
 
 void write(Level level, std::string_view message, std::initializer_list<Field> fields) {
     if (!enabled(level)) return;

@@ -27,11 +27,14 @@ Secret Secret::from_file(const std::string& path, std::string_view config_key) {
 Secret Secret::from_env(const std::string& name, std::string_view config_key) {
     const char* value = std::getenv(name.c_str());
     if (value == nullptr || *value == '\0') {
-        throw ConfigError(std::string(config_key) + ": environment variable '" + name + "' is unset or empty");
+        throw ConfigError(std::string(config_key) + ": environment variable '" + name +
+                          "' is unset or empty");
     }
     return Secret(value);
 }
 
-bool Secret::equals(std::string_view candidate) const { return constant_time_equals(value_, candidate); }
+bool Secret::equals(std::string_view candidate) const {
+    return constant_time_equals(value_, candidate);
+}
 
 }  // namespace relay

@@ -95,8 +95,8 @@ struct EntryScratch {
     std::string_view ext_referral_identifier, ext_id_message_header;
     std::string_view event_code;
     bool has_event_coding = false;
-    Ref receiver;      // MessageHeader.destination[0].receiver
-    Ref performer;     // ServiceRequest.performer[0]
+    Ref receiver;            // MessageHeader.destination[0].receiver
+    Ref performer;           // ServiceRequest.performer[0]
     std::string_view focus;  // MessageHeader.focus[0].reference
 };
 
@@ -135,7 +135,8 @@ bool refers_to(std::string_view ref, std::string_view type, std::string_view ful
     if (ref.empty()) return false;
     if (!full_url.empty()) {
         if (ref == full_url || strip_urn(ref) == strip_urn(full_url)) return true;
-        if (full_url.size() > ref.size() && full_url.ends_with(ref) && full_url[full_url.size() - ref.size() - 1] == '/') {
+        if (full_url.size() > ref.size() && full_url.ends_with(ref) &&
+            full_url[full_url.size() - ref.size() - 1] == '/') {
             return true;
         }
     }
@@ -153,7 +154,9 @@ bool refers_to(std::string_view ref, std::string_view type, std::string_view ful
     return false;
 }
 
-std::string_view get_str(ondemand::value value) { return value.get_string().value(); }
+std::string_view get_str(ondemand::value value) {
+    return value.get_string().value();
+}
 
 void read_identifier_object(ondemand::value value, Identifiers& out) {
     std::string_view system, id_value;
@@ -270,7 +273,9 @@ bool cpu_supported() {
 #endif
 }
 
-const char* kernel_name() { return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION); }
+const char* kernel_name() {
+    return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
+}
 
 std::variant<InboundFacts, ExtractError> Extractor::extract_unpadded(std::string_view json) {
     simdjson::padded_string padded(json);
@@ -299,9 +304,10 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
             if (error == simdjson::INCORRECT_TYPE) {
                 return ExtractError{ExtractErrorCode::kNotABundle, "Bundle", "the body is not a JSON object"};
             }
-            return ExtractError{ExtractErrorCode::kInvalidJson,
-                                "Bundle",
-                                fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(error))};
+            return ExtractError{
+                ExtractErrorCode::kInvalidJson,
+                "Bundle",
+                fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(error))};
         }
         for (auto field : bundle) {
             const std::string_view key = field.unescaped_key().value();
@@ -343,8 +349,8 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
                     } else if (scratch.resource_type == "PractitionerRole") {
                         roles.push_back(Role{scratch.full_url, scratch.id, scratch.identifiers});
                     } else if (scratch.resource_type == "ServiceRequest") {
-                        service_requests.push_back(
-                            ServiceRequest{scratch.full_url, scratch.id, scratch.identifiers, scratch.performer});
+                        service_requests.push_back(ServiceRequest{
+                            scratch.full_url, scratch.id, scratch.identifiers, scratch.performer});
                     }
                     ++index;
                 }
@@ -356,9 +362,10 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
         if (e.error() == simdjson::INCORRECT_TYPE) {
             return fail(ExtractErrorCode::kUnexpectedType, "a field has an unexpected JSON type");
         }
-        return ExtractError{ExtractErrorCode::kInvalidJson,
-                            where.expression(),
-                            fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(e.error()))};
+        return ExtractError{
+            ExtractErrorCode::kInvalidJson,
+            where.expression(),
+            fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(e.error()))};
     }
 
     // On-Demand checks only what it reads; a full structural check of the rest costs one more pass.
@@ -366,15 +373,17 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
         simdjson::dom::element ignored;
         const auto error = validator_.parse(json_begin, json.length(), false).get(ignored);
         if (error != simdjson::SUCCESS) {
-            return ExtractError{ExtractErrorCode::kInvalidJson,
-                                "Bundle",
-                                fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(error))};
+            return ExtractError{
+                ExtractErrorCode::kInvalidJson,
+                "Bundle",
+                fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(error))};
         }
     }
     if (structural) return *structural;
 
     if (resource_type != "Bundle") {
-        return ExtractError{ExtractErrorCode::kNotABundle, "Bundle.resourceType", "resourceType must be \"Bundle\""};
+        return ExtractError{
+            ExtractErrorCode::kNotABundle, "Bundle.resourceType", "resourceType must be \"Bundle\""};
     }
     if (bundle_type != "message") {
         return ExtractError{ExtractErrorCode::kNotAMessage, "Bundle.type", "Bundle.type must be \"message\""};
@@ -453,7 +462,8 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
         facts.site_number = target->identifiers.site_number;
         facts.external_service_id = target->identifiers.external_service;
     }
-    if (facts.external_service_id.empty()) facts.external_service_id = header.receiver.identifier.external_service;
+    if (facts.external_service_id.empty())
+        facts.external_service_id = header.receiver.identifier.external_service;
     if (facts.external_service_id.empty() && referral != nullptr) {
         facts.external_service_id = referral->performer.identifier.external_service;
     }

@@ -7,7 +7,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-
 #include <optional>
 
 namespace relay::http {
@@ -67,7 +66,8 @@ ClientResponse BlockingClient::send(ClientRequest request) {
             bhttp::response_parser<bhttp::string_body> parser;
             parser.body_limit(boost::none);
             impl_->stream->expires_after(impl_->timeout);
-            bhttp::async_read(*impl_->stream, impl_->buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
+            bhttp::async_read(
+                *impl_->stream, impl_->buffer, parser, [&](beast::error_code e, std::size_t) { ec = e; });
             impl_->ioc.restart();
             impl_->ioc.run();
             if (!ec) response = parser.release();
@@ -98,7 +98,8 @@ ClientResponse BlockingClient::post(const std::string& target,
     return send(std::move(request));
 }
 
-ClientResponse BlockingClient::get(const std::string& target, const std::vector<std::pair<std::string, std::string>>& headers) {
+ClientResponse BlockingClient::get(const std::string& target,
+                                   const std::vector<std::pair<std::string, std::string>>& headers) {
     ClientRequest request{bhttp::verb::get, target, 11};
     for (const auto& [name, value] : headers) request.set(name, value);
     return send(std::move(request));

@@ -1,5 +1,8 @@
 #include "relay/http/server.hpp"
 
+#include <fmt/format.h>
+
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,13 +17,9 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
-#include <atomic>
 #include <mutex>
 #include <type_traits>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "relay/core/config.hpp"
 #include "relay/core/log.hpp"
@@ -59,14 +58,21 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::uint64_t next_id = 0;
 
     Impl(asio::io_context& io, ListenerConfig c, Handler h, ErrorBodyBuilder e, RejectObserver r)
-        : ioc(io), config(std::move(c)), handler(std::move(h)), error_body(std::move(e)), on_reject(std::move(r)),
+        : ioc(io),
+          config(std::move(c)),
+          handler(std::move(h)),
+          error_body(std::move(e)),
+          on_reject(std::move(r)),
           acceptor(asio::make_strand(io)) {}
 
     void reject(std::string_view reason) const {
         if (on_reject) on_reject(reason);
     }
 
-    Response error_response(bhttp::status status, std::string_view code, std::string_view message, std::string_view target,
+    Response error_response(bhttp::status status,
+                            std::string_view code,
+                            std::string_view message,
+                            std::string_view target,
                             unsigned version) const {
         Response res{status, version};
         res.set(bhttp::field::server, "ocean-relay");
@@ -103,8 +109,13 @@ tcp::socket& lowest_socket(Stream& stream) {
 }
 
 template <class Stream>
-asio::awaitable<void> write_error(Server::Impl& impl, Stream& stream, bhttp::status status, std::string_view code,
-                                  std::string_view message, std::string_view target, unsigned version) {
+asio::awaitable<void> write_error(Server::Impl& impl,
+                                  Stream& stream,
+                                  bhttp::status status,
+                                  std::string_view code,
+                                  std::string_view message,
+                                  std::string_view target,
+                                  unsigned version) {
     impl.reject(code);
     Response res = impl.error_response(status, code, message, target, version);
     beast::get_lowest_layer(stream).expires_after(impl.config.limits.write_timeout);
@@ -112,7 +123,9 @@ asio::awaitable<void> write_error(Server::Impl& impl, Stream& stream, bhttp::sta
 }
 
 template <class Stream>
-asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, std::shared_ptr<ConnectionState> conn,
+asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl,
+                            Stream& stream,
+                            std::shared_ptr<ConnectionState> conn,
                             RequestContext context) {
     const Limits& limits = impl->config.limits;
     beast::flat_buffer buffer;
@@ -141,14 +154,24 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
             auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
             if (ec == bhttp::error::body_limit) {
                 // Content-Length above the limit: Beast refuses it as soon as the headers are read.
-                co_await write_error(*impl, stream, bhttp::status::payload_too_large, "body_too_large",
-                                     fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
-                                     std::string(parser.get().target()), parser.get().version());
+                co_await write_error(
+                    *impl,
+                    stream,
+                    bhttp::status::payload_too_large,
+                    "body_too_large",
+                    fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
+                    std::string(parser.get().target()),
+                    parser.get().version());
                 co_return;
             }
             if (ec == bhttp::error::header_limit) {
-                co_await write_error(*impl, stream, bhttp::status::request_header_fields_too_large, "header_too_large",
-                                     "request headers exceed the configured limit", {}, 11);
+                co_await write_error(*impl,
+                                     stream,
+                                     bhttp::status::request_header_fields_too_large,
+                                     "header_too_large",
+                                     "request headers exceed the configured limit",
+                                     {},
+                                     11);
                 co_return;
             }
             if (ec == beast::error::timeout) {
@@ -156,13 +179,18 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
                 impl->reject("header_timeout");
                 co_return;
             }
-            if (ec == bhttp::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-                ec == asio::error::operation_aborted) {
+            if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
                 co_return;
             }
             if (ec) {
-                co_await write_error(*impl, stream, bhttp::status::bad_request, "bad_request",
-                                     "the request is not valid HTTP/1.1", {}, 11);
+                co_await write_error(*impl,
+                                     stream,
+                                     bhttp::status::bad_request,
+                                     "bad_request",
+                                     "the request is not valid HTTP/1.1",
+                                     {},
+                                     11);
                 co_return;
             }
         }
@@ -170,9 +198,14 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
         const unsigned version = parser.get().version();
         if (const auto length = parser.content_length(); length && *length > limits.body_limit) {
             // Refuse before reading: the declared body is over the limit.
-            co_await write_error(*impl, stream, bhttp::status::payload_too_large, "body_too_large",
-                                 fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit), target,
-                                 version);
+            co_await write_error(
+                *impl,
+                stream,
+                bhttp::status::payload_too_large,
+                "body_too_large",
+                fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
+                target,
+                version);
             co_return;
         }
         if (bhttp::token_list(parser.get()[bhttp::field::expect]).exists("100-continue")) {
@@ -185,23 +218,33 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
         {
             auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
             if (ec == bhttp::error::body_limit) {
-                co_await write_error(*impl, stream, bhttp::status::payload_too_large, "body_too_large",
-                                     fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
-                                     target, version);
+                co_await write_error(
+                    *impl,
+                    stream,
+                    bhttp::status::payload_too_large,
+                    "body_too_large",
+                    fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
+                    target,
+                    version);
                 co_return;
             }
             if (ec == beast::error::timeout) {
                 impl->reject("body_timeout");
                 co_return;
             }
-            if (ec == asio::error::eof || ec == bhttp::error::partial_message || ec == asio::error::connection_reset ||
-                ec == asio::error::operation_aborted) {
+            if (ec == asio::error::eof || ec == bhttp::error::partial_message ||
+                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
                 impl->reject("incomplete_body");
                 co_return;
             }
             if (ec) {
-                co_await write_error(*impl, stream, bhttp::status::bad_request, "bad_request",
-                                     "the request body is not valid HTTP/1.1 framing", target, version);
+                co_await write_error(*impl,
+                                     stream,
+                                     bhttp::status::bad_request,
+                                     "bad_request",
+                                     "the request body is not valid HTTP/1.1 framing",
+                                     target,
+                                     version);
                 co_return;
             }
         }
@@ -213,8 +256,11 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
             response = co_await impl->handler(request, context);
         } catch (const std::exception& e) {
             log::error("request handler failed", {{"listener", impl->config.name}, {"error", e.what()}});
-            response = impl->error_response(bhttp::status::internal_server_error, "internal_error",
-                                            "the request could not be processed", target, version);
+            response = impl->error_response(bhttp::status::internal_server_error,
+                                            "internal_error",
+                                            "the request could not be processed",
+                                            target,
+                                            version);
         }
         impl->active.fetch_sub(1);
 
@@ -229,7 +275,9 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl, Stream& stream, 
     }
 }
 
-asio::awaitable<void> run_plain(std::shared_ptr<Server::Impl> impl, tcp::socket socket, std::shared_ptr<ConnectionState> conn,
+asio::awaitable<void> run_plain(std::shared_ptr<Server::Impl> impl,
+                                tcp::socket socket,
+                                std::shared_ptr<ConnectionState> conn,
                                 RequestContext context) {
     beast::tcp_stream stream(std::move(socket));
     conn->socket = &stream.socket();
@@ -239,7 +287,9 @@ asio::awaitable<void> run_plain(std::shared_ptr<Server::Impl> impl, tcp::socket 
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
-asio::awaitable<void> run_tls(std::shared_ptr<Server::Impl> impl, tcp::socket socket, std::shared_ptr<ConnectionState> conn,
+asio::awaitable<void> run_tls(std::shared_ptr<Server::Impl> impl,
+                              tcp::socket socket,
+                              std::shared_ptr<ConnectionState> conn,
                               RequestContext context) {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *impl->tls);
     conn->socket = &beast::get_lowest_layer(stream).socket();
@@ -307,34 +357,46 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
 
 }  // namespace
 
-Server::Server(asio::io_context& ioc, ListenerConfig config, Handler handler, ErrorBodyBuilder error_body,
+Server::Server(asio::io_context& ioc,
+               ListenerConfig config,
+               Handler handler,
+               ErrorBodyBuilder error_body,
                RejectObserver on_reject)
-    : impl_(std::make_shared<Impl>(ioc, std::move(config), std::move(handler), std::move(error_body), std::move(on_reject))) {
+    : impl_(std::make_shared<Impl>(
+          ioc, std::move(config), std::move(handler), std::move(error_body), std::move(on_reject))) {
     if (impl_->config.tls) {
         auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
         ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
-                        asio::ssl::context::single_dh_use);
+                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
         boost::system::error_code ec;
         ctx.use_certificate_chain_file(impl_->config.tls->cert_file, ec);
         if (ec) {
-            throw ConfigError(fmt::format("listener '{}': cannot load TLS certificate '{}': {}", impl_->config.name,
-                                          impl_->config.tls->cert_file, ec.message()));
+            throw ConfigError(fmt::format("listener '{}': cannot load TLS certificate '{}': {}",
+                                          impl_->config.name,
+                                          impl_->config.tls->cert_file,
+                                          ec.message()));
         }
         ctx.use_private_key_file(impl_->config.tls->key_file, asio::ssl::context::pem, ec);
         if (ec) {
-            throw ConfigError(fmt::format("listener '{}': cannot load TLS key '{}': {}", impl_->config.name,
-                                          impl_->config.tls->key_file, ec.message()));
+            throw ConfigError(fmt::format("listener '{}': cannot load TLS key '{}': {}",
+                                          impl_->config.name,
+                                          impl_->config.tls->key_file,
+                                          ec.message()));
         }
     }
 }
 
-Server::~Server() { stop_accepting(); }
+Server::~Server() {
+    stop_accepting();
+}
 
 void Server::start() {
     boost::system::error_code ec;
     const auto address = asio::ip::make_address(impl_->config.address, ec);
-    if (ec) throw ConfigError(fmt::format("listener '{}': invalid address '{}'", impl_->config.name, impl_->config.address));
+    if (ec)
+        throw ConfigError(
+            fmt::format("listener '{}': invalid address '{}'", impl_->config.name, impl_->config.address));
     const tcp::endpoint endpoint(address, impl_->config.port);
     auto& acceptor = impl_->acceptor;
     acceptor.open(endpoint.protocol(), ec);
@@ -342,8 +404,11 @@ void Server::start() {
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-        throw ConfigError(fmt::format("listener '{}': cannot listen on {}:{}: {}", impl_->config.name,
-                                      impl_->config.address, impl_->config.port, ec.message()));
+        throw ConfigError(fmt::format("listener '{}': cannot listen on {}:{}: {}",
+                                      impl_->config.name,
+                                      impl_->config.address,
+                                      impl_->config.port,
+                                      ec.message()));
     }
     asio::co_spawn(acceptor.get_executor(), accept_loop(impl_), asio::detached);
 }
@@ -375,7 +440,9 @@ void Server::drain() {
     }
 }
 
-std::size_t Server::active_requests() const { return impl_->active.load(); }
+std::size_t Server::active_requests() const {
+    return impl_->active.load();
+}
 
 std::size_t Server::open_connections() const {
     std::lock_guard lock(impl_->mutex);

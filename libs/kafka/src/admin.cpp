@@ -1,13 +1,12 @@
 #include "relay/kafka/admin.hpp"
 
+#include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
 #include <array>
 #include <charconv>
 #include <memory>
 #include <string>
-
-#include <fmt/format.h>
 
 #include "relay/core/config.hpp"
 #include "relay/core/log.hpp"
@@ -26,9 +25,12 @@ using Event = std::unique_ptr<rd_kafka_event_t, EventDeleter>;
 
 Event wait_for(rd_kafka_queue_t* queue, std::chrono::milliseconds timeout, const char* what) {
     Event event(rd_kafka_queue_poll(queue, static_cast<int>(timeout.count())));
-    if (!event) throw ConfigError(fmt::format("kafka: {} timed out after {}ms (is the broker reachable?)", what, timeout.count()));
+    if (!event)
+        throw ConfigError(
+            fmt::format("kafka: {} timed out after {}ms (is the broker reachable?)", what, timeout.count()));
     if (rd_kafka_event_error(event.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw ConfigError(fmt::format("kafka: {} failed: {}", what, rd_kafka_event_error_string(event.get())));
+        throw ConfigError(
+            fmt::format("kafka: {} failed: {}", what, rd_kafka_event_error_string(event.get())));
     }
     return event;
 }
@@ -37,21 +39,24 @@ void create_missing(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::c
     std::vector<rd_kafka_NewTopic_t*> new_topics;
     std::array<char, 512> error{};
     for (const auto& spec : topics) {
-        rd_kafka_NewTopic_t* t =
-            rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions, spec.replication_factor, error.data(), error.size());
+        rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(
+            spec.name.c_str(), spec.partitions, spec.replication_factor, error.data(), error.size());
         if (t == nullptr) {
             for (auto* n : new_topics) rd_kafka_NewTopic_destroy(n);
             throw ConfigError(fmt::format("kafka topic '{}': {}", spec.name, error.data()));
         }
         if (spec.max_message_bytes > 0) {
-            rd_kafka_NewTopic_set_config(t, "max.message.bytes", std::to_string(spec.max_message_bytes).c_str());
+            rd_kafka_NewTopic_set_config(
+                t, "max.message.bytes", std::to_string(spec.max_message_bytes).c_str());
         }
-        for (const auto& [name, value] : spec.configs) rd_kafka_NewTopic_set_config(t, name.c_str(), value.c_str());
+        for (const auto& [name, value] : spec.configs)
+            rd_kafka_NewTopic_set_config(t, name.c_str(), value.c_str());
         new_topics.push_back(t);
     }
     Queue queue(rd_kafka_queue_new(rk));
     rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), error.data(), error.size());
+    rd_kafka_AdminOptions_set_operation_timeout(
+        options, static_cast<int>(timeout.count()), error.data(), error.size());
     rd_kafka_CreateTopics(rk, new_topics.data(), new_topics.size(), options, queue.get());
     rd_kafka_AdminOptions_destroy(options);
     for (auto* n : new_topics) rd_kafka_NewTopic_destroy(n);
@@ -66,7 +71,8 @@ void create_missing(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::c
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             log::info("kafka topic created", {{"topic", name}});
         } else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            throw ConfigError(fmt::format("kafka topic '{}': cannot create: {}", name, rd_kafka_topic_result_error_string(results[i])));
+            throw ConfigError(fmt::format(
+                "kafka topic '{}': cannot create: {}", name, rd_kafka_topic_result_error_string(results[i])));
         }
     }
 }
@@ -77,27 +83,32 @@ void verify(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::chrono::m
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         throw ConfigError(fmt::format("kafka: cannot read cluster metadata: {}", rd_kafka_err2str(err)));
     }
-    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(metadata, rd_kafka_metadata_destroy);
+    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(
+        metadata, rd_kafka_metadata_destroy);
     for (const auto& spec : topics) {
         int partitions = -1;
         for (int i = 0; i < metadata->topic_cnt; ++i) {
-            if (spec.name == metadata->topics[i].topic && metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (spec.name == metadata->topics[i].topic &&
+                metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 partitions = metadata->topics[i].partition_cnt;
             }
         }
         if (partitions < 0) {
-            throw ConfigError(fmt::format("kafka topic '{}' does not exist (set kafka.create_topics: true or create it)", spec.name));
+            throw ConfigError(fmt::format(
+                "kafka topic '{}' does not exist (set kafka.create_topics: true or create it)", spec.name));
         }
         if (partitions < spec.partitions) {
-            log::warn("kafka topic has fewer partitions than configured; not changing it (that would remap keys)",
-                      {{"topic", spec.name}, {"partitions", partitions}, {"configured", spec.partitions}});
+            log::warn(
+                "kafka topic has fewer partitions than configured; not changing it (that would remap keys)",
+                {{"topic", spec.name}, {"partitions", partitions}, {"configured", spec.partitions}});
         }
     }
 
     // max.message.bytes must hold the largest body we accept.
     std::vector<rd_kafka_ConfigResource_t*> resources;
     for (const auto& spec : topics) {
-        if (spec.max_message_bytes > 0) resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, spec.name.c_str()));
+        if (spec.max_message_bytes > 0)
+            resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, spec.name.c_str()));
     }
     if (resources.empty()) return;
     Queue queue(rd_kafka_queue_new(rk));
@@ -115,12 +126,16 @@ void verify(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::chrono::m
             if (std::string_view(rd_kafka_ConfigEntry_name(entries[j])) != "max.message.bytes") continue;
             const char* value = rd_kafka_ConfigEntry_value(entries[j]);
             std::uint64_t actual = 0;
-            if (value != nullptr) std::from_chars(value, value + std::char_traits<char>::length(value), actual);
+            if (value != nullptr)
+                std::from_chars(value, value + std::char_traits<char>::length(value), actual);
             for (const auto& spec : topics) {
                 if (spec.name == name && actual < spec.max_message_bytes) {
-                    throw ConfigError(fmt::format(
-                        "kafka topic '{}' has max.message.bytes={} but needs at least {} for the configured body limit",
-                        name, actual, spec.max_message_bytes));
+                    throw ConfigError(
+                        fmt::format("kafka topic '{}' has max.message.bytes={} but needs at least {} for the "
+                                    "configured body limit",
+                                    name,
+                                    actual,
+                                    spec.max_message_bytes));
                 }
             }
         }
@@ -129,7 +144,10 @@ void verify(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::chrono::m
 
 }  // namespace
 
-void ensure_topics(rd_kafka_s* rk, const std::vector<TopicSpec>& topics, bool create, std::chrono::milliseconds timeout) {
+void ensure_topics(rd_kafka_s* rk,
+                   const std::vector<TopicSpec>& topics,
+                   bool create,
+                   std::chrono::milliseconds timeout) {
     if (topics.empty()) return;
     if (create) create_missing(rk, topics, timeout);
     verify(rk, topics, timeout);

@@ -8,7 +8,8 @@ namespace relay::kafka::detail {
 
 void set(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {
     std::array<char, 512> error{};
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error.data(), error.size()) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error.data(), error.size()) !=
+        RD_KAFKA_CONF_OK) {
         throw ConfigError("kafka property '" + name + "': " + error.data());
     }
 }

@@ -40,16 +40,22 @@ EmbeddedCluster::~EmbeddedCluster() {
 void EmbeddedCluster::create_topic(const std::string& name, int partitions) {
     const auto err = rd_kafka_mock_topic_create(cluster_, name.c_str(), partitions, 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw std::runtime_error("embedded kafka: cannot create topic " + name + ": " + rd_kafka_err2str(err));
+        throw std::runtime_error("embedded kafka: cannot create topic " + name + ": " +
+                                 rd_kafka_err2str(err));
     }
 }
 
-void EmbeddedCluster::set_broker_down(int broker_id) { rd_kafka_mock_broker_set_down(cluster_, broker_id); }
-void EmbeddedCluster::set_broker_up(int broker_id) { rd_kafka_mock_broker_set_up(cluster_, broker_id); }
+void EmbeddedCluster::set_broker_down(int broker_id) {
+    rd_kafka_mock_broker_set_down(cluster_, broker_id);
+}
+void EmbeddedCluster::set_broker_up(int broker_id) {
+    rd_kafka_mock_broker_set_up(cluster_, broker_id);
+}
 
 void EmbeddedCluster::fail_next_produce_requests(int count, int kafka_error_code) {
     for (int i = 0; i < count; ++i) {
-        rd_kafka_mock_push_request_errors(cluster_, kProduceApiKey, 1, static_cast<rd_kafka_resp_err_t>(kafka_error_code));
+        rd_kafka_mock_push_request_errors(
+            cluster_, kProduceApiKey, 1, static_cast<rd_kafka_resp_err_t>(kafka_error_code));
     }
 }
 

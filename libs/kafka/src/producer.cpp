@@ -2,11 +2,10 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <array>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <array>
 #include <mutex>
 #include <optional>
 
@@ -59,10 +58,11 @@ struct DeliveryState : std::enable_shared_from_this<DeliveryState> {
             taken.swap(handler);
         }
         result.latency = std::chrono::steady_clock::now() - started;
-        asio::post(executor, [self = shared_from_this(), h = std::move(*taken), result = std::move(result)]() mutable {
-            if (self->timer) self->timer->cancel();
-            std::move(h)(std::move(result));
-        });
+        asio::post(executor,
+                   [self = shared_from_this(), h = std::move(*taken), result = std::move(result)]() mutable {
+                       if (self->timer) self->timer->cancel();
+                       std::move(h)(std::move(result));
+                   });
     }
 };
 
@@ -96,7 +96,8 @@ Producer::Producer(const ProducerConfig& config) {
                        {{"error", rd_kafka_err2name(cause)}, {"reason", detail.data()}});
             return;
         }
-        log::warn("kafka client error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}, {"reason", reason}});
+        log::warn("kafka client error",
+                  {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}, {"reason", reason}});
     });
     rd_kafka_conf_set_log_cb(conf, [](const rd_kafka_t*, int level, const char* facility, const char* buf) {
         if (level <= 4) log::warn("librdkafka", {{"facility", facility}, {"message", buf}});
@@ -138,7 +139,8 @@ void Producer::start_produce(asio::any_completion_handler<Completion> handler,
     state->timer->async_wait([weak = std::weak_ptr<DeliveryState>(state)](boost::system::error_code ec) {
         if (ec) return;
         if (auto s = weak.lock()) {
-            s->complete(DeliveryResult{false, Error(ErrorKind::kTimeout, "broker did not acknowledge in time")});
+            s->complete(
+                DeliveryResult{false, Error(ErrorKind::kTimeout, "broker did not acknowledge in time")});
         }
     });
 
@@ -152,14 +154,15 @@ void Producer::start_produce(asio::any_completion_handler<Completion> handler,
     }
     auto* opaque = new std::shared_ptr<DeliveryState>(state);
     in_flight_.fetch_add(1);
-    const rd_kafka_resp_err_t err = rd_kafka_producev(rk_,
-                                                      RD_KAFKA_V_TOPIC(topic.c_str()),
-                                                      RD_KAFKA_V_KEY(key.data(), key.size()),
-                                                      RD_KAFKA_V_VALUE(state->value.data(), state->value.size()),
-                                                      RD_KAFKA_V_MSGFLAGS(0),
-                                                      RD_KAFKA_V_HEADERS(kafka_headers),
-                                                      RD_KAFKA_V_OPAQUE(opaque),
-                                                      RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_,
+                          RD_KAFKA_V_TOPIC(topic.c_str()),
+                          RD_KAFKA_V_KEY(key.data(), key.size()),
+                          RD_KAFKA_V_VALUE(state->value.data(), state->value.size()),
+                          RD_KAFKA_V_MSGFLAGS(0),
+                          RD_KAFKA_V_HEADERS(kafka_headers),
+                          RD_KAFKA_V_OPAQUE(opaque),
+                          RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         // Not enqueued: librdkafka did not take the headers or the opaque.
         in_flight_.fetch_sub(1);
@@ -192,7 +195,8 @@ bool Producer::flush(std::chrono::milliseconds timeout) {
 
 bool Producer::topics_available(const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
     const rd_kafka_metadata_t* metadata = nullptr;
-    if (rd_kafka_metadata(rk_, 1, nullptr, &metadata, static_cast<int>(timeout.count())) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_metadata(rk_, 1, nullptr, &metadata, static_cast<int>(timeout.count())) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
         return false;
     }
     bool all = metadata->broker_cnt > 0;

@@ -17,7 +17,9 @@ prometheus::Histogram::BucketBoundaries size_buckets() {
     return {1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 33554432};
 }
 
-void register_build_info(prometheus::Registry& registry, const std::string& service, const std::string& version) {
+void register_build_info(prometheus::Registry& registry,
+                         const std::string& service,
+                         const std::string& version) {
     prometheus::BuildGauge()
         .Name("relay_build_info")
         .Help("Build information; always 1")

@@ -1,9 +1,9 @@
 #include "config.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "relay/core/encoding.hpp"
 
@@ -42,15 +42,19 @@ http::Limits read_limits(ConfigReader::Node node) {
     limits.body_limit = node.bytes("max_body", limits.body_limit, 1024, 256ULL << 20);
     limits.header_limit = node.bytes("max_header", limits.header_limit, 1024, 1ULL << 20);
     limits.idle_timeout = node.duration("idle_timeout", limits.idle_timeout, std::chrono::milliseconds(100));
-    limits.header_timeout = node.duration("header_timeout", limits.header_timeout, std::chrono::milliseconds(100));
+    limits.header_timeout =
+        node.duration("header_timeout", limits.header_timeout, std::chrono::milliseconds(100));
     limits.body_timeout = node.duration("body_timeout", limits.body_timeout, std::chrono::milliseconds(100));
-    limits.write_timeout = node.duration("write_timeout", limits.write_timeout, std::chrono::milliseconds(100));
+    limits.write_timeout =
+        node.duration("write_timeout", limits.write_timeout, std::chrono::milliseconds(100));
     limits.max_connections = static_cast<std::size_t>(node.integer("max_connections", 4096, 1, 1'000'000));
     limits.read_buffer = node.bytes("read_buffer", limits.read_buffer, 4096, 16ULL << 20);
     return limits;
 }
 
-http::ListenerConfig read_listener(ConfigReader::Node node, std::string default_name, std::uint16_t default_port) {
+http::ListenerConfig read_listener(ConfigReader::Node node,
+                                   std::string default_name,
+                                   std::uint16_t default_port) {
     http::ListenerConfig listener;
     listener.name = node.string("name", std::move(default_name));
     listener.address = node.string("address", "0.0.0.0");
@@ -64,7 +68,8 @@ http::ListenerConfig read_listener(ConfigReader::Node node, std::string default_
 
 auth::AuthPolicy read_auth(ConfigReader::Node node) {
     auth::AuthPolicy policy;
-    const std::string scheme = node.choice("scheme", "none", {"none", "basic", "bearer", "api_key", "oauth2"});
+    const std::string scheme =
+        node.choice("scheme", "none", {"none", "basic", "bearer", "api_key", "oauth2"});
     if (scheme == "basic") {
         policy.scheme = auth::Scheme::kBasic;
         policy.basic_user = node.required_string("username");
@@ -75,7 +80,8 @@ auth::AuthPolicy read_auth(ConfigReader::Node node) {
     } else if (scheme == "api_key") {
         policy.scheme = auth::Scheme::kApiKey;
         std::string header = node.string("header", "x-api-key");
-        std::transform(header.begin(), header.end(), header.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(
+            header.begin(), header.end(), header.begin(), [](unsigned char c) { return std::tolower(c); });
         policy.api_key_header = header;
         policy.api_key = node.required_secret("key");
     } else if (scheme == "oauth2") {
@@ -98,7 +104,8 @@ auth::AuthPolicy read_auth(ConfigReader::Node node) {
         // Standard Webhooks secrets are written "whsec_<base64>"; the HMAC key is the decoded bytes.
         if (key.reveal().starts_with("whsec_")) {
             auto decoded = base64_decode(key.reveal().substr(6));
-            if (!decoded || decoded->empty()) signature.fail("key", "a whsec_ secret must be base64 after the prefix");
+            if (!decoded || decoded->empty())
+                signature.fail("key", "a whsec_ secret must be base64 after the prefix");
             key = Secret::from_value(std::move(*decoded));
         }
         policy.signature_key = std::move(key);
@@ -159,11 +166,13 @@ IngressConfig load_config(ConfigReader& reader) {
     auto kafka_node = root.child("kafka");
     auto& kafka = config.kafka;
     kafka.embedded = kafka_node.boolean("embedded", false);
-    kafka.producer.client.bootstrap_servers = kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
+    kafka.producer.client.bootstrap_servers =
+        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
     kafka.producer.client.client_id = kafka_node.string("client_id", "ocean-relay-ingress");
     kafka.producer.client.properties = kafka_node.string_map("properties");
     kafka.producer.linger = kafka_node.duration("linger", std::chrono::milliseconds(1));
-    kafka.producer.compression = kafka_node.choice("compression", "lz4", {"none", "gzip", "snappy", "lz4", "zstd"});
+    kafka.producer.compression =
+        kafka_node.choice("compression", "lz4", {"none", "gzip", "snappy", "lz4", "zstd"});
     kafka.ack_timeout = kafka_node.duration("ack_timeout", kafka.ack_timeout, std::chrono::milliseconds(100));
     // librdkafka stops trying shortly after the ingress has answered 503, so a late write is unlikely.
     kafka.producer.delivery_timeout = kafka.ack_timeout + std::chrono::milliseconds(500);
@@ -171,9 +180,11 @@ IngressConfig load_config(ConfigReader& reader) {
         kafka_node.duration("retry_after", std::chrono::seconds(10), std::chrono::seconds(1)));
     kafka.create_topics = kafka_node.boolean("create_topics", true);
     kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor = static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
+    kafka.replication_factor =
+        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.topic_configs = kafka_node.string_map("topic_configs");
-    kafka.readiness_interval = kafka_node.duration("readiness_interval", kafka.readiness_interval, std::chrono::milliseconds(100));
+    kafka.readiness_interval =
+        kafka_node.duration("readiness_interval", kafka.readiness_interval, std::chrono::milliseconds(100));
     // The broker must accept the largest body we accept, with room for headers and batch framing.
     kafka.producer.message_max_bytes = limits.body_limit + kKafkaHeadroom;
 
@@ -188,7 +199,8 @@ IngressConfig load_config(ConfigReader& reader) {
     auto auth_node = root.child("auth");
     config.token_signing_key = auth_node.secret("token_signing_key");
     config.token_issuer = auth_node.string("token_issuer", "ocean-relay");
-    config.token_leeway = std::chrono::duration_cast<std::chrono::seconds>(auth_node.duration("token_leeway", std::chrono::seconds(30)));
+    config.token_leeway = std::chrono::duration_cast<std::chrono::seconds>(
+        auth_node.duration("token_leeway", std::chrono::seconds(30)));
     if (config.token_signing_key && config.token_signing_key->reveal().size() < 32) {
         auth_node.fail("token_signing_key", "must be at least 32 bytes");
     }
@@ -199,7 +211,8 @@ IngressConfig load_config(ConfigReader& reader) {
 
     auto shutdown = root.child("shutdown");
     config.drain_delay = shutdown.duration("drain_delay", config.drain_delay);
-    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    config.grace_period =
+        shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
 
     std::set<std::string> names, paths;
     for (auto& node : root.list("integrations")) {
@@ -207,25 +220,32 @@ IngressConfig load_config(ConfigReader& reader) {
         integration.site = node.required_string("site");
         integration.name = node.string("name", integration.site);
         if (!valid_name(integration.name)) node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
-        if (!names.insert(integration.name).second) node.fail("name", fmt::format("'{}' is used twice", integration.name));
-        if (!std::all_of(integration.site.begin(), integration.site.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+        if (!names.insert(integration.name).second)
+            node.fail("name", fmt::format("'{}' is used twice", integration.name));
+        if (!std::all_of(integration.site.begin(), integration.site.end(), [](char c) {
+                return c >= '0' && c <= '9';
+            })) {
             node.fail("site", "must be an Ocean site number (digits)");
         }
         integration.fhir_path = substitute(node.string("fhir_path", "/ocean/{site}/fhir"), integration);
-        integration.token_path = substitute(node.string("token_path", "/ocean/{site}/oauth2/token"), integration);
+        integration.token_path =
+            substitute(node.string("token_path", "/ocean/{site}/oauth2/token"), integration);
         integration.auth = read_auth(node.child("auth"));
         integration.accepted_events = node.string_list("accepted_events", accepted_events);
         integration.enforce_site = node.boolean("enforce_site", false);
         for (const std::string* path : {&integration.fhir_path, &integration.token_path}) {
             if (path->empty() || path->front() != '/') node.fail("fhir_path", "paths must start with '/'");
         }
-        if (!paths.insert(integration.fhir_path).second) node.fail("fhir_path", fmt::format("'{}' is used twice", integration.fhir_path));
+        if (!paths.insert(integration.fhir_path).second)
+            node.fail("fhir_path", fmt::format("'{}' is used twice", integration.fhir_path));
         if (integration.auth.scheme == auth::Scheme::kOAuth2) {
             if (!paths.insert(integration.token_path).second) {
                 node.fail("token_path", fmt::format("'{}' is used twice", integration.token_path));
             }
             if (!config.token_signing_key) {
-                auth_node.fail("token_signing_key", fmt::format("is required because integration '{}' uses oauth2", integration.name));
+                auth_node.fail(
+                    "token_signing_key",
+                    fmt::format("is required because integration '{}' uses oauth2", integration.name));
             }
         }
         config.integrations.push_back(std::move(integration));

@@ -16,8 +16,8 @@ namespace relay::ingress {
 
 /// One Ocean integration (one Request URL in Ocean's "Register an Integration" form).
 struct IntegrationConfig {
-    std::string name;  ///< [a-z0-9-]: path segment, token audience, metric label
-    std::string site;  ///< Ocean site number
+    std::string name;        ///< [a-z0-9-]: path segment, token audience, metric label
+    std::string site;        ///< Ocean site number
     std::string fhir_path;   ///< POST target for FHIR message bundles
     std::string token_path;  ///< POST target of the OAuth2 token endpoint (scheme oauth2)
     auth::AuthPolicy auth;

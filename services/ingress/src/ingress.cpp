@@ -1,5 +1,9 @@
 #include "ingress.hpp"
 
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -7,12 +11,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
-
-#include <algorithm>
 #include <optional>
-#include <simdjson.h>
-
-#include <fmt/format.h>
 
 #include "relay/core/encoding.hpp"
 #include "relay/core/ids.hpp"
@@ -42,7 +41,9 @@ namespace {
 
 constexpr std::string_view kFhirJson = "application/fhir+json";
 
-std::string_view sv(boost::core::string_view s) { return {s.data(), s.size()}; }
+std::string_view sv(boost::core::string_view s) {
+    return {s.data(), s.size()};
+}
 
 std::string lower(std::string_view s) {
     std::string out(s);
@@ -50,7 +51,8 @@ std::string lower(std::string_view s) {
     return out;
 }
 
-// Media type without parameters, lower case: "application/fhir+json; charset=utf-8" → "application/fhir+json".
+// Media type without parameters, lower case: "application/fhir+json; charset=utf-8" →
+// "application/fhir+json".
 std::string media_type(std::string_view content_type) {
     const auto semicolon = content_type.find(';');
     std::string_view type = content_type.substr(0, semicolon);
@@ -59,8 +61,12 @@ std::string media_type(std::string_view content_type) {
     return lower(type);
 }
 
-http::Response outcome(bhttp::status status, unsigned version, std::string_view severity, std::string_view code,
-                       std::string_view diagnostics, std::string_view expression = {}) {
+http::Response outcome(bhttp::status status,
+                       unsigned version,
+                       std::string_view severity,
+                       std::string_view code,
+                       std::string_view diagnostics,
+                       std::string_view expression = {}) {
     http::Response res{status, version};
     res.set(bhttp::field::content_type, kFhirJson);
     res.body() = fhir::operation_outcome(severity, code, diagnostics, expression);
@@ -99,7 +105,9 @@ Ingress::Ingress(IngressConfig config)
     : config_(std::move(config)), registry_(std::make_shared<prometheus::Registry>()) {
     log::set_level(config_.log_level);
     if (!fhir::cpu_supported()) {
-        throw ConfigError("this CPU lacks AVX2/BMI2, which this build's JSON extractor needs; rebuild with -DRELAY_ONDEMAND_ARCH=");
+        throw ConfigError(
+            "this CPU lacks AVX2/BMI2, which this build's JSON extractor needs; rebuild with "
+            "-DRELAY_ONDEMAND_ARCH=");
     }
     metrics_ = std::make_unique<IngressMetrics>(registry_);
     metrics::register_build_info(*registry_, "ingress", RELAY_VERSION);
@@ -113,45 +121,60 @@ Ingress::Ingress(IngressConfig config)
     }
     producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer);
     if (!config_.kafka.embedded) {
-        kafka::ensure_topics(producer_->handle(), {config_.inbound_topic_spec()}, config_.kafka.create_topics,
+        kafka::ensure_topics(producer_->handle(),
+                             {config_.inbound_topic_spec()},
+                             config_.kafka.create_topics,
                              std::chrono::seconds(30));
     }
     kafka_ready_ = producer_->topics_available({config_.kafka.inbound_topic}, std::chrono::seconds(10));
 
     if (config_.token_signing_key) {
-        signer_ = std::make_unique<auth::TokenSigner>(*config_.token_signing_key, config_.token_issuer, config_.token_leeway);
+        signer_ = std::make_unique<auth::TokenSigner>(
+            *config_.token_signing_key, config_.token_issuer, config_.token_leeway);
     }
     for (const auto& integration : config_.integrations) {
-        auto authenticator = std::make_shared<auth::Authenticator>(integration.auth, integration.name, signer_.get());
+        auto authenticator =
+            std::make_shared<auth::Authenticator>(integration.auth, integration.name, signer_.get());
         routes_.push_back(std::make_unique<Route>(Route{Route::Kind::kFhir, &integration, authenticator}));
         routes_by_path_[integration.fhir_path] = routes_.back().get();
         // §9's proposed Request URL form, for admins who append the FHIR operation.
         routes_by_path_[integration.fhir_path + "/$process-message"] = routes_.back().get();
         if (integration.auth.scheme == auth::Scheme::kOAuth2) {
-            routes_.push_back(std::make_unique<Route>(Route{Route::Kind::kToken, &integration, authenticator}));
+            routes_.push_back(
+                std::make_unique<Route>(Route{Route::Kind::kToken, &integration, authenticator}));
             routes_by_path_[integration.token_path] = routes_.back().get();
         }
     }
 
-    auto error_body = [](int status, std::string_view code, std::string_view message, std::string_view target) {
-        (void)status;
-        if (target.starts_with("/ocean/")) {
-            return std::pair<std::string, std::string>(std::string(kFhirJson),
-                                                       fhir::operation_outcome("error", status == 413 ? "too-costly" : "invalid", message));
-        }
-        return std::pair<std::string, std::string>("application/json", json_error(code, message));
-    };
+    auto error_body =
+        [](int status, std::string_view code, std::string_view message, std::string_view target) {
+            (void)status;
+            if (target.starts_with("/ocean/")) {
+                return std::pair<std::string, std::string>(
+                    std::string(kFhirJson),
+                    fhir::operation_outcome("error", status == 413 ? "too-costly" : "invalid", message));
+            }
+            return std::pair<std::string, std::string>("application/json", json_error(code, message));
+        };
     auto on_reject = [this](std::string_view reason) { metrics_->rejection("", reason); };
     for (const auto& listener : config_.listeners) {
         public_servers_.push_back(std::make_unique<http::Server>(
-            ioc_, listener,
-            [this](http::Request& request, const http::RequestContext& context) { return handle_public(request, context); },
-            error_body, on_reject));
+            ioc_,
+            listener,
+            [this](http::Request& request, const http::RequestContext& context) {
+                return handle_public(request, context);
+            },
+            error_body,
+            on_reject));
     }
     admin_server_ = std::make_unique<http::Server>(
-        ioc_, config_.admin,
-        [this](http::Request& request, const http::RequestContext& context) { return handle_admin(request, context); },
-        error_body, on_reject);
+        ioc_,
+        config_.admin,
+        [this](http::Request& request, const http::RequestContext& context) {
+            return handle_admin(request, context);
+        },
+        error_body,
+        on_reject);
 }
 
 Ingress::~Ingress() {
@@ -163,33 +186,49 @@ void Ingress::start() {
     work_.emplace(ioc_.get_executor());
     for (auto& server : public_servers_) server->start();
     admin_server_->start();
-    const int threads = config_.threads > 0 ? config_.threads : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+    const int threads = config_.threads > 0
+                            ? config_.threads
+                            : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
     readiness_thread_ = std::thread([this] { readiness_loop(); });
     metrics_->ready().Set(kafka_ready_ ? 1 : 0);
     std::string ports;
-    for (std::size_t i = 0; i < public_servers_.size(); ++i) ports += (i ? "," : "") + std::to_string(public_port(i));
-    log::info("ingress started", {{"public_ports", ports}, {"admin_port", static_cast<int>(admin_port())},
-                                  {"integrations", static_cast<int>(config_.integrations.size())},
-                                  {"topic", config_.kafka.inbound_topic}, {"threads", threads}});
+    for (std::size_t i = 0; i < public_servers_.size(); ++i)
+        ports += (i ? "," : "") + std::to_string(public_port(i));
+    log::info("ingress started",
+              {{"public_ports", ports},
+               {"admin_port", static_cast<int>(admin_port())},
+               {"integrations", static_cast<int>(config_.integrations.size())},
+               {"topic", config_.kafka.inbound_topic},
+               {"threads", threads}});
 }
 
-std::uint16_t Ingress::public_port(std::size_t listener) const { return public_servers_.at(listener)->port(); }
-std::uint16_t Ingress::admin_port() const { return admin_server_->port(); }
-std::string Ingress::kafka_bootstrap() const { return config_.kafka.producer.client.bootstrap_servers; }
-bool Ingress::ready() const { return kafka_ready_.load() && !draining_.load() && !producer_->fatal(); }
+std::uint16_t Ingress::public_port(std::size_t listener) const {
+    return public_servers_.at(listener)->port();
+}
+std::uint16_t Ingress::admin_port() const {
+    return admin_server_->port();
+}
+std::string Ingress::kafka_bootstrap() const {
+    return config_.kafka.producer.client.bootstrap_servers;
+}
+bool Ingress::ready() const {
+    return kafka_ready_.load() && !draining_.load() && !producer_->fatal();
+}
 
 void Ingress::readiness_loop() {
     std::unique_lock lock(mutex_);
     while (!stopped_) {
         lock.unlock();
-        const auto timeout = std::min<std::chrono::milliseconds>(config_.kafka.readiness_interval, std::chrono::seconds(2));
+        const auto timeout =
+            std::min<std::chrono::milliseconds>(config_.kafka.readiness_interval, std::chrono::seconds(2));
         const bool ok = producer_->topics_available({config_.kafka.inbound_topic}, timeout);
         if (ok != kafka_ready_.exchange(ok)) {
             if (ok) {
                 log::info("kafka reachable and topics present: ready");
             } else {
-                log::warn("kafka unreachable or topic missing: not ready", {{"topic", config_.kafka.inbound_topic}});
+                log::warn("kafka unreachable or topic missing: not ready",
+                          {{"topic", config_.kafka.inbound_topic}});
             }
         }
         metrics_->ready().Set(ready() ? 1 : 0);
@@ -210,7 +249,8 @@ void Ingress::shutdown() {
 }
 
 asio::awaitable<void> Ingress::shutdown_sequence() {
-    log::info("shutting down: readiness off", {{"drain_delay_ms", static_cast<long long>(config_.drain_delay.count())}});
+    log::info("shutting down: readiness off",
+              {{"drain_delay_ms", static_cast<long long>(config_.drain_delay.count())}});
     draining_ = true;
     metrics_->ready().Set(0);
     asio::steady_timer timer(co_await asio::this_coro::executor);
@@ -237,8 +277,9 @@ asio::awaitable<void> Ingress::shutdown_sequence() {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     const bool flushed = producer_->flush(std::max(left, std::chrono::milliseconds(100)));
     drained_cleanly_ = unfinished == 0 && flushed;
-    log::info("shutdown complete", {{"unfinished_requests", static_cast<long long>(unfinished)},
-                                    {"producer_flushed", flushed ? "true" : "false"}});
+    log::info("shutdown complete",
+              {{"unfinished_requests", static_cast<long long>(unfinished)},
+               {"producer_flushed", flushed ? "true" : "false"}});
     admin_server_->stop_accepting();
     admin_server_->drain();
     {
@@ -270,14 +311,19 @@ int Ingress::run() {
     return clean ? 0 : 1;
 }
 
-asio::awaitable<http::Response> Ingress::handle_public(http::Request& request, const http::RequestContext& /*context*/) {
+asio::awaitable<http::Response> Ingress::handle_public(http::Request& request,
+                                                       const http::RequestContext& /*context*/) {
     std::string_view target = sv(request.target());
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     const auto it = routes_by_path_.find(std::string(target));
     if (it == routes_by_path_.end()) {
         metrics_->request("", "unknown", 404, 0);
         metrics_->rejection("", "unknown_route");
-        co_return outcome(bhttp::status::not_found, request.version(), "error", "not-found", "no integration is configured at this path");
+        co_return outcome(bhttp::status::not_found,
+                          request.version(),
+                          "error",
+                          "not-found",
+                          "no integration is configured at this path");
     }
     const Route& route = *it->second;
     if (request.method() != bhttp::verb::post) {
@@ -285,8 +331,14 @@ asio::awaitable<http::Response> Ingress::handle_public(http::Request& request, c
         metrics_->request(route.integration->name, route_name, 405, 0);
         metrics_->rejection(route.integration->name, "method_not_allowed");
         auto res = route.kind == Route::Kind::kFhir
-                       ? outcome(bhttp::status::method_not_allowed, request.version(), "error", "not-supported", "only POST is allowed here")
-                       : json_response(bhttp::status::method_not_allowed, request.version(), json_error("invalid_request", "only POST is allowed here"));
+                       ? outcome(bhttp::status::method_not_allowed,
+                                 request.version(),
+                                 "error",
+                                 "not-supported",
+                                 "only POST is allowed here")
+                       : json_response(bhttp::status::method_not_allowed,
+                                       request.version(),
+                                       json_error("invalid_request", "only POST is allowed here"));
         res.set(bhttp::field::allow, "POST");
         co_return res;
     }
@@ -300,8 +352,11 @@ http::Response Ingress::handle_token(http::Request& request, const Route& route)
     std::string_view target = sv(request.target());
     const auto q = target.find('?');
     const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
-    auto result = route.authenticator->issue_token(sv(request[bhttp::field::content_type]), request.body(),
-                                                   sv(request[bhttp::field::authorization]), query, system_now());
+    auto result = route.authenticator->issue_token(sv(request[bhttp::field::content_type]),
+                                                   request.body(),
+                                                   sv(request[bhttp::field::authorization]),
+                                                   query,
+                                                   system_now());
     http::Response res;
     if (auto* issued = std::get_if<auth::IssuedToken>(&result)) {
         std::string body = R"({"access_token":)";
@@ -315,7 +370,8 @@ http::Response Ingress::handle_token(http::Request& request, const Route& route)
         body += '}';
         res = json_response(bhttp::status::ok, request.version(), std::move(body));
         metrics_->tokens_issued(integration.name);
-        log::info("access token issued", {{"integration", integration.name}, {"client_id", issued->client_id}});
+        log::info("access token issued",
+                  {{"integration", integration.name}, {"client_id", issued->client_id}});
     } else {
         const auto& error = std::get<auth::TokenEndpointError>(result);
         std::string body = R"({"error":)";
@@ -353,7 +409,10 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
 
     const std::string type = media_type(sv(request[bhttp::field::content_type]));
     if (type != kFhirJson && type != "application/json" && type != "application/json+fhir") {
-        co_return finish(outcome(bhttp::status::unsupported_media_type, version, "error", "not-supported",
+        co_return finish(outcome(bhttp::status::unsupported_media_type,
+                                 version,
+                                 "error",
+                                 "not-supported",
                                  "Content-Type must be application/fhir+json or application/json"),
                          "unsupported_media_type");
     }
@@ -364,17 +423,25 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
     const auth::AuthResult auth_result = route.authenticator->check(header, request.body(), system_now());
     if (!auth_result.allowed()) {
         const bool forbidden = auth_result.outcome == auth::AuthResult::Outcome::kForbidden;
-        auto res = outcome(forbidden ? bhttp::status::forbidden : bhttp::status::unauthorized, version, "error",
+        auto res = outcome(forbidden ? bhttp::status::forbidden : bhttp::status::unauthorized,
+                           version,
+                           "error",
                            forbidden ? "forbidden" : "login",
                            forbidden ? "the credentials are not valid for this integration"
                                      : "authentication is required and was missing or invalid");
-        if (!auth_result.www_authenticate.empty()) res.set(bhttp::field::www_authenticate, auth_result.www_authenticate);
+        if (!auth_result.www_authenticate.empty())
+            res.set(bhttp::field::www_authenticate, auth_result.www_authenticate);
         log::warn("request refused", {{"integration", integration.name}, {"reason", auth_result.reason}});
         co_return finish(std::move(res), auth_result.reason);
     }
 
     if (request.body().empty()) {
-        co_return finish(outcome(bhttp::status::bad_request, version, "error", "required", "the request body is empty", "Bundle"),
+        co_return finish(outcome(bhttp::status::bad_request,
+                                 version,
+                                 "error",
+                                 "required",
+                                 "the request body is empty",
+                                 "Bundle"),
                          "empty_body");
     }
     metrics_->body_bytes(integration.name, request.body().size());
@@ -383,12 +450,18 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
     auto extracted = thread_extractor(config_.strict_json)
                          .extract(simdjson::padded_string_view(body.data(), body.size(), body.capacity()));
     if (auto* error = std::get_if<fhir::ExtractError>(&extracted)) {
-        log::warn("bundle refused", {{"integration", integration.name}, {"reason", fhir::to_string(error->code)},
-                                     {"expression", error->expression}});
-        co_return finish(outcome(bhttp::status::bad_request, version, "error",
-                                 error->code == fhir::ExtractErrorCode::kInvalidJson ? "structure" : "invalid",
-                                 error->message, error->expression),
-                         fhir::to_string(error->code));
+        log::warn("bundle refused",
+                  {{"integration", integration.name},
+                   {"reason", fhir::to_string(error->code)},
+                   {"expression", error->expression}});
+        co_return finish(
+            outcome(bhttp::status::bad_request,
+                    version,
+                    "error",
+                    error->code == fhir::ExtractErrorCode::kInvalidJson ? "structure" : "invalid",
+                    error->message,
+                    error->expression),
+            fhir::to_string(error->code));
     }
     fhir::InboundFacts& facts = std::get<fhir::InboundFacts>(extracted);
     const std::string message_id = new_message_id();
@@ -398,22 +471,35 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
         // Ocean retries every non-2xx for 96 hours: acknowledge what we will never handle.
         metrics_->ignored(integration.name, "event_not_handled");
         log::info("bundle ignored: event not handled",
-                  {{"integration", integration.name}, {"message_id", message_id}, {"referral_ref", facts.referral_ref}});
-        auto res = outcome(bhttp::status::ok, version, "information", "informational",
+                  {{"integration", integration.name},
+                   {"message_id", message_id},
+                   {"referral_ref", facts.referral_ref}});
+        auto res = outcome(bhttp::status::ok,
+                           version,
+                           "information",
+                           "informational",
                            "event code not handled by this integration; acknowledged and ignored");
         co_return finish(std::move(res));
     }
     if (facts.referral_ref.empty()) {
-        co_return finish(outcome(bhttp::status::bad_request, version, "error", "required",
-                                 "no referral reference found (MessageHeader ext-referral-identifier or ext-id-message-header, "
+        co_return finish(outcome(bhttp::status::bad_request,
+                                 version,
+                                 "error",
+                                 "required",
+                                 "no referral reference found (MessageHeader ext-referral-identifier or "
+                                 "ext-id-message-header, "
                                  "ServiceRequest.identifier id-ereferral-reference, or ServiceRequest.id)",
                                  "Bundle.entry[0].resource.extension"),
                          "no_referral_ref");
     }
     if (integration.enforce_site && !facts.site_number.empty() && facts.site_number != integration.site) {
-        co_return finish(outcome(bhttp::status::forbidden, version, "error", "forbidden",
-                                 "the bundle's target listing belongs to another Ocean site than this integration"),
-                         "site_mismatch");
+        co_return finish(
+            outcome(bhttp::status::forbidden,
+                    version,
+                    "error",
+                    "forbidden",
+                    "the bundle's target listing belongs to another Ocean site than this integration"),
+            "site_mismatch");
     }
 
     const auto incoming_trace = TraceParent::parse(sv(request["traceparent"]));
@@ -431,48 +517,74 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
     headers.push_back({"content-type", type});
     headers.push_back({"fhir-dialect", fhir::to_string(facts.dialect)});
     if (!facts.listing_ref.empty()) headers.push_back({"listing-ref", facts.listing_ref});
-    if (!facts.external_service_id.empty()) headers.push_back({"external-service-id", facts.external_service_id});
+    if (!facts.external_service_id.empty())
+        headers.push_back({"external-service-id", facts.external_service_id});
     if (!facts.message_header_id.empty()) headers.push_back({"message-header-id", facts.message_header_id});
     if (!facts.bundle_id.empty()) headers.push_back({"bundle-id", facts.bundle_id});
 
     const std::size_t body_size = body.size();
-    const kafka::DeliveryResult delivery = co_await producer_->async_produce(
-        config_.kafka.inbound_topic, facts.referral_ref, std::move(body), std::move(headers), config_.kafka.ack_timeout);
+    const kafka::DeliveryResult delivery = co_await producer_->async_produce(config_.kafka.inbound_topic,
+                                                                             facts.referral_ref,
+                                                                             std::move(body),
+                                                                             std::move(headers),
+                                                                             config_.kafka.ack_timeout);
     metrics_->kafka_ack(delivery.ok, std::chrono::duration<double>(delivery.latency).count());
     if (!delivery.ok) {
         log::error("broker did not acknowledge; answering so that Ocean retries",
-                   {{"integration", integration.name}, {"message_id", message_id}, {"referral_ref", facts.referral_ref},
-                    {"error", delivery.error.message}, {"kind", to_string(delivery.error.kind)}});
+                   {{"integration", integration.name},
+                    {"message_id", message_id},
+                    {"referral_ref", facts.referral_ref},
+                    {"error", delivery.error.message},
+                    {"kind", to_string(delivery.error.kind)}});
         if (delivery.error.kind == ErrorKind::kPermanent) {
-            co_return finish(outcome(bhttp::status::internal_server_error, version, "error", "exception",
-                                     "the message could not be stored", ""),
+            co_return finish(outcome(bhttp::status::internal_server_error,
+                                     version,
+                                     "error",
+                                     "exception",
+                                     "the message could not be stored",
+                                     ""),
                              "kafka_permanent_error");
         }
-        auto res = outcome(bhttp::status::service_unavailable, version, "error", "transient",
+        auto res = outcome(bhttp::status::service_unavailable,
+                           version,
+                           "error",
+                           "transient",
                            "the message could not be stored in time; retry later");
         res.set(bhttp::field::retry_after, std::to_string(config_.kafka.retry_after.count()));
-        co_return finish(std::move(res), delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
+        co_return finish(std::move(res),
+                         delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
     }
     metrics_->published(integration.name, facts.event_code);
-    log::info("bundle accepted", {{"integration", integration.name}, {"message_id", message_id},
-                                  {"referral_ref", facts.referral_ref}, {"event", facts.event_code},
-                                  {"partition", delivery.partition}, {"offset", static_cast<long long>(delivery.offset)},
-                                  {"bytes", static_cast<long long>(body_size)}, {"trace_id", trace.trace_id}});
-    auto res = outcome(bhttp::status::ok, version, "information", "informational",
+    log::info("bundle accepted",
+              {{"integration", integration.name},
+               {"message_id", message_id},
+               {"referral_ref", facts.referral_ref},
+               {"event", facts.event_code},
+               {"partition", delivery.partition},
+               {"offset", static_cast<long long>(delivery.offset)},
+               {"bytes", static_cast<long long>(body_size)},
+               {"trace_id", trace.trace_id}});
+    auto res = outcome(bhttp::status::ok,
+                       version,
+                       "information",
+                       "informational",
                        fmt::format("accepted as message {}", message_id));
     res.set("X-Relay-Message-Id", message_id);
     co_return finish(std::move(res));
 }
 
-asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request, const http::RequestContext& /*context*/) {
+asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request,
+                                                      const http::RequestContext& /*context*/) {
     std::string_view target = sv(request.target());
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     const unsigned version = request.version();
     if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
-        co_return json_response(bhttp::status::not_found, version, json_error("not_found", "unknown admin path"));
+        co_return json_response(
+            bhttp::status::not_found, version, json_error("not_found", "unknown admin path"));
     }
     if (request.method() != bhttp::verb::get && request.method() != bhttp::verb::head) {
-        auto res = json_response(bhttp::status::method_not_allowed, version, json_error("method_not_allowed", "use GET"));
+        auto res = json_response(
+            bhttp::status::method_not_allowed, version, json_error("method_not_allowed", "use GET"));
         res.set(bhttp::field::allow, "GET, HEAD");
         co_return res;
     }
@@ -486,14 +598,18 @@ asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request, co
         // Liveness ignores the broker (restarting every pod would not bring Kafka back), except for a
         // fatal producer error, which only a restart cures.
         if (producer_->fatal()) {
-            co_return json_response(bhttp::status::service_unavailable, version, R"({"status":"kafka_producer_fatal"})");
+            co_return json_response(
+                bhttp::status::service_unavailable, version, R"({"status":"kafka_producer_fatal"})");
         }
         co_return json_response(bhttp::status::ok, version, R"({"status":"ok"})");
     }
     const bool is_ready = ready();
-    std::string body = fmt::format(R"({{"status":"{}","kafka":"{}","draining":{}}})", is_ready ? "ready" : "not_ready",
-                                   kafka_ready_.load() ? "ok" : "unavailable", draining_.load() ? "true" : "false");
-    co_return json_response(is_ready ? bhttp::status::ok : bhttp::status::service_unavailable, version, std::move(body));
+    std::string body = fmt::format(R"({{"status":"{}","kafka":"{}","draining":{}}})",
+                                   is_ready ? "ready" : "not_ready",
+                                   kafka_ready_.load() ? "ok" : "unavailable",
+                                   draining_.load() ? "true" : "false");
+    co_return json_response(
+        is_ready ? bhttp::status::ok : bhttp::status::service_unavailable, version, std::move(body));
 }
 
 }  // namespace relay::ingress

@@ -1,9 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-
-#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -29,7 +28,7 @@ namespace relay::ingress {
 /// wait(). Shutdown: /readyz fails, after `drain_delay` the listeners close, in-flight requests finish
 /// (bounded by `grace_period`), the producer flushes, the threads end.
 class Ingress {
-public:
+   public:
     explicit Ingress(IngressConfig config);
     ~Ingress();
     Ingress(const Ingress&) = delete;
@@ -53,9 +52,11 @@ public:
 
     struct Route;
 
-private:
-    boost::asio::awaitable<http::Response> handle_public(http::Request& request, const http::RequestContext& context);
-    boost::asio::awaitable<http::Response> handle_admin(http::Request& request, const http::RequestContext& context);
+   private:
+    boost::asio::awaitable<http::Response> handle_public(http::Request& request,
+                                                         const http::RequestContext& context);
+    boost::asio::awaitable<http::Response> handle_admin(http::Request& request,
+                                                        const http::RequestContext& context);
     boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Route& route);
     http::Response handle_token(http::Request& request, const Route& route);
     boost::asio::awaitable<void> shutdown_sequence();

@@ -51,15 +51,24 @@ IngressMetrics::IngressMetrics(std::shared_ptr<prometheus::Registry> registry)
                   .Register(*registry_)
                   .Add({})) {}
 
-void IngressMetrics::request(std::string_view integration, std::string_view route, int status, double seconds) {
-    requests_.Add({{"integration", std::string(integration)}, {"route", std::string(route)}, {"code", std::to_string(status)}})
+void IngressMetrics::request(std::string_view integration,
+                             std::string_view route,
+                             int status,
+                             double seconds) {
+    requests_
+        .Add({{"integration", std::string(integration)},
+              {"route", std::string(route)},
+              {"code", std::to_string(status)}})
         .Increment();
-    duration_.Add({{"integration", std::string(integration)}, {"route", std::string(route)}}, metrics::latency_buckets())
+    duration_
+        .Add({{"integration", std::string(integration)}, {"route", std::string(route)}},
+             metrics::latency_buckets())
         .Observe(seconds);
 }
 
 void IngressMetrics::body_bytes(std::string_view integration, std::size_t bytes) {
-    body_bytes_.Add({{"integration", std::string(integration)}}, metrics::size_buckets()).Observe(static_cast<double>(bytes));
+    body_bytes_.Add({{"integration", std::string(integration)}}, metrics::size_buckets())
+        .Observe(static_cast<double>(bytes));
 }
 
 void IngressMetrics::rejection(std::string_view integration, std::string_view reason) {

@@ -15,7 +15,7 @@ namespace relay::ingress {
 /// The ingress's Prometheus metrics. Labels are bounded: integration names come from configuration,
 /// routes and reasons from fixed vocabularies, event codes only from the configured accepted list.
 class IngressMetrics {
-public:
+   public:
     explicit IngressMetrics(std::shared_ptr<prometheus::Registry> registry);
 
     void request(std::string_view integration, std::string_view route, int status, double seconds);
@@ -30,7 +30,7 @@ public:
     prometheus::Gauge& ready() { return *ready_; }
     prometheus::Registry& registry() { return *registry_; }
 
-private:
+   private:
     std::shared_ptr<prometheus::Registry> registry_;
     prometheus::Family<prometheus::Counter>& requests_;
     prometheus::Family<prometheus::Histogram>& duration_;

@@ -26,10 +26,10 @@ struct OAuthClient {
 /// How one integration authenticates its callers. Built from configuration at start-up.
 struct AuthPolicy {
     Scheme scheme = Scheme::kNone;
-    std::string basic_user;  // kBasic
-    Secret basic_password;   // kBasic
-    Secret bearer_token;     // kBearer
-    std::string api_key_header = "x-api-key";  // kApiKey (lower case)
+    std::string basic_user;                     // kBasic
+    Secret basic_password;                      // kBasic
+    Secret bearer_token;                        // kBearer
+    std::string api_key_header = "x-api-key";   // kApiKey (lower case)
     Secret api_key;                             // kApiKey
     std::vector<OAuthClient> oauth_clients;     // kOAuth2
     std::chrono::seconds token_lifetime{3600};  // kOAuth2
@@ -66,7 +66,7 @@ struct TokenEndpointError {
 using HeaderLookup = std::function<std::string_view(std::string_view lower_case_name)>;
 
 class Authenticator {
-public:
+   public:
     /// `audience` names the integration; tokens are issued for it and only accepted for it.
     /// `signer` must outlive the authenticator and is required for kOAuth2.
     Authenticator(AuthPolicy policy, std::string audience, const TokenSigner* signer);
@@ -87,7 +87,7 @@ public:
     [[nodiscard]] Scheme scheme() const { return policy_.scheme; }
     [[nodiscard]] const std::string& audience() const { return audience_; }
 
-private:
+   private:
     AuthPolicy policy_;
     std::string audience_;
     const TokenSigner* signer_;

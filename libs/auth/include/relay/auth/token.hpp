@@ -23,19 +23,19 @@ struct TokenClaims {
 };
 
 enum class TokenError {
-    kMalformed,         ///< not three base64url parts, or bad JSON
-    kUnsupportedAlg,    ///< header alg is not HS256 (refuses "none" and key-confusion tricks)
-    kBadSignature,      ///< forged, tampered, or signed with another key
-    kExpired,           ///< exp is in the past (beyond the leeway)
-    kNotYetValid,       ///< iat is in the future (beyond the leeway)
+    kMalformed,       ///< not three base64url parts, or bad JSON
+    kUnsupportedAlg,  ///< header alg is not HS256 (refuses "none" and key-confusion tricks)
+    kBadSignature,    ///< forged, tampered, or signed with another key
+    kExpired,         ///< exp is in the past (beyond the leeway)
+    kNotYetValid,     ///< iat is in the future (beyond the leeway)
     kWrongIssuer,
-    kWrongAudience,     ///< genuine token, but for another integration
+    kWrongAudience,  ///< genuine token, but for another integration
 };
 
 const char* to_string(TokenError error);
 
 class TokenSigner {
-public:
+   public:
     TokenSigner(Secret key, std::string issuer, std::chrono::seconds leeway = std::chrono::seconds(30));
 
     [[nodiscard]] std::string issue(std::string_view audience,
@@ -48,7 +48,7 @@ public:
                                                                std::string_view expected_audience,
                                                                SystemTime now) const;
 
-private:
+   private:
     Secret key_;
     std::string issuer_;
     std::chrono::seconds leeway_;

@@ -22,7 +22,10 @@ enum class SignatureCheck {
 const char* to_string(SignatureCheck check);
 
 /// `key` is the raw secret bytes (a `whsec_` prefix, if configured, is decoded by the caller's config).
-std::string sign_webhook(std::string_view key, std::string_view id, std::string_view timestamp, std::string_view body);
+std::string sign_webhook(std::string_view key,
+                         std::string_view id,
+                         std::string_view timestamp,
+                         std::string_view body);
 
 SignatureCheck verify_webhook(std::string_view key,
                               std::string_view id,

@@ -20,7 +20,7 @@ namespace relay {
 /// A configuration mistake found at start-up. The message names the key (as a dotted path) and the
 /// problem; it never repeats a secret.
 class ConfigError : public std::runtime_error {
-public:
+   public:
     using std::runtime_error::runtime_error;
 };
 
@@ -35,12 +35,16 @@ EnvLookup process_env();
 /// `check_no_unknown_keys()` rejects whatever the document holds that nobody read, so a misspelt key
 /// is an error instead of a silently ignored setting.
 class ConfigReader {
-public:
+   public:
     ConfigReader(YAML::Node root, std::string env_prefix, EnvLookup env = process_env());
 
     /// Parses a file; throws ConfigError on I/O or YAML syntax errors (with line and column).
-    static ConfigReader from_file(const std::string& path, std::string env_prefix, EnvLookup env = process_env());
-    static ConfigReader from_string(const std::string& yaml, std::string env_prefix, EnvLookup env = process_env());
+    static ConfigReader from_file(const std::string& path,
+                                  std::string env_prefix,
+                                  EnvLookup env = process_env());
+    static ConfigReader from_string(const std::string& yaml,
+                                    std::string env_prefix,
+                                    EnvLookup env = process_env());
 
     class Node;
     Node root();
@@ -48,7 +52,7 @@ public:
     void check_no_unknown_keys() const;
 
     class Node {
-    public:
+       public:
         [[nodiscard]] const std::string& path() const { return path_; }
         [[nodiscard]] bool has(std::string_view key) const;
 
@@ -56,7 +60,9 @@ public:
         std::optional<std::string> optional_string(std::string_view key);
         std::string required_string(std::string_view key);
         /// One of `allowed`; the error lists them.
-        std::string choice(std::string_view key, std::string fallback, const std::vector<std::string>& allowed);
+        std::string choice(std::string_view key,
+                           std::string fallback,
+                           const std::vector<std::string>& allowed);
         std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max);
         bool boolean(std::string_view key, bool fallback);
         /// "250ms", "5s", "2m", "1h".
@@ -64,7 +70,10 @@ public:
                                            std::chrono::milliseconds fallback,
                                            std::chrono::milliseconds min = std::chrono::milliseconds(0));
         /// "20MiB", "64KiB", "1GiB", "512" (bytes).
-        std::uint64_t bytes(std::string_view key, std::uint64_t fallback, std::uint64_t min, std::uint64_t max);
+        std::uint64_t bytes(std::string_view key,
+                            std::uint64_t fallback,
+                            std::uint64_t min,
+                            std::uint64_t max);
         std::vector<std::string> string_list(std::string_view key, std::vector<std::string> fallback);
         /// A secret given as {file: path} | {env: NAME} | {value: literal}; nullopt if the key is absent.
         std::optional<Secret> secret(std::string_view key);
@@ -80,7 +89,7 @@ public:
         /// Raises ConfigError for this key with `problem`.
         [[noreturn]] void fail(std::string_view key, std::string_view problem) const;
 
-    private:
+       private:
         friend class ConfigReader;
         Node(ConfigReader* reader, YAML::Node node, std::string path)
             : reader_(reader), node_(std::move(node)), path_(std::move(path)) {}
@@ -92,7 +101,7 @@ public:
         std::string path_;
     };
 
-private:
+   private:
     void mark(const std::string& path);
     void mark_opaque(const std::string& path);
     std::optional<std::string> env_override(const std::string& path) const;

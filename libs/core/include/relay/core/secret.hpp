@@ -8,7 +8,7 @@ namespace relay {
 /// A credential loaded from a file or an environment variable. It cannot be streamed or formatted, so
 /// it does not end up in a log line by accident; comparisons are constant-time.
 class Secret {
-public:
+   public:
     Secret() = default;
 
     /// Reads the whole file; one trailing newline is dropped (files written by `echo` or Kubernetes).
@@ -23,7 +23,7 @@ public:
     /// The raw bytes, for keying an HMAC. Never log them.
     [[nodiscard]] std::string_view reveal() const { return value_; }
 
-private:
+   private:
     explicit Secret(std::string value) : value_(std::move(value)) {}
     std::string value_;
 };

@@ -7,7 +7,9 @@ namespace relay {
 
 using SystemTime = std::chrono::system_clock::time_point;
 
-inline SystemTime system_now() { return std::chrono::system_clock::now(); }
+inline SystemTime system_now() {
+    return std::chrono::system_clock::now();
+}
 
 /// "2026-11-24T15:17:05.123Z"
 std::string format_rfc3339_millis(SystemTime t);

@@ -14,14 +14,20 @@ enum class Dialect { kUnknown, kV0_10, kV0_11 };
 const char* to_string(Dialect dialect);
 
 /// Where the referral ref was found, in the order of preference (ocean-api.md §3.3 "Parser rule").
-enum class ReferralRefSource { kNone, kReferralIdentifierExtension, kMessageHeaderIdExtension, kServiceRequestIdentifier, kServiceRequestId };
+enum class ReferralRefSource {
+    kNone,
+    kReferralIdentifierExtension,
+    kMessageHeaderIdExtension,
+    kServiceRequestIdentifier,
+    kServiceRequestId
+};
 const char* to_string(ReferralRefSource source);
 
 /// The routing facts of an Ocean FHIR message bundle. None of them is patient data: codes, refs and
 /// ids only, so they may go in Kafka headers and log lines.
 struct InboundFacts {
-    std::string event_code;           ///< MessageHeader.eventCoding.code
-    std::string referral_ref;         ///< Ocean referral ref (ServiceRequest id); empty if none found
+    std::string event_code;    ///< MessageHeader.eventCoding.code
+    std::string referral_ref;  ///< Ocean referral ref (ServiceRequest id); empty if none found
     ReferralRefSource referral_ref_source = ReferralRefSource::kNone;
     std::string site_number;          ///< id-site-number of the target listing PractitionerRole
     std::string listing_ref;          ///< id-referral-target-reference of the target listing
@@ -32,12 +38,12 @@ struct InboundFacts {
 };
 
 enum class ExtractErrorCode {
-    kInvalidJson,        ///< not well-formed JSON
-    kNotABundle,         ///< not a JSON object with resourceType "Bundle"
-    kNotAMessage,        ///< Bundle.type is not "message"
-    kNoMessageHeader,    ///< no entries, or the first entry is not a MessageHeader
-    kNoEventCode,        ///< MessageHeader.eventCoding.code missing
-    kUnexpectedType,     ///< a field we read has the wrong JSON type
+    kInvalidJson,      ///< not well-formed JSON
+    kNotABundle,       ///< not a JSON object with resourceType "Bundle"
+    kNotAMessage,      ///< Bundle.type is not "message"
+    kNoMessageHeader,  ///< no entries, or the first entry is not a MessageHeader
+    kNoEventCode,      ///< MessageHeader.eventCoding.code missing
+    kUnexpectedType,   ///< a field we read has the wrong JSON type
 };
 const char* to_string(ExtractErrorCode code);
 
@@ -57,7 +63,7 @@ const char* kernel_name();
 /// Reads the routing facts in one forward pass of simdjson On-Demand over the caller's buffer (no DOM,
 /// no copy of the body). Not thread-safe: keep one per thread; it reuses its parser's memory.
 class Extractor {
-public:
+   public:
     /// When `strict_json` is set, a body that On-Demand did not fully look at is also checked to be
     /// well-formed JSON (On-Demand validates only what it reads).
     explicit Extractor(bool strict_json = true) : strict_json_(strict_json) {}
@@ -68,7 +74,7 @@ public:
     /// Convenience for callers without padding: copies into a padded buffer first.
     std::variant<InboundFacts, ExtractError> extract_unpadded(std::string_view json);
 
-private:
+   private:
     simdjson::ondemand::parser parser_;
     simdjson::dom::parser validator_;
     bool strict_json_;

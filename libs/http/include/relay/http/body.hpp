@@ -1,11 +1,10 @@
 #pragma once
 
+#include <algorithm>
 #include <boost/beast/core/buffers_range.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/optional.hpp>
-
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -24,7 +23,7 @@ struct PaddedStringBody {
     static std::uint64_t size(const value_type& body) { return body.size(); }
 
     class reader {
-    public:
+       public:
         template <bool IsRequest, class Fields>
         reader(boost::beast::http::header<IsRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
 
@@ -63,7 +62,7 @@ struct PaddedStringBody {
 
         void finish(boost::beast::error_code& ec) { ec = {}; }
 
-    private:
+       private:
         value_type& body_;
     };
 };

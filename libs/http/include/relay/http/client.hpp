@@ -2,7 +2,6 @@
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,8 +17,10 @@ using ClientResponse = boost::beast::http::response<boost::beast::http::string_b
 /// A blocking HTTP/1.1 client over one keep-alive connection, for tests, tools and simulators. It
 /// reconnects when the server closed the connection. Not for the data path.
 class BlockingClient {
-public:
-    BlockingClient(std::string host, std::uint16_t port, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+   public:
+    BlockingClient(std::string host,
+                   std::uint16_t port,
+                   std::chrono::milliseconds timeout = std::chrono::seconds(30));
     ~BlockingClient();
     BlockingClient(const BlockingClient&) = delete;
     BlockingClient& operator=(const BlockingClient&) = delete;
@@ -33,12 +34,13 @@ public:
                         std::string body,
                         const std::string& content_type,
                         const std::vector<std::pair<std::string, std::string>>& headers = {});
-    ClientResponse get(const std::string& target, const std::vector<std::pair<std::string, std::string>>& headers = {});
+    ClientResponse get(const std::string& target,
+                       const std::vector<std::pair<std::string, std::string>>& headers = {});
 
     /// Closes the connection (the next request opens a new one).
     void close();
 
-private:
+   private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

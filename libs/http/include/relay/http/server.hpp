@@ -5,7 +5,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -25,8 +24,8 @@ struct TlsFiles {
 
 /// Bounds on what one peer may cost us. Every network step has a deadline.
 struct Limits {
-    std::size_t header_limit = 16 * 1024;          ///< request line + headers
-    std::uint64_t body_limit = 20ULL << 20;        ///< request body
+    std::size_t header_limit = 16 * 1024;              ///< request line + headers
+    std::uint64_t body_limit = 20ULL << 20;            ///< request body
     std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive wait for the next request
     std::chrono::milliseconds header_timeout{10'000};  ///< from the first byte to the end of the headers
     std::chrono::milliseconds body_timeout{60'000};    ///< to read the whole body
@@ -58,8 +57,8 @@ using Handler = std::function<boost::asio::awaitable<Response>(Request&, const R
 /// Builds the body of a response the server sends itself (400, 408, 413, 431, 503 on overload, 500):
 /// returns {content type, body}. `code` is a short machine-readable reason; `target` the request target
 /// if the headers were read (empty otherwise).
-using ErrorBodyBuilder =
-    std::function<std::pair<std::string, std::string>(int status, std::string_view code, std::string_view message, std::string_view target)>;
+using ErrorBodyBuilder = std::function<std::pair<std::string, std::string>(
+    int status, std::string_view code, std::string_view message, std::string_view target)>;
 
 /// Observes protocol-level rejections (reason codes such as "header_too_large", "body_too_large",
 /// "header_timeout", "body_timeout", "bad_request", "too_many_connections").
@@ -67,7 +66,7 @@ using RejectObserver = std::function<void(std::string_view reason)>;
 
 /// An HTTP/1.1 server with keep-alive, optional TLS, C++20 coroutines and a strand per connection.
 class Server {
-public:
+   public:
     Server(boost::asio::io_context& ioc,
            ListenerConfig config,
            Handler handler,
@@ -91,7 +90,7 @@ public:
 
     struct Impl;
 
-private:
+   private:
     std::shared_ptr<Impl> impl_;
 };
 

@@ -22,6 +22,9 @@ struct TopicSpec {
 /// Creates missing topics (when `create` is set) and verifies existing ones: a topic that is missing,
 /// or whose max.message.bytes is below the spec, is a start-up error (ConfigError naming the topic and
 /// the setting). Fewer partitions than configured is logged, not changed: adding partitions remaps keys.
-void ensure_topics(rd_kafka_s* rk, const std::vector<TopicSpec>& topics, bool create, std::chrono::milliseconds timeout);
+void ensure_topics(rd_kafka_s* rk,
+                   const std::vector<TopicSpec>& topics,
+                   bool create,
+                   std::chrono::milliseconds timeout);
 
 }  // namespace relay::kafka

@@ -11,7 +11,7 @@ namespace relay::kafka {
 /// start, trying ocean-relay on a laptop, and broker fault injection in tests. It keeps everything in
 /// memory: NOT durable, never for production.
 class EmbeddedCluster {
-public:
+   public:
     explicit EmbeddedCluster(int brokers = 1);
     ~EmbeddedCluster();
     EmbeddedCluster(const EmbeddedCluster&) = delete;
@@ -25,7 +25,7 @@ public:
     /// Makes the next `count` Produce requests fail with the given Kafka error code.
     void fail_next_produce_requests(int count, int kafka_error_code);
 
-private:
+   private:
     rd_kafka_s* rk_ = nullptr;
     rd_kafka_mock_cluster_s* cluster_ = nullptr;
     std::string bootstrap_;

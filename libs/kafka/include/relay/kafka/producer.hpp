@@ -1,13 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -63,7 +62,7 @@ struct DeliveryResult {
 /// executor of the coroutine that is waiting, so no Asio handler ever runs on a librdkafka thread.
 /// Thread-safe: any number of coroutines on any executors may produce concurrently.
 class Producer {
-public:
+   public:
     /// Throws ConfigError if librdkafka rejects a property (the message names it).
     explicit Producer(const ProducerConfig& config);
     ~Producer();
@@ -124,7 +123,7 @@ public:
     /// The underlying handle, for admin operations on the same connection.
     rd_kafka_s* handle() { return rk_; }
 
-private:
+   private:
     void start_produce(boost::asio::any_completion_handler<Completion> handler,
                        boost::asio::any_io_executor executor,
                        std::string topic,

@@ -26,6 +26,8 @@ prometheus::Histogram::BucketBoundaries latency_buckets();
 prometheus::Histogram::BucketBoundaries size_buckets();
 
 /// Registers relay_build_info{service,version} = 1.
-void register_build_info(prometheus::Registry& registry, const std::string& service, const std::string& version);
+void register_build_info(prometheus::Registry& registry,
+                         const std::string& service,
+                         const std::string& version);
 
 }  // namespace relay::metrics

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <limits>
 
 namespace relay {
 namespace {
@@ -41,7 +42,11 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
         if (text.size() > unit.suffix.size() && text.ends_with(unit.suffix)) {
             std::uint64_t n = 0;
             if (!parse_u64(text.substr(0, text.size() - unit.suffix.size()), n)) continue;
-            return std::chrono::milliseconds(n * unit.millis);
+            // Refuse what would overflow milliseconds instead of wrapping to a surprising value.
+            constexpr std::uint64_t kMaxMillis =
+                static_cast<std::uint64_t>(std::chrono::milliseconds::max().count());
+            if (n > kMaxMillis / unit.millis) return std::nullopt;
+            return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(n * unit.millis));
         }
     }
     return std::nullopt;
@@ -58,6 +63,7 @@ std::optional<std::uint64_t> parse_bytes(std::string_view text) {
         if (text.ends_with(unit.suffix)) {
             std::uint64_t n = 0;
             if (!parse_u64(text.substr(0, text.size() - unit.suffix.size()), n)) return std::nullopt;
+            if (n > std::numeric_limits<std::uint64_t>::max() / unit.factor) return std::nullopt;
             return n * unit.factor;
         }
     }

@@ -51,18 +51,28 @@ std::string base64_encode(std::string_view bytes) {
     return out;
 }
 
+namespace {
+bool is_base64_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+}
+}  // namespace
+
 std::optional<std::string> base64_decode(std::string_view text) {
     if (text.size() % 4 != 0) return std::nullopt;
+    // Padding only at the very end, at most two characters; EVP_DecodeBlock alone would read any '='
+    // as zero bits.
+    std::size_t padding = 0;
+    if (!text.empty() && text.back() == '=') ++padding;
+    if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
+    for (std::size_t i = 0; i < text.size() - padding; ++i) {
+        if (!is_base64_char(text[i])) return std::nullopt;
+    }
     std::string out(3 * text.size() / 4, '\0');
     const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                   reinterpret_cast<const unsigned char*>(text.data()),
                                   static_cast<int>(text.size()));
     if (n < 0) return std::nullopt;
-    std::size_t len = static_cast<std::size_t>(n);
-    // EVP_DecodeBlock counts padding as zero bytes; drop them.
-    if (!text.empty() && text.back() == '=') --len;
-    if (text.size() >= 2 && text[text.size() - 2] == '=') --len;
-    out.resize(len);
+    out.resize(static_cast<std::size_t>(n) - padding);
     return out;
 }
 
@@ -87,6 +97,7 @@ std::optional<std::string> base64url_decode(std::string_view text) {
             return std::nullopt;
         }
     }
+    if (std_text.size() % 4 == 1) return std::nullopt;  // never a valid length
     while (std_text.size() % 4 != 0) std_text += '=';
     return base64_decode(std_text);
 }

@@ -267,7 +267,8 @@ void read_resource(ondemand::value value, EntryScratch& scratch, Where& where) {
 bool cpu_supported() {
 #if defined(RELAY_ONDEMAND_TARGET_X86_64_V3)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("pclmul");
 #else
     return true;
 #endif
@@ -276,6 +277,14 @@ bool cpu_supported() {
 const char* kernel_name() {
     return SIMDJSON_STRINGIFY(SIMDJSON_BUILTIN_IMPLEMENTATION);
 }
+
+struct Extractor::Parsers {
+    simdjson::ondemand::parser on_demand;
+    simdjson::dom::parser validator;
+};
+
+Extractor::Extractor(bool strict_json) : parsers_(std::make_unique<Parsers>()), strict_json_(strict_json) {}
+Extractor::~Extractor() = default;
 
 std::variant<InboundFacts, ExtractError> Extractor::extract_unpadded(std::string_view json) {
     simdjson::padded_string padded(json);
@@ -298,10 +307,14 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
     };
 
     try {
-        ondemand::document doc = parser_.iterate(json);
+        ondemand::document doc = parsers_->on_demand.iterate(json);
         ondemand::object bundle;
         if (const auto error = doc.get_object().get(bundle); error != simdjson::SUCCESS) {
-            if (error == simdjson::INCORRECT_TYPE) {
+            simdjson::dom::element ignored;
+            const bool well_formed =
+                !strict_json_ ||
+                parsers_->validator.parse(json_begin, json.length(), false).get(ignored) == simdjson::SUCCESS;
+            if (error == simdjson::INCORRECT_TYPE && well_formed) {
                 return ExtractError{ExtractErrorCode::kNotABundle, "Bundle", "the body is not a JSON object"};
             }
             return ExtractError{
@@ -323,7 +336,8 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
             } else if (key == "entry") {
                 where.field = "entry";
                 long index = 0;
-                for (auto entry_value : field.value().get_array()) {
+                ondemand::array entries = field.value().get_array();  // throws INCORRECT_TYPE at Bundle.entry
+                for (auto entry_value : entries) {
                     saw_entry = true;
                     where.entry = index;
                     EntryScratch scratch;
@@ -371,7 +385,7 @@ std::variant<InboundFacts, ExtractError> Extractor::extract(simdjson::padded_str
     // On-Demand checks only what it reads; a full structural check of the rest costs one more pass.
     if (strict_json_) {
         simdjson::dom::element ignored;
-        const auto error = validator_.parse(json_begin, json.length(), false).get(ignored);
+        const auto error = parsers_->validator.parse(json_begin, json.length(), false).get(ignored);
         if (error != simdjson::SUCCESS) {
             return ExtractError{
                 ExtractErrorCode::kInvalidJson,

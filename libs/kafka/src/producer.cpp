@@ -133,9 +133,9 @@ void Producer::start_produce(asio::any_completion_handler<Completion> handler,
                              std::chrono::milliseconds deadline) {
     auto state = std::make_shared<DeliveryState>();
     state->value = std::move(value);
-    state->executor = executor;
+    state->executor = std::move(executor);
     state->handler.emplace(std::move(handler));
-    state->timer.emplace(executor, deadline);
+    state->timer.emplace(state->executor, deadline);
     state->timer->async_wait([weak = std::weak_ptr<DeliveryState>(state)](boost::system::error_code ec) {
         if (ec) return;
         if (auto s = weak.lock()) {

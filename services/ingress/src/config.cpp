@@ -233,8 +233,11 @@ IngressConfig load_config(ConfigReader& reader) {
         integration.auth = read_auth(node.child("auth"));
         integration.accepted_events = node.string_list("accepted_events", accepted_events);
         integration.enforce_site = node.boolean("enforce_site", false);
-        for (const std::string* path : {&integration.fhir_path, &integration.token_path}) {
-            if (path->empty() || path->front() != '/') node.fail("fhir_path", "paths must start with '/'");
+        if (integration.fhir_path.empty() || integration.fhir_path.front() != '/') {
+            node.fail("fhir_path", "must start with '/'");
+        }
+        if (integration.token_path.empty() || integration.token_path.front() != '/') {
+            node.fail("token_path", "must start with '/'");
         }
         if (!paths.insert(integration.fhir_path).second)
             node.fail("fhir_path", fmt::format("'{}' is used twice", integration.fhir_path));

@@ -178,8 +178,12 @@ Ingress::Ingress(IngressConfig config)
 }
 
 Ingress::~Ingress() {
-    shutdown();
-    wait();
+    try {
+        shutdown();
+        wait();
+    } catch (const std::exception& e) {
+        log::error("ingress teardown failed", {{"error", e.what()}});
+    }
 }
 
 void Ingress::start() {

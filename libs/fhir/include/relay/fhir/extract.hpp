@@ -2,6 +2,7 @@
 
 #include <simdjson.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -66,7 +67,10 @@ class Extractor {
    public:
     /// When `strict_json` is set, a body that On-Demand did not fully look at is also checked to be
     /// well-formed JSON (On-Demand validates only what it reads).
-    explicit Extractor(bool strict_json = true) : strict_json_(strict_json) {}
+    explicit Extractor(bool strict_json = true);
+    ~Extractor();
+    Extractor(const Extractor&) = delete;
+    Extractor& operator=(const Extractor&) = delete;
 
     /// `json` must have at least simdjson::SIMDJSON_PADDING readable bytes after its end.
     std::variant<InboundFacts, ExtractError> extract(simdjson::padded_string_view json);
@@ -75,8 +79,11 @@ class Extractor {
     std::variant<InboundFacts, ExtractError> extract_unpadded(std::string_view json);
 
    private:
-    simdjson::ondemand::parser parser_;
-    simdjson::dom::parser validator_;
+    // The parsers live behind a pointer: simdjson's On-Demand types depend on the kernel a translation
+    // unit is compiled for, and only extract.cpp is compiled for AVX2. Keeping them out of this header
+    // keeps every caller's view of Extractor identical (no ODR violation).
+    struct Parsers;
+    std::unique_ptr<Parsers> parsers_;
     bool strict_json_;
 };
 

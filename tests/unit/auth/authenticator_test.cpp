@@ -1,0 +1,445 @@
+// Authenticator: every scheme's outcome, reason and challenge; signatures on top; the token endpoint.
+#include "relay/auth/authenticator.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "relay/auth/webhook_signature.hpp"
+#include "relay/core/encoding.hpp"
+
+using namespace std::chrono_literals;
+using relay::auth::Authenticator;
+using relay::auth::AuthPolicy;
+using relay::auth::AuthResult;
+using relay::auth::Scheme;
+using Outcome = relay::auth::AuthResult::Outcome;
+
+namespace {
+
+const relay::SystemTime kNow{std::chrono::seconds(1'700'000'000)};
+constexpr const char* kForm = "application/x-www-form-urlencoded";
+constexpr const char* kBasicChallenge = R"(Basic realm="ocean-relay", charset="UTF-8")";
+constexpr const char* kBearerChallenge = R"(Bearer realm="ocean-relay")";
+constexpr const char* kInvalidTokenChallenge = R"(Bearer realm="ocean-relay", error="invalid_token")";
+
+// Request headers by lower-case name; lookup() stays valid while the Headers object lives.
+struct Headers {
+    std::map<std::string, std::string, std::less<>> values;
+
+    relay::auth::HeaderLookup lookup() const {
+        return [this](std::string_view name) -> std::string_view {
+            auto it = values.find(name);
+            return it == values.end() ? std::string_view() : std::string_view(it->second);
+        };
+    }
+};
+
+std::string basic(const std::string& user, const std::string& password) {
+    return "Basic " + relay::base64_encode(user + ":" + password);
+}
+
+AuthPolicy basic_policy() {
+    AuthPolicy policy;
+    policy.scheme = Scheme::kBasic;
+    policy.basic_user = "ocean";
+    policy.basic_password = relay::Secret::from_value("correct horse");
+    return policy;
+}
+
+AuthPolicy oauth_policy() {
+    AuthPolicy policy;
+    policy.scheme = Scheme::kOAuth2;
+    policy.token_lifetime = 600s;
+    policy.oauth_clients.push_back({"client-a", relay::Secret::from_value("secret-a"), {}});
+    policy.oauth_clients.push_back(
+        {"client-b", relay::Secret::from_value("secret-b"), {"user/*.write", "user/*.read"}});
+    return policy;
+}
+
+class OAuthTest : public ::testing::Test {
+   protected:
+    relay::auth::TokenSigner signer_{relay::Secret::from_value(std::string(32, 's')), "ocean-relay", 30s};
+    Authenticator site_a_{oauth_policy(), "site-a", &signer_};
+    Authenticator site_b_{oauth_policy(), "site-b", &signer_};
+
+    AuthResult check_bearer(const Authenticator& authenticator,
+                            const std::string& token,
+                            relay::SystemTime now = kNow) {
+        Headers headers{{{"authorization", "Bearer " + token}}};
+        return authenticator.check(headers.lookup(), "{}", now);
+    }
+
+    relay::auth::IssuedToken issued(
+        const std::variant<relay::auth::IssuedToken, relay::auth::TokenEndpointError>& result) {
+        if (const auto* error = std::get_if<relay::auth::TokenEndpointError>(&result)) {
+            ADD_FAILURE() << "token endpoint error " << error->status << " " << error->error << ": "
+                          << error->description;
+            return {};
+        }
+        return std::get<relay::auth::IssuedToken>(result);
+    }
+
+    relay::auth::TokenEndpointError endpoint_error(
+        const std::variant<relay::auth::IssuedToken, relay::auth::TokenEndpointError>& result) {
+        if (std::holds_alternative<relay::auth::IssuedToken>(result)) {
+            ADD_FAILURE() << "expected a token endpoint error, a token was issued";
+            return {};
+        }
+        return std::get<relay::auth::TokenEndpointError>(result);
+    }
+};
+
+}  // namespace
+
+// --- none ---------------------------------------------------------------------------------------
+
+TEST(AuthenticatorNone, AllowsEveryRequest) {
+    Authenticator authenticator(AuthPolicy{}, "site", nullptr);
+    Headers none;
+    EXPECT_EQ(authenticator.check(none.lookup(), "", kNow).outcome, Outcome::kAllowed);
+    Headers junk{{{"authorization", "Bearer whatever"}}};
+    EXPECT_TRUE(authenticator.check(junk.lookup(), "", kNow).allowed());
+    EXPECT_EQ(authenticator.scheme(), Scheme::kNone);
+    EXPECT_EQ(authenticator.audience(), "site");
+}
+
+// --- basic --------------------------------------------------------------------------------------
+
+TEST(AuthenticatorBasic, RightCredentialsAreAllowedWithTheUserAsSubject) {
+    Authenticator authenticator(basic_policy(), "site", nullptr);
+    Headers headers{{{"authorization", basic("ocean", "correct horse")}}};
+    const AuthResult result = authenticator.check(headers.lookup(), "", kNow);
+    EXPECT_EQ(result.outcome, Outcome::kAllowed);
+    EXPECT_EQ(result.subject, "ocean");
+}
+
+TEST(AuthenticatorBasic, MissingHeaderIsUnauthenticatedWithABasicChallenge) {
+    Authenticator authenticator(basic_policy(), "site", nullptr);
+    Headers headers;
+    const AuthResult result = authenticator.check(headers.lookup(), "", kNow);
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "missing_credentials");
+    EXPECT_EQ(result.www_authenticate, kBasicChallenge);
+}
+
+TEST(AuthenticatorBasic, WrongPasswordOrUserIsBadCredentials) {
+    Authenticator authenticator(basic_policy(), "site", nullptr);
+    for (const auto& [user, password] : {std::pair{"ocean", "wrong"},
+                                         std::pair{"other", "correct horse"},
+                                         std::pair{"ocean", "correct horse "},
+                                         std::pair{"", ""}}) {
+        Headers headers{{{"authorization", basic(user, password)}}};
+        const AuthResult result = authenticator.check(headers.lookup(), "", kNow);
+        EXPECT_EQ(result.outcome, Outcome::kUnauthenticated) << user << ":" << password;
+        EXPECT_EQ(result.reason, "bad_credentials");
+        EXPECT_EQ(result.www_authenticate, kBasicChallenge);
+        EXPECT_TRUE(result.subject.empty());
+    }
+}
+
+TEST(AuthenticatorBasic, MalformedHeaderIsMalformedCredentials) {
+    Authenticator authenticator(basic_policy(), "site", nullptr);
+    for (const std::string& value :
+         std::vector<std::string>{"Bearer abc", "Basic !!!!", "Basic " + relay::base64_encode("no-colon")}) {
+        Headers headers{{{"authorization", value}}};
+        const AuthResult result = authenticator.check(headers.lookup(), "", kNow);
+        EXPECT_EQ(result.outcome, Outcome::kUnauthenticated) << value;
+        EXPECT_EQ(result.reason, "malformed_credentials") << value;
+        EXPECT_EQ(result.www_authenticate, kBasicChallenge);
+    }
+}
+
+// --- bearer -------------------------------------------------------------------------------------
+
+TEST(AuthenticatorBearer, StaticTokenIsAllowed) {
+    AuthPolicy policy;
+    policy.scheme = Scheme::kBearer;
+    policy.bearer_token = relay::Secret::from_value("static-token-123");
+    Authenticator authenticator(policy, "site", nullptr);
+
+    Headers good{{{"authorization", "Bearer static-token-123"}}};
+    const AuthResult allowed = authenticator.check(good.lookup(), "", kNow);
+    EXPECT_EQ(allowed.outcome, Outcome::kAllowed);
+    EXPECT_EQ(allowed.subject, "bearer");
+
+    Headers missing;
+    const AuthResult no_header = authenticator.check(missing.lookup(), "", kNow);
+    EXPECT_EQ(no_header.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(no_header.reason, "missing_credentials");
+    EXPECT_EQ(no_header.www_authenticate, kBearerChallenge);
+
+    Headers wrong{{{"authorization", "Bearer static-token-124"}}};
+    const AuthResult bad = authenticator.check(wrong.lookup(), "", kNow);
+    EXPECT_EQ(bad.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(bad.reason, "bad_credentials");
+    EXPECT_EQ(bad.www_authenticate, kInvalidTokenChallenge);
+
+    Headers basic_header{{{"authorization", basic("static-token-123", "")}}};
+    const AuthResult malformed = authenticator.check(basic_header.lookup(), "", kNow);
+    EXPECT_EQ(malformed.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(malformed.reason, "malformed_credentials");
+    EXPECT_EQ(malformed.www_authenticate, kBearerChallenge);
+}
+
+// --- api key ------------------------------------------------------------------------------------
+
+TEST(AuthenticatorApiKey, KeyInTheConfiguredHeaderIsAllowed) {
+    AuthPolicy policy;
+    policy.scheme = Scheme::kApiKey;
+    policy.api_key_header = "x-ocean-key";
+    policy.api_key = relay::Secret::from_value("k-123");
+    Authenticator authenticator(policy, "site", nullptr);
+
+    Headers good{{{"x-ocean-key", "k-123"}}};
+    const AuthResult allowed = authenticator.check(good.lookup(), "", kNow);
+    EXPECT_EQ(allowed.outcome, Outcome::kAllowed);
+    EXPECT_EQ(allowed.subject, "api_key");
+
+    Headers default_header{{{"x-api-key", "k-123"}}};
+    const AuthResult missing = authenticator.check(default_header.lookup(), "", kNow);
+    EXPECT_EQ(missing.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(missing.reason, "missing_credentials");
+    EXPECT_EQ(missing.www_authenticate, "");
+
+    Headers wrong{{{"x-ocean-key", "k-124"}}};
+    const AuthResult bad = authenticator.check(wrong.lookup(), "", kNow);
+    EXPECT_EQ(bad.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(bad.reason, "bad_credentials");
+    EXPECT_EQ(bad.www_authenticate, "");
+}
+
+// --- oauth2 -------------------------------------------------------------------------------------
+
+TEST(AuthenticatorOAuth2, ConstructionWithoutASignerIsRejected) {
+    EXPECT_THROW(Authenticator(oauth_policy(), "site", nullptr), std::invalid_argument);
+}
+
+TEST_F(OAuthTest, TokenForThisAudienceIsAllowedWithTheClientAsSubject) {
+    const std::string token = signer_.issue("site-a", "client-a", "", 600s, kNow);
+    const AuthResult result = check_bearer(site_a_, token);
+    EXPECT_EQ(result.outcome, Outcome::kAllowed);
+    EXPECT_EQ(result.subject, "client-a");
+}
+
+TEST_F(OAuthTest, TokenForAudienceAUsedOnBIsForbidden) {
+    const std::string token = signer_.issue("site-a", "client-a", "", 600s, kNow);
+    const AuthResult result = check_bearer(site_b_, token);
+    EXPECT_EQ(result.outcome, Outcome::kForbidden);
+    EXPECT_EQ(result.reason, "token_wrong_audience");
+    EXPECT_EQ(result.www_authenticate, "");
+    EXPECT_FALSE(result.allowed());
+}
+
+TEST_F(OAuthTest, ExpiredTokenIsUnauthenticatedWithInvalidToken) {
+    const std::string token = signer_.issue("site-a", "client-a", "", 600s, kNow);
+    const AuthResult result = check_bearer(site_a_, token, kNow + 600s + 31s);
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "token_expired");
+    EXPECT_EQ(result.www_authenticate, kInvalidTokenChallenge);
+}
+
+TEST_F(OAuthTest, ForgedTokenIsUnauthenticated) {
+    relay::auth::TokenSigner other(relay::Secret::from_value(std::string(32, 'x')), "ocean-relay", 30s);
+    const AuthResult result = check_bearer(site_a_, other.issue("site-a", "client-a", "", 600s, kNow));
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "token_bad_signature");
+    EXPECT_EQ(result.www_authenticate, kInvalidTokenChallenge);
+
+    const AuthResult garbage = check_bearer(site_a_, "not-a-jwt");
+    EXPECT_EQ(garbage.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(garbage.reason, "token_malformed");
+}
+
+TEST_F(OAuthTest, MissingOrNonBearerHeaderIsUnauthenticated) {
+    Headers none;
+    const AuthResult missing = site_a_.check(none.lookup(), "", kNow);
+    EXPECT_EQ(missing.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(missing.reason, "missing_credentials");
+    EXPECT_EQ(missing.www_authenticate, kBearerChallenge);
+
+    Headers basic_header{{{"authorization", basic("client-a", "secret-a")}}};
+    const AuthResult malformed = site_a_.check(basic_header.lookup(), "", kNow);
+    EXPECT_EQ(malformed.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(malformed.reason, "malformed_credentials");
+}
+
+// --- signature on top of a scheme ---------------------------------------------------------------
+
+class SignedBasicTest : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        AuthPolicy policy = basic_policy();
+        policy.signature_key = relay::Secret::from_value("raw-signing-key");
+        policy.signature_tolerance = 300s;
+        authenticator_ = std::make_unique<Authenticator>(policy, "site", nullptr);
+    }
+
+    Headers signed_headers(const std::string& body, long long timestamp, const std::string& auth) {
+        const std::string ts = std::to_string(timestamp);
+        return Headers{
+            {{"authorization", auth},
+             {"webhook-id", "msg_1"},
+             {"webhook-timestamp", ts},
+             {"webhook-signature", relay::auth::sign_webhook("raw-signing-key", "msg_1", ts, body)}}};
+    }
+
+    std::unique_ptr<Authenticator> authenticator_;
+    const std::string body_ = R"({"resourceType":"Bundle"})";
+    const std::string good_auth_ = basic("ocean", "correct horse");
+};
+
+TEST_F(SignedBasicTest, GoodCredentialsAndSignatureAreAllowed) {
+    Headers headers = signed_headers(body_, 1'700'000'000, good_auth_);
+    const AuthResult result = authenticator_->check(headers.lookup(), body_, kNow);
+    EXPECT_EQ(result.outcome, Outcome::kAllowed);
+    EXPECT_EQ(result.subject, "ocean");
+}
+
+TEST_F(SignedBasicTest, MissingSignatureHeadersAreUnauthenticated) {
+    Headers headers{{{"authorization", good_auth_}}};
+    const AuthResult result = authenticator_->check(headers.lookup(), body_, kNow);
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "missing_signature_headers");
+}
+
+TEST_F(SignedBasicTest, SignatureOverAnotherBodyIsAMismatch) {
+    Headers headers = signed_headers(body_, 1'700'000'000, good_auth_);
+    const AuthResult result = authenticator_->check(headers.lookup(), R"({"resourceType":"Patient"})", kNow);
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "signature_mismatch");
+}
+
+TEST_F(SignedBasicTest, StaleSignatureIsOutsideTolerance) {
+    Headers headers = signed_headers(body_, 1'700'000'000 - 301, good_auth_);
+    const AuthResult result = authenticator_->check(headers.lookup(), body_, kNow);
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "signature_timestamp_outside_tolerance");
+}
+
+TEST_F(SignedBasicTest, BadTimestampIsReported) {
+    Headers headers = signed_headers(body_, 1'700'000'000, good_auth_);
+    headers.values["webhook-timestamp"] = "yesterday";
+    EXPECT_EQ(authenticator_->check(headers.lookup(), body_, kNow).reason, "bad_signature_timestamp");
+}
+
+TEST_F(SignedBasicTest, SchemeIsCheckedBeforeTheSignature) {
+    Headers headers = signed_headers(body_, 1'700'000'000, basic("ocean", "wrong"));
+    const AuthResult result = authenticator_->check(headers.lookup(), body_, kNow);
+    EXPECT_EQ(result.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(result.reason, "bad_credentials");
+    EXPECT_EQ(result.www_authenticate, kBasicChallenge);
+}
+
+TEST_F(SignedBasicTest, CheckHeadersJudgesOnlyTheScheme) {
+    Headers headers{{{"authorization", good_auth_}}};
+    EXPECT_TRUE(authenticator_->check_headers(headers.lookup(), kNow).allowed());
+}
+
+// --- token endpoint -----------------------------------------------------------------------------
+
+TEST_F(OAuthTest, FormCredentialsGetATokenThatWorksOnlyForThisIntegration) {
+    const auto token = issued(site_a_.issue_token(
+        kForm, "grant_type=client_credentials&client_id=client-a&client_secret=secret-a", "", "", kNow));
+    EXPECT_EQ(token.client_id, "client-a");
+    EXPECT_EQ(token.expires_in, 600s);
+    EXPECT_EQ(token.scope, "");
+    ASSERT_FALSE(token.access_token.empty());
+    EXPECT_EQ(check_bearer(site_a_, token.access_token).outcome, Outcome::kAllowed);
+    EXPECT_EQ(check_bearer(site_b_, token.access_token).outcome, Outcome::kForbidden);
+    EXPECT_EQ(check_bearer(site_a_, token.access_token, kNow + 600s + 30s).outcome,
+              Outcome::kUnauthenticated);
+}
+
+TEST_F(OAuthTest, BasicHeaderCredentialsGetAToken) {
+    const auto token = issued(
+        site_a_.issue_token(kForm, "grant_type=client_credentials", basic("client-b", "secret-b"), "", kNow));
+    EXPECT_EQ(token.client_id, "client-b");
+    EXPECT_EQ(check_bearer(site_a_, token.access_token).subject, "client-b");
+}
+
+TEST_F(OAuthTest, WrongSecretIs401InvalidClient) {
+    const auto error = endpoint_error(site_a_.issue_token(
+        kForm, "grant_type=client_credentials&client_id=client-a&client_secret=secret-b", "", "", kNow));
+    EXPECT_EQ(error.status, 401);
+    EXPECT_EQ(error.error, "invalid_client");
+}
+
+TEST_F(OAuthTest, UnknownClientIs401InvalidClient) {
+    const auto error = endpoint_error(site_a_.issue_token(
+        kForm, "grant_type=client_credentials&client_id=client-z&client_secret=secret-a", "", "", kNow));
+    EXPECT_EQ(error.status, 401);
+    EXPECT_EQ(error.error, "invalid_client");
+}
+
+TEST_F(OAuthTest, ScopeOutsideTheClientsAllowedScopesIs400InvalidScope) {
+    const auto error =
+        endpoint_error(site_a_.issue_token(kForm,
+                                           "grant_type=client_credentials&client_id=client-b&client_secret="
+                                           "secret-b&scope=user%2F*.write+system%2F*.*",
+                                           "",
+                                           "",
+                                           kNow));
+    EXPECT_EQ(error.status, 400);
+    EXPECT_EQ(error.error, "invalid_scope");
+}
+
+TEST_F(OAuthTest, AllowedScopesAreGrantedAndEchoed) {
+    const auto token = issued(site_a_.issue_token(kForm,
+                                                  "grant_type=client_credentials&client_id=client-b&client_"
+                                                  "secret=secret-b&scope=user%2F*.read+user%2F*.write",
+                                                  "",
+                                                  "",
+                                                  kNow));
+    EXPECT_EQ(token.scope, "user/*.read user/*.write");
+}
+
+TEST_F(OAuthTest, ClientWithoutScopeListGetsTheScopeItAsksFor) {
+    const auto token = issued(site_a_.issue_token(
+        kForm,
+        "grant_type=client_credentials&client_id=client-a&client_secret=secret-a&scope=anything",
+        "",
+        "",
+        kNow));
+    EXPECT_EQ(token.scope, "anything");
+}
+
+TEST_F(OAuthTest, RequestErrorsMapToRfc6749Statuses) {
+    const auto unsupported = endpoint_error(site_a_.issue_token(
+        kForm, "grant_type=password&client_id=client-a&client_secret=secret-a", "", "", kNow));
+    EXPECT_EQ(unsupported.status, 400);
+    EXPECT_EQ(unsupported.error, "unsupported_grant_type");
+
+    const auto no_credentials =
+        endpoint_error(site_a_.issue_token(kForm, "grant_type=client_credentials", "", "", kNow));
+    EXPECT_EQ(no_credentials.status, 401);
+    EXPECT_EQ(no_credentials.error, "invalid_client");
+
+    const auto wrong_type = endpoint_error(
+        site_a_.issue_token("application/json", R"({"grant_type":"client_credentials"})", "", "", kNow));
+    EXPECT_EQ(wrong_type.status, 400);
+    EXPECT_EQ(wrong_type.error, "invalid_request");
+}
+
+TEST(AuthenticatorTokenEndpoint, NonOAuth2IntegrationHasNoTokenEndpoint) {
+    Authenticator authenticator(basic_policy(), "site", nullptr);
+    auto result = authenticator.issue_token(
+        kForm, "grant_type=client_credentials&client_id=a&client_secret=b", "", "", kNow);
+    ASSERT_TRUE(std::holds_alternative<relay::auth::TokenEndpointError>(result));
+    EXPECT_EQ(std::get<relay::auth::TokenEndpointError>(result).status, 404);
+}
+
+TEST(AuthenticatorScheme, NamesAreStable) {
+    EXPECT_STREQ(relay::auth::to_string(Scheme::kNone), "none");
+    EXPECT_STREQ(relay::auth::to_string(Scheme::kBasic), "basic");
+    EXPECT_STREQ(relay::auth::to_string(Scheme::kBearer), "bearer");
+    EXPECT_STREQ(relay::auth::to_string(Scheme::kApiKey), "api_key");
+    EXPECT_STREQ(relay::auth::to_string(Scheme::kOAuth2), "oauth2");
+}

@@ -65,9 +65,15 @@ std::optional<TraceParent> TraceParent::parse(std::string_view header) {
 }
 
 TraceParent TraceParent::new_root() {
-    std::string trace_id = random_hex(16);
+    // One call to the random generator for both ids: this runs for every request without a traceparent.
+    const auto bytes = random_bytes<24>();
+    const std::string hex =
+        hex_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    std::string trace_id = hex.substr(0, 32);
+    std::string span_id = hex.substr(32, 16);
     if (all_zero(trace_id)) trace_id[31] = '1';
-    return TraceParent{std::move(trace_id), random_hex(8), "01"}.child();
+    if (all_zero(span_id)) span_id[15] = '1';
+    return TraceParent{std::move(trace_id), std::move(span_id), "01"};
 }
 
 TraceParent TraceParent::child() const {

@@ -35,6 +35,7 @@ struct Ingress::Route {
     Kind kind;
     const IntegrationConfig* integration;
     std::shared_ptr<auth::Authenticator> authenticator;
+    IntegrationMetrics* metrics;
 };
 
 namespace {
@@ -135,13 +136,16 @@ Ingress::Ingress(IngressConfig config)
     for (const auto& integration : config_.integrations) {
         auto authenticator =
             std::make_shared<auth::Authenticator>(integration.auth, integration.name, signer_.get());
-        routes_.push_back(std::make_unique<Route>(Route{Route::Kind::kFhir, &integration, authenticator}));
+        IntegrationMetrics* integration_metrics =
+            &metrics_->add_integration(integration.name, integration.accepted_events);
+        routes_.push_back(std::make_unique<Route>(
+            Route{Route::Kind::kFhir, &integration, authenticator, integration_metrics}));
         routes_by_path_[integration.fhir_path] = routes_.back().get();
         // §9's proposed Request URL form, for admins who append the FHIR operation.
         routes_by_path_[integration.fhir_path + "/$process-message"] = routes_.back().get();
         if (integration.auth.scheme == auth::Scheme::kOAuth2) {
-            routes_.push_back(
-                std::make_unique<Route>(Route{Route::Kind::kToken, &integration, authenticator}));
+            routes_.push_back(std::make_unique<Route>(
+                Route{Route::Kind::kToken, &integration, authenticator, integration_metrics}));
             routes_by_path_[integration.token_path] = routes_.back().get();
         }
     }
@@ -407,7 +411,7 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
 
     auto finish = [&](http::Response res, std::string_view rejection = {}) {
         if (!rejection.empty()) metrics_->rejection(integration.name, rejection);
-        metrics_->request(integration.name, "fhir", res.result_int(), seconds_since(started));
+        metrics_->fhir_request(*route.metrics, res.result_int(), seconds_since(started));
         return res;
     };
 
@@ -448,7 +452,7 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
                                  "Bundle"),
                          "empty_body");
     }
-    metrics_->body_bytes(integration.name, request.body().size());
+    route.metrics->body_bytes->Observe(static_cast<double>(request.body().size()));
 
     std::string& body = request.body();
     auto extracted = thread_extractor(config_.strict_json)
@@ -558,7 +562,7 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
         co_return finish(std::move(res),
                          delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
     }
-    metrics_->published(integration.name, facts.event_code);
+    metrics_->published(*route.metrics, facts.event_code);
     log::info("bundle accepted",
               {{"integration", integration.name},
                {"message_id", message_id},

@@ -51,6 +51,38 @@ IngressMetrics::IngressMetrics(std::shared_ptr<prometheus::Registry> registry)
                   .Register(*registry_)
                   .Add({})) {}
 
+IntegrationMetrics& IngressMetrics::add_integration(const std::string& name,
+                                                    const std::vector<std::string>& accepted_events) {
+    IntegrationMetrics& m = integrations_.emplace_back();
+    m.name = name;
+    m.fhir_ok = &requests_.Add({{"integration", name}, {"route", "fhir"}, {"code", "200"}});
+    m.fhir_duration = &duration_.Add({{"integration", name}, {"route", "fhir"}}, metrics::latency_buckets());
+    m.body_bytes = &body_bytes_.Add({{"integration", name}}, metrics::size_buckets());
+    for (const auto& event : accepted_events) {
+        m.published[event] = &published_.Add({{"integration", name}, {"event", event}});
+    }
+    return m;
+}
+
+void IngressMetrics::fhir_request(IntegrationMetrics& integration, int status, double seconds) {
+    if (status == 200) {
+        integration.fhir_ok->Increment();
+    } else {
+        requests_
+            .Add({{"integration", integration.name}, {"route", "fhir"}, {"code", std::to_string(status)}})
+            .Increment();
+    }
+    integration.fhir_duration->Observe(seconds);
+}
+
+void IngressMetrics::published(IntegrationMetrics& integration, const std::string& event) {
+    if (auto it = integration.published.find(event); it != integration.published.end()) {
+        it->second->Increment();
+        return;
+    }
+    published(integration.name, event);
+}
+
 void IngressMetrics::request(std::string_view integration,
                              std::string_view route,
                              int status,

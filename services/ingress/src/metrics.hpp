@@ -6,11 +6,24 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 namespace relay::ingress {
+
+/// Handles for one integration's hot-path series, looked up once at start-up: prometheus-cpp's
+/// Family::Add hashes the labels and takes a lock on every call.
+struct IntegrationMetrics {
+    std::string name;
+    prometheus::Counter* fhir_ok = nullptr;          // requests_total{route="fhir",code="200"}
+    prometheus::Histogram* fhir_duration = nullptr;  // request_duration_seconds{route="fhir"}
+    prometheus::Histogram* body_bytes = nullptr;
+    std::unordered_map<std::string, prometheus::Counter*> published;  // by accepted event; read-only
+};
 
 /// The ingress's Prometheus metrics. Labels are bounded: integration names come from configuration,
 /// routes and reasons from fixed vocabularies, event codes only from the configured accepted list.
@@ -18,7 +31,14 @@ class IngressMetrics {
    public:
     explicit IngressMetrics(std::shared_ptr<prometheus::Registry> registry);
 
+    /// Creates the cached series of an integration; call at start-up for every integration.
+    IntegrationMetrics& add_integration(const std::string& name,
+                                        const std::vector<std::string>& accepted_events);
+
     void request(std::string_view integration, std::string_view route, int status, double seconds);
+    /// The hot path of an answered FHIR request (cached series for 200).
+    void fhir_request(IntegrationMetrics& integration, int status, double seconds);
+    void published(IntegrationMetrics& integration, const std::string& event);
     void body_bytes(std::string_view integration, std::size_t bytes);
     void rejection(std::string_view integration, std::string_view reason);
     void published(std::string_view integration, std::string_view event);
@@ -42,6 +62,7 @@ class IngressMetrics {
     prometheus::Family<prometheus::Counter>& tokens_;
     prometheus::Gauge* in_flight_;
     prometheus::Gauge* ready_;
+    std::deque<IntegrationMetrics> integrations_;  // stable addresses
 };
 
 }  // namespace relay::ingress

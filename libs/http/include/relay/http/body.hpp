@@ -6,7 +6,6 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/optional.hpp>
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 namespace relay::http {
@@ -50,11 +49,9 @@ struct PaddedStringBody {
                 // Chunked bodies grow geometrically, always keeping the padding.
                 body_.reserve(std::max(size + extra + kBodyPadding, body_.capacity() * 2));
             }
-            body_.resize(size + extra);
-            char* dest = body_.data() + size;
+            // append copies without first zero-filling the new bytes (resize would).
             for (auto buffer : boost::beast::buffers_range_ref(buffers)) {
-                std::memcpy(dest, buffer.data(), buffer.size());
-                dest += buffer.size();
+                body_.append(static_cast<const char*>(buffer.data()), buffer.size());
             }
             ec = {};
             return extra;

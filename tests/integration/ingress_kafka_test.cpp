@@ -45,7 +45,7 @@ std::string wait_for_status(std::uint16_t admin_port, int wanted, std::chrono::s
     while (std::chrono::steady_clock::now() < deadline) {
         auto res = admin.get("/readyz");
         body = res.body();
-        if (res.result_int() == wanted) return body;
+        if (static_cast<int>(res.result_int()) == wanted) return body;
         std::this_thread::sleep_for(100ms);
     }
     return "timed out; last: " + body;

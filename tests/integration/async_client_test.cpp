@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "ingress_harness.hpp"
+#include "relay/http/oauth_client.hpp"
 
 namespace relay::test {
 namespace {
@@ -109,6 +110,67 @@ TEST(AsyncClient, SilentServerHitsTheRequestDeadline) {
     ASSERT_FALSE(result.ok());
     EXPECT_EQ(result.error.kind, ErrorKind::kTimeout);
     EXPECT_LT(std::chrono::steady_clock::now() - started, 3s);
+}
+
+constexpr const char* kOAuth = R"(
+service: {log_level: error, threads: 1}
+listeners: [{address: 127.0.0.1, port: 0}]
+admin: {address: 127.0.0.1, port: 0}
+kafka: {embedded: true, partitions: 1}
+auth: {token_signing_key: {value: "0123456789abcdef0123456789abcdef-client-test"}}
+integrations:
+  - site: "1234"
+    auth: {scheme: oauth2, clients: [{client_id: ocean-sim, client_secret: {value: "sim secret & more"}}]}
+)";
+
+asio::awaitable<std::pair<int, int>> fetch_twice_and_post(http::AsyncClient& client,
+                                                          http::OAuthTokenClient& tokens,
+                                                          http::Url url) {
+    auto first = co_await tokens.token();
+    auto second = co_await tokens.token();
+    if (first.index() != 0 || second.index() != 0) co_return std::pair{-1, tokens.fetches()};
+    auto request = fhir_post(small_bundle("oauth-client"));
+    request.set(bhttp::field::authorization, "Bearer " + std::get<std::string>(second));
+    auto result = co_await client.send(std::move(url), std::move(request));
+    co_return std::pair{result.ok() ? static_cast<int>(result.response->result_int()) : -2, tokens.fetches()};
+}
+
+TEST(OAuthTokenClient, FetchesOnceCachesAndTheTokenIsAccepted) {
+    RunningIngress running(kOAuth);
+    asio::io_context ioc;
+    http::AsyncClient client(ioc.get_executor());
+    for (auto style : {http::ClientAuthStyle::kFormFields, http::ClientAuthStyle::kBasicHeader}) {
+        http::OAuthTokenClient tokens(
+            client,
+            {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
+             "ocean-sim",
+             Secret::from_value("sim secret & more"),
+             "",
+             style});
+        auto [status, fetches] =
+            run(ioc,
+                fetch_twice_and_post(
+                    client,
+                    tokens,
+                    *http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/fhir", running.port()))));
+        EXPECT_EQ(status, 200);
+        EXPECT_EQ(fetches, 1) << "the second call is served from the cache";
+    }
+}
+
+TEST(OAuthTokenClient, WrongSecretIsAPermanentErrorWithoutEchoingTheBody) {
+    RunningIngress running(kOAuth);
+    asio::io_context ioc;
+    http::AsyncClient client(ioc.get_executor());
+    http::OAuthTokenClient tokens(
+        client,
+        {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
+         "ocean-sim",
+         Secret::from_value("wrong")});
+    auto result = run(ioc, tokens.token());
+    ASSERT_EQ(result.index(), 1U);
+    EXPECT_EQ(std::get<Error>(result).kind, ErrorKind::kPermanent);
+    EXPECT_NE(std::get<Error>(result).message.find("401"), std::string::npos);
 }
 
 class AsyncClientTls : public ::testing::Test {

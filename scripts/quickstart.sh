@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# The embedded quick start: installs what is missing, builds the ingress, runs it with the embedded
-# Kafka broker (in memory, not durable), posts Ocean's real FHIR eReferral bundles to it as Ocean
-# would, and shows each one in Kafka with the facts the ingress extracted. Stops it with SIGTERM.
+# The embedded quick start: installs what is missing, builds the ingress and ocean-sim, runs the
+# ingress with the embedded Kafka broker (in memory, not durable), lets ocean-sim play Ocean — an
+# OAuth2 token from the ingress, then FHIR eReferral webhooks in both IG dialects, with Ocean's plain
+# duplicates and resends — and shows each message in Kafka with the facts the ingress extracted.
+# Stops the ingress with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/install-deps.sh
-echo "== building the ingress (release preset)" >&2
+echo "== building the ingress and ocean-sim (release preset)" >&2
 cmake --preset release >/dev/null
-cmake --build --preset release --target ocean-relay-ingress -j "$(nproc)"
+cmake --build --preset release --target ocean-relay-ingress ocean-sim -j "$(nproc)"
 
 work=$(mktemp -d)
 ingress_pid=""
@@ -26,8 +28,12 @@ cat >"$work/ingress.yaml" <<YAML
 listeners: [{address: 127.0.0.1, port: $port}]
 admin: {address: 127.0.0.1, port: $admin}
 kafka: {embedded: true, partitions: 3}
+auth: {token_signing_key: {value: "quickstart-signing-key-0123456789abcdef"}}
 integrations:
   - site: "1234"
+    auth:
+      scheme: oauth2
+      clients: [{client_id: ocean-site-1234, client_secret: {value: quickstart-client-secret}}]
 YAML
 
 echo "== starting ocean-relay-ingress (embedded broker; logs in $work/ingress.log)" >&2
@@ -38,42 +44,47 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 curl -fs "http://127.0.0.1:$admin/readyz" >/dev/null || { cat "$work/ingress.log" >&2; exit 1; }
-bootstrap=$(python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    rec = json.loads(line)
-    if "bootstrap_servers" in rec: print(rec["bootstrap_servers"]); break
-' "$work/ingress.log")
+bootstrap=$(python3 scripts/lib/quickstart_report.py bootstrap "$work/ingress.log")
+
+cat >"$work/ocean-sim.yaml" <<YAML
+log_level: warn
+admin: {address: 127.0.0.1, port: $(free_port)}
+observations_file: $work/ocean-sim.jsonl
+webhooks:
+  target_url: http://127.0.0.1:$port/ocean/1234/fhir
+  count: 12
+  concurrency: 4
+  seed: 2026
+  site_number: "1234"
+  listing_ref: quickstart_intake_10000001
+  external_service_id: INTAKE
+  v0_10_share: 0.3
+  duplicate_share: 0.2
+  resend_update_share: 0.2
+  auth:
+    scheme: oauth2
+    token_url: http://127.0.0.1:$port/ocean/1234/oauth2/token
+    client_id: ocean-site-1234
+    client_secret: {value: quickstart-client-secret}
+YAML
 
 echo
-echo "== Ocean posts its FHIR eReferral bundles to http://127.0.0.1:$port/ocean/1234/fhir"
-count=0
-for bundle in "$root"/tests/fixtures/ocean-fhir-v0.11.1/*.json; do
-  status=$(curl -s -o "$work/reply.json" -w '%{http_code}' -X POST \
-    -H 'Content-Type: application/fhir+json' --data-binary "@$bundle" \
-    "http://127.0.0.1:$port/ocean/1234/fhir")
-  printf '  %-40s -> HTTP %s  %s\n' "$(basename "$bundle")" "$status" "$(cat "$work/reply.json")"
-  count=$((count + 1))
-done
-printf '  %-40s -> HTTP %s\n' "(a bundle that is not JSON)" \
+echo "== ocean-sim plays Ocean: token from /ocean/1234/oauth2/token, then webhooks to /ocean/1234/fhir"
+build/release/services/ocean-sim/ocean-sim --config "$work/ocean-sim.yaml" >"$work/summary.json"
+python3 scripts/lib/quickstart_report.py webhooks "$work/ocean-sim.jsonl" "$work/summary.json"
+count=$(python3 scripts/lib/quickstart_report.py delivered "$work/summary.json")
+printf '  %-40s -> HTTP %s\n' "(and a bundle sent without a token)" \
   "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/fhir+json' -d '{"resourceType":' \
      "http://127.0.0.1:$port/ocean/1234/fhir")"
 
 echo
-echo "== what landed in Kafka topic ocean.inbound.v1 (key = referral ref; headers = extracted facts)"
-kcat -C -b "$bootstrap" -t ocean.inbound.v1 -c "$count" -e -q -f '%k\t%h\t%S\n' | python3 -c '
-import sys
-for line in sys.stdin:
-    key, headers, size = line.rstrip("\n").split("\t")
-    print(f"  record key={key}  body={size} bytes (unchanged)")
-    for h in headers.split(","):
-        name, _, value = h.partition("=")
-        print(f"      {name:20} {value}")
-'
+echo "== what landed in Kafka topic ocean.inbound.v1 (key = referral ref; headers = extracted facts; body unchanged)"
+kcat -C -b "$bootstrap" -t ocean.inbound.v1 -c "$count" -e -q -f '%k\t%p\t%o\t%h\t%S\n' |
+  python3 scripts/lib/quickstart_report.py records
 
 echo
 echo "== metrics (http://127.0.0.1:$admin/metrics)"
-curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^relay_ingress_(requests_total|published_total|rejections_total)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^relay_ingress_(requests_total|published_total|rejections_total|tokens_issued_total)' | sed 's/^/  /'
 
 echo
 echo "== SIGTERM: readiness off, in-flight requests finish, the producer flushes"

@@ -1,0 +1,126 @@
+// ocean-sim: Ocean's side of the integration, for tests, benchmarks, the demo and rehearsals.
+// This milestone: the referral generator and Ocean's webhooks (auth schemes, retries, resends, duplicates).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/beast/http.hpp>
+#include <iostream>
+#include <thread>
+
+#include "relay/core/log.hpp"
+#include "sim_config.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using relay::ocean_sim::Observations;
+
+std::string metrics_text(const Observations& observations) {
+    const auto s = observations.summary();
+    std::string out;
+    out +=
+        "# HELP ocean_sim_webhook_attempts_total Webhook attempts made\n# TYPE "
+        "ocean_sim_webhook_attempts_total counter\n";
+    out += fmt::format("ocean_sim_webhook_attempts_total {}\n", s.attempts);
+    out +=
+        "# HELP ocean_sim_webhook_delivered_total Messages answered with a 2xx\n# TYPE "
+        "ocean_sim_webhook_delivered_total counter\n";
+    out += fmt::format("ocean_sim_webhook_delivered_total {}\n", s.delivered);
+    out +=
+        "# HELP ocean_sim_webhook_gave_up_total Messages Ocean stopped retrying\n# TYPE "
+        "ocean_sim_webhook_gave_up_total counter\n";
+    out += fmt::format("ocean_sim_webhook_gave_up_total {}\n", s.gave_up);
+    out += "# HELP ocean_sim_webhook_responses_total Attempts by HTTP status (0 = no response)\n";
+    out += "# TYPE ocean_sim_webhook_responses_total counter\n";
+    for (const auto& [status, n] : s.statuses)
+        out += fmt::format("ocean_sim_webhook_responses_total{{code=\"{}\"}} {}\n", status, n);
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "ocean-sim: Ocean's side of the integration (referral generator and webhooks) for tests and demos"};
+    std::string config_path;
+    bool check_only = false;
+    app.add_option(
+           "-c,--config", config_path, "YAML configuration (RELAY_SIM_* environment variables override keys)")
+        ->required();
+    app.add_flag("--check-config", check_only, "validate the configuration and exit");
+    CLI11_PARSE(app, argc, argv);
+    relay::log::set_service("ocean-sim");
+
+    try {
+        auto reader = relay::ConfigReader::from_file(config_path, "RELAY_SIM");
+        relay::ocean_sim::SimConfig config = relay::ocean_sim::load_sim_config(reader);
+        if (check_only) {
+            std::cout << "configuration OK\n";
+            return 0;
+        }
+        relay::log::set_level(config.log_level);
+        asio::io_context ioc;
+        Observations observations(config.observations_file);
+
+        relay::http::Server admin(
+            ioc,
+            config.admin,
+            [&observations](relay::http::Request& request,
+                            const relay::http::RequestContext&) -> asio::awaitable<relay::http::Response> {
+                relay::http::Response res{bhttp::status::ok, request.version()};
+                const std::string_view target(request.target().data(), request.target().size());
+                if (target == "/metrics") {
+                    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+                    res.body() = metrics_text(observations);
+                } else if (target == "/healthz") {
+                    res.set(bhttp::field::content_type, "application/json");
+                    res.body() = R"({"status":"ok"})";
+                } else if (target == "/observations") {
+                    res.set(bhttp::field::content_type, "application/json");
+                    res.body() = observations.summary_json();
+                } else {
+                    res.result(bhttp::status::not_found);
+                    res.set(bhttp::field::content_type, "application/json");
+                    res.body() = R"({"error":"not_found"})";
+                }
+                co_return res;
+            });
+        admin.start();
+        relay::log::info("ocean-sim started",
+                         {{"admin_port", static_cast<int>(admin.port())},
+                          {"target_url", config.webhooks.target_url},
+                          {"count", static_cast<long long>(config.webhooks.count)}});
+
+        relay::ocean_sim::WebhookSender sender(ioc.get_executor(), config.webhooks, observations);
+        bool finished = false;
+        asio::co_spawn(sender.executor(), sender.run(), [&](std::exception_ptr e) {
+            finished = true;
+            if (e) relay::log::error("webhook sender failed");
+            std::cout << observations.summary_json() << std::endl;
+            if (config.exit_when_done) {
+                admin.stop_accepting();
+                admin.drain();
+                ioc.stop();
+            }
+        });
+        asio::signal_set signals(ioc, SIGTERM, SIGINT);
+        signals.async_wait([&](boost::system::error_code ec, int) {
+            if (ec) return;
+            relay::log::info("signal received: stopping after the messages in flight");
+            sender.stop();
+            if (finished) ioc.stop();
+        });
+        ioc.run();
+        return observations.summary().gave_up == 0 ? 0 : 3;
+    } catch (const relay::ConfigError& e) {
+        std::cerr << "configuration error: " << e.what() << "\n";
+        return 2;
+    } catch (const std::exception& e) {
+        std::cerr << "ocean-sim failed: " << e.what() << "\n";
+        return 1;
+    }
+}

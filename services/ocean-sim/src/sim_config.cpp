@@ -1,0 +1,94 @@
+#include "sim_config.hpp"
+
+#include <fmt/format.h>
+
+namespace relay::ocean_sim {
+namespace {
+
+double share(ConfigReader::Node& node, std::string_view key) {
+    const std::string text = node.string(key, "0");
+    try {
+        std::size_t used = 0;
+        const double value = std::stod(text, &used);
+        if (used == text.size() && value >= 0 && value <= 1) return value;
+    } catch (const std::exception&) {
+    }
+    node.fail(key, fmt::format("must be a number from 0 to 1, got '{}'", text));
+}
+
+}  // namespace
+
+SimConfig load_sim_config(ConfigReader& reader) {
+    SimConfig config;
+    auto root = reader.root();
+    config.log_level = root.choice("log_level", "info", {"debug", "info", "warn", "error"});
+    auto admin = root.child("admin");
+    config.admin.name = "admin";
+    config.admin.address = admin.string("address", "127.0.0.1");
+    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9190, 0, 65535));
+    config.admin.limits.body_limit = 64 * 1024;
+    config.observations_file = root.optional_string("observations_file");
+    config.exit_when_done = root.boolean("exit_when_done", true);
+
+    auto node = root.child("webhooks");
+    auto& plan = config.webhooks;
+    plan.target_url = node.required_string("target_url");
+    plan.count = static_cast<std::uint64_t>(node.integer("count", 10, 0, 1'000'000'000));
+    plan.concurrency = static_cast<int>(node.integer("concurrency", 4, 1, 1024));
+    plan.seed = static_cast<std::uint64_t>(node.integer("seed", 1, 0, INT64_MAX));
+    const std::string rate = node.string("rate", "0");
+    try {
+        plan.rate = std::stod(rate);
+    } catch (const std::exception&) {
+        node.fail("rate", "must be a number of messages per second (0 = as fast as allowed)");
+    }
+    if (plan.rate < 0) node.fail("rate", "must not be negative");
+    plan.base.site_number = node.string("site_number", "1234");
+    plan.base.listing_ref = node.string("listing_ref", "ocean_sim_listing_10000001");
+    plan.base.external_service_id = node.string("external_service_id", "");
+    plan.base.ocean_host = node.string("ocean_host", "https://ocean.cognisantmd.com");
+    plan.base.attachment_bytes = node.bytes("attachment_bytes", 0, 0, 64ULL << 20);
+    plan.v0_10_share = share(node, "v0_10_share");
+    plan.duplicate_share = share(node, "duplicate_share");
+    plan.resend_new_share = share(node, "resend_new_share");
+    plan.resend_update_share = share(node, "resend_update_share");
+
+    auto retry = node.child("retry");
+    const std::string scale = retry.string("time_scale", "1");
+    try {
+        plan.retry.time_scale = std::stod(scale);
+    } catch (const std::exception&) {
+        retry.fail("time_scale", "must be a number, e.g. 0.001 to turn Ocean's hours into seconds");
+    }
+    if (plan.retry.time_scale <= 0) retry.fail("time_scale", "must be positive");
+    plan.retry.give_up_after = retry.duration("give_up_after", plan.retry.give_up_after);
+
+    auto auth = node.child("auth");
+    auto& a = plan.auth;
+    a.scheme = auth.choice("scheme", "none", {"none", "basic", "bearer", "api_key", "oauth2"});
+    if (a.scheme == "basic") {
+        a.username = auth.required_string("username");
+        a.password = auth.required_secret("password");
+    } else if (a.scheme == "bearer") {
+        a.token = auth.required_secret("token");
+    } else if (a.scheme == "api_key") {
+        a.header = auth.string("header", "x-api-key");
+        a.key = auth.required_secret("key");
+    } else if (a.scheme == "oauth2") {
+        auto url = http::Url::parse(auth.required_string("token_url"));
+        if (!url) auth.fail("token_url", "must be an http(s) URL");
+        http::OAuthClientConfig oauth{
+            *url, auth.required_string("client_id"), auth.required_secret("client_secret")};
+        oauth.scope = auth.string("scope", "");
+        oauth.style = auth.choice("client_auth", "form", {"form", "basic"}) == "basic"
+                          ? http::ClientAuthStyle::kBasicHeader
+                          : http::ClientAuthStyle::kFormFields;
+        a.oauth = std::move(oauth);
+    }
+    if (auth.has("signature_key")) a.signature_key = auth.required_secret("signature_key");
+
+    reader.check_no_unknown_keys();
+    return config;
+}
+
+}  // namespace relay::ocean_sim

@@ -251,9 +251,12 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl,
 
         Request request = parser.release();
         Response response;
+        bool abort_connection = false;
         impl->active.fetch_add(1);
         try {
             response = co_await impl->handler(request, context);
+        } catch (const AbortConnection&) {
+            abort_connection = true;
         } catch (const std::exception& e) {
             log::error("request handler failed", {{"listener", impl->config.name}, {"error", e.what()}});
             response = impl->error_response(bhttp::status::internal_server_error,
@@ -263,6 +266,14 @@ asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl,
                                             version);
         }
         impl->active.fetch_sub(1);
+        if (abort_connection) {
+            // A reset, not a close: linger 0 makes the kernel send RST, as a crashed peer would.
+            auto& socket = lowest_socket(stream);
+            boost::system::error_code ignored;
+            socket.set_option(asio::socket_base::linger(true, 0), ignored);
+            socket.close(ignored);
+            co_return;
+        }
 
         const bool keep_alive = request.keep_alive() && response.keep_alive() && !impl->draining.load();
         response.version(version);

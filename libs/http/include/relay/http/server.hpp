@@ -7,6 +7,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,7 +52,13 @@ struct RequestContext {
     bool tls = false;
 };
 
-/// Runs on the connection's strand; may co_await. Exceptions become a 500 and are logged.
+/// Thrown by a handler to drop the connection with a TCP reset instead of answering (fault injection).
+struct AbortConnection : std::exception {
+    [[nodiscard]] const char* what() const noexcept override { return "connection aborted by the handler"; }
+};
+
+/// Runs on the connection's strand; may co_await. Exceptions become a 500 and are logged;
+/// AbortConnection resets the connection without an answer.
 using Handler = std::function<boost::asio::awaitable<Response>(Request&, const RequestContext&)>;
 
 /// Builds the body of a response the server sends itself (400, 408, 413, 431, 503 on overload, 500):

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "relay/core/encoding.hpp"
+#include "relay/auth/config.hpp"
 
 namespace relay::ingress {
 namespace {
@@ -64,55 +64,6 @@ http::ListenerConfig read_listener(ConfigReader::Node node,
         listener.tls = http::TlsFiles{tls.required_string("cert_file"), tls.required_string("key_file")};
     }
     return listener;
-}
-
-auth::AuthPolicy read_auth(ConfigReader::Node node) {
-    auth::AuthPolicy policy;
-    const std::string scheme =
-        node.choice("scheme", "none", {"none", "basic", "bearer", "api_key", "oauth2"});
-    if (scheme == "basic") {
-        policy.scheme = auth::Scheme::kBasic;
-        policy.basic_user = node.required_string("username");
-        policy.basic_password = node.required_secret("password");
-    } else if (scheme == "bearer") {
-        policy.scheme = auth::Scheme::kBearer;
-        policy.bearer_token = node.required_secret("token");
-    } else if (scheme == "api_key") {
-        policy.scheme = auth::Scheme::kApiKey;
-        std::string header = node.string("header", "x-api-key");
-        std::transform(
-            header.begin(), header.end(), header.begin(), [](unsigned char c) { return std::tolower(c); });
-        policy.api_key_header = header;
-        policy.api_key = node.required_secret("key");
-    } else if (scheme == "oauth2") {
-        policy.scheme = auth::Scheme::kOAuth2;
-        policy.token_lifetime = std::chrono::duration_cast<std::chrono::seconds>(
-            node.duration("token_lifetime", std::chrono::hours(1), std::chrono::seconds(60)));
-        auto clients = node.list("clients");
-        if (clients.empty()) node.fail("clients", "oauth2 needs at least one client");
-        for (auto& client : clients) {
-            auth::OAuthClient c;
-            c.client_id = client.required_string("client_id");
-            c.client_secret = client.required_secret("client_secret");
-            c.allowed_scopes = client.string_list("scopes", {});
-            policy.oauth_clients.push_back(std::move(c));
-        }
-    }
-    if (node.has("signature")) {
-        auto signature = node.child("signature");
-        Secret key = signature.required_secret("key");
-        // Standard Webhooks secrets are written "whsec_<base64>"; the HMAC key is the decoded bytes.
-        if (key.reveal().starts_with("whsec_")) {
-            auto decoded = base64_decode(key.reveal().substr(6));
-            if (!decoded || decoded->empty())
-                signature.fail("key", "a whsec_ secret must be base64 after the prefix");
-            key = Secret::from_value(std::move(*decoded));
-        }
-        policy.signature_key = std::move(key);
-        policy.signature_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
-            signature.duration("tolerance", std::chrono::minutes(5), std::chrono::seconds(1)));
-    }
-    return policy;
 }
 
 }  // namespace
@@ -230,7 +181,7 @@ IngressConfig load_config(ConfigReader& reader) {
         integration.fhir_path = substitute(node.string("fhir_path", "/ocean/{site}/fhir"), integration);
         integration.token_path =
             substitute(node.string("token_path", "/ocean/{site}/oauth2/token"), integration);
-        integration.auth = read_auth(node.child("auth"));
+        integration.auth = auth::read_policy(node.child("auth"));
         integration.accepted_events = node.string_list("accepted_events", accepted_events);
         integration.enforce_site = node.boolean("enforce_site", false);
         if (integration.fhir_path.empty() || integration.fhir_path.front() != '/') {

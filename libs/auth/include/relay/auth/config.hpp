@@ -1,0 +1,17 @@
+#pragma once
+
+#include "relay/auth/authenticator.hpp"
+#include "relay/core/config.hpp"
+
+namespace relay::auth {
+
+/// Reads an authentication policy from configuration, the same keys wherever a caller is
+/// authenticated (the ingress's integrations, the simulators' routes):
+///   scheme: none | basic | bearer | api_key | oauth2
+///   basic: username, password;  bearer: token;  api_key: header, key
+///   oauth2: token_lifetime, clients: [{client_id, client_secret, scopes}]
+///   signature: {key, tolerance}   (Standard Webhooks; a "whsec_" key is base64-decoded)
+/// Throws ConfigError naming the key.
+AuthPolicy read_policy(ConfigReader::Node node);
+
+}  // namespace relay::auth

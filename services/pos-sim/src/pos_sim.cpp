@@ -1,0 +1,250 @@
+#include "pos_sim.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "relay/auth/config.hpp"
+#include "relay/core/log.hpp"
+#include "relay/core/time.hpp"
+#include "relay/http/fault_config.hpp"
+
+namespace relay::pos_sim {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+
+struct PosSim::Route {
+    RouteConfig config;
+    auth::Authenticator authenticator;
+    http::FaultInjector faults;
+    http::Handler wrapped;  ///< faults around the accepting handler
+
+    Route(RouteConfig c, const auth::TokenSigner* signer, std::uint64_t seed)
+        : config(std::move(c)),
+          authenticator(config.auth, config.name, signer),
+          faults(config.faults, seed) {}
+};
+
+PosSimConfig load_pos_sim_config(ConfigReader& reader) {
+    PosSimConfig config;
+    auto root = reader.root();
+    config.log_level = root.choice("log_level", "info", {"debug", "info", "warn", "error"});
+    auto listener = root.child("listener");
+    config.listener.name = "deliveries";
+    config.listener.address = listener.string("address", "127.0.0.1");
+    config.listener.port = static_cast<std::uint16_t>(listener.integer("port", 8480, 0, 65535));
+    config.listener.limits.body_limit = listener.bytes("max_body", 32ULL << 20, 1024, 256ULL << 20);
+    if (listener.has("tls")) {
+        auto tls = listener.child("tls");
+        config.listener.tls =
+            http::TlsFiles{tls.required_string("cert_file"), tls.required_string("key_file")};
+    }
+    auto admin = root.child("admin");
+    config.admin.name = "admin";
+    config.admin.address = admin.string("address", "127.0.0.1");
+    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9480, 0, 65535));
+    config.deliveries_file = root.optional_string("deliveries_file");
+    config.token_signing_key = root.secret("token_signing_key");
+    config.fault_seed = static_cast<std::uint64_t>(root.integer("fault_seed", 1, 0, INT64_MAX));
+    std::set<std::string> paths;
+    for (auto& node : root.list("routes")) {
+        RouteConfig route;
+        route.name = node.required_string("name");
+        route.path = node.string("path", "/" + route.name);
+        route.token_path = node.string("token_path", route.path + "/oauth2/token");
+        route.auth = auth::read_policy(node.child("auth"));
+        route.faults = http::read_fault_rules(node.list("faults"));
+        route.slow_accept = node.duration("slow_accept", std::chrono::milliseconds(0));
+        if (!paths.insert(route.path).second) node.fail("path", "is used twice");
+        if (route.auth.scheme == auth::Scheme::kOAuth2 && !config.token_signing_key) {
+            root.fail("token_signing_key", "is required when a route uses oauth2");
+        }
+        config.routes.push_back(std::move(route));
+    }
+    if (config.routes.empty()) root.fail("routes", "configure at least one route");
+    reader.check_no_unknown_keys();
+    return config;
+}
+
+PosSim::PosSim(PosSimConfig config) : config_(std::move(config)) {
+    if (config_.token_signing_key)
+        signer_ = std::make_unique<auth::TokenSigner>(*config_.token_signing_key, "pos-sim");
+    if (config_.deliveries_file) {
+        file_.emplace(*config_.deliveries_file, std::ios::app);
+        if (!*file_) throw ConfigError("deliveries_file: cannot open '" + *config_.deliveries_file + "'");
+    }
+    std::uint64_t seed = config_.fault_seed;
+    for (const auto& route_config : config_.routes) {
+        auto route = std::make_unique<Route>(route_config, signer_.get(), seed++);
+        Route* raw = route.get();
+        raw->wrapped = raw->faults.wrap([this, raw](http::Request& request, const http::RequestContext&) {
+            return accept(*raw, request);
+        });
+        routes_.push_back(std::move(route));
+    }
+}
+
+PosSim::~PosSim() = default;
+
+http::Handler PosSim::handler() {
+    return [this](http::Request& request,
+                  const http::RequestContext& context) -> asio::awaitable<http::Response> {
+        std::string_view target(request.target().data(), request.target().size());
+        std::string_view query;
+        if (const auto q = target.find('?'); q != std::string_view::npos) {
+            query = target.substr(q + 1);
+            target = target.substr(0, q);
+        }
+        for (auto& route : routes_) {
+            if (target == route->config.path) {
+                if (request.method() != bhttp::verb::post) break;
+                return route->wrapped(request, context);
+            }
+            if (target == route->config.token_path && route->config.auth.scheme == auth::Scheme::kOAuth2) {
+                auto issued = route->authenticator.issue_token(
+                    std::string_view(request[bhttp::field::content_type].data(),
+                                     request[bhttp::field::content_type].size()),
+                    request.body(),
+                    std::string_view(request[bhttp::field::authorization].data(),
+                                     request[bhttp::field::authorization].size()),
+                    query,
+                    system_now());
+                http::Response res{bhttp::status::ok, request.version()};
+                res.set(bhttp::field::content_type, "application/json");
+                res.set(bhttp::field::cache_control, "no-store");
+                if (auto* token = std::get_if<auth::IssuedToken>(&issued)) {
+                    res.body() = boost::json::serialize(
+                        boost::json::object{{"access_token", token->access_token},
+                                            {"token_type", "Bearer"},
+                                            {"expires_in", token->expires_in.count()}});
+                } else {
+                    const auto& error = std::get<auth::TokenEndpointError>(issued);
+                    res.result(static_cast<bhttp::status>(error.status));
+                    res.body() = boost::json::serialize(boost::json::object{
+                        {"error", error.error}, {"error_description", error.description}});
+                }
+                return
+                    [](http::Response r) -> asio::awaitable<http::Response> { co_return r; }(std::move(res));
+            }
+        }
+        http::Response res{bhttp::status::not_found, request.version()};
+        res.set(bhttp::field::content_type, "application/json");
+        res.body() = R"({"error":"not_found"})";
+        return [](http::Response r) -> asio::awaitable<http::Response> { co_return r; }(std::move(res));
+    };
+}
+
+asio::awaitable<http::Response> PosSim::accept(Route& route, http::Request& request) {
+    auto header = [&request](std::string_view name) {
+        auto value = request[boost::core::string_view(name.data(), name.size())];
+        return std::string_view(value.data(), value.size());
+    };
+    const auth::AuthResult auth = route.authenticator.check(header, request.body(), system_now());
+    if (!auth.allowed()) {
+        {
+            std::lock_guard lock(mutex_);
+            ++refused_;
+        }
+        http::Response res{auth.outcome == auth::AuthResult::Outcome::kForbidden
+                               ? bhttp::status::forbidden
+                               : bhttp::status::unauthorized,
+                           request.version()};
+        if (!auth.www_authenticate.empty()) res.set(bhttp::field::www_authenticate, auth.www_authenticate);
+        res.set(bhttp::field::content_type, "application/json");
+        res.body() = boost::json::serialize(boost::json::object{{"error", auth.reason}});
+        co_return res;
+    }
+    if (route.config.slow_accept.count() > 0) {
+        asio::steady_timer timer(co_await asio::this_coro::executor, route.config.slow_accept);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    Delivery delivery;
+    delivery.route = route.config.name;
+    delivery.idempotency_key = header("idempotency-key");
+    delivery.referral_ref = header("x-relay-referral-ref");
+    delivery.event = header("x-relay-event");
+    delivery.content_type = header("content-type");
+    delivery.bytes = request.body().size();
+    {
+        std::lock_guard lock(mutex_);
+        delivery.sequence = ++sequence_[route.config.name];
+        if (!delivery.idempotency_key.empty()) {
+            delivery.duplicate = !seen_keys_[route.config.name].insert(delivery.idempotency_key).second;
+        }
+        if (file_) {
+            *file_ << boost::json::serialize(
+                          boost::json::object{{"ts", format_rfc3339_millis(system_now())},
+                                              {"route", delivery.route},
+                                              {"sequence", delivery.sequence},
+                                              {"idempotency_key", delivery.idempotency_key},
+                                              {"referral_ref", delivery.referral_ref},
+                                              {"event", delivery.event},
+                                              {"bytes", delivery.bytes},
+                                              {"duplicate", delivery.duplicate}})
+                   << '\n';
+            file_->flush();
+        }
+        deliveries_.push_back(delivery);
+    }
+    http::Response res{bhttp::status::ok, request.version()};
+    res.set(bhttp::field::content_type, "application/json");
+    res.body() = boost::json::serialize(
+        boost::json::object{{"received", delivery.sequence}, {"duplicate", delivery.duplicate}});
+    co_return res;
+}
+
+std::vector<Delivery> PosSim::deliveries() const {
+    std::lock_guard lock(mutex_);
+    return deliveries_;
+}
+
+std::string PosSim::deliveries_json() const {
+    std::lock_guard lock(mutex_);
+    boost::json::object out;
+    boost::json::object per_route;
+    for (const auto& [route, n] : sequence_) per_route[route] = n;
+    std::uint64_t duplicates = 0;
+    for (const auto& d : deliveries_) duplicates += d.duplicate ? 1 : 0;
+    out["deliveries"] = deliveries_.size();
+    out["duplicates"] = duplicates;
+    out["refused"] = refused_;
+    out["by_route"] = std::move(per_route);
+    return boost::json::serialize(out);
+}
+
+http::Handler PosSim::admin_handler() {
+    return [this](http::Request& request, const http::RequestContext&) -> asio::awaitable<http::Response> {
+        http::Response res{bhttp::status::ok, request.version()};
+        const std::string_view target(request.target().data(), request.target().size());
+        if (target == "/deliveries") {
+            res.set(bhttp::field::content_type, "application/json");
+            res.body() = deliveries_json();
+        } else if (target == "/healthz") {
+            res.set(bhttp::field::content_type, "application/json");
+            res.body() = R"({"status":"ok"})";
+        } else if (target == "/metrics") {
+            std::string body = "# TYPE pos_sim_deliveries_total counter\n";
+            for (const auto& route : routes_) {
+                std::uint64_t n = 0;
+                {
+                    std::lock_guard lock(mutex_);
+                    if (auto it = sequence_.find(route->config.name); it != sequence_.end()) n = it->second;
+                }
+                body += fmt::format("pos_sim_deliveries_total{{route=\"{}\"}} {}\n", route->config.name, n);
+            }
+            res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+            res.body() = std::move(body);
+        } else {
+            res.result(bhttp::status::not_found);
+            res.body() = R"({"error":"not_found"})";
+        }
+        co_return res;
+    };
+}
+
+}  // namespace relay::pos_sim

@@ -1,0 +1,144 @@
+// pos-sim over loopback: its auth per route, its record of deliveries, its faults.
+#include "pos_sim.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <thread>
+
+#include "relay/core/encoding.hpp"
+#include "relay/http/client.hpp"
+
+namespace relay::test {
+namespace {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using namespace std::chrono_literals;
+
+pos_sim::PosSimConfig parse(const std::string& yaml) {
+    auto reader = ConfigReader::from_string(
+        yaml, "RELAY_POS", [](const std::string&) { return std::optional<std::string>(); });
+    return pos_sim::load_pos_sim_config(reader);
+}
+
+constexpr const char* kConfig = R"(
+listener: {address: 127.0.0.1, port: 0}
+admin: {address: 127.0.0.1, port: 0}
+token_signing_key: {value: "pos-sim-signing-key-0123456789abcdef"}
+routes:
+  - name: emr-basic
+    auth: {scheme: basic, username: relay, password: {value: pw}}
+  - name: emr-oauth
+    auth: {scheme: oauth2, clients: [{client_id: relay, client_secret: {value: cs}}]}
+  - name: intake-flaky
+    faults: [{kind: down, delay: 400ms}]
+  - name: scheduler-slow
+    slow_accept: 300ms
+)";
+
+class PosSimTest : public ::testing::Test {
+   protected:
+    asio::io_context ioc;
+    pos_sim::PosSim sim{parse(kConfig)};
+    std::unique_ptr<http::Server> deliveries;
+    std::unique_ptr<http::Server> admin;
+    std::thread thread;
+
+    void SetUp() override {
+        auto config = parse(kConfig);
+        deliveries = std::make_unique<http::Server>(ioc, config.listener, sim.handler());
+        admin = std::make_unique<http::Server>(ioc, config.admin, sim.admin_handler());
+        deliveries->start();
+        admin->start();
+        thread = std::thread([this] { ioc.run(); });
+    }
+    void TearDown() override {
+        deliveries->stop_accepting();
+        admin->stop_accepting();
+        ioc.stop();
+        thread.join();
+    }
+    http::ClientResponse deliver(const std::string& path,
+                                 const std::string& key,
+                                 std::vector<std::pair<std::string, std::string>> headers = {}) {
+        headers.emplace_back("Idempotency-Key", key);
+        headers.emplace_back("X-Relay-Referral-Ref", "ref-" + key);
+        headers.emplace_back("X-Relay-Event", "referral.received");
+        return http::BlockingClient("127.0.0.1", deliveries->port())
+            .post(path, R"({"referral":1})", "application/json", headers);
+    }
+};
+
+TEST_F(PosSimTest, RecordsDeliveriesInOrderAndSpotsDuplicates) {
+    const std::string basic = "Basic " + base64_encode("relay:pw");
+    EXPECT_EQ(deliver("/emr-basic", "k1", {{"Authorization", basic}}).result_int(), 200);
+    EXPECT_EQ(deliver("/emr-basic", "k2", {{"Authorization", basic}}).result_int(), 200);
+    auto res = deliver("/emr-basic", "k1", {{"Authorization", basic}});
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_NE(res.body().find("\"duplicate\":true"), std::string::npos);
+    EXPECT_EQ(deliver("/emr-basic", "k3").result_int(), 401);
+
+    const auto recorded = sim.deliveries();
+    ASSERT_EQ(recorded.size(), 3U);
+    EXPECT_EQ(recorded[0].sequence, 1U);
+    EXPECT_EQ(recorded[2].sequence, 3U);
+    EXPECT_EQ(recorded[1].referral_ref, "ref-k2");
+    EXPECT_EQ(recorded[1].event, "referral.received");
+    EXPECT_FALSE(recorded[1].duplicate);
+    EXPECT_TRUE(recorded[2].duplicate);
+    const auto summary = http::BlockingClient("127.0.0.1", admin->port()).get("/deliveries").body();
+    EXPECT_NE(summary.find("\"duplicates\":1"), std::string::npos) << summary;
+    EXPECT_NE(summary.find("\"refused\":1"), std::string::npos) << summary;
+}
+
+TEST_F(PosSimTest, OAuthRouteHasItsOwnTokenEndpoint) {
+    http::BlockingClient client("127.0.0.1", deliveries->port());
+    auto token = client.post("/emr-oauth/oauth2/token",
+                             "grant_type=client_credentials&client_id=relay&client_secret=cs",
+                             "application/x-www-form-urlencoded");
+    ASSERT_EQ(token.result_int(), 200) << token.body();
+    const auto start = token.body().find("\"access_token\":\"") + 16;
+    const std::string access = token.body().substr(start, token.body().find('"', start) - start);
+    EXPECT_EQ(deliver("/emr-oauth", "o1", {{"Authorization", "Bearer " + access}}).result_int(), 200);
+    EXPECT_EQ(deliver("/emr-oauth", "o2", {{"Authorization", "Bearer nope"}}).result_int(), 401);
+    EXPECT_EQ(client
+                  .post("/emr-oauth/oauth2/token",
+                        "grant_type=client_credentials&client_id=relay&client_secret=x",
+                        "application/x-www-form-urlencoded")
+                  .result_int(),
+              401);
+}
+
+TEST_F(PosSimTest, FaultsAndSlowAcceptPerRoute) {
+    EXPECT_EQ(deliver("/intake-flaky", "f1").result_int(), 503);
+    std::this_thread::sleep_for(500ms);
+    EXPECT_EQ(deliver("/intake-flaky", "f2").result_int(), 200) << "down for 400ms, then accepting";
+    const auto started = std::chrono::steady_clock::now();
+    EXPECT_EQ(deliver("/scheduler-slow", "s1").result_int(), 200);
+    EXPECT_GE(std::chrono::steady_clock::now() - started, 290ms);
+    EXPECT_EQ(deliver("/nowhere", "n1").result_int(), 404);
+}
+
+TEST(PosSimConfig, MistakesNameTheKey) {
+    auto message = [](const std::string& yaml) {
+        try {
+            parse(yaml);
+        } catch (const ConfigError& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message("routes: [{name: a, faults: [{kind: explode}]}]\n").find("routes[0].faults[0].kind"),
+              std::string::npos);
+    EXPECT_NE(message("routes: [{name: a, auth: {scheme: oauth2, clients: [{client_id: c, client_secret: "
+                      "{value: s}}]}}]\n")
+                  .find("token_signing_key"),
+              std::string::npos);
+    EXPECT_NE(message("routes: []\n").find("routes"), std::string::npos);
+    EXPECT_NE(message("routes: [{name: a, probability: 2}]\n").find("routes[0].probability"),
+              std::string::npos);
+}
+
+}  // namespace
+}  // namespace relay::test

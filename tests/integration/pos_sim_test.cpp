@@ -1,12 +1,18 @@
 // pos-sim over loopback: its auth per route, its record of deliveries, its faults.
 #include "pos_sim.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "relay/core/encoding.hpp"
+#include "relay/http/async_client.hpp"
 #include "relay/http/client.hpp"
 
 namespace relay::test {
@@ -118,6 +124,78 @@ TEST_F(PosSimTest, FaultsAndSlowAcceptPerRoute) {
     EXPECT_EQ(deliver("/scheduler-slow", "s1").result_int(), 200);
     EXPECT_GE(std::chrono::steady_clock::now() - started, 290ms);
     EXPECT_EQ(deliver("/nowhere", "n1").result_int(), 404);
+}
+
+// Mutual TLS: a throwaway CA signs the server's and the client's certificates (openssl CLI).
+class PosSimMutualTls : public ::testing::Test {
+   protected:
+    std::filesystem::path dir =
+        std::filesystem::temp_directory_path() / fmt::format("relay-pos-mtls-{}", ::getpid());
+    void SetUp() override {
+        std::filesystem::create_directories(dir);
+        const std::string d = dir.string();
+        const std::string script = fmt::format(
+            "cd '{0}' && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext && "
+            "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=test-ca "
+            "-keyout ca.key -out ca.pem && "
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=localhost -keyout "
+            "server.key -out server.csr && "
+            "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile "
+            "san.ext -out server.pem && "
+            "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=relay-client -keyout "
+            "client.key -out client.csr && "
+            "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out "
+            "client.pem",
+            d);
+        ASSERT_EQ(std::system(("(" + script + ") >/dev/null 2>&1").c_str()), 0);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir); }
+};
+
+TEST_F(PosSimMutualTls, RouteRequiringAClientCertificate) {
+    const std::string d = dir.string();
+    auto config = parse(fmt::format(R"(
+listener:
+  address: 127.0.0.1
+  port: 0
+  tls: {{cert_file: "{0}/server.pem", key_file: "{0}/server.key", client_ca_file: "{0}/ca.pem"}}
+admin: {{address: 127.0.0.1, port: 0}}
+routes:
+  - {{name: his, require_client_certificate: true}}
+  - {{name: open}}
+)",
+                                    d));
+    asio::io_context ioc;
+    pos_sim::PosSim sim(config);
+    http::Server server(ioc, config.listener, sim.handler());
+    server.start();
+    auto post = [&](const std::string& path, bool with_certificate) {
+        http::ClientOptions options;
+        options.ca_file = d + "/ca.pem";
+        if (with_certificate)
+            options.client_certificate = http::TlsFiles{d + "/client.pem", d + "/client.key"};
+        http::AsyncClient client(ioc.get_executor(), options);
+        http::ClientRequest request{bhttp::verb::post, "/", 11};
+        request.set(bhttp::field::content_type, "application/json");
+        request.body() = "{}";
+        auto future = asio::co_spawn(
+            ioc,
+            client.send(*http::Url::parse(fmt::format("https://localhost:{}{}", server.port(), path)),
+                        std::move(request)),
+            asio::use_future);
+        ioc.restart();
+        // The server keeps the context busy: run it only until this exchange is done.
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (future.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < deadline) {
+            ioc.run_one_for(50ms);
+        }
+        auto result = future.get();
+        return result.ok() ? static_cast<int>(result.response->result_int()) : -1;
+    };
+    EXPECT_EQ(post("/his", true), 200);
+    EXPECT_EQ(post("/his", false), 403);
+    EXPECT_EQ(post("/open", false), 200);
+    server.stop_accepting();
 }
 
 TEST(PosSimConfig, MistakesNameTheKey) {

@@ -311,6 +311,10 @@ asio::awaitable<void> run_tls(std::shared_ptr<Server::Impl> impl,
         conn->socket = nullptr;
         co_return;
     }
+    if (X509* peer = SSL_get1_peer_certificate(stream.native_handle()); peer != nullptr) {
+        context.client_certificate_verified = SSL_get_verify_result(stream.native_handle()) == X509_V_OK;
+        X509_free(peer);
+    }
     co_await serve(impl, stream, conn, context);
     conn->socket = nullptr;
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
@@ -394,6 +398,19 @@ Server::Server(asio::io_context& ioc,
                                           impl_->config.name,
                                           impl_->config.tls->key_file,
                                           ec.message()));
+        }
+        if (const auto& ca = impl_->config.tls->client_ca_file) {
+            ctx.load_verify_file(*ca, ec);
+            if (ec) {
+                throw ConfigError(fmt::format(
+                    "listener '{}': cannot load client CA '{}': {}", impl_->config.name, *ca, ec.message()));
+            }
+            ctx.set_verify_mode(asio::ssl::verify_peer | (impl_->config.tls->require_client_certificate
+                                                              ? asio::ssl::verify_fail_if_no_peer_cert
+                                                              : asio::ssl::verify_none));
+        } else if (impl_->config.tls->require_client_certificate) {
+            throw ConfigError(fmt::format("listener '{}': require_client_certificate needs client_ca_file",
+                                          impl_->config.name));
         }
     }
 }

@@ -43,6 +43,8 @@ PosSimConfig load_pos_sim_config(ConfigReader& reader) {
         auto tls = listener.child("tls");
         config.listener.tls =
             http::TlsFiles{tls.required_string("cert_file"), tls.required_string("key_file")};
+        config.listener.tls->client_ca_file = tls.optional_string("client_ca_file");
+        config.listener.tls->require_client_certificate = tls.boolean("require_client_certificate", false);
     }
     auto admin = root.child("admin");
     config.admin.name = "admin";
@@ -60,6 +62,11 @@ PosSimConfig load_pos_sim_config(ConfigReader& reader) {
         route.auth = auth::read_policy(node.child("auth"));
         route.faults = http::read_fault_rules(node.list("faults"));
         route.slow_accept = node.duration("slow_accept", std::chrono::milliseconds(0));
+        route.require_client_certificate = node.boolean("require_client_certificate", false);
+        if (route.require_client_certificate &&
+            !(config.listener.tls && config.listener.tls->client_ca_file)) {
+            node.fail("require_client_certificate", "needs listener.tls.client_ca_file");
+        }
         if (!paths.insert(route.path).second) node.fail("path", "is used twice");
         if (route.auth.scheme == auth::Scheme::kOAuth2 && !config.token_signing_key) {
             root.fail("token_signing_key", "is required when a route uses oauth2");
@@ -82,9 +89,10 @@ PosSim::PosSim(PosSimConfig config) : config_(std::move(config)) {
     for (const auto& route_config : config_.routes) {
         auto route = std::make_unique<Route>(route_config, signer_.get(), seed++);
         Route* raw = route.get();
-        raw->wrapped = raw->faults.wrap([this, raw](http::Request& request, const http::RequestContext&) {
-            return accept(*raw, request);
-        });
+        raw->wrapped =
+            raw->faults.wrap([this, raw](http::Request& request, const http::RequestContext& context) {
+                return accept(*raw, request, context);
+            });
         routes_.push_back(std::move(route));
     }
 }
@@ -139,12 +147,17 @@ http::Handler PosSim::handler() {
     };
 }
 
-asio::awaitable<http::Response> PosSim::accept(Route& route, http::Request& request) {
+asio::awaitable<http::Response> PosSim::accept(Route& route,
+                                               http::Request& request,
+                                               const http::RequestContext& context) {
     auto header = [&request](std::string_view name) {
         auto value = request[boost::core::string_view(name.data(), name.size())];
         return std::string_view(value.data(), value.size());
     };
-    const auth::AuthResult auth = route.authenticator.check(header, request.body(), system_now());
+    auth::AuthResult auth = route.authenticator.check(header, request.body(), system_now());
+    if (auth.allowed() && route.config.require_client_certificate && !context.client_certificate_verified) {
+        auth = auth::AuthResult{auth::AuthResult::Outcome::kForbidden, "client_certificate_required", {}, {}};
+    }
     if (!auth.allowed()) {
         {
             std::lock_guard lock(mutex_);

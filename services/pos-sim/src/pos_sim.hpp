@@ -26,6 +26,8 @@ struct RouteConfig {
     auth::AuthPolicy auth;
     std::vector<http::FaultRule> faults;
     std::chrono::milliseconds slow_accept{0};  ///< every accepted delivery takes this long
+    /// Mutual TLS: refuse (403) callers without a client certificate from the listener's client CA.
+    bool require_client_certificate = false;
 };
 
 struct PosSimConfig {
@@ -74,7 +76,9 @@ class PosSim {
     struct Route;
 
    private:
-    boost::asio::awaitable<http::Response> accept(Route& route, http::Request& request);
+    boost::asio::awaitable<http::Response> accept(Route& route,
+                                                  http::Request& request,
+                                                  const http::RequestContext& context);
 
     PosSimConfig config_;
     std::unique_ptr<auth::TokenSigner> signer_;

@@ -21,6 +21,10 @@ namespace relay::http {
 struct TlsFiles {
     std::string cert_file;  ///< PEM certificate chain
     std::string key_file;   ///< PEM private key
+    /// Mutual TLS: CAs whose client certificates are accepted. Clients without one still connect
+    /// unless `require_client_certificate`; handlers see RequestContext::client_certificate_verified.
+    std::optional<std::string> client_ca_file;
+    bool require_client_certificate = false;
 };
 
 /// Bounds on what one peer may cost us. Every network step has a deadline.
@@ -50,6 +54,7 @@ struct RequestContext {
     std::string_view listener;
     boost::asio::ip::tcp::endpoint remote;
     bool tls = false;
+    bool client_certificate_verified = false;  ///< mutual TLS: a client certificate chained to client_ca_file
 };
 
 /// Thrown by a handler to drop the connection with a TCP reset instead of answering (fault injection).

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
         }
         relay::log::set_level(config.log_level);
         boost::asio::io_context ioc;
-        relay::pos_sim::PosSim sim(config);
+        relay::pos_sim::PosSim sim(config, ioc.get_executor());
         relay::http::Server deliveries(ioc, config.listener, sim.handler());
         relay::http::Server admin(ioc, config.admin, sim.admin_handler());
         deliveries.start();

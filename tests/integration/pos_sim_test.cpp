@@ -9,6 +9,7 @@
 #include <boost/asio/use_future.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "relay/core/encoding.hpp"
@@ -186,7 +187,8 @@ routes:
         ioc.restart();
         // The server keeps the context busy: run it only until this exchange is done.
         const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (future.wait_for(0s) != std::future_status::ready && std::chrono::steady_clock::now() < deadline) {
+        while (future.wait_for(0s) != std::future_status::ready &&
+               std::chrono::steady_clock::now() < deadline) {
             ioc.run_one_for(50ms);
         }
         auto result = future.get();
@@ -196,6 +198,61 @@ routes:
     EXPECT_EQ(post("/his", false), 403);
     EXPECT_EQ(post("/open", false), 200);
     server.stop_accepting();
+}
+
+TEST(PosSimDecisions, EveryNewReferralGetsOneDecisionFromTheMix) {
+    // The decisions go to a second route of the same simulator, standing in for the relay's hub API.
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor probe(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto port = probe.local_endpoint().port();
+    probe.close();
+    auto config = parse(fmt::format(R"(
+listener: {{address: 127.0.0.1, port: {0}}}
+admin: {{address: 127.0.0.1, port: 0}}
+routes: [{{name: emr}}, {{name: hub-api}}]
+decisions:
+  target_url: http://127.0.0.1:{0}/hub-api
+  delay: 50ms
+  mix: {{accept: 1, decline: 1, book: 1, message: 1}}
+  seed: 3
+)",
+                                    port));
+    pos_sim::PosSim sim(config, ioc.get_executor());
+    http::Server server(ioc, config.listener, sim.handler());
+    server.start();
+    std::thread thread([&] { ioc.run(); });
+    http::BlockingClient client("127.0.0.1", port);
+    for (int i = 0; i < 12; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        client.post("/emr",
+                    "{}",
+                    "application/json",
+                    {{"Idempotency-Key", key}, {"X-Relay-Referral-Ref", "ref-" + key}});
+    }
+    client.post(
+        "/emr", "{}", "application/json", {{"Idempotency-Key", "k0"}, {"X-Relay-Referral-Ref", "ref-k0"}});
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    std::vector<pos_sim::DecisionMaker::Sent> sent;
+    for (;;) {
+        sent = sim.decisions();
+        bool pending = false;
+        for (const auto& s : sent) pending = pending || s.status == -1;
+        if (!pending || std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::sleep_for(20ms);
+    }
+    server.stop_accepting();
+    ioc.stop();
+    thread.join();
+    ASSERT_EQ(sent.size(), 12U) << "one decision per new referral; the duplicate gets none";
+    std::set<std::string> actions;
+    for (const auto& s : sent) {
+        EXPECT_EQ(s.status, 200) << s.referral_ref;
+        actions.insert(s.action);
+    }
+    EXPECT_GE(actions.size(), 3U) << "the mix is used";
+    std::size_t received = 0;
+    for (const auto& d : sim.deliveries()) received += d.route == "hub-api" ? 1 : 0;
+    EXPECT_EQ(received, 12U);
 }
 
 TEST(PosSimConfig, MistakesNameTheKey) {

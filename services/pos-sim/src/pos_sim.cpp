@@ -74,11 +74,15 @@ PosSimConfig load_pos_sim_config(ConfigReader& reader) {
         config.routes.push_back(std::move(route));
     }
     if (config.routes.empty()) root.fail("routes", "configure at least one route");
+    config.decisions = read_decision_config(root.child("decisions"));
     reader.check_no_unknown_keys();
     return config;
 }
 
-PosSim::PosSim(PosSimConfig config) : config_(std::move(config)) {
+PosSim::PosSim(PosSimConfig config, std::optional<asio::any_io_executor> executor)
+    : config_(std::move(config)) {
+    if (config_.decisions && executor)
+        decision_maker_ = std::make_unique<DecisionMaker>(*executor, *config_.decisions);
     if (config_.token_signing_key)
         signer_ = std::make_unique<auth::TokenSigner>(*config_.token_signing_key, "pos-sim");
     if (config_.deliveries_file) {
@@ -204,11 +208,18 @@ asio::awaitable<http::Response> PosSim::accept(Route& route,
         }
         deliveries_.push_back(delivery);
     }
+    if (decision_maker_ && !delivery.duplicate && !delivery.referral_ref.empty()) {
+        decision_maker_->decide_later(delivery.referral_ref);
+    }
     http::Response res{bhttp::status::ok, request.version()};
     res.set(bhttp::field::content_type, "application/json");
     res.body() = boost::json::serialize(
         boost::json::object{{"received", delivery.sequence}, {"duplicate", delivery.duplicate}});
     co_return res;
+}
+
+std::vector<DecisionMaker::Sent> PosSim::decisions() const {
+    return decision_maker_ ? decision_maker_->sent() : std::vector<DecisionMaker::Sent>{};
 }
 
 std::vector<Delivery> PosSim::deliveries() const {

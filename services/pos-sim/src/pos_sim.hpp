@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "decisions.hpp"
 #include "relay/auth/authenticator.hpp"
 #include "relay/auth/token.hpp"
 #include "relay/core/config.hpp"
@@ -38,6 +39,7 @@ struct PosSimConfig {
     std::optional<Secret> token_signing_key;
     std::uint64_t fault_seed = 1;
     std::vector<RouteConfig> routes;
+    std::optional<DecisionConfig> decisions;  ///< decide on every new referral (unattended loop)
 };
 
 /// Parses pos-sim's YAML (environment overrides with the RELAY_POS_ prefix); throws ConfigError.
@@ -60,7 +62,8 @@ struct Delivery {
 /// misbehaves on request (faults per route). Thread-safe.
 class PosSim {
    public:
-    explicit PosSim(PosSimConfig config);
+    /// `executor` runs the decision maker, when decisions are configured.
+    explicit PosSim(PosSimConfig config, std::optional<boost::asio::any_io_executor> executor = std::nullopt);
     ~PosSim();
     PosSim(const PosSim&) = delete;
     PosSim& operator=(const PosSim&) = delete;
@@ -71,6 +74,8 @@ class PosSim {
     [[nodiscard]] http::Handler admin_handler();
 
     [[nodiscard]] std::vector<Delivery> deliveries() const;
+    /// Decisions sent so far (empty without a decisions section).
+    [[nodiscard]] std::vector<DecisionMaker::Sent> decisions() const;
     [[nodiscard]] std::string deliveries_json() const;
 
     struct Route;
@@ -82,6 +87,7 @@ class PosSim {
 
     PosSimConfig config_;
     std::unique_ptr<auth::TokenSigner> signer_;
+    std::unique_ptr<DecisionMaker> decision_maker_;
     std::vector<std::unique_ptr<Route>> routes_;
     mutable std::mutex mutex_;
     std::optional<std::ofstream> file_;

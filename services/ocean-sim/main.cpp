@@ -4,13 +4,17 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/beast/http.hpp>
 #include <iostream>
 #include <thread>
 
+#include "ocean_api.hpp"
+#include "referral_state.hpp"
 #include "relay/core/log.hpp"
+#include "relay/http/fault_injection.hpp"
 #include "sim_config.hpp"
 
 namespace {
@@ -66,11 +70,15 @@ int main(int argc, char** argv) {
         asio::io_context ioc;
         Observations observations(config.observations_file);
 
+        relay::ocean_sim::ReferralState state;
+        std::unique_ptr<relay::ocean_sim::OceanApi> api;
+        if (config.api) api = std::make_unique<relay::ocean_sim::OceanApi>(*config.api, state);
+
         relay::http::Server admin(
             ioc,
             config.admin,
-            [&observations](relay::http::Request& request,
-                            const relay::http::RequestContext&) -> asio::awaitable<relay::http::Response> {
+            [&observations, &api, &state](relay::http::Request& request, const relay::http::RequestContext&)
+                -> asio::awaitable<relay::http::Response> {
                 relay::http::Response res{bhttp::status::ok, request.version()};
                 const std::string_view target(request.target().data(), request.target().size());
                 if (target == "/metrics") {
@@ -82,6 +90,12 @@ int main(int argc, char** argv) {
                 } else if (target == "/observations") {
                     res.set(bhttp::field::content_type, "application/json");
                     res.body() = observations.summary_json();
+                } else if (target == "/updates" && api) {
+                    res.set(bhttp::field::content_type, "application/json");
+                    res.body() = api->updates_json();
+                } else if (target == "/referrals" && api) {
+                    res.set(bhttp::field::content_type, "application/json");
+                    res.body() = state.to_json();
                 } else {
                     res.result(bhttp::status::not_found);
                     res.set(bhttp::field::content_type, "application/json");
@@ -96,12 +110,29 @@ int main(int argc, char** argv) {
                           {"count", static_cast<long long>(config.webhooks.count)}});
 
         relay::ocean_sim::WebhookSender sender(ioc.get_executor(), config.webhooks, observations);
+        std::unique_ptr<relay::http::FaultInjector> api_faults;
+        std::unique_ptr<relay::http::Server> api_server;
+        if (api) {
+            sender.record_into(&state);
+            // Ocean's echo: every update it applied comes back as notify-update-service-request.
+            api->on_applied([&sender](const relay::ocean_sim::AppliedUpdate& applied) {
+                if (!applied.echo_update) return;
+                asio::co_spawn(sender.executor(), sender.echo(applied.referral_ref), asio::detached);
+            });
+            api_faults = std::make_unique<relay::http::FaultInjector>(config.api_faults, config.fault_seed);
+            api_server = std::make_unique<relay::http::Server>(
+                ioc, config.api_listener, api_faults->wrap(api->handler()));
+            api_server->start();
+            relay::log::info("Ocean API listening", {{"port", static_cast<int>(api_server->port())}});
+        }
+        // With an Ocean API to serve, the simulator keeps running after its webhooks until SIGTERM.
+        const bool exit_when_done = config.exit_when_done && !api;
         bool finished = false;
         asio::co_spawn(sender.executor(), sender.run(), [&](std::exception_ptr e) {
             finished = true;
             if (e) relay::log::error("webhook sender failed");
             std::cout << observations.summary_json() << std::endl;
-            if (config.exit_when_done) {
+            if (exit_when_done) {
                 admin.stop_accepting();
                 admin.drain();
                 ioc.stop();
@@ -112,6 +143,10 @@ int main(int argc, char** argv) {
             if (ec) return;
             relay::log::info("signal received: stopping after the messages in flight");
             sender.stop();
+            if (api_server) {
+                api_server->stop_accepting();
+                api_server->drain();
+            }
             if (finished) ioc.stop();
         });
         ioc.run();

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "relay/http/fault_config.hpp"
+
 namespace relay::ocean_sim {
 namespace {
 
@@ -87,6 +89,31 @@ SimConfig load_sim_config(ConfigReader& reader) {
     }
     if (auth.has("signature_key")) a.signature_key = auth.required_secret("signature_key");
 
+    if (root.has("api")) {
+        auto api = root.child("api");
+        auto listener = api.child("listener");
+        config.api_listener.name = "ocean-api";
+        config.api_listener.address = listener.string("address", "127.0.0.1");
+        config.api_listener.port = static_cast<std::uint16_t>(listener.integer("port", 8090, 0, 65535));
+        OceanApiConfig ocean;
+        ocean.signing_key = api.required_secret("signing_key");
+        ocean.token_lifetime = std::chrono::duration_cast<std::chrono::seconds>(
+            api.duration("token_lifetime", std::chrono::hours(1), std::chrono::seconds(1)));
+        for (auto& client : api.list("clients")) {
+            ocean.clients.push_back(
+                OceanApiClient{client.required_string("client_id"), client.required_secret("client_secret")});
+        }
+        if (ocean.clients.empty()) api.fail("clients", "configure at least one OAuth client");
+        for (auto& site : api.list("sites")) {
+            ocean.sites.push_back(OceanApiSite{site.required_string("site_num"),
+                                               site.required_secret("site_key"),
+                                               site.required_secret("site_credential"),
+                                               site.required_secret("sek")});
+        }
+        config.api_faults = http::read_fault_rules(api.list("faults"));
+        config.fault_seed = static_cast<std::uint64_t>(api.integer("fault_seed", 1, 0, INT64_MAX));
+        config.api = std::move(ocean);
+    }
     reader.check_no_unknown_keys();
     return config;
 }

@@ -3,7 +3,9 @@
 #include <optional>
 #include <string>
 
+#include "ocean_api.hpp"
 #include "relay/core/config.hpp"
+#include "relay/http/fault_injection.hpp"
 #include "relay/http/server.hpp"
 #include "webhooks.hpp"
 
@@ -15,6 +17,11 @@ struct SimConfig {
     std::optional<std::string> observations_file;
     bool exit_when_done = true;
     WebhookPlan webhooks;
+    /// Ocean's API ($process-messages, token, documents, Open API referral GET), when configured.
+    std::optional<OceanApiConfig> api;
+    http::ListenerConfig api_listener;
+    std::vector<http::FaultRule> api_faults;
+    std::uint64_t fault_seed = 1;
 };
 
 /// Parses ocean-sim's YAML (environment overrides with the RELAY_SIM_ prefix); throws ConfigError

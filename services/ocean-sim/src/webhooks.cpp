@@ -104,6 +104,8 @@ asio::awaitable<void> WebhookSender::worker() {
 
         // Named messages only: GCC 12 destroys a temporary bound to a co_await's argument twice.
         const Message original{"original", generate(spec)};
+        sent_specs_[original.referral.referral_ref] = spec;
+        if (state_ != nullptr) state_->record_sent(original.referral, spec.listing_ref, spec.site_number);
         co_await deliver(original);
         if (duplicate < plan_.duplicate_share) {
             const Message again{"duplicate", original.referral};
@@ -118,6 +120,15 @@ asio::awaitable<void> WebhookSender::worker() {
             co_await deliver(updated);
         }
     }
+}
+
+asio::awaitable<void> WebhookSender::echo(std::string referral_ref) {
+    const auto it = sent_specs_.find(referral_ref);
+    if (it == sent_specs_.end()) co_return;
+    ReferralSpec update = resend_as_update(it->second);
+    it->second = update;  // the next echo is a later message about the same referral
+    const Message echoed{"echo", generate(update)};
+    co_await deliver(echoed);
 }
 
 asio::awaitable<void> WebhookSender::deliver(const Message& message) {

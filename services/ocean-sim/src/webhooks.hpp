@@ -5,6 +5,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 
 #include "generator.hpp"
 #include "observations.hpp"
+#include "referral_state.hpp"
 #include "relay/core/secret.hpp"
 #include "relay/http/async_client.hpp"
 #include "relay/http/oauth_client.hpp"
@@ -84,6 +86,13 @@ class WebhookSender {
     [[nodiscard]] const boost::asio::any_io_executor& executor() const { return executor_; }
     void stop() { stopped_.store(true); }
 
+    /// Ocean's view of what was sent: each delivered referral is recorded there, so the simulated
+    /// Ocean API accepts updates for it. Set before run().
+    void record_into(ReferralState* state) { state_ = state; }
+    /// Ocean's echo: after it applied an update, Ocean sends notify-update-service-request for the
+    /// referral (ocean-api.md §3.5). Spawn on executor(). Unknown refs are ignored.
+    boost::asio::awaitable<void> echo(std::string referral_ref);
+
     struct Message;
 
    private:
@@ -98,6 +107,8 @@ class WebhookSender {
     std::unique_ptr<http::OAuthTokenClient> tokens_;
     std::atomic<std::uint64_t> next_{0};
     std::atomic<bool> stopped_{false};
+    ReferralState* state_ = nullptr;
+    std::map<std::string, ReferralSpec> sent_specs_;  // by referral ref; touched only on the strand
     std::chrono::steady_clock::time_point started_{};
 };
 

@@ -1,0 +1,1085 @@
+#include "ocean_api.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/json.hpp>
+#include <map>
+#include <optional>
+#include <regex>
+#include <utility>
+#include <variant>
+
+#include "relay/auth/basic.hpp"
+#include "relay/auth/client_credentials.hpp"
+#include "relay/core/config.hpp"
+#include "relay/core/log.hpp"
+#include "relay/fhir/operation_outcome.hpp"
+#include "relay/ocean/crypto.hpp"
+
+namespace relay::ocean_sim {
+
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+using http::Request;
+using http::Response;
+
+namespace {
+
+// Receiver -> Ocean event codes (ocean-api.md §3.5, as the Ocean Labs autorouter sends them).
+constexpr std::string_view kNotifyAddProcessRequest = "notify-add-process-request";
+constexpr std::string_view kNotifyUpdateProcessRequest = "notify-update-process-request";
+constexpr std::string_view kNotifyAddAppointment = "notify-add-appointment";
+constexpr std::string_view kNotifyDataCorrection = "notify-data-correction";
+constexpr std::array<std::string_view, 7> kReceiverEvents = {kNotifyAddProcessRequest,
+                                                             kNotifyUpdateProcessRequest,
+                                                             kNotifyAddAppointment,
+                                                             "send-communication-from-provider",
+                                                             "send-communication-from-requester",
+                                                             "send-communication",
+                                                             kNotifyDataCorrection};
+
+// FHIR R4 value sets the shapes are checked against.
+constexpr std::array<std::string_view, 12> kTaskStatuses = {"draft",
+                                                            "requested",
+                                                            "received",
+                                                            "accepted",
+                                                            "rejected",
+                                                            "ready",
+                                                            "cancelled",
+                                                            "in-progress",
+                                                            "on-hold",
+                                                            "failed",
+                                                            "completed",
+                                                            "entered-in-error"};
+constexpr std::array<std::string_view, 9> kTaskIntents = {"unknown",
+                                                          "proposal",
+                                                          "plan",
+                                                          "order",
+                                                          "original-order",
+                                                          "reflex-order",
+                                                          "filler-order",
+                                                          "instance-order",
+                                                          "option"};
+constexpr std::array<std::string_view, 10> kAppointmentStatuses = {"proposed",
+                                                                   "pending",
+                                                                   "booked",
+                                                                   "arrived",
+                                                                   "fulfilled",
+                                                                   "cancelled",
+                                                                   "noshow",
+                                                                   "entered-in-error",
+                                                                   "checked-in",
+                                                                   "waitlist"};
+constexpr std::array<std::string_view, 4> kParticipationStatuses = {
+    "accepted", "declined", "tentative", "needs-action"};
+constexpr std::array<std::string_view, 8> kCommunicationStatuses = {"preparation",
+                                                                    "in-progress",
+                                                                    "not-done",
+                                                                    "on-hold",
+                                                                    "stopped",
+                                                                    "completed",
+                                                                    "entered-in-error",
+                                                                    "unknown"};
+
+template <std::size_t N>
+bool one_of(const std::array<std::string_view, N>& set, std::string_view value) {
+    return std::find(set.begin(), set.end(), value) != set.end();
+}
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.substr(0, prefix.size()) == prefix;
+}
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string header_of(const Request& request, std::string_view name) {
+    const auto it = request.find(boost::beast::string_view(name.data(), name.size()));
+    if (it == request.end()) return {};
+    return std::string(it->value());
+}
+
+Response make_response(const Request& request,
+                       bhttp::status status,
+                       std::string_view content_type,
+                       std::string body) {
+    Response res{status, request.version()};
+    res.set(bhttp::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
+
+Response outcome_response(const Request& request,
+                          bhttp::status status,
+                          std::string_view severity,
+                          std::string_view code,
+                          std::string_view diagnostics,
+                          std::string_view expression = {}) {
+    return make_response(request,
+                         status,
+                         "application/fhir+json",
+                         fhir::operation_outcome(severity, code, diagnostics, expression));
+}
+
+Response json_error(const Request& request,
+                    bhttp::status status,
+                    std::string_view error,
+                    std::string_view description) {
+    json::object body{{"error", error}, {"error_description", description}};
+    return make_response(request, status, "application/json", json::serialize(body));
+}
+
+// Some clients send '$' as %24; paths are compared decoded. Invalid escapes are kept as they are.
+std::string decode_path(std::string_view path) {
+    std::string out;
+    out.reserve(path.size());
+    const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (std::size_t i = 0; i < path.size(); ++i) {
+        if (path[i] == '%' && i + 2 < path.size()) {
+            const int hi = hex(path[i + 1]);
+            const int lo = hex(path[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out.push_back(static_cast<char>(hi * 16 + lo));
+                i += 2;
+                continue;
+            }
+        }
+        out.push_back(path[i]);
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading the update bundle
+
+/// A refusal or a malformed message: the HTTP status, the OperationOutcome issue, the log outcome.
+struct BadUpdate {
+    bhttp::status status = bhttp::status::bad_request;
+    std::string code = "invalid";
+    std::string diagnostics;
+    std::string expression;
+    UpdateOutcome outcome = UpdateOutcome::kMalformed;
+};
+
+[[noreturn]] void malformed(std::string expression, std::string diagnostics, std::string code = "invalid") {
+    throw BadUpdate{
+        bhttp::status::bad_request, std::move(code), std::move(diagnostics), std::move(expression)};
+}
+
+std::string entry_path(std::size_t index, std::string_view rest = {}) {
+    return fmt::format("Bundle.entry[{}].resource{}", index, rest);
+}
+
+const json::value* member(const json::object& o, std::string_view key) {
+    return o.if_contains(key);
+}
+
+std::string string_member(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+class UpdateBundle {
+   public:
+    explicit UpdateBundle(std::string_view body) {
+        boost::system::error_code ec;
+        root_ = json::parse(body, ec);
+        if (ec) malformed("Bundle", "the body is not JSON", "structure");
+        if (!root_.is_object()) malformed("Bundle", "the body is not a JSON object", "structure");
+        const auto& bundle = root_.as_object();
+        if (string_member(bundle, "resourceType") != "Bundle")
+            malformed("Bundle.resourceType", "not a Bundle");
+        if (string_member(bundle, "type") != "message")
+            malformed("Bundle.type", "Bundle.type must be 'message'");
+        const auto* entries = member(bundle, "entry");
+        if (entries == nullptr || !entries->is_array() || entries->as_array().empty())
+            malformed("Bundle.entry", "a message Bundle needs entries", "required");
+        for (const auto& entry : entries->as_array()) {
+            const std::size_t i = resources_.size();
+            const auto* r = entry.is_object() ? member(entry.as_object(), "resource") : nullptr;
+            if (r == nullptr || !r->is_object())
+                malformed(fmt::format("Bundle.entry[{}]", i), "entry without a resource");
+            const auto& resource = r->as_object();
+            const auto type = string_member(resource, "resourceType");
+            if (type.empty())
+                malformed(entry_path(i, ".resourceType"), "resourceType is missing", "required");
+            resources_.push_back(&resource);
+            const auto id = string_member(resource, "id");
+            if (!id.empty()) by_ref_.emplace(type + "/" + id, i);
+            const auto full_url = string_member(entry.as_object(), "fullUrl");
+            if (!full_url.empty()) by_ref_.emplace(full_url, i);
+        }
+        if (type_of(0) != "MessageHeader")
+            malformed(entry_path(0, ".resourceType"), "the first entry must be a MessageHeader");
+    }
+
+    [[nodiscard]] std::size_t size() const { return resources_.size(); }
+    [[nodiscard]] const json::object& resource(std::size_t i) const { return *resources_[i]; }
+    [[nodiscard]] std::string type_of(std::size_t i) const {
+        return string_member(*resources_[i], "resourceType");
+    }
+    [[nodiscard]] const json::object& header() const { return *resources_[0]; }
+
+    /// The entry a reference points to: a fullUrl (urn:uuid:...) or "Type/id" (absolute URLs too).
+    [[nodiscard]] std::optional<std::size_t> resolve(std::string_view reference) const {
+        if (auto it = by_ref_.find(std::string(reference)); it != by_ref_.end()) return it->second;
+        // "https://host/fhir/Type/id" -> "Type/id"
+        const auto last = reference.rfind('/');
+        if (last == std::string_view::npos || last == 0) return std::nullopt;
+        const auto previous = reference.rfind('/', last - 1);
+        const auto tail = previous == std::string_view::npos ? reference : reference.substr(previous + 1);
+        if (auto it = by_ref_.find(std::string(tail)); it != by_ref_.end()) return it->second;
+        return std::nullopt;
+    }
+
+    /// The MessageHeader.focus entry of `type`, else the last entry of that type; nullopt if none.
+    [[nodiscard]] std::optional<std::size_t> focus_of(std::string_view type) const {
+        if (const auto* focus = member(header(), "focus"); focus != nullptr && focus->is_array()) {
+            for (const auto& f : focus->as_array()) {
+                if (!f.is_object()) continue;
+                const auto i = resolve(string_member(f.as_object(), "reference"));
+                if (i && *i > 0 && type_of(*i) == type) return i;
+            }
+        }
+        for (std::size_t i = resources_.size(); i-- > 1;) {
+            if (type_of(i) == type) return i;
+        }
+        return std::nullopt;
+    }
+
+   private:
+    json::value root_;
+    std::vector<const json::object*> resources_;
+    std::map<std::string, std::size_t> by_ref_;
+};
+
+/// id-referral-target-reference in an identifier list (or a single identifier).
+std::optional<std::string> listing_identifier(const json::value* identifiers) {
+    if (identifiers == nullptr) return std::nullopt;
+    const auto check = [](const json::value& id) -> std::optional<std::string> {
+        if (!id.is_object()) return std::nullopt;
+        if (!ends_with(string_member(id.as_object(), "system"), "id-referral-target-reference"))
+            return std::nullopt;
+        auto value = string_member(id.as_object(), "value");
+        if (value.empty()) return std::nullopt;
+        return value;
+    };
+    if (identifiers->is_array()) {
+        for (const auto& id : identifiers->as_array()) {
+            if (auto listing = check(id)) return listing;
+        }
+        return std::nullopt;
+    }
+    return check(*identifiers);
+}
+
+/// The listing a Reference (MessageHeader.sender/author, ServiceRequest.performer) stands for: its own
+/// identifier, the identifiers of the PractitionerRole it resolves to, or (v0.10, where the target
+/// PractitionerRole's id is the listing ref) a known listing ref as the id.
+std::optional<std::string> listing_of_reference(const UpdateBundle& bundle,
+                                                const json::value* reference,
+                                                const ReferralState& state) {
+    if (reference == nullptr || !reference->is_object()) return std::nullopt;
+    const auto& ref = reference->as_object();
+    if (auto listing = listing_identifier(member(ref, "identifier"))) return listing;
+    const auto target = string_member(ref, "reference");
+    if (target.empty()) return std::nullopt;
+    if (const auto i = bundle.resolve(target)) {
+        if (auto listing = listing_identifier(member(bundle.resource(*i), "identifier"))) return listing;
+    }
+    constexpr std::string_view kRole = "PractitionerRole/";
+    if (const auto at = target.find(kRole); at != std::string::npos) {
+        const auto id = target.substr(at + kRole.size());
+        if (state.known_listing(id)) return id;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> referral_ref_of(const json::object& header) {
+    const auto* extensions = member(header, "extension");
+    if (extensions == nullptr || !extensions->is_array()) return std::nullopt;
+    for (const auto& e : extensions->as_array()) {
+        if (!e.is_object()) continue;
+        const auto url = string_member(e.as_object(), "url");
+        if (ends_with(url, "/ext-referral-identifier")) {
+            const auto* id = member(e.as_object(), "valueIdentifier");
+            if (id != nullptr && id->is_object()) {
+                auto value = string_member(id->as_object(), "value");
+                if (!value.empty()) return value;
+            }
+        } else if (ends_with(url, "/ext-id-message-header")) {
+            auto value = string_member(e.as_object(), "valueString");
+            if (!value.empty()) return value;
+        }
+    }
+    return std::nullopt;
+}
+
+bool valid_date_time(std::string_view text) {
+    // FHIR dateTime with a time part (a booking needs one): YYYY-MM-DDThh:mm[:ss[.fff]][Z|+hh:mm].
+    static const std::regex pattern(
+        R"(\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?)");
+    return std::regex_match(text.begin(), text.end(), pattern);
+}
+
+struct TaskUpdate {
+    std::string status;
+    std::string reason;
+};
+
+struct ForwardUpdate {
+    std::string new_ref;
+    std::string listing_ref;
+};
+
+/// A validated update, ready to apply.
+struct Update {
+    std::string event;
+    std::string referral_ref;
+    std::string resource;  ///< focus resource type, for the log
+    std::string status;
+    std::optional<TaskUpdate> task;
+    std::optional<Booking> appointment;
+    std::optional<RecordedMessage> communication;
+    std::optional<ForwardUpdate> forward;
+    bool data_correction = false;
+};
+
+TaskUpdate read_task(const UpdateBundle& bundle, std::size_t i) {
+    const auto& task = bundle.resource(i);
+    TaskUpdate out;
+    const auto* status = member(task, "status");
+    if (status == nullptr || !status->is_string())
+        malformed(entry_path(i, ".status"), "Task.status is required", "required");
+    out.status = std::string(status->as_string());
+    if (!one_of(kTaskStatuses, out.status))
+        malformed(entry_path(i, ".status"), "not a FHIR Task status", "value");
+    const auto* intent = member(task, "intent");
+    if (intent == nullptr || !intent->is_string())
+        malformed(entry_path(i, ".intent"), "Task.intent is required", "required");
+    if (!one_of(kTaskIntents, intent->as_string()))
+        malformed(entry_path(i, ".intent"), "not a FHIR Task intent", "value");
+    // §3.7.2: Ocean Labs always sends Task.code (process-request...); without it Ocean cannot tell a
+    // referral task from a consult task.
+    const auto* code = member(task, "code");
+    const json::value* codings =
+        code != nullptr && code->is_object() ? member(code->as_object(), "coding") : nullptr;
+    if (codings == nullptr || !codings->is_array() || codings->as_array().empty())
+        malformed(entry_path(i, ".code"), "Task.code.coding is required", "required");
+    for (std::size_t c = 0; c < codings->as_array().size(); ++c) {
+        const auto& coding = codings->as_array()[c];
+        if (!coding.is_object() || string_member(coding.as_object(), "code").empty())
+            malformed(
+                entry_path(i, fmt::format(".code.coding[{}].code", c)), "a coding needs a code", "required");
+    }
+    if (const auto* reason = member(task, "statusReason")) {
+        if (!reason->is_object())
+            malformed(entry_path(i, ".statusReason"), "statusReason must be a CodeableConcept");
+        const auto* text = member(reason->as_object(), "text");
+        if (text != nullptr && !text->is_string())
+            malformed(entry_path(i, ".statusReason.text"), "must be a string");
+        if (text != nullptr) out.reason = std::string(text->as_string());
+    }
+    if (const auto* based_on = member(task, "basedOn")) {
+        if (!based_on->is_array())
+            malformed(entry_path(i, ".basedOn"), "basedOn must be a list of References");
+        for (std::size_t b = 0; b < based_on->as_array().size(); ++b) {
+            const auto& ref = based_on->as_array()[b];
+            if (!ref.is_object() || string_member(ref.as_object(), "reference").empty())
+                malformed(entry_path(i, fmt::format(".basedOn[{}].reference", b)),
+                          "a Reference needs a reference");
+        }
+    }
+    return out;
+}
+
+bool is_patient_actor(const UpdateBundle& bundle, const json::object& participant) {
+    const auto* actor = member(participant, "actor");
+    if (actor == nullptr || !actor->is_object()) return false;
+    const auto reference = string_member(actor->as_object(), "reference");
+    if (starts_with(reference, "Patient/") || reference.find("/Patient/") != std::string::npos) return true;
+    if (const auto i = bundle.resolve(reference)) return bundle.type_of(*i) == "Patient";
+    return string_member(actor->as_object(), "type") == "Patient";
+}
+
+Booking read_appointment(const UpdateBundle& bundle, std::size_t i) {
+    const auto& appointment = bundle.resource(i);
+    Booking out;
+    out.id = string_member(appointment, "id");
+    const auto* status = member(appointment, "status");
+    if (status == nullptr || !status->is_string())
+        malformed(entry_path(i, ".status"), "Appointment.status is required", "required");
+    out.status = std::string(status->as_string());
+    if (!one_of(kAppointmentStatuses, out.status))
+        malformed(entry_path(i, ".status"), "not a FHIR Appointment status", "value");
+    for (const auto* key : {"start", "end"}) {
+        const auto* v = member(appointment, key);
+        if (v == nullptr) continue;
+        if (!v->is_string() || !valid_date_time(v->as_string()))
+            malformed(entry_path(i, std::string(".") + key), "not a dateTime with a time", "value");
+        (std::string_view(key) == "start" ? out.start : out.end) = std::string(v->as_string());
+    }
+    // Same-format instants compare as text; a mixed-offset pair is left alone.
+    if (!out.start.empty() && !out.end.empty() && out.start.size() == out.end.size() && out.end < out.start)
+        malformed(entry_path(i, ".end"), "Appointment.end is before start", "value");
+    out.instructions = string_member(appointment, "patientInstruction");
+    if (out.instructions.empty()) out.instructions = string_member(appointment, "description");
+
+    std::optional<std::size_t> patient;
+    if (const auto* participants = member(appointment, "participant")) {
+        if (!participants->is_array()) malformed(entry_path(i, ".participant"), "participant must be a list");
+        for (std::size_t p = 0; p < participants->as_array().size(); ++p) {
+            const auto& participant = participants->as_array()[p];
+            if (!participant.is_object())
+                malformed(entry_path(i, fmt::format(".participant[{}]", p)), "not an object");
+            const auto s = string_member(participant.as_object(), "status");
+            if (!one_of(kParticipationStatuses, s))
+                malformed(entry_path(i, fmt::format(".participant[{}].status", p)),
+                          "participant.status must be accepted, declined, tentative or needs-action",
+                          "value");
+            if (!patient && is_patient_actor(bundle, participant.as_object())) {
+                patient = p;
+                out.participant_status = s;
+            }
+        }
+    }
+    if (out.status == "cancelled" || out.start.empty()) {
+        // Cancellation, or booking instructions without a date (§3.7.3 "proposed", participant:[]).
+        if (out.start.empty() && out.status != "cancelled" && out.status != "proposed" &&
+            out.status != "pending" && out.status != "waitlist")
+            malformed(entry_path(i, ".start"), "a booked Appointment needs a start", "required");
+        return out;
+    }
+    if (!patient)
+        malformed(entry_path(i, ".participant"), "a booking needs the Patient as a participant", "required");
+    // §3.6 [I]: the patient's tentative/accepted decides Booking Unconfirmed/Confirmed.
+    if (out.participant_status != "tentative" && out.participant_status != "accepted")
+        malformed(entry_path(i, fmt::format(".participant[{}].status", *patient)),
+                  "the Patient participant must be tentative or accepted",
+                  "value");
+    return out;
+}
+
+RecordedMessage read_communication(const UpdateBundle& bundle, std::size_t i) {
+    const auto& communication = bundle.resource(i);
+    RecordedMessage out;
+    out.id = string_member(communication, "id");
+    const auto status = string_member(communication, "status");
+    if (status.empty()) malformed(entry_path(i, ".status"), "Communication.status is required", "required");
+    if (!one_of(kCommunicationStatuses, status))
+        malformed(entry_path(i, ".status"), "not a FHIR Communication status", "value");
+    const auto* payload = member(communication, "payload");
+    if (payload == nullptr || !payload->is_array() || payload->as_array().empty())
+        malformed(entry_path(i, ".payload"), "a message needs a payload", "required");
+    for (std::size_t p = 0; p < payload->as_array().size(); ++p) {
+        const auto& item = payload->as_array()[p];
+        const json::value* text = item.is_object() ? member(item.as_object(), "contentString") : nullptr;
+        const json::value* attachment =
+            item.is_object() ? member(item.as_object(), "contentAttachment") : nullptr;
+        if (text != nullptr && text->is_string()) {
+            if (!out.text.empty()) out.text += "\n";
+            out.text += text->as_string();
+        } else if (attachment != nullptr && attachment->is_object() &&
+                   (member(attachment->as_object(), "data") != nullptr ||
+                    member(attachment->as_object(), "url") != nullptr)) {
+            ++out.attachments;
+        } else {
+            malformed(entry_path(i, fmt::format(".payload[{}]", p)),
+                      "a payload needs contentString or contentAttachment (with data or url)",
+                      "required");
+        }
+    }
+    return out;
+}
+
+/// §3.7.3 "Forward": a new ServiceRequest that `replaces` the referral, performer = the new listing.
+std::optional<ForwardUpdate> read_forward(const UpdateBundle& bundle,
+                                          std::string_view referral_ref,
+                                          const ReferralState& state) {
+    for (std::size_t i = 1; i < bundle.size(); ++i) {
+        if (bundle.type_of(i) != "ServiceRequest") continue;
+        const auto& sr = bundle.resource(i);
+        const auto* replaces = member(sr, "replaces");
+        if (replaces == nullptr) continue;
+        if (!replaces->is_array() || replaces->as_array().empty())
+            malformed(entry_path(i, ".replaces"), "replaces must be a non-empty list of References");
+        bool replaces_referral = false;
+        for (const auto& r : replaces->as_array()) {
+            const auto reference = r.is_object() ? string_member(r.as_object(), "reference") : std::string();
+            if (ends_with(reference, fmt::format("ServiceRequest/{}", referral_ref)))
+                replaces_referral = true;
+            if (const auto j = bundle.resolve(reference);
+                j && string_member(bundle.resource(*j), "id") == referral_ref)
+                replaces_referral = true;
+        }
+        if (!replaces_referral)
+            malformed(
+                entry_path(i, ".replaces"), "the new ServiceRequest must replace the referral", "value");
+        ForwardUpdate forward;
+        forward.new_ref = string_member(sr, "id");
+        if (forward.new_ref.empty() || forward.new_ref == referral_ref)
+            malformed(entry_path(i, ".id"), "the forwarded ServiceRequest needs a new id", "required");
+        const auto* performers = member(sr, "performer");
+        if (performers != nullptr && performers->is_array()) {
+            for (const auto& p : performers->as_array()) {
+                if (auto listing = listing_of_reference(bundle, &p, state)) {
+                    forward.listing_ref = std::move(*listing);
+                    break;
+                }
+            }
+        }
+        if (forward.listing_ref.empty())
+            malformed(entry_path(i, ".performer"),
+                      "the performer must identify the new listing (id-referral-target-reference)",
+                      "required");
+        return forward;
+    }
+    return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Applying
+
+struct ApplyResult {
+    Folder before = Folder::kNew;
+    Folder after = Folder::kNew;
+    std::vector<std::string> changes;
+    bool ignored = false;
+    std::string warning;
+};
+
+void note(
+    ReferralView& view, const Update& update, std::string change, std::string detail, ApplyResult& result) {
+    view.history.push_back(HistoryEntry{
+        format_rfc3339_millis(system_now()), update.event, change, std::move(detail), view.folder});
+    result.changes.push_back(std::move(change));
+}
+
+void apply(ReferralView& view, const Update& update, ApplyResult& result) {
+    result.before = view.folder;
+    if (update.forward) {
+        view.forwarded_to = update.forward->listing_ref;
+        view.forwarded_service_request = update.forward->new_ref;
+        note(view, update, "forward", update.forward->new_ref, result);
+    }
+    if (update.task) {
+        const auto effect = task_status_effect(view.folder, update.task->status);
+        if (!effect.in_table) {
+            result.ignored = true;
+            result.warning = fmt::format(
+                "Task.status '{}' is not one Ocean acts on (ocean-api.md §3.6); the status was ignored",
+                update.task->status);
+        } else {
+            const bool reason_changed =
+                effect.folder == Folder::kDeclined && view.decline_reason != update.task->reason;
+            const bool moved = effect.folder != view.folder;
+            view.folder = effect.folder;
+            if (effect.folder == Folder::kDeclined)
+                view.decline_reason = update.task->reason;
+            else if (moved)
+                view.decline_reason.clear();
+            if (moved || reason_changed)
+                note(view, update, effect.reopened ? "reopen" : "status", update.task->status, result);
+        }
+    }
+    if (update.appointment) {
+        const Booking& booking = *update.appointment;
+        auto existing =
+            std::find_if(view.appointments.begin(), view.appointments.end(), [&](const Booking& b) {
+                return !booking.id.empty() && b.id == booking.id;
+            });
+        if (existing != view.appointments.end())
+            *existing = booking;
+        else
+            view.appointments.push_back(booking);
+        if (booking.status == "cancelled") {
+            if (view.folder == Folder::kBookingUnconfirmed || view.folder == Folder::kBookingConfirmed)
+                view.folder = Folder::kPendingBooking;
+            note(view, update, "appointment-cancelled", booking.status, result);
+        } else if (booking.start.empty()) {
+            note(view, update, "booking-instructions", booking.status, result);
+        } else {
+            // [I] A booking on a Declined/Completed referral re-activates it, like an active Task status.
+            view.folder = booking.participant_status == "accepted" ? Folder::kBookingConfirmed
+                                                                   : Folder::kBookingUnconfirmed;
+            view.decline_reason.clear();
+            note(view, update, "appointment", booking.participant_status, result);
+        }
+    }
+    if (update.communication) {
+        RecordedMessage message = *update.communication;
+        message.event = update.event;
+        message.at = format_rfc3339_millis(system_now());
+        view.communications.push_back(std::move(message));
+        note(view, update, "communication", update.communication->id, result);
+    }
+    if (update.data_correction) note(view, update, "data-correction", update.resource, result);
+    result.after = view.folder;
+}
+
+json::object block_json(const ocean::EncryptedBlock& block) {
+    return json::object{{"data", block.data_b64}, {"iv", block.iv_b64}};
+}
+
+// [P] The Open API status names are not public; upper-case folder names in the Open API's enum style.
+const char* open_api_status(Folder folder) {
+    switch (folder) {
+        case Folder::kNew:
+            return "NEW";
+        case Folder::kPendingBooking:
+            return "PENDING_BOOKING";
+        case Folder::kBookingUnconfirmed:
+            return "BOOKING_UNCONFIRMED";
+        case Folder::kBookingConfirmed:
+            return "BOOKED";
+        case Folder::kDeclined:
+            return "DECLINED";
+        case Folder::kCompleted:
+            return "COMPLETED";
+        case Folder::kCancelled:
+            return "CANCELLED";
+    }
+    return "NEW";
+}
+
+template <typename T>
+const T* ok(const ocean::Result<T>& result) {
+    return std::get_if<T>(&result);
+}
+
+}  // namespace
+
+// -----------------------------------------------------------------------------------------------------
+
+std::string minimal_pdf(std::string_view title) {
+    std::string text;
+    for (const char c : title) {
+        if (c == '(' || c == ')' || c == '\\') text.push_back('\\');
+        text.push_back(c);
+    }
+    const std::string stream = fmt::format("BT /F1 12 Tf 72 720 Td ({}) Tj ET", text);
+    const std::array<std::string, 5> objects = {
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        "/Resources << /Font << /F1 5 0 R >> >> >>",
+        fmt::format("<< /Length {} >>\nstream\n{}\nendstream", stream.size(), stream),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    };
+    std::string pdf = "%PDF-1.4\n";
+    std::vector<std::size_t> offsets;
+    for (std::size_t i = 0; i < objects.size(); ++i) {
+        offsets.push_back(pdf.size());
+        pdf += fmt::format("{} 0 obj\n{}\nendobj\n", i + 1, objects[i]);
+    }
+    const std::size_t xref = pdf.size();
+    pdf += fmt::format("xref\n0 {}\n0000000000 65535 f \n", objects.size() + 1);
+    // Each xref entry is exactly 20 bytes, end-of-line included.
+    for (const auto offset : offsets) pdf += fmt::format("{:010} 00000 n \n", offset);
+    pdf +=
+        fmt::format("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{}\n%%EOF\n", objects.size() + 1, xref);
+    return pdf;
+}
+
+OceanApi::OceanApi(OceanApiConfig config, ReferralState& state)
+    : config_(std::move(config)), state_(state), signer_(config_.signing_key, config_.issuer) {
+    if (config_.signing_key.empty()) throw ConfigError("ocean_api.signing_key: required");
+}
+
+boost::asio::awaitable<Response> OceanApi::handle(Request& request, const http::RequestContext& /*context*/) {
+    // Nothing here waits on I/O: the whole answer is computed synchronously.
+    Response response = respond(request);
+    co_return response;
+}
+
+http::Handler OceanApi::handler() {
+    // Not a coroutine itself: it returns the awaitable of the member coroutine.
+    return [this](Request& request, const http::RequestContext& context) { return handle(request, context); };
+}
+
+Response OceanApi::respond(const Request& request) {
+    const std::string_view target(request.target().data(), request.target().size());
+    const auto question = target.find('?');
+    const std::string path = decode_path(target.substr(0, question));
+    const std::string_view query =
+        question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+    const auto method = request.method();
+
+    const auto wrong_method = [&](std::string_view allowed) {
+        Response res = json_error(
+            request, bhttp::status::method_not_allowed, "method_not_allowed", "method not allowed");
+        res.set(bhttp::field::allow, allowed);
+        return res;
+    };
+
+    constexpr std::string_view kFhir = "/svc/fhir/v1/";
+    if (path == "/svc/oauth2/token") {
+        if (method != bhttp::verb::post) return wrong_method("POST");
+        return token(request, query);
+    }
+    // Ocean's operation is $process-messages (§3.3 source.endpoint); the singular is accepted too.
+    if (path == "/svc/fhir/v1/$process-messages" || path == "/svc/fhir/v1/$process-message") {
+        if (method != bhttp::verb::post) return wrong_method("POST");
+        return process_messages(request);
+    }
+    if (path == "/svc/fhir/v1/NamingSystem/id-site-number") {
+        if (method != bhttp::verb::get) return wrong_method("GET");
+        return naming_system(request);
+    }
+    if (starts_with(path, kFhir)) {
+        const std::string_view rest = std::string_view(path).substr(kFhir.size());
+        constexpr std::string_view kSr = "ServiceRequest/";
+        constexpr std::string_view kLetter = "/$letter";
+        constexpr std::string_view kDoc = "DocumentReference/";
+        constexpr std::string_view kBinary = "/$binary";
+        if (starts_with(rest, kSr) && ends_with(rest, kLetter) && rest.size() > kSr.size() + kLetter.size()) {
+            const auto ref = rest.substr(kSr.size(), rest.size() - kSr.size() - kLetter.size());
+            if (ref.find('/') == std::string_view::npos) {
+                if (method != bhttp::verb::get) return wrong_method("GET");
+                return letter(request, ref);
+            }
+        }
+        if (starts_with(rest, kDoc) && ends_with(rest, kBinary) &&
+            rest.size() > kDoc.size() + kBinary.size()) {
+            const auto id = rest.substr(kDoc.size(), rest.size() - kDoc.size() - kBinary.size());
+            if (id.find('/') == std::string_view::npos) {
+                if (method != bhttp::verb::get) return wrong_method("GET");
+                return binary(request, id);
+            }
+        }
+    }
+    constexpr std::string_view kReferrals = "/svc/v1/referrals/";
+    if (starts_with(path, kReferrals) && path.size() > kReferrals.size() &&
+        path.find('/', kReferrals.size()) == std::string::npos) {
+        if (method != bhttp::verb::get) return wrong_method("GET");
+        return open_api_referral(request, std::string_view(path).substr(kReferrals.size()));
+    }
+    return json_error(request, bhttp::status::not_found, "not_found", "no such endpoint");
+}
+
+Response OceanApi::token(const Request& request, std::string_view query) {
+    const auto parsed = auth::parse_token_request(
+        header_of(request, "Content-Type"), request.body(), header_of(request, "Authorization"), query);
+    if (const auto* error = std::get_if<auth::TokenRequestError>(&parsed)) {
+        const bool client = error->error == "invalid_client";
+        Response res = json_error(request,
+                                  client ? bhttp::status::unauthorized : bhttp::status::bad_request,
+                                  error->error,
+                                  error->description);
+        if (client) res.set(bhttp::field::www_authenticate, "Basic realm=\"ocean\"");
+        return res;
+    }
+    const auto& req = std::get<auth::TokenRequest>(parsed);
+    const auto client = std::find_if(config_.clients.begin(),
+                                     config_.clients.end(),
+                                     [&](const OceanApiClient& c) { return c.id == req.client_id; });
+    // One answer for an unknown id and a wrong secret: the caller learns nothing about which ids exist.
+    if (client == config_.clients.end() || !client->secret.equals(req.client_secret)) {
+        Response res = json_error(
+            request, bhttp::status::unauthorized, "invalid_client", "client authentication failed");
+        res.set(bhttp::field::www_authenticate, "Basic realm=\"ocean\"");
+        return res;
+    }
+    const auto token = signer_.issue(kOceanApiAudience, client->id, req.scope, config_.token_lifetime, now());
+    json::object body{{"access_token", token},
+                      {"token_type", "Bearer"},
+                      {"expires_in", static_cast<std::int64_t>(config_.token_lifetime.count())}};
+    if (!req.scope.empty()) body["scope"] = req.scope;
+    Response res = make_response(request, bhttp::status::ok, "application/json", json::serialize(body));
+    res.set(bhttp::field::cache_control, "no-store");
+    return res;
+}
+
+std::optional<Response> OceanApi::check_bearer(const Request& request) {
+    const auto authorization = header_of(request, "Authorization");
+    const auto token = auth::parse_bearer(authorization);
+    std::string problem = "a Bearer token is required";
+    if (token) {
+        const auto verified = signer_.verify(*token, kOceanApiAudience, now());
+        if (std::holds_alternative<auth::TokenClaims>(verified)) return std::nullopt;
+        problem = fmt::format("invalid token: {}", auth::to_string(std::get<auth::TokenError>(verified)));
+    }
+    Response res = outcome_response(request, bhttp::status::unauthorized, "error", "login", problem);
+    res.set(bhttp::field::www_authenticate,
+            token ? "Bearer realm=\"ocean\", error=\"invalid_token\"" : "Bearer realm=\"ocean\"");
+    return res;
+}
+
+Response OceanApi::process_messages(const Request& request) {
+    UpdateRecord record;
+    if (auto refused = check_bearer(request)) {
+        record.outcome = UpdateOutcome::kRefused;
+        record.http_status = 401;
+        record.reason = "no valid Bearer token";
+        updates_.add(std::move(record));
+        return std::move(*refused);
+    }
+    try {
+        const UpdateBundle bundle(request.body());
+        const auto& header = bundle.header();
+        Update update;
+        const auto* event = member(header, "eventCoding");
+        if (event != nullptr && event->is_object()) update.event = string_member(event->as_object(), "code");
+        record.event = update.event;
+        if (update.event.empty())
+            malformed(
+                entry_path(0, ".eventCoding.code"), "MessageHeader.eventCoding.code is required", "required");
+        if (!one_of(kReceiverEvents, update.event))
+            malformed(entry_path(0, ".eventCoding.code"),
+                      fmt::format("'{}' is not an event a receiver sends to Ocean (ocean-api.md §3.5)",
+                                  update.event),
+                      "not-supported");
+        auto ref = referral_ref_of(header);
+        if (!ref)
+            malformed(entry_path(0, ".extension"),
+                      "no referral ref (ext-referral-identifier or ext-id-message-header)",
+                      "required");
+        update.referral_ref = std::move(*ref);
+        record.referral_ref = update.referral_ref;
+
+        // [P] Ocean's answer for an unknown referral is not public: 404 + not-found, the FHIR norm for a
+        // missing resource. Either way it is a 4xx that senders must not retry (§3.9).
+        const auto view = state_.find(update.referral_ref);
+        if (!view)
+            throw BadUpdate{bhttp::status::not_found,
+                            "not-found",
+                            "no referral with this ref was sent by Ocean",
+                            entry_path(0, ".extension"),
+                            UpdateOutcome::kRefused};
+        record.folder_before = view->folder;
+
+        // §3.6: only the current receiver may update. A sender/author that names another listing is
+        // refused; one we cannot map to a listing (e.g. Organization/ocean-relay) is allowed, as the
+        // token alone does not say which listing is calling [P].
+        for (const auto* key : {"sender", "author"}) {
+            const auto listing = listing_of_reference(bundle, member(header, key), state_);
+            if (listing && *listing != view->listing_ref)
+                throw BadUpdate{bhttp::status::forbidden,
+                                "forbidden",
+                                "only the referral's current receiver may update it (ocean-api.md §3.6)",
+                                entry_path(0, std::string(".") + key),
+                                UpdateOutcome::kRefused};
+        }
+
+        if (update.event == kNotifyAddProcessRequest || update.event == kNotifyUpdateProcessRequest) {
+            const auto task = bundle.focus_of("Task");
+            if (!task) malformed("Bundle.entry", "a process-request message needs a Task", "required");
+            update.resource = "Task";
+            update.task = read_task(bundle, *task);
+            update.status = update.task->status;
+            update.forward = read_forward(bundle, update.referral_ref, state_);
+            // The IG also allows an Appointment in notify-update-process-request (§3.7.3): only when
+            // it is a focus, so echoed resources are not mistaken for a new booking.
+            if (const auto* focus = member(header, "focus"); focus != nullptr && focus->is_array()) {
+                for (const auto& f : focus->as_array()) {
+                    if (!f.is_object()) continue;
+                    const auto i = bundle.resolve(string_member(f.as_object(), "reference"));
+                    if (i && bundle.type_of(*i) == "Appointment")
+                        update.appointment = read_appointment(bundle, *i);
+                }
+            }
+        } else if (update.event == kNotifyAddAppointment) {
+            const auto appointment = bundle.focus_of("Appointment");
+            if (!appointment)
+                malformed("Bundle.entry", "an appointment message needs an Appointment", "required");
+            update.resource = "Appointment";
+            update.appointment = read_appointment(bundle, *appointment);
+            update.status = update.appointment->status;
+        } else if (update.event == kNotifyDataCorrection) {
+            const auto sr = bundle.focus_of("ServiceRequest");
+            if (!sr) malformed("Bundle.entry", "a data correction needs the ServiceRequest", "required");
+            update.resource = "ServiceRequest";
+            update.data_correction = true;
+        } else {
+            const auto communication = bundle.focus_of("Communication");
+            if (!communication)
+                malformed("Bundle.entry", "a communication message needs a Communication", "required");
+            update.resource = "Communication";
+            update.communication = read_communication(bundle, *communication);
+        }
+        record.resource = update.resource;
+        record.status = update.status;
+
+        ApplyResult result;
+        std::optional<ReferralView> forwarded_from;
+        const bool found = state_.modify(update.referral_ref, [&](ReferralView& v) {
+            apply(v, update, result);
+            if (update.forward) forwarded_from = v;
+        });
+        if (!found)
+            throw BadUpdate{bhttp::status::not_found,
+                            "not-found",
+                            "no referral with this ref was sent by Ocean",
+                            entry_path(0, ".extension"),
+                            UpdateOutcome::kRefused};
+        if (forwarded_from)
+            state_.add_forwarded(*forwarded_from, update.forward->new_ref, update.forward->listing_ref);
+
+        record.folder_before = result.before;
+        record.folder_after = result.after;
+        record.changes = result.changes;
+        const bool ignored = result.ignored && result.changes.empty();
+        record.outcome = ignored ? UpdateOutcome::kIgnored : UpdateOutcome::kAccepted;
+        record.reason = result.warning;
+        updates_.add(record);
+
+        if (!result.changes.empty() && on_applied_) {
+            AppliedUpdate applied;
+            applied.referral_ref = update.referral_ref;
+            applied.event = update.event;
+            applied.changes = result.changes;
+            applied.folder_before = result.before;
+            applied.folder_after = result.after;
+            applied.status = update.status;
+            applied.echo_update = !(result.changes.size() == 1 && result.changes[0] == "communication");
+            if (update.forward) applied.forwarded_ref = update.forward->new_ref;
+            on_applied_(applied);
+        }
+        if (ignored)
+            return outcome_response(request, bhttp::status::ok, "warning", "not-supported", result.warning);
+        return outcome_response(
+            request,
+            bhttp::status::ok,
+            "information",
+            "informational",
+            fmt::format("update applied; the referral is in {}", to_string(result.after)));
+    } catch (const BadUpdate& bad) {
+        record.outcome = bad.outcome;
+        record.http_status = static_cast<int>(bad.status);
+        record.reason = fmt::format("{} ({})", bad.diagnostics, bad.expression);
+        updates_.add(std::move(record));
+        return outcome_response(request, bad.status, "error", bad.code, bad.diagnostics, bad.expression);
+    }
+}
+
+Response OceanApi::letter(const Request& request, std::string_view ref) {
+    if (auto refused = check_bearer(request)) return std::move(*refused);
+    if (!state_.contains(ref))
+        return outcome_response(request, bhttp::status::not_found, "error", "not-found", "unknown referral");
+    return make_response(
+        request, bhttp::status::ok, "application/pdf", minimal_pdf(fmt::format("Referral {}", ref)));
+}
+
+Response OceanApi::binary(const Request& request, std::string_view id) {
+    if (auto refused = check_bearer(request)) return std::move(*refused);
+    const auto doc = state_.find_document(id);
+    if (!doc)
+        return outcome_response(request, bhttp::status::not_found, "error", "not-found", "unknown document");
+    if (doc->is_letter)
+        return make_response(request,
+                             bhttp::status::ok,
+                             "application/pdf",
+                             minimal_pdf(fmt::format("Referral {}", doc->referral_ref)));
+    return make_response(request, bhttp::status::ok, doc->content_type, doc->bytes);
+}
+
+Response OceanApi::naming_system(const Request& request) {
+    // Ocean Labs calls this with its token to check connectivity and credentials (§3.7.1).
+    if (auto refused = check_bearer(request)) return std::move(*refused);
+    json::object body{
+        {"resourceType", "NamingSystem"},
+        {"id", "id-site-number"},
+        {"name", "OceanSiteNumber"},
+        {"status", "active"},
+        {"kind", "identifier"},
+        {"date", "2020-01-01"},
+        {"uniqueId",
+         json::array{json::object{
+             {"type", "uri"},
+             {"value", "https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-site-number"}}}}};
+    return make_response(request, bhttp::status::ok, "application/fhir+json", json::serialize(body));
+}
+
+Response OceanApi::open_api_referral(const Request& request, std::string_view ref) {
+    const auto site_num = header_of(request, "siteNum");
+    const auto site = std::find_if(config_.sites.begin(), config_.sites.end(), [&](const OceanApiSite& s) {
+        return s.site_num == site_num;
+    });
+    // Check both secrets even when the first is wrong, so timing does not tell which one failed.
+    const bool key_ok = site != config_.sites.end() && site->site_key.equals(header_of(request, "siteKey"));
+    const bool credential_ok =
+        site != config_.sites.end() && site->site_credential.equals(header_of(request, "siteCredential"));
+    if (site_num.empty() || !key_ok || !credential_ok)
+        return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
+    const auto view = state_.find(ref);
+    // A referral of another site is "not found" for this one: its existence is not disclosed.
+    if (!view || view->site != site->site_num)
+        return json_error(request, bhttp::status::not_found, "not_found", "unknown referral");
+
+    // One OTK per referral: the patient data and every message are encrypted under it (§4.4, §7), so
+    // the patient block is exactly what seal_blocks builds, with the OTK kept for the messages.
+    const auto otk = ocean::generate_one_time_key();
+    if (!ok(otk))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "no random key");
+    const auto wrapped = ocean::wrap_one_time_key(site->sek.reveal(), *ok(otk));
+    const std::string patient = view->patient_json.empty() ? std::string("{}") : view->patient_json;
+    const auto pt = ocean::encrypt_block(*ok(otk), patient);
+    if (!ok(wrapped) || !ok(pt))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
+
+    json::array conversation;
+    for (const auto& m : view->communications) {
+        const auto msg = ocean::encrypt_block(*ok(otk), m.text);
+        if (!ok(msg))
+            return json_error(
+                request, bhttp::status::internal_server_error, "server_error", "encryption failed");
+        conversation.emplace_back(json::object{{"ref", m.id},
+                                               {"commentDate", m.at},
+                                               {"siteNum", view->site},
+                                               {"targetRtRef", view->listing_ref},
+                                               {"showForOtherSites", true},
+                                               {"encryptedMsg", block_json(*ok(msg))}});
+    }
+    json::array appointments;
+    std::string booking_comments;
+    for (const auto& b : view->appointments) {
+        if (!b.instructions.empty()) booking_comments = b.instructions;
+        if (b.start.empty() || b.status == "cancelled") continue;
+        // [P] Wait-time type and appointment type are not in the FHIR update; WAIT_2 = the appointment.
+        appointments.emplace_back(json::object{
+            {"wtType", "WAIT_2"}, {"apptType", "INITIAL"}, {"date", b.start}, {"hasTime", true}});
+    }
+    json::object referral{
+        {"referralRef", view->ref},
+        {"referralTargetRef", view->listing_ref},
+        {"externalServiceId", nullptr},
+        {"description", ""},
+        {"referrer",
+         json::object{{"firstName", view->referrer_first_name}, {"surname", view->referrer_surname}}},
+        {"assistant", nullptr},
+        {"services", json::array{}},
+        {"encryptedPtData", block_json(*ok(pt))},
+        {"oneTimeKeyEncryptedWithTargetPublicKey", nullptr},
+        {"oneTimeKeyEncryptedWithSitePublicKey", nullptr},
+        {"oneTimeKeyEncryptedWithSiteSEK", block_json(*ok(wrapped))},
+        {"externalRef", nullptr},
+        {"sourceExternalRef", nullptr},
+        {"masterReferralRef", nullptr},
+        {"master", false},
+        {"creationDate", view->created_at},
+        {"modificationDate", view->modified_at},
+        {"sentDate", view->created_at},
+        {"status", open_api_status(view->folder)},
+        {"appointments", std::move(appointments)},
+        {"bookingComments", booking_comments},
+        {"internalConversation", json::array{}},
+        {"externalConversation", std::move(conversation)},
+        {"communicationType", "E_REFERRAL"},
+        {"cancellationReason",
+         view->folder == Folder::kDeclined ? json::value(view->decline_reason) : json::value(nullptr)},
+        {"srcSiteName", "Ocean Sim Referrer"},
+        {"srcSiteNum", nullptr}};
+    return make_response(request, bhttp::status::ok, "application/json", json::serialize(referral));
+}
+
+}  // namespace relay::ocean_sim

@@ -1,0 +1,115 @@
+// Ocean's API side, simulated: the endpoints an integration calls on Ocean (ocean-api.md §3.7, §3.8,
+// §4.1-4.4). Receivers get a token, post status/booking/message updates to $process-messages, fetch
+// the referral letter and attachments, and read the Open API Referral JSON. Updates are checked
+// against the referrals the simulator sent (ReferralState) and applied with Ocean's folder rules
+// (§3.6); every update and what became of it is logged (updates_json).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "referral_state.hpp"
+#include "relay/auth/token.hpp"
+#include "relay/core/secret.hpp"
+#include "relay/core/time.hpp"
+#include "relay/http/server.hpp"
+
+namespace relay::ocean_sim {
+
+/// An OAuth client an integration uses against Ocean's token endpoint (§3.7.1).
+struct OceanApiClient {
+    std::string id;
+    Secret secret;
+};
+
+/// Open API credentials of one Ocean site (§4.1) and its Shared Encryption Key (§7).
+struct OceanApiSite {
+    std::string site_num;
+    Secret site_key;
+    Secret site_credential;
+    Secret sek;
+};
+
+struct OceanApiConfig {
+    std::vector<OceanApiClient> clients;
+    /// Ocean's real lifetime is not public (§3.7.1) [P]; one hour is the common default.
+    std::chrono::seconds token_lifetime{3600};
+    Secret signing_key;  ///< HS256 key of the simulator's access tokens
+    std::string issuer = "ocean-sim";
+    std::vector<OceanApiSite> sites;
+    /// Empty = the system clock. Tests move it to expire tokens.
+    std::function<SystemTime()> clock;
+};
+
+/// The audience of the tokens the simulator issues.
+inline constexpr std::string_view kOceanApiAudience = "ocean-api";
+
+/// What one applied update changed, for the webhook side to send Ocean's echo
+/// (`notify-update-service-request`, §3.5: Ocean echoes the receiver's own API updates).
+struct AppliedUpdate {
+    std::string referral_ref;
+    std::string event;  ///< the receiver's event code
+    /// status | reopen | appointment | appointment-cancelled | booking-instructions | communication |
+    /// forward | data-correction
+    std::vector<std::string> changes;
+    Folder folder_before = Folder::kNew;
+    Folder folder_after = Folder::kNew;
+    std::string status;  ///< Task.status / Appointment.status as sent
+    /// §3.5: Ocean sends notify-update-service-request for most actions "except ... sending a
+    /// Communication": false when the only change is a message.
+    bool echo_update = true;
+    std::string forwarded_ref;  ///< the new referral ref of a forward, else empty
+};
+
+/// Called after an update changed Ocean's view of a referral (never for ignored, refused or
+/// malformed updates, nor for accepted ones that changed nothing). Runs on the HTTP connection's
+/// strand after the state lock is released: it must not block (post the echo to the sender's executor).
+using AppliedHook = std::function<void(const AppliedUpdate&)>;
+
+class OceanApi {
+   public:
+    /// `state` must outlive this object. Throws ConfigError when there is no signing key.
+    OceanApi(OceanApiConfig config, ReferralState& state);
+
+    /// Set before serving (not synchronised with requests in flight).
+    void on_applied(AppliedHook hook) { on_applied_ = std::move(hook); }
+
+    /// The coroutine handler; see handler().
+    boost::asio::awaitable<http::Response> handle(http::Request& request,
+                                                  const http::RequestContext& context);
+    /// A relay::http::Handler bound to this object (which must outlive the server).
+    http::Handler handler();
+    /// The synchronous core of handle(): routes and answers one request.
+    http::Response respond(const http::Request& request);
+
+    /// Every received update and its outcome, as JSON (see UpdateLog::to_json).
+    [[nodiscard]] std::string updates_json() const { return updates_.to_json(); }
+    [[nodiscard]] const UpdateLog& updates() const { return updates_; }
+
+   private:
+    [[nodiscard]] SystemTime now() const { return config_.clock ? config_.clock() : system_now(); }
+
+    http::Response token(const http::Request& request, std::string_view query);
+    http::Response process_messages(const http::Request& request);
+    http::Response letter(const http::Request& request, std::string_view ref);
+    http::Response binary(const http::Request& request, std::string_view id);
+    http::Response open_api_referral(const http::Request& request, std::string_view ref);
+    http::Response naming_system(const http::Request& request);
+    /// nullopt when the Bearer token is valid, else the 401 answer.
+    std::optional<http::Response> check_bearer(const http::Request& request);
+
+    OceanApiConfig config_;
+    ReferralState& state_;
+    auth::TokenSigner signer_;
+    UpdateLog updates_;
+    AppliedHook on_applied_;
+};
+
+/// A minimal valid one-page PDF 1.4 document that shows `title` (xref offsets computed).
+std::string minimal_pdf(std::string_view title);
+
+}  // namespace relay::ocean_sim

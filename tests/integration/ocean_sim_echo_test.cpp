@@ -1,0 +1,107 @@
+// The simulated Ocean applies an accept sent to its $process-messages and echoes it back to the relay
+// as notify-update-service-request, as Ocean does (ocean-api.md §3.5, §8 "Echo / loops").
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <thread>
+
+#include "ingress_harness.hpp"
+#include "ocean_api.hpp"
+#include "referral_state.hpp"
+#include "test_support.hpp"
+#include "webhooks.hpp"
+
+namespace relay::test {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+std::string accept_bundle(const std::string& referral_ref) {
+    return fmt::format(
+        R"({{"resourceType":"Bundle","type":"message","entry":[)"
+        R"({{"fullUrl":"urn:uuid:2b1f0000-0000-4000-8000-000000000001","resource":{{"resourceType":"MessageHeader",)"
+        R"("extension":[{{"url":"http://ehealthontario.ca/fhir/StructureDefinition/ext-referral-identifier",)"
+        R"("valueIdentifier":{{"system":"https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-ereferral-reference","value":"{0}"}}}}],)"
+        R"("eventCoding":{{"system":"https://ehealthontario.ca/fhir/CodeSystem/message-event-code","code":"notify-update-process-request"}},)"
+        R"("sender":{{"reference":"Organization/ocean-relay"}},"source":{{"name":"ocean-relay","endpoint":"https://relay.example/fhir"}},)"
+        R"("focus":[{{"reference":"urn:uuid:7c4f0000-0000-4000-8000-000000000002"}}]}}}},)"
+        R"({{"fullUrl":"urn:uuid:7c4f0000-0000-4000-8000-000000000002","resource":{{"resourceType":"Task","status":"accepted","intent":"order",)"
+        R"("code":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-TaskOutcome","code":"process-request"}}]}}}}}}]}})",
+        referral_ref);
+}
+
+TEST(OceanSimEcho, AnAppliedAcceptComesBackAsNotifyUpdateServiceRequest) {
+    RunningIngress relay(R"(
+service: {log_level: error, threads: 1}
+listeners: [{address: 127.0.0.1, port: 0}]
+admin: {address: 127.0.0.1, port: 0}
+kafka: {embedded: true, partitions: 1}
+integrations: [{site: "1234"}]
+)");
+    asio::io_context ioc;
+    ocean_sim::Observations observations;
+    ocean_sim::ReferralState state;
+    ocean_sim::OceanApiConfig api_config;
+    api_config.clients.push_back({"relay-updater", Secret::from_value("updater-secret")});
+    api_config.signing_key = Secret::from_value("ocean-sim-signing-key-0123456789abcdef");
+    ocean_sim::OceanApi api(api_config, state);
+
+    ocean_sim::WebhookPlan plan;
+    plan.target_url = fmt::format("http://127.0.0.1:{}/ocean/1234/fhir", relay.port());
+    plan.count = 3;
+    plan.concurrency = 1;
+    plan.seed = 9;
+    ocean_sim::WebhookSender sender(ioc.get_executor(), plan, observations);
+    sender.record_into(&state);
+    api.on_applied([&sender](const ocean_sim::AppliedUpdate& applied) {
+        if (applied.echo_update)
+            asio::co_spawn(sender.executor(), sender.echo(applied.referral_ref), asio::detached);
+    });
+    http::ListenerConfig listener;
+    listener.address = "127.0.0.1";
+    listener.port = 0;
+    http::Server api_server(ioc, listener, api.handler());
+    api_server.start();
+    auto sent = asio::co_spawn(sender.executor(), sender.run(), asio::use_future);
+    std::thread thread([&] { ioc.run(); });
+    sent.wait();
+    ASSERT_EQ(observations.summary().delivered, 3U);
+    const auto refs = consume_all(relay.ingress().kafka_bootstrap(), "ocean.inbound.v1", 3, 10s);
+    ASSERT_EQ(refs.size(), 3U);
+    const std::string referral_ref = refs[0].key;
+
+    // The relay's updater (here by hand): token from Ocean, then an accept for that referral.
+    http::BlockingClient ocean("127.0.0.1", api_server.port());
+    auto token =
+        ocean.post("/svc/oauth2/token",
+                   "grant_type=client_credentials&client_id=relay-updater&client_secret=updater-secret",
+                   "application/x-www-form-urlencoded");
+    ASSERT_EQ(token.result_int(), 200) << token.body();
+    const auto at = token.body().find("\"access_token\":\"") + 16;
+    const std::string access = token.body().substr(at, token.body().find('"', at) - at);
+    auto applied = ocean.post("/svc/fhir/v1/$process-messages",
+                              accept_bundle(referral_ref),
+                              "application/fhir+json",
+                              {{"Authorization", "Bearer " + access}});
+    ASSERT_EQ(applied.result_int(), 200) << applied.body();
+    EXPECT_EQ(state.find(referral_ref)->folder, ocean_sim::Folder::kPendingBooking);
+
+    // The echo arrives at the relay like any other Ocean webhook.
+    const auto records = consume_all(relay.ingress().kafka_bootstrap(), "ocean.inbound.v1", 4, 10s);
+    ASSERT_EQ(records.size(), 4U);
+    EXPECT_EQ(records.back().key, referral_ref);
+    EXPECT_EQ(records.back().header("event"), "notify-update-service-request");
+    EXPECT_EQ(observations.summary().delivered_by_variant.at("echo"), 1U);
+
+    api_server.stop_accepting();
+    ioc.stop();
+    thread.join();
+}
+
+}  // namespace
+}  // namespace relay::test

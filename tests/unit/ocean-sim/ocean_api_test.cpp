@@ -1,0 +1,634 @@
+// OceanApi over real loopback sockets: a relay::http::Server on 127.0.0.1:0 with the simulator's
+// handler, driven by relay::http::BlockingClient as an integration would drive Ocean.
+#include "ocean_api.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "generator.hpp"
+#include "referral_state.hpp"
+#include "relay/core/encoding.hpp"
+#include "relay/http/client.hpp"
+#include "relay/ocean/crypto.hpp"
+
+namespace {
+
+namespace json = boost::json;
+using namespace relay::ocean_sim;
+using relay::Secret;
+
+constexpr std::string_view kClientId = "ocean-sim-client-0123456789abcdef0123";
+constexpr std::string_view kClientSecret = "ocean-sim-secret-0123456789abcdef0123";
+constexpr std::string_view kSite = "4321";
+constexpr std::string_view kListing = "harbourfront_clinic-73632721";
+constexpr std::string_view kOtherListing = "lakeside_clinic-11112222";
+constexpr std::string_view kSiteKey = "site-key-abc";
+constexpr std::string_view kSiteCredential = "site-credential-xyz";
+constexpr std::string_view kSek = "0123456789abcdef";
+constexpr std::string_view kEventCodeSystem = "https://ehealthontario.ca/fhir/CodeSystem/message-event-code";
+
+std::string str(const json::value& v) {
+    return v.is_string() ? std::string(v.as_string()) : json::serialize(v);
+}
+
+json::object reference(std::string_view type, std::string_view id) {
+    return json::object{{"reference", std::string(type) + "/" + std::string(id)}};
+}
+
+json::object task(std::string_view status, std::string_view reason = {}) {
+    json::object t{{"resourceType", "Task"},
+                   {"id", "task-1"},
+                   {"status", status},
+                   {"intent", "order"},
+                   {"code",
+                    json::object{{"coding",
+                                  json::array{json::object{
+                                      {"system", "http://terminology.hl7.org/CodeSystem/v3-TaskOutcome"},
+                                      {"code", "process-request"}}}}}}};
+    if (!reason.empty()) t["statusReason"] = json::object{{"text", reason}};
+    return t;
+}
+
+json::object appointment(std::string_view participant_status, std::string_view status = "booked") {
+    return json::object{{"resourceType", "Appointment"},
+                        {"id", "appt-1"},
+                        {"status", status},
+                        {"start", "2026-12-01T09:30:00-05:00"},
+                        {"end", "2026-12-01T10:00:00-05:00"},
+                        {"participant",
+                         json::array{json::object{{"actor", reference("Patient", "p1")},
+                                                  {"required", "required"},
+                                                  {"status", participant_status}}}}};
+}
+
+json::object communication(std::string_view text) {
+    return json::object{{"resourceType", "Communication"},
+                        {"id", "comm-1"},
+                        {"status", "completed"},
+                        {"payload", json::array{json::object{{"contentString", text}}}}};
+}
+
+/// A receiver's update message (§3.7.2): MessageHeader first, then `focus`, then `extra` entries.
+std::string update_bundle(std::string_view event,
+                          std::string_view referral_ref,
+                          const json::object& focus,
+                          const json::array& extra = {},
+                          const json::object& author = {}) {
+    json::object header{
+        {"resourceType", "MessageHeader"},
+        {"id", "mh-1"},
+        {"extension",
+         json::array{json::object{
+             {"url", "http://ehealthontario.ca/fhir/StructureDefinition/ext-referral-identifier"},
+             {"valueIdentifier",
+              json::object{
+                  {"system", "https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-ereferral-reference"},
+                  {"value", referral_ref}}}}}},
+        {"eventCoding", json::object{{"system", kEventCodeSystem}, {"code", event}}},
+        {"sender", json::object{{"reference", "Organization/ocean-relay"}}},
+        {"source",
+         json::object{{"name", "ocean-relay"}, {"endpoint", "https://relay.example/fhir/$process-message"}}},
+        {"focus", json::array{reference(focus.at("resourceType").as_string(), focus.at("id").as_string())}}};
+    if (!author.empty()) header["author"] = author;
+    json::array entries{json::object{{"fullUrl", "urn:uuid:mh-1"}, {"resource", header}},
+                        json::object{{"resource", focus}}};
+    for (const auto& e : extra) entries.push_back(json::object{{"resource", e}});
+    return json::serialize(json::object{{"resourceType", "Bundle"}, {"type", "message"}, {"entry", entries}});
+}
+
+class OceanApiTest : public ::testing::Test {
+   protected:
+    void SetUp() override {
+        OceanApiConfig config;
+        config.clients.push_back({std::string(kClientId), Secret::from_value(std::string(kClientSecret))});
+        config.signing_key = Secret::from_value("ocean-sim-test-signing-key-0123456789");
+        config.token_lifetime = std::chrono::seconds(300);
+        config.sites.push_back({std::string(kSite),
+                                Secret::from_value(std::string(kSiteKey)),
+                                Secret::from_value(std::string(kSiteCredential)),
+                                Secret::from_value(std::string(kSek))});
+        config.clock = [this] { return relay::system_now() + std::chrono::seconds(clock_offset_.load()); };
+        api_ = std::make_unique<OceanApi>(std::move(config), state_);
+        api_->on_applied([this](const AppliedUpdate& update) {
+            std::lock_guard lock(mutex_);
+            applied_.push_back(update);
+        });
+
+        ReferralSpec spec;
+        spec.seed = 7;
+        spec.site_number = std::string(kSite);
+        spec.listing_ref = std::string(kListing);
+        spec.request_url = "https://relay.example/ocean/fhir/$process-message";
+        spec.attachment_bytes = 100;
+        sent_ = generate(spec);
+        state_.record_sent(sent_, kListing, kSite);
+
+        relay::http::ListenerConfig listener;
+        listener.address = "127.0.0.1";
+        listener.port = 0;
+        server_ = std::make_unique<relay::http::Server>(ioc_, listener, api_->handler());
+        server_->start();
+        thread_ = std::thread([this] { ioc_.run(); });
+        client_ = std::make_unique<relay::http::BlockingClient>("127.0.0.1", server_->port());
+    }
+
+    void TearDown() override {
+        client_.reset();
+        ioc_.stop();
+        thread_.join();
+        server_.reset();
+    }
+
+    std::string token() {
+        const auto res = client_->post("/svc/oauth2/token",
+                                       "grant_type=client_credentials&client_id=" + std::string(kClientId) +
+                                           "&client_secret=" + std::string(kClientSecret),
+                                       "application/x-www-form-urlencoded");
+        EXPECT_EQ(res.result_int(), 200u) << res.body();
+        return std::string(json::parse(res.body()).at("access_token").as_string());
+    }
+
+    relay::http::ClientResponse post_update(const std::string& body) {
+        return client_->post("/svc/fhir/v1/$process-messages",
+                             body,
+                             "application/fhir+json",
+                             {{"Authorization", "Bearer " + token()}});
+    }
+
+    Folder folder() { return state_.find(sent_.referral_ref)->folder; }
+
+    std::vector<AppliedUpdate> applied() {
+        std::lock_guard lock(mutex_);
+        return applied_;
+    }
+
+    /// The ids of the generated bundle's DocumentReferences: the letter first, then the attachment.
+    std::vector<std::pair<std::string, std::string>> documents() {
+        std::vector<std::pair<std::string, std::string>> out;
+        const json::value bundle = json::parse(sent_.body);  // outlives the loop
+        for (const auto& e : bundle.at("entry").as_array()) {
+            const auto& r = e.at("resource").as_object();
+            if (r.at("resourceType") != "DocumentReference") continue;
+            const auto& a = r.at("content").as_array()[0].at("attachment").as_object();
+            std::string id(e.at("fullUrl").as_string());  // v0.11: no id, urn:uuid:<id>
+            out.emplace_back(id.substr(id.rfind(':') + 1),
+                             a.contains("data") ? std::string(a.at("data").as_string()) : std::string());
+        }
+        return out;
+    }
+
+    std::string patient_given_name() {
+        const json::value bundle = json::parse(sent_.body);  // outlives the loop
+        for (const auto& e : bundle.at("entry").as_array()) {
+            const auto& r = e.at("resource").as_object();
+            if (r.at("resourceType") == "Patient")
+                return std::string(r.at("name").as_array()[0].at("given").as_array()[0].as_string());
+        }
+        return {};
+    }
+
+    boost::asio::io_context ioc_;
+    ReferralState state_;
+    std::unique_ptr<OceanApi> api_;
+    std::unique_ptr<relay::http::Server> server_;
+    std::thread thread_;
+    std::unique_ptr<relay::http::BlockingClient> client_;
+    GeneratedReferral sent_;
+    std::atomic<long long> clock_offset_{0};
+    std::mutex mutex_;
+    std::vector<AppliedUpdate> applied_;
+};
+
+// ---- token endpoint (§3.7.1)
+
+TEST_F(OceanApiTest, TokenViaFormFields) {
+    const auto res = client_->post("/svc/oauth2/token",
+                                   "grant_type=client_credentials&client_id=" + std::string(kClientId) +
+                                       "&client_secret=" + std::string(kClientSecret),
+                                   "application/x-www-form-urlencoded");
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto body = json::parse(res.body()).as_object();
+    EXPECT_FALSE(body.at("access_token").as_string().empty());
+    EXPECT_EQ(str(body.at("token_type")), "Bearer");
+    EXPECT_EQ(body.at("expires_in").to_number<long long>(), 300);
+}
+
+TEST_F(OceanApiTest, TokenViaBasicWithGrantTypeInQuery) {
+    const auto basic = relay::base64_encode(std::string(kClientId) + ":" + std::string(kClientSecret));
+    const auto res = client_->post("/svc/oauth2/token?grant_type=client_credentials",
+                                   "",
+                                   "application/x-www-form-urlencoded;charset=UTF-8",
+                                   {{"Authorization", "Basic " + basic}});
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(str(json::parse(res.body()).at("token_type")), "Bearer");
+}
+
+TEST_F(OceanApiTest, BadSecretIs401) {
+    const auto res = client_->post(
+        "/svc/oauth2/token",
+        "grant_type=client_credentials&client_id=" + std::string(kClientId) + "&client_secret=wrong",
+        "application/x-www-form-urlencoded");
+    EXPECT_EQ(res.result_int(), 401u);
+    EXPECT_EQ(str(json::parse(res.body()).at("error")), "invalid_client");
+}
+
+TEST_F(OceanApiTest, ExpiredTokenIs401) {
+    const auto bearer = token();
+    clock_offset_ = 3600;  // well past lifetime + leeway
+    const auto res =
+        client_->post("/svc/fhir/v1/$process-messages",
+                      update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted")),
+                      "application/fhir+json",
+                      {{"Authorization", "Bearer " + bearer}});
+    EXPECT_EQ(res.result_int(), 401u);
+    EXPECT_NE(res.body().find("expired"), std::string::npos) << res.body();
+    EXPECT_EQ(folder(), Folder::kNew);
+}
+
+TEST_F(OceanApiTest, MissingTokenIs401) {
+    const auto res =
+        client_->post("/svc/fhir/v1/$process-messages",
+                      update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted")),
+                      "application/fhir+json");
+    EXPECT_EQ(res.result_int(), 401u);
+}
+
+// ---- status updates (§3.6)
+
+TEST_F(OceanApiTest, AcceptMovesToPendingBookingAndCallsTheEchoHook) {
+    const auto res =
+        post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_NE(res.body().find("information"), std::string::npos);
+    EXPECT_EQ(folder(), Folder::kPendingBooking);
+    const auto hooks = applied();
+    ASSERT_EQ(hooks.size(), 1u);
+    EXPECT_EQ(hooks[0].referral_ref, sent_.referral_ref);
+    EXPECT_EQ(hooks[0].folder_before, Folder::kNew);
+    EXPECT_EQ(hooks[0].folder_after, Folder::kPendingBooking);
+    EXPECT_TRUE(hooks[0].echo_update);
+}
+
+TEST_F(OceanApiTest, DeclineWithReasonThenReopen) {
+    auto res = post_update(
+        update_bundle("notify-update-process-request", sent_.referral_ref, task("rejected", "Out of scope")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    auto view = state_.find(sent_.referral_ref);
+    EXPECT_EQ(view->folder, Folder::kDeclined);
+    EXPECT_EQ(view->decline_reason, "Out of scope");
+
+    res = post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    view = state_.find(sent_.referral_ref);
+    EXPECT_EQ(view->folder, Folder::kPendingBooking);
+    EXPECT_TRUE(view->decline_reason.empty());
+    const auto hooks = applied();
+    ASSERT_EQ(hooks.size(), 2u);
+    EXPECT_EQ(hooks[1].changes, std::vector<std::string>{"reopen"});
+}
+
+TEST_F(OceanApiTest, CancelledTaskIsADecline) {
+    ASSERT_EQ(post_update(update_bundle(
+                              "notify-update-process-request", sent_.referral_ref, task("cancelled", "dup")))
+                  .result_int(),
+              200u);
+    EXPECT_EQ(folder(), Folder::kDeclined);
+}
+
+TEST_F(OceanApiTest, Completed) {
+    ASSERT_EQ(
+        post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("completed")))
+            .result_int(),
+        200u);
+    EXPECT_EQ(folder(), Folder::kCompleted);
+}
+
+TEST_F(OceanApiTest, ReceivedStaysNewWithoutEcho) {
+    const auto res =
+        post_update(update_bundle("notify-add-process-request", sent_.referral_ref, task("received")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(folder(), Folder::kNew);
+    EXPECT_TRUE(applied().empty());
+}
+
+TEST_F(OceanApiTest, TaskStatusNotInTheTableIsIgnoredWithAWarning) {
+    const auto res =
+        post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("draft")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_NE(res.body().find("warning"), std::string::npos) << res.body();
+    EXPECT_EQ(folder(), Folder::kNew);
+    EXPECT_TRUE(applied().empty());
+    const auto log = api_->updates().snapshot();
+    ASSERT_EQ(log.size(), 1u);
+    EXPECT_EQ(log[0].outcome, UpdateOutcome::kIgnored);
+    EXPECT_EQ(log[0].status, "draft");
+}
+
+// ---- bookings and messages
+
+TEST_F(OceanApiTest, TentativeBookingIsUnconfirmedAcceptedIsConfirmedCancelledGoesBack) {
+    auto res =
+        post_update(update_bundle("notify-add-appointment", sent_.referral_ref, appointment("tentative")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(folder(), Folder::kBookingUnconfirmed);
+
+    res = post_update(update_bundle("notify-add-appointment", sent_.referral_ref, appointment("accepted")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(folder(), Folder::kBookingConfirmed);
+    EXPECT_EQ(state_.find(sent_.referral_ref)->appointments.size(), 1u);  // same Appointment id: updated
+
+    res = post_update(
+        update_bundle("notify-add-appointment", sent_.referral_ref, appointment("accepted", "cancelled")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(folder(), Folder::kPendingBooking);
+    EXPECT_EQ(applied().size(), 3u);
+}
+
+TEST_F(OceanApiTest, BookingWithABadStartIs400) {
+    auto appt = appointment("tentative");
+    appt["start"] = "next tuesday";
+    const auto res = post_update(update_bundle("notify-add-appointment", sent_.referral_ref, appt));
+    EXPECT_EQ(res.result_int(), 400u);
+    EXPECT_NE(res.body().find("Bundle.entry[1].resource.start"), std::string::npos) << res.body();
+}
+
+TEST_F(OceanApiTest, CommunicationIsRecorded) {
+    const auto res = post_update(update_bundle(
+        "send-communication-from-provider", sent_.referral_ref, communication("Please send labs")));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto view = state_.find(sent_.referral_ref);
+    ASSERT_EQ(view->communications.size(), 1u);
+    EXPECT_EQ(view->communications[0].text, "Please send labs");
+    EXPECT_EQ(view->folder, Folder::kNew);
+    const auto hooks = applied();
+    ASSERT_EQ(hooks.size(), 1u);
+    EXPECT_FALSE(hooks[0].echo_update);  // §3.5: no notify-update-service-request for a message
+}
+
+TEST_F(OceanApiTest, ForwardRegistersTheNewReferral) {
+    json::object new_sr{
+        {"resourceType", "ServiceRequest"},
+        {"id", "forwarded-sr-0001"},
+        {"replaces", json::array{reference("ServiceRequest", sent_.referral_ref)}},
+        {"performer",
+         json::array{json::object{{"identifier",
+                                   json::object{{"system",
+                                                 "https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/"
+                                                 "id-referral-target-reference"},
+                                                {"value", kOtherListing}}}}}}};
+    const auto res = post_update(update_bundle(
+        "notify-update-process-request", sent_.referral_ref, task("requested"), json::array{new_sr}));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto view = state_.find(sent_.referral_ref);
+    ASSERT_TRUE(view->forwarded_to);
+    EXPECT_EQ(*view->forwarded_to, kOtherListing);
+    const auto forwarded = state_.find("forwarded-sr-0001");
+    ASSERT_TRUE(forwarded);
+    EXPECT_EQ(forwarded->listing_ref, kOtherListing);
+    EXPECT_EQ(forwarded->folder, Folder::kNew);
+    ASSERT_EQ(applied().size(), 1u);
+    EXPECT_EQ(applied()[0].forwarded_ref, "forwarded-sr-0001");
+}
+
+// ---- refusals and malformed messages
+
+TEST_F(OceanApiTest, UnknownReferralIsRefusedWith404) {
+    const auto res =
+        post_update(update_bundle("notify-update-process-request", "no-such-referral", task("accepted")));
+    EXPECT_EQ(res.result_int(), 404u);
+    EXPECT_NE(res.body().find("not-found"), std::string::npos);
+    const auto log = api_->updates().snapshot();
+    ASSERT_EQ(log.size(), 1u);
+    EXPECT_EQ(log[0].outcome, UpdateOutcome::kRefused);
+}
+
+TEST_F(OceanApiTest, AnotherListingMayNotChangeTheStatus) {
+    const json::object author{
+        {"identifier",
+         json::object{{"system",
+                       "https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-referral-target-reference"},
+                      {"value", kOtherListing}}}};
+    const auto res = post_update(
+        update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted"), {}, author));
+    EXPECT_EQ(res.result_int(), 403u) << res.body();
+    EXPECT_EQ(folder(), Folder::kNew);
+    EXPECT_TRUE(applied().empty());
+}
+
+TEST_F(OceanApiTest, TheReceiverAsAuthorIsAllowed) {
+    const json::object author{
+        {"identifier",
+         json::object{{"system",
+                       "https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-referral-target-reference"},
+                      {"value", kListing}}}};
+    const auto res = post_update(
+        update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted"), {}, author));
+    EXPECT_EQ(res.result_int(), 200u) << res.body();
+}
+
+TEST_F(OceanApiTest, RealisticEchoWithTheTargetRoleAsAuthorIsApplied) {
+    // §3.7.2: the receiver echoes every inbound resource except the MessageHeader, then adds its Task;
+    // its author is the target PractitionerRole (fullUrl reference), which names the receiver listing.
+    const json::value inbound = json::parse(sent_.body);
+    json::array entries;
+    std::string target_role;
+    for (const auto& e : inbound.at("entry").as_array()) {
+        const auto& r = e.at("resource").as_object();
+        if (r.at("resourceType") == "MessageHeader") continue;
+        if (r.at("resourceType") == "PractitionerRole" &&
+            json::serialize(r).find(kListing) != std::string::npos)
+            target_role = std::string(e.at("fullUrl").as_string());
+        entries.push_back(e);
+    }
+    ASSERT_FALSE(target_role.empty());
+    auto bundle = json::parse(update_bundle("notify-update-process-request",
+                                            sent_.referral_ref,
+                                            task("accepted"),
+                                            {},
+                                            json::object{{"reference", target_role}}))
+                      .as_object();
+    for (auto& e : entries) bundle.at("entry").as_array().push_back(e);
+    const auto res = post_update(json::serialize(bundle));
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(folder(), Folder::kPendingBooking);
+}
+
+TEST_F(OceanApiTest, V010RefAndRoleIdAsListing) {
+    // v0.10: the ref travels in ext-id-message-header and the target PractitionerRole's id is the
+    // listing ref, so "PractitionerRole/<another known listing>" as author is refused.
+    ReferralSpec other;
+    other.seed = 8;
+    other.dialect = Dialect::kV0_10;
+    other.site_number = std::string(kSite);
+    other.listing_ref = std::string(kOtherListing);
+    other.request_url = "https://relay.example/ocean/fhir/$process-message";
+    state_.record_sent(generate(other), kOtherListing, kSite);
+
+    auto bundle = json::parse(update_bundle("notify-update-process-request",
+                                            sent_.referral_ref,
+                                            task("accepted"),
+                                            {},
+                                            reference("PractitionerRole", kOtherListing)))
+                      .as_object();
+    auto& header = bundle.at("entry").as_array()[0].at("resource").as_object();
+    header["extension"] = json::array{
+        json::object{{"url", "http://ehealthontario.ca/fhir/StructureDefinition/ext-id-message-header"},
+                     {"valueString", sent_.referral_ref}}};
+    EXPECT_EQ(post_update(json::serialize(bundle)).result_int(), 403u);
+    header["author"] = reference("PractitionerRole", kListing);
+    EXPECT_EQ(post_update(json::serialize(bundle)).result_int(), 200u);
+    EXPECT_EQ(folder(), Folder::kPendingBooking);
+}
+
+TEST_F(OceanApiTest, MalformedTaskIs400WithExpression) {
+    auto t = task("accepted");
+    t.erase("status");
+    const auto res = post_update(update_bundle("notify-update-process-request", sent_.referral_ref, t));
+    EXPECT_EQ(res.result_int(), 400u);
+    EXPECT_NE(res.body().find("Bundle.entry[1].resource.status"), std::string::npos) << res.body();
+    EXPECT_EQ(api_->updates().snapshot().at(0).outcome, UpdateOutcome::kMalformed);
+}
+
+TEST_F(OceanApiTest, NotJsonIs400) {
+    const auto res = post_update("{not json");
+    EXPECT_EQ(res.result_int(), 400u);
+    EXPECT_NE(res.body().find("OperationOutcome"), std::string::npos);
+}
+
+TEST_F(OceanApiTest, WrongEventCodeIs400) {
+    const auto res = post_update(update_bundle("add-service-request", sent_.referral_ref, task("accepted")));
+    EXPECT_EQ(res.result_int(), 400u);
+    EXPECT_NE(res.body().find("eventCoding.code"), std::string::npos) << res.body();
+}
+
+TEST_F(OceanApiTest, UpdatesJsonListsOutcomes) {
+    post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted")));
+    post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("failed")));
+    const auto log = json::parse(api_->updates_json()).as_object();
+    EXPECT_EQ(log.at("received").to_number<int>(), 2);
+    const auto& updates = log.at("updates").as_array();
+    ASSERT_EQ(updates.size(), 2u);
+    EXPECT_EQ(str(updates[0].at("outcome")), "accepted");
+    EXPECT_EQ(str(updates[0].at("folder_after")), "Pending Booking");
+    EXPECT_EQ(str(updates[1].at("outcome")), "ignored");
+}
+
+// ---- documents (§3.8)
+
+TEST_F(OceanApiTest, LetterNeedsATokenAndIsAPdf) {
+    const std::string target = "/svc/fhir/v1/ServiceRequest/" + sent_.referral_ref + "/$letter";
+    EXPECT_EQ(client_->get(target).result_int(), 401u);
+    const auto res = client_->get(target, {{"Authorization", "Bearer " + token()}});
+    ASSERT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res[boost::beast::http::field::content_type], "application/pdf");
+    EXPECT_EQ(res.body().rfind("%PDF-1.4", 0), 0u);
+    EXPECT_NE(res.body().find("%%EOF"), std::string::npos);
+    EXPECT_EQ(
+        client_
+            ->get("/svc/fhir/v1/ServiceRequest/unknown-ref/$letter", {{"Authorization", "Bearer " + token()}})
+            .result_int(),
+        404u);
+}
+
+TEST_F(OceanApiTest, BinaryServesTheAttachmentBytes) {
+    const auto docs = documents();
+    ASSERT_EQ(docs.size(), 2u);
+    const std::string target = "/svc/fhir/v1/DocumentReference/" + docs[1].first + "/$binary";
+    EXPECT_EQ(client_->get(target).result_int(), 401u);
+    const auto res = client_->get(target, {{"Authorization", "Bearer " + token()}});
+    ASSERT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), *relay::base64_decode(docs[1].second));
+    const auto letter = client_->get("/svc/fhir/v1/DocumentReference/" + docs[0].first + "/$binary",
+                                     {{"Authorization", "Bearer " + token()}});
+    ASSERT_EQ(letter.result_int(), 200u);
+    EXPECT_EQ(letter.body().rfind("%PDF-1.4", 0), 0u);
+}
+
+// ---- Open API (§4.1, §4.4, §7)
+
+TEST_F(OceanApiTest, OpenApiReferralDecryptsWithTheSek) {
+    const std::string target = "/svc/v1/referrals/" + sent_.referral_ref;
+    const auto res = client_->get(target,
+                                  {{"siteNum", std::string(kSite)},
+                                   {"siteKey", std::string(kSiteKey)},
+                                   {"siteCredential", std::string(kSiteCredential)}});
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto referral = json::parse(res.body()).as_object();
+    EXPECT_EQ(str(referral.at("referralRef")), sent_.referral_ref);
+    EXPECT_EQ(str(referral.at("referralTargetRef")), kListing);
+    const auto block = [&](std::string_view key) {
+        const auto& o = referral.at(key).as_object();
+        return relay::ocean::EncryptedBlock{std::string(o.at("data").as_string()),
+                                            std::string(o.at("iv").as_string())};
+    };
+    const relay::ocean::SealedBlocks sealed{block("oneTimeKeyEncryptedWithSiteSEK"),
+                                            block("encryptedPtData")};
+    const auto plain = relay::ocean::open_blocks(kSek, sealed);
+    ASSERT_TRUE(std::holds_alternative<std::string>(plain));
+    const auto patient = json::parse(std::get<std::string>(plain)).as_object();
+    EXPECT_EQ(str(patient.at("firstName")), patient_given_name());
+    EXPECT_FALSE(patient.at("healthNumber").as_string().empty());
+}
+
+TEST_F(OceanApiTest, OpenApiWrongCredentialsAre401) {
+    const std::string target = "/svc/v1/referrals/" + sent_.referral_ref;
+    EXPECT_EQ(client_
+                  ->get(target,
+                        {{"siteNum", std::string(kSite)},
+                         {"siteKey", std::string(kSiteKey)},
+                         {"siteCredential", "wrong"}})
+                  .result_int(),
+              401u);
+    EXPECT_EQ(client_->get(target).result_int(), 401u);
+    EXPECT_EQ(client_
+                  ->get("/svc/v1/referrals/unknown",
+                        {{"siteNum", std::string(kSite)},
+                         {"siteKey", std::string(kSiteKey)},
+                         {"siteCredential", std::string(kSiteCredential)}})
+                  .result_int(),
+              404u);
+}
+
+// ---- routing
+
+TEST_F(OceanApiTest, RoutingAndConnectivityCheck) {
+    EXPECT_EQ(
+        client_->get("/svc/fhir/v1/NamingSystem/id-site-number", {{"Authorization", "Bearer " + token()}})
+            .result_int(),
+        200u);
+    EXPECT_EQ(client_->get("/nope").result_int(), 404u);
+    EXPECT_EQ(client_->get("/svc/oauth2/token").result_int(), 405u);
+    EXPECT_EQ(client_->get("/svc/fhir/v1/$process-messages").result_int(), 405u);
+}
+
+TEST(MinimalPdf, HasConsistentXref) {
+    const auto pdf = minimal_pdf("Referral (x)");
+    const auto startxref = pdf.rfind("startxref\n");
+    ASSERT_NE(startxref, std::string::npos);
+    const auto offset = std::stoul(pdf.substr(startxref + 10));
+    EXPECT_EQ(pdf.compare(offset, 4, "xref"), 0);
+    // Object 1 is where the first xref entry says.
+    const auto first =
+        std::stoul(pdf.substr(offset + std::string("xref\n0 6\n0000000000 65535 f \n").size(), 10));
+    EXPECT_EQ(pdf.compare(first, 7, "1 0 obj"), 0);
+}
+
+TEST(TaskStatusEffect, FollowsTheTable) {
+    EXPECT_EQ(task_status_effect(Folder::kNew, "accepted").folder, Folder::kPendingBooking);
+    EXPECT_EQ(task_status_effect(Folder::kNew, "on-hold").folder, Folder::kPendingBooking);
+    EXPECT_EQ(task_status_effect(Folder::kNew, "received").folder, Folder::kNew);
+    EXPECT_EQ(task_status_effect(Folder::kPendingBooking, "rejected").folder, Folder::kDeclined);
+    EXPECT_TRUE(task_status_effect(Folder::kCancelled, "ready").reopened);
+    EXPECT_FALSE(task_status_effect(Folder::kNew, "failed").in_table);
+    EXPECT_EQ(task_status_effect(Folder::kBookingConfirmed, "accepted").folder, Folder::kBookingConfirmed);
+}
+
+}  // namespace

@@ -30,8 +30,10 @@ void Observations::record(const Observation& o) {
     const std::string text = boost::json::serialize(line);
 
     std::lock_guard lock(mutex_);
-    ++summary_.attempts;
-    ++summary_.statuses[o.status];
+    if (o.attempted) {
+        ++summary_.attempts;
+        ++summary_.statuses[o.status];
+    }
     if (o.outcome == "delivered") {
         ++summary_.delivered;
         ++summary_.delivered_by_variant[o.variant];

@@ -22,6 +22,7 @@ struct Observation {
     std::string outcome;     ///< delivered | retrying | gave_up
     std::string error;       ///< transport error class and text, when there was no response
     std::string message_id;  ///< X-Relay-Message-Id of the relay's 200
+    bool attempted = true;   ///< false for a message abandoned without another attempt (stopped)
 };
 
 /// What the simulator saw, for assertions, the demo and rehearsals: every observation as a JSON line

@@ -4,6 +4,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -59,6 +60,13 @@ WebhookSender::WebhookSender(asio::any_io_executor executor, WebhookPlan plan, O
     } catch (const std::invalid_argument& e) {
         throw ConfigError(std::string("webhooks: ") + e.what());
     }
+}
+
+void WebhookSender::stop() {
+    stopped_.store(true);
+    asio::post(executor_, [this] {
+        for (auto* timer : waiting_) timer->cancel();
+    });
 }
 
 asio::awaitable<void> WebhookSender::run() {
@@ -204,7 +212,19 @@ asio::awaitable<void> WebhookSender::deliver(const Message& message) {
         observations_.record(o);
         if (o.outcome == "gave_up") co_return;
         timer.expires_at(first_attempt + *next);
+        waiting_.insert(&timer);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        waiting_.erase(&timer);
+        if (stopped_.load()) {
+            o.attempt = attempt + 1;
+            o.attempted = false;
+            o.status = 0;
+            o.outcome = "gave_up";
+            o.error = "stopped";
+            o.message_id.clear();
+            observations_.record(o);
+            co_return;
+        }
         ++attempt;
     }
 }

@@ -3,11 +3,13 @@
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,7 +86,9 @@ class WebhookSender {
     /// executor(): the sender's bookkeeping lives on that strand.
     boost::asio::awaitable<void> run();
     [[nodiscard]] const boost::asio::any_io_executor& executor() const { return executor_; }
-    void stop() { stopped_.store(true); }
+    /// Ends the run: no new messages, and messages waiting for a retry stop waiting (they are
+    /// recorded as given up). Safe from any thread.
+    void stop();
 
     /// Ocean's view of what was sent: each delivered referral is recorded there, so the simulated
     /// Ocean API accepts updates for it. Set before run().
@@ -109,6 +113,7 @@ class WebhookSender {
     std::atomic<bool> stopped_{false};
     ReferralState* state_ = nullptr;
     std::map<std::string, ReferralSpec> sent_specs_;  // by referral ref; touched only on the strand
+    std::set<boost::asio::steady_timer*> waiting_;    // retry waits in progress; touched only on the strand
     std::chrono::steady_clock::time_point started_{};
 };
 

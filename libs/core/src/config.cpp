@@ -218,6 +218,17 @@ bool ConfigReader::Node::boolean(std::string_view key, bool fallback) {
     fail(key, fmt::format("must be true or false, got '{}'", *v));
 }
 
+double ConfigReader::Node::number(std::string_view key, double fallback, double min, double max) {
+    auto v = scalar(key);
+    if (!v) return fallback;
+    double value = 0;
+    const auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), value);
+    if (ec != std::errc() || ptr != v->data() + v->size() || value < min || value > max) {
+        fail(key, fmt::format("must be a number from {} to {}, got '{}'", min, max, *v));
+    }
+    return value;
+}
+
 std::chrono::milliseconds ConfigReader::Node::duration(std::string_view key,
                                                        std::chrono::milliseconds fallback,
                                                        std::chrono::milliseconds min) {

@@ -17,15 +17,7 @@ std::vector<FaultRule> read_fault_rules(std::vector<ConfigReader::Node> nodes) {
         if (kind == "expired_token") rule.kind = FaultRule::Kind::kExpiredToken;
         if (kind == "down") rule.kind = FaultRule::Kind::kDown;
         rule.path_prefix = node.string("path_prefix", "");
-        const std::string probability = node.string("probability", "1");
-        try {
-            std::size_t used = 0;
-            rule.probability = std::stod(probability, &used);
-            if (used != probability.size()) throw std::invalid_argument("trailing text");
-        } catch (const std::exception&) {
-            node.fail("probability", fmt::format("must be a number from 0 to 1, got '{}'", probability));
-        }
-        if (rule.probability < 0 || rule.probability > 1) node.fail("probability", "must be from 0 to 1");
+        rule.probability = node.number("probability", 1, 0, 1);
         rule.status = static_cast<int>(node.integer("status", 503, 100, 599));
         rule.delay = node.duration("delay", std::chrono::milliseconds(0));
         rule.retry_after = std::chrono::duration_cast<std::chrono::seconds>(

@@ -5,20 +5,7 @@
 #include "relay/http/fault_config.hpp"
 
 namespace relay::ocean_sim {
-namespace {
-
-double share(ConfigReader::Node& node, std::string_view key) {
-    const std::string text = node.string(key, "0");
-    try {
-        std::size_t used = 0;
-        const double value = std::stod(text, &used);
-        if (used == text.size() && value >= 0 && value <= 1) return value;
-    } catch (const std::exception&) {
-    }
-    node.fail(key, fmt::format("must be a number from 0 to 1, got '{}'", text));
-}
-
-}  // namespace
+namespace {}  // namespace
 
 SimConfig load_sim_config(ConfigReader& reader) {
     SimConfig config;
@@ -38,31 +25,20 @@ SimConfig load_sim_config(ConfigReader& reader) {
     plan.count = static_cast<std::uint64_t>(node.integer("count", 10, 0, 1'000'000'000));
     plan.concurrency = static_cast<int>(node.integer("concurrency", 4, 1, 1024));
     plan.seed = static_cast<std::uint64_t>(node.integer("seed", 1, 0, INT64_MAX));
-    const std::string rate = node.string("rate", "0");
-    try {
-        plan.rate = std::stod(rate);
-    } catch (const std::exception&) {
-        node.fail("rate", "must be a number of messages per second (0 = as fast as allowed)");
-    }
-    if (plan.rate < 0) node.fail("rate", "must not be negative");
+    plan.rate = node.number("rate", 0, 0, 1e6);  // messages per second; 0 = as fast as allowed
     plan.base.site_number = node.string("site_number", "1234");
     plan.base.listing_ref = node.string("listing_ref", "ocean_sim_listing_10000001");
     plan.base.external_service_id = node.string("external_service_id", "");
     plan.base.ocean_host = node.string("ocean_host", "https://ocean.cognisantmd.com");
     plan.base.attachment_bytes = node.bytes("attachment_bytes", 0, 0, 64ULL << 20);
-    plan.v0_10_share = share(node, "v0_10_share");
-    plan.duplicate_share = share(node, "duplicate_share");
-    plan.resend_new_share = share(node, "resend_new_share");
-    plan.resend_update_share = share(node, "resend_update_share");
+    plan.v0_10_share = node.number("v0_10_share", 0, 0, 1);
+    plan.duplicate_share = node.number("duplicate_share", 0, 0, 1);
+    plan.resend_new_share = node.number("resend_new_share", 0, 0, 1);
+    plan.resend_update_share = node.number("resend_update_share", 0, 0, 1);
 
     auto retry = node.child("retry");
-    const std::string scale = retry.string("time_scale", "1");
-    try {
-        plan.retry.time_scale = std::stod(scale);
-    } catch (const std::exception&) {
-        retry.fail("time_scale", "must be a number, e.g. 0.001 to turn Ocean's hours into seconds");
-    }
-    if (plan.retry.time_scale <= 0) retry.fail("time_scale", "must be positive");
+    // e.g. 0.001 turns Ocean's hours into seconds
+    plan.retry.time_scale = retry.number("time_scale", 1, 1e-9, 1e6);
     plan.retry.give_up_after = retry.duration("give_up_after", plan.retry.give_up_after);
 
     auto auth = node.child("auth");

@@ -19,17 +19,6 @@ namespace bhttp = boost::beast::http;
 
 namespace {
 
-double mix_share(ConfigReader::Node& node, std::string_view key, double fallback) {
-    const std::string text = node.string(key, fmt::format("{}", fallback));
-    try {
-        std::size_t used = 0;
-        const double value = std::stod(text, &used);
-        if (used == text.size() && value >= 0) return value;
-    } catch (const std::exception&) {
-    }
-    node.fail(key, fmt::format("must be a non-negative number, got '{}'", text));
-}
-
 struct Decision {
     std::string action;
     std::string body;
@@ -68,10 +57,10 @@ std::optional<DecisionConfig> read_decision_config(ConfigReader::Node node) {
     if (auto value = node.secret("auth_value")) config.auth_value = *value;
     config.delay = node.duration("delay", config.delay);
     auto mix = node.child("mix");
-    config.accept = mix_share(mix, "accept", config.accept);
-    config.decline = mix_share(mix, "decline", config.decline);
-    config.book = mix_share(mix, "book", config.book);
-    config.message = mix_share(mix, "message", config.message);
+    config.accept = mix.number("accept", config.accept, 0, 1e9);
+    config.decline = mix.number("decline", config.decline, 0, 1e9);
+    config.book = mix.number("book", config.book, 0, 1e9);
+    config.message = mix.number("message", config.message, 0, 1e9);
     if (config.accept + config.decline + config.book + config.message <= 0)
         mix.fail("accept", "the mix must not be all zero");
     config.seed = static_cast<std::uint64_t>(node.integer("seed", 1, 0, INT64_MAX));

@@ -392,3 +392,18 @@ TEST(ParseBytes, RejectsValuesThatOverflow) {
     EXPECT_EQ(relay::parse_bytes("17179869185GiB"), std::nullopt);
     EXPECT_EQ(relay::parse_bytes("17179869184GiB"), std::nullopt);
 }
+
+namespace {
+
+TEST(ConfigReaderNumber, ReadsDecimalsAndRefusesWhatIsNotANumberInRange) {
+    auto reader = relay::ConfigReader::from_string("p: 0.25\nwhole: 3\nbad: 0.5x\nhigh: 1.5\n", "T", no_env());
+    auto root = reader.root();
+    EXPECT_DOUBLE_EQ(root.number("p", 1, 0, 1), 0.25);
+    EXPECT_DOUBLE_EQ(root.number("whole", 0, 0, 10), 3.0);
+    EXPECT_DOUBLE_EQ(root.number("absent", 0.75, 0, 1), 0.75);
+    EXPECT_NE(config_error([&] { root.number("bad", 0, 0, 1); }).find("bad: must be a number from 0 to 1, got '0.5x'"),
+              std::string::npos);
+    EXPECT_NE(config_error([&] { root.number("high", 0, 0, 1); }).find("high:"), std::string::npos);
+}
+
+}  // namespace

@@ -65,6 +65,8 @@ class ConfigReader {
                            const std::vector<std::string>& allowed);
         std::int64_t integer(std::string_view key, std::int64_t fallback, std::int64_t min, std::int64_t max);
         bool boolean(std::string_view key, bool fallback);
+        /// A decimal number from `min` to `max` (probabilities, rates, scales).
+        double number(std::string_view key, double fallback, double min, double max);
         /// "250ms", "5s", "2m", "1h".
         std::chrono::milliseconds duration(std::string_view key,
                                            std::chrono::milliseconds fallback,

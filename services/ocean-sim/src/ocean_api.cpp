@@ -758,6 +758,19 @@ Response OceanApi::respond(const Request& request) {
             }
         }
     }
+    // Patient Engagement (§5.2). [P] The simulator's patients are those of the referrals it sent, and a
+    // patient's ref is its referral's ref (Ocean's own patient refs are short site-local strings).
+    constexpr std::string_view kPatients = "/svc/v1/patients/";
+    constexpr std::string_view kNotes = "/notes";
+    if (starts_with(path, kPatients) && path.size() > kPatients.size()) {
+        std::string_view rest = std::string_view(path).substr(kPatients.size());
+        const bool notes = ends_with(rest, kNotes) && rest.size() > kNotes.size();
+        if (notes) rest.remove_suffix(kNotes.size());
+        if (rest.find('/') == std::string_view::npos) {
+            if (method != bhttp::verb::get) return wrong_method("GET");
+            return notes ? patient_notes(request, rest, query) : patient(request, rest);
+        }
+    }
     constexpr std::string_view kReferrals = "/svc/v1/referrals/";
     if (starts_with(path, kReferrals) && path.size() > kReferrals.size() &&
         path.find('/', kReferrals.size()) == std::string::npos) {
@@ -1000,7 +1013,7 @@ Response OceanApi::naming_system(const Request& request) {
     return make_response(request, bhttp::status::ok, "application/fhir+json", json::serialize(body));
 }
 
-Response OceanApi::open_api_referral(const Request& request, std::string_view ref) {
+const OceanApiSite* OceanApi::authenticated_site(const Request& request) const {
     const auto site_num = header_of(request, "siteNum");
     const auto site = std::find_if(config_.sites.begin(), config_.sites.end(), [&](const OceanApiSite& s) {
         return s.site_num == site_num;
@@ -1009,7 +1022,13 @@ Response OceanApi::open_api_referral(const Request& request, std::string_view re
     const bool key_ok = site != config_.sites.end() && site->site_key.equals(header_of(request, "siteKey"));
     const bool credential_ok =
         site != config_.sites.end() && site->site_credential.equals(header_of(request, "siteCredential"));
-    if (site_num.empty() || !key_ok || !credential_ok)
+    if (site_num.empty() || !key_ok || !credential_ok) return nullptr;
+    return &*site;
+}
+
+Response OceanApi::open_api_referral(const Request& request, std::string_view ref) {
+    const OceanApiSite* site = authenticated_site(request);
+    if (site == nullptr)
         return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
     const auto view = state_.find(ref);
     // A referral of another site is "not found" for this one: its existence is not disclosed.
@@ -1080,6 +1099,78 @@ Response OceanApi::open_api_referral(const Request& request, std::string_view re
         {"srcSiteName", "Ocean Sim Referrer"},
         {"srcSiteNum", nullptr}};
     return make_response(request, bhttp::status::ok, "application/json", json::serialize(referral));
+}
+
+Response OceanApi::patient(const Request& request, std::string_view patient_ref) {
+    const OceanApiSite* site = authenticated_site(request);
+    if (site == nullptr)
+        return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
+    const auto view = state_.find(patient_ref);
+    if (!view || view->site != site->site_num)
+        return json_error(request, bhttp::status::not_found, "not_found", "unknown patient");
+    boost::system::error_code ec;
+    json::value demographics = json::parse(view->patient_json.empty() ? "{}" : view->patient_json, ec);
+    if (ec) demographics = json::object{};
+    const json::object patient{{"ref", view->ref},
+                               {"siteNum", view->site},
+                               {"externalPatientRef", ""},
+                               {"demographics", std::move(demographics)},
+                               {"cpp", json::object{{"items", json::array{}}}},
+                               {"results", json::array{}}};
+    // §5.2: the patient GET carries `oneTimeKey` and `iv`; one IV serves both layers.
+    const auto sealed =
+        ocean::seal(site->sek.reveal(), json::serialize(patient), ocean::HeaderLayout::kSharedIv);
+    if (!ok(sealed))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
+    Response res = make_response(request, bhttp::status::ok, "text/plain", ok(sealed)->ciphertext_b64);
+    res.set("oneTimeKey", ok(sealed)->one_time_key_b64);
+    res.set("iv", ok(sealed)->iv_b64);
+    res.set("extPatientRef", "");
+    return res;
+}
+
+Response OceanApi::patient_notes(const Request& request,
+                                 std::string_view patient_ref,
+                                 std::string_view query) {
+    const OceanApiSite* site = authenticated_site(request);
+    if (site == nullptr)
+        return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
+    std::string session;
+    for (std::string_view rest = query; !rest.empty();) {
+        const auto amp = rest.find('&');
+        const std::string_view pair = rest.substr(0, amp);
+        if (starts_with(pair, "oceanSessionId=")) session = std::string(pair.substr(15));
+        rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    }
+    if (session.empty())
+        return json_error(request, bhttp::status::bad_request, "bad_request", "oceanSessionId is required");
+    const auto view = state_.find(patient_ref);
+    if (!view || view->site != site->site_num)
+        return json_error(request, bhttp::status::not_found, "not_found", "unknown patient");
+    // A completed PHQ-9 as Ocean returns it (§5.2 PtUpdate): structured answers plus a rendered note.
+    const json::object update{
+        {"progressNote",
+         json::object{{"title", "PHQ-9"},
+                      {"text", "PHQ-9 completed by the patient. Total score: 7 (mild)."},
+                      {"noteType", "FORM"}}},
+        {"completedForms",
+         json::object{
+             {"phq9", json::object{{"q1", "1"}, {"q2", "1"}, {"q3", "2"}, {"q9", "0"}, {"total", "7"}}}}},
+        {"emrFieldUpdates", json::object{}},
+        {"formMetadata", json::object{{"phq9", json::object{{"total", json::object{{"hidden", true}}}}}}}};
+    // §5.2: the notes GET carries `oneTimeKey`, `oneTimeKeyIv` and `iv`.
+    const auto sealed =
+        ocean::seal(site->sek.reveal(), json::serialize(update), ocean::HeaderLayout::kSeparateKeyIv);
+    if (!ok(sealed))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
+    Response res = make_response(request, bhttp::status::ok, "text/plain", ok(sealed)->ciphertext_b64);
+    res.set("noteId", "note-" + session);
+    res.set("oneTimeKey", ok(sealed)->one_time_key_b64);
+    res.set("oneTimeKeyIv", ok(sealed)->one_time_key_iv_b64);
+    res.set("iv", ok(sealed)->iv_b64);
+    res.set("externalPtRef", "");
+    res.set("payloadVersion", "1");
+    return res;
 }
 
 }  // namespace relay::ocean_sim

@@ -98,6 +98,12 @@ class OceanApi {
     http::Response letter(const http::Request& request, std::string_view ref);
     http::Response binary(const http::Request& request, std::string_view id);
     http::Response open_api_referral(const http::Request& request, std::string_view ref);
+    http::Response patient(const http::Request& request, std::string_view patient_ref);
+    http::Response patient_notes(const http::Request& request,
+                                 std::string_view patient_ref,
+                                 std::string_view query);
+    /// The site whose siteNum / siteKey / siteCredential headers (§4.1) the request carries, or nullptr.
+    const OceanApiSite* authenticated_site(const http::Request& request) const;
     http::Response naming_system(const http::Request& request);
     /// nullopt when the Bearer token is valid, else the 401 answer.
     std::optional<http::Response> check_bearer(const http::Request& request);

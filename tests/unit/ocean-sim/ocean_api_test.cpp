@@ -597,6 +597,45 @@ TEST_F(OceanApiTest, OpenApiWrongCredentialsAre401) {
               404u);
 }
 
+TEST_F(OceanApiTest, PatientEngagementPatientDecryptsWithTheSharedIvLayout) {
+    const std::vector<std::pair<std::string, std::string>> site{
+        {"siteNum", std::string(kSite)},
+        {"siteKey", std::string(kSiteKey)},
+        {"siteCredential", std::string(kSiteCredential)}};
+    const auto res = client_->get("/svc/v1/patients/" + sent_.referral_ref, site);
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_TRUE(res["oneTimeKeyIv"].empty()) << "the patient GET shares one IV between the two layers";
+    const relay::ocean::EncryptedPayload payload{
+        res.body(), std::string(res["iv"]), std::string(res["oneTimeKey"]), ""};
+    const auto plain = relay::ocean::open(kSek, payload, relay::ocean::HeaderLayout::kSharedIv);
+    ASSERT_TRUE(std::holds_alternative<std::string>(plain));
+    const auto patient = json::parse(std::get<std::string>(plain)).as_object();
+    EXPECT_EQ(str(patient.at("ref")), sent_.referral_ref);
+    EXPECT_EQ(str(patient.at("demographics").as_object().at("firstName")), patient_given_name());
+    EXPECT_EQ(client_->get("/svc/v1/patients/" + sent_.referral_ref).result_int(), 401u);
+    EXPECT_EQ(client_->get("/svc/v1/patients/unknown", site).result_int(), 404u);
+}
+
+TEST_F(OceanApiTest, PatientEngagementNotesUseTheSeparateKeyIvLayout) {
+    const std::vector<std::pair<std::string, std::string>> site{
+        {"siteNum", std::string(kSite)},
+        {"siteKey", std::string(kSiteKey)},
+        {"siteCredential", std::string(kSiteCredential)}};
+    const std::string target = "/svc/v1/patients/" + sent_.referral_ref + "/notes";
+    EXPECT_EQ(client_->get(target, site).result_int(), 400u) << "oceanSessionId is required";
+    const auto res = client_->get(target + "?oceanSessionId=1759442545187t415674", site);
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    EXPECT_EQ(res["noteId"], "note-1759442545187t415674");
+    EXPECT_EQ(res["payloadVersion"], "1");
+    const relay::ocean::EncryptedPayload payload{
+        res.body(), std::string(res["iv"]), std::string(res["oneTimeKey"]), std::string(res["oneTimeKeyIv"])};
+    const auto plain = relay::ocean::open(kSek, payload, relay::ocean::HeaderLayout::kSeparateKeyIv);
+    ASSERT_TRUE(std::holds_alternative<std::string>(plain));
+    const auto update = json::parse(std::get<std::string>(plain)).as_object();
+    EXPECT_EQ(str(update.at("completedForms").as_object().at("phq9").as_object().at("total")), "7");
+    EXPECT_EQ(str(update.at("progressNote").as_object().at("noteType")), "FORM");
+}
+
 // ---- routing
 
 TEST_F(OceanApiTest, RoutingAndConnectivityCheck) {

@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
 
         relay::ocean_sim::ReferralState state;
         std::unique_ptr<relay::ocean_sim::OceanApi> api;
-        if (config.api) api = std::make_unique<relay::ocean_sim::OceanApi>(*config.api, state);
+        if (config.api) {
+            api = std::make_unique<relay::ocean_sim::OceanApi>(*config.api, state);
+            if (config.updates_file) api->log_updates_to(*config.updates_file);
+        }
 
         relay::http::Server admin(
             ioc,

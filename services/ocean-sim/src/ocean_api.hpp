@@ -89,6 +89,8 @@ class OceanApi {
     /// Every received update and its outcome, as JSON (see UpdateLog::to_json).
     [[nodiscard]] std::string updates_json() const { return updates_.to_json(); }
     [[nodiscard]] const UpdateLog& updates() const { return updates_; }
+    /// Append every update and its outcome as a JSON line to `path` as well.
+    void log_updates_to(const std::string& path) { updates_.write_to(path); }
 
    private:
     [[nodiscard]] SystemTime now() const { return config_.clock ? config_.clock() : system_now(); }

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 #include <utility>
 
+#include "relay/core/config.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/time.hpp"
 
@@ -337,11 +338,37 @@ const char* to_string(UpdateOutcome outcome) {
     return "?";
 }
 
+namespace {
+
+json::object record_json(const UpdateRecord& r) {
+    json::array changes;
+    for (const auto& c : r.changes) changes.emplace_back(json::string(c));
+    return json::object{
+        {"seq", r.seq},
+        {"at", r.at},
+        {"event", r.event},
+        {"referral_ref", r.referral_ref},
+        {"resource", r.resource},
+        {"status", r.status},
+        {"folder_before", r.folder_before ? json::value(to_string(*r.folder_before)) : json::value(nullptr)},
+        {"folder_after", r.folder_after ? json::value(to_string(*r.folder_after)) : json::value(nullptr)},
+        {"changes", std::move(changes)},
+        {"outcome", to_string(r.outcome)},
+        {"http_status", r.http_status},
+        {"reason", r.reason}};
+}
+
+}  // namespace
+
 std::uint64_t UpdateLog::add(UpdateRecord record) {
     std::lock_guard lock(mutex_);
     record.seq = next_seq_++;
     if (record.at.empty()) record.at = format_rfc3339_millis(system_now());
     const auto seq = record.seq;
+    if (file_) {
+        *file_ << json::serialize(record_json(record)) << '\n';
+        file_->flush();
+    }
     records_.push_back(std::move(record));
     while (records_.size() > capacity_) {
         records_.pop_front();
@@ -355,27 +382,16 @@ std::vector<UpdateRecord> UpdateLog::snapshot() const {
     return {records_.begin(), records_.end()};
 }
 
+void UpdateLog::write_to(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    file_.emplace(path, std::ios::app);
+    if (!*file_) throw ConfigError("api.updates_file: cannot open '" + path + "' for writing");
+}
+
 std::string UpdateLog::to_json() const {
     json::array updates;
     std::lock_guard lock(mutex_);
-    for (const auto& r : records_) {
-        json::array changes;
-        for (const auto& c : r.changes) changes.emplace_back(json::string(c));
-        updates.emplace_back(json::object{
-            {"seq", r.seq},
-            {"at", r.at},
-            {"event", r.event},
-            {"referral_ref", r.referral_ref},
-            {"resource", r.resource},
-            {"status", r.status},
-            {"folder_before",
-             r.folder_before ? json::value(to_string(*r.folder_before)) : json::value(nullptr)},
-            {"folder_after", r.folder_after ? json::value(to_string(*r.folder_after)) : json::value(nullptr)},
-            {"changes", std::move(changes)},
-            {"outcome", to_string(r.outcome)},
-            {"http_status", r.http_status},
-            {"reason", r.reason}});
-    }
+    for (const auto& r : records_) updates.emplace_back(record_json(r));
     json::object out{{"received", next_seq_ - 1}, {"dropped", dropped_}, {"updates", std::move(updates)}};
     return json::serialize(out);
 }

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -169,6 +170,9 @@ class UpdateLog {
     [[nodiscard]] std::vector<UpdateRecord> snapshot() const;
     /// {"received":n,"dropped":n,"updates":[...]}
     [[nodiscard]] std::string to_json() const;
+    /// Also append every update as one JSON line to `path` (for assertions and rehearsals); throws
+    /// ConfigError if it cannot be opened.
+    void write_to(const std::string& path);
 
    private:
     mutable std::mutex mutex_;
@@ -176,6 +180,7 @@ class UpdateLog {
     std::uint64_t next_seq_ = 1;
     std::uint64_t dropped_ = 0;
     std::deque<UpdateRecord> records_;
+    std::optional<std::ofstream> file_;
 };
 
 }  // namespace relay::ocean_sim

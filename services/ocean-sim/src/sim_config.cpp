@@ -87,6 +87,7 @@ SimConfig load_sim_config(ConfigReader& reader) {
                                                site.required_secret("sek")});
         }
         config.api_faults = http::read_fault_rules(api.list("faults"));
+        config.updates_file = api.optional_string("updates_file");
         config.fault_seed = static_cast<std::uint64_t>(api.integer("fault_seed", 1, 0, INT64_MAX));
         config.api = std::move(ocean);
     }

@@ -21,6 +21,7 @@ struct SimConfig {
     std::optional<OceanApiConfig> api;
     http::ListenerConfig api_listener;
     std::vector<http::FaultRule> api_faults;
+    std::optional<std::string> updates_file;  ///< JSON lines: every update received and how it was applied
     std::uint64_t fault_seed = 1;
 };
 

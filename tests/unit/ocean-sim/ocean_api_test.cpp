@@ -3,10 +3,13 @@
 #include "ocean_api.hpp"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -634,6 +637,28 @@ TEST_F(OceanApiTest, PatientEngagementNotesUseTheSeparateKeyIvLayout) {
     const auto update = json::parse(std::get<std::string>(plain)).as_object();
     EXPECT_EQ(str(update.at("completedForms").as_object().at("phq9").as_object().at("total")), "7");
     EXPECT_EQ(str(update.at("progressNote").as_object().at("noteType")), "FORM");
+}
+
+TEST_F(OceanApiTest, UpdatesAreAlsoWrittenAsJsonLines) {
+    const auto path = std::filesystem::temp_directory_path() /
+                      ("ocean-sim-updates-" + std::to_string(::getpid()) + ".jsonl");
+    std::filesystem::remove(path);
+    api_->log_updates_to(path.string());
+    ASSERT_EQ(
+        post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("accepted")))
+            .result_int(),
+        200u);
+    ASSERT_EQ(post_update(update_bundle("notify-update-process-request", sent_.referral_ref, task("draft")))
+                  .result_int(),
+              200u);
+    std::ifstream in(path);
+    std::vector<json::object> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line).as_object());
+    std::filesystem::remove(path);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_EQ(str(lines[0].at("outcome")), "accepted");
+    EXPECT_EQ(str(lines[0].at("referral_ref")), sent_.referral_ref);
+    EXPECT_EQ(str(lines[1].at("outcome")), "ignored");
 }
 
 // ---- routing

@@ -152,7 +152,6 @@ Ingress::Ingress(IngressConfig config)
 
     auto error_body =
         [](int status, std::string_view code, std::string_view message, std::string_view target) {
-            (void)status;
             if (target.starts_with("/ocean/")) {
                 return std::pair<std::string, std::string>(
                     std::string(kFhirJson),

@@ -98,11 +98,6 @@ void IngressMetrics::request(std::string_view integration,
         .Observe(seconds);
 }
 
-void IngressMetrics::body_bytes(std::string_view integration, std::size_t bytes) {
-    body_bytes_.Add({{"integration", std::string(integration)}}, metrics::size_buckets())
-        .Observe(static_cast<double>(bytes));
-}
-
 void IngressMetrics::rejection(std::string_view integration, std::string_view reason) {
     rejections_.Add({{"integration", std::string(integration)}, {"reason", std::string(reason)}}).Increment();
 }

@@ -39,7 +39,6 @@ class IngressMetrics {
     /// The hot path of an answered FHIR request (cached series for 200).
     void fhir_request(IntegrationMetrics& integration, int status, double seconds);
     void published(IntegrationMetrics& integration, const std::string& event);
-    void body_bytes(std::string_view integration, std::size_t bytes);
     void rejection(std::string_view integration, std::string_view reason);
     void published(std::string_view integration, std::string_view event);
     void ignored(std::string_view integration, std::string_view reason);

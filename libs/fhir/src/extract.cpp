@@ -244,6 +244,8 @@ void read_resource(ondemand::value value, EntryScratch& scratch, Where& where) {
             }
         } else if (key == "focus") {
             where.field = "resource.focus";
+            // MessageHeader.focus is an array; Task.focus (an echoed Task) is a single Reference.
+            if (field.value().type().value() != ondemand::json_type::array) continue;
             for (auto focus : field.value().get_array()) {
                 Ref ref;
                 read_reference(focus.value(), ref);

@@ -210,6 +210,17 @@ TEST_F(ExtractorTest, FocusByUrnUuidMatchesTheEntryFullUrl) {
     EXPECT_EQ(facts.referral_ref, "ref-2");
 }
 
+TEST_F(ExtractorTest, AnEchoedTaskWithASingleFocusReferenceIsAccepted) {
+    // Ocean's notify-update-service-request echoes the receiver's Task, whose focus is one Reference
+    // (not an array like MessageHeader.focus): it must not make the bundle unreadable.
+    const auto facts = facts_of(extract(message_bundle(
+        {entry(message_header(R"("focus":[{"reference":"ServiceRequest/sr-2"}])")),
+         entry(service_request("sr-2")),
+         entry(R"({"resourceType":"Task","id":"t-1","status":"accepted","intent":"order",)"
+               R"("focus":{"reference":"ServiceRequest/sr-1"}})")})));
+    EXPECT_EQ(facts.referral_ref, "sr-2");
+}
+
 // --- reference resolution to the target listing -------------------------------------------------
 
 namespace {

@@ -7,6 +7,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
 #include <thread>
 
 #include "ingress_harness.hpp"
@@ -97,6 +98,15 @@ integrations: [{site: "1234"}]
     EXPECT_EQ(records.back().key, referral_ref);
     EXPECT_EQ(records.back().header("event"), "notify-update-service-request");
     EXPECT_EQ(observations.summary().delivered_by_variant.at("echo"), 1U);
+    // ... and reflects the change: the Task Ocean now holds for the referral has the accepted status.
+    const auto echoed = boost::json::parse(records.back().value);
+    int accepted_tasks = 0;
+    for (const auto& entry : echoed.at("entry").as_array()) {
+        const auto& resource = entry.at("resource").as_object();
+        if (resource.at("resourceType").as_string() == "Task" && resource.at("status").as_string() == "accepted")
+            ++accepted_tasks;
+    }
+    EXPECT_EQ(accepted_tasks, 1);
 
     api_server.stop_accepting();
     ioc.stop();

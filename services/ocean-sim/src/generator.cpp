@@ -102,7 +102,13 @@ class Rng {
 
 // Independent streams per concern, so that e.g. a new message_sequence or attachment size changes only
 // the message ids or the attachment, never the patient.
-enum class Stream : std::uint64_t { kReferral = 1, kMessage = 2, kAttachment = 3, kCategory = 4 };
+enum class Stream : std::uint64_t {
+    kReferral = 1,
+    kMessage = 2,
+    kAttachment = 3,
+    kCategory = 4,
+    kReceiver = 5,
+};
 
 Rng stream(std::uint64_t seed, Stream which, std::uint64_t sub = 0) {
     Rng by_stream(seed ^ (static_cast<std::uint64_t>(which) * 0xd1b54a32d192ed03ULL));
@@ -500,6 +506,7 @@ class BundleWriter {
             add_documents(entries);
             entries.push_back(entry(service_request(), cast_.referral_ref));
             entries.push_back(entry(questionnaire_response(), ids.questionnaire_response));
+            add_receiver_progress(entries);
         } else {
             // The real v0.10.0 order: the referral right after the header.
             entries.push_back(entry(service_request(), cast_.referral_ref));
@@ -510,6 +517,7 @@ class BundleWriter {
             entries.push_back(entry(target_location(), ids.target_location));
             add_documents(entries);
             entries.push_back(entry(questionnaire_response(), ids.questionnaire_response));
+            add_receiver_progress(entries);
         }
 
         json::object bundle;
@@ -895,6 +903,43 @@ class BundleWriter {
                                      {"time", local_time(cast_.authored)},
                                      {"text", note}}};
         return r;
+    }
+
+    // The receiver's Task and Appointments, with ids stable per referral so every echo names the same
+    // resources (a receiver's own Appointment id is kept).
+    void add_receiver_progress(std::vector<json::object>& entries) {
+        if (!spec_.receiver_progress) return;
+        const ReceiverProgress& progress = *spec_.receiver_progress;
+        Rng ids_rng = stream(spec_.seed, Stream::kReceiver);
+        const std::string task_id = ids_rng.uuid();
+        if (!progress.task_status.empty()) {
+            json::object task = start("Task", task_id);
+            task["status"] = progress.task_status;
+            if (progress.task_status == "rejected" && !progress.decline_reason.empty())
+                task["statusReason"] = json::object{{"text", progress.decline_reason}};
+            task["intent"] = "order";
+            task["code"] = codeable(
+                coding("http://terminology.hl7.org/CodeSystem/v3-TaskOutcome", "process-request"));
+            task["focus"] = ref("ServiceRequest", cast_.referral_ref);
+            task["for"] = ref("Patient", cast_.ids.patient);
+            task["owner"] = ref("PractitionerRole", target_role_id());
+            entries.push_back(entry(std::move(task), task_id));
+        }
+        for (const EchoedAppointment& booked : progress.appointments) {
+            const std::string id = booked.id.empty() ? ids_rng.uuid() : booked.id;
+            json::object appointment = start("Appointment", id);
+            appointment["status"] = booked.status;
+            if (!booked.instructions.empty()) appointment["patientInstruction"] = booked.instructions;
+            if (!booked.start.empty()) appointment["start"] = booked.start;
+            if (!booked.end.empty()) appointment["end"] = booked.end;
+            appointment["basedOn"] = json::array{ref("ServiceRequest", cast_.referral_ref)};
+            json::object patient{{"actor", ref("Patient", cast_.ids.patient)},
+                                 {"status",
+                                  booked.participant_status.empty() ? std::string_view("needs-action")
+                                                                    : std::string_view(booked.participant_status)}};
+            appointment["participant"] = json::array{std::move(patient)};
+            entries.push_back(entry(std::move(appointment), id));
+        }
     }
 
     json::object questionnaire_response() {

@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace relay::ocean_sim {
 
@@ -31,6 +32,24 @@ std::optional<Dialect> parse_dialect(std::string_view text);
 /// Event codes of the message-event-code system that Ocean sends to a receiver (ocean-api.md §3.5).
 inline constexpr std::string_view kEventAddServiceRequest = "add-service-request";
 inline constexpr std::string_view kEventNotifyUpdateServiceRequest = "notify-update-service-request";
+
+/// An appointment Ocean holds for a referral (booked by the receiver), as it echoes it back.
+struct EchoedAppointment {
+    std::string id;  ///< the receiver's Appointment.id; empty = derived from the referral
+    std::string status;
+    std::string start;  ///< empty for booking instructions without a date
+    std::string end;
+    std::string participant_status;  ///< the patient's: tentative | accepted | ...
+    std::string instructions;        ///< synthetic booking comments
+};
+
+/// The receiver's side of a referral as Ocean reports it after applying an update (§3.5: the echo of
+/// the receiver's own API updates): the Task with the latest status and every appointment.
+struct ReceiverProgress {
+    std::string task_status;     ///< the last Task.status Ocean acted on; empty = no Task yet
+    std::string decline_reason;  ///< Task.statusReason.text when rejected
+    std::vector<EchoedAppointment> appointments;
+};
 
 /// What to generate. Everything not set here is derived from `seed`, so a spec is a complete,
 /// reproducible description of one message: the same spec gives byte-identical output.
@@ -73,6 +92,9 @@ struct ReferralSpec {
     /// number: it gets a new MessageHeader id and Bundle id and a later timestamp, while patient,
     /// practitioners, listing, referral ref and authoredOn stay the same.
     std::uint32_t message_sequence = 0;
+    /// Set on an echo: the bundle also carries a Task (status, decline reason; focus the
+    /// ServiceRequest, owner the target PractitionerRole) and the Appointments, after the referral.
+    std::optional<ReceiverProgress> receiver_progress;
 };
 
 struct GeneratedReferral {

@@ -584,6 +584,7 @@ void apply(ReferralView& view, const Update& update, ApplyResult& result) {
                 effect.folder == Folder::kDeclined && view.decline_reason != update.task->reason;
             const bool moved = effect.folder != view.folder;
             view.folder = effect.folder;
+            view.task_status = update.task->status;
             if (effect.folder == Folder::kDeclined)
                 view.decline_reason = update.task->reason;
             else if (moved)

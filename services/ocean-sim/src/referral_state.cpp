@@ -396,4 +396,15 @@ std::string UpdateLog::to_json() const {
     return json::serialize(out);
 }
 
+ReceiverProgress receiver_progress(const ReferralView& view) {
+    ReceiverProgress progress;
+    progress.task_status = view.task_status;
+    if (view.folder == Folder::kDeclined) progress.decline_reason = view.decline_reason;
+    progress.appointments.reserve(view.appointments.size());
+    for (const Booking& b : view.appointments)
+        progress.appointments.push_back(
+            EchoedAppointment{b.id, b.status, b.start, b.end, b.participant_status, b.instructions});
+    return progress;
+}
+
 }  // namespace relay::ocean_sim

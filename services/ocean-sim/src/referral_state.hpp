@@ -87,6 +87,7 @@ struct ReferralView {
     std::string listing_ref;  ///< the current receiver listing (id-referral-target-reference)
     Dialect dialect = Dialect::kV0_11;
     Folder folder = Folder::kNew;
+    std::string task_status;  ///< the last Task.status Ocean acted on (empty: none yet)
     std::string decline_reason;
     std::vector<Booking> appointments;
     std::vector<RecordedMessage> communications;
@@ -102,6 +103,9 @@ struct ReferralView {
     std::string referrer_first_name;  ///< synthetic, for the Open API Referral JSON
     std::string referrer_surname;
 };
+
+/// What Ocean echoes of the receiver's side: the Task with its last status and the appointments.
+ReceiverProgress receiver_progress(const ReferralView& view);
 
 class ReferralState {
    public:

@@ -134,6 +134,10 @@ asio::awaitable<void> WebhookSender::echo(std::string referral_ref) {
     const auto it = sent_specs_.find(referral_ref);
     if (it == sent_specs_.end()) co_return;
     ReferralSpec update = resend_as_update(it->second);
+    // The echo reflects the change Ocean applied: the receiver's Task status and appointments.
+    if (state_ != nullptr) {
+        if (const auto view = state_->find(referral_ref)) update.receiver_progress = receiver_progress(*view);
+    }
     it->second = update;  // the next echo is a later message about the same referral
     const Message echoed{"echo", generate(update)};
     co_await deliver(echoed);

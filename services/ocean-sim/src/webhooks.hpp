@@ -94,7 +94,8 @@ class WebhookSender {
     /// Ocean API accepts updates for it. Set before run().
     void record_into(ReferralState* state) { state_ = state; }
     /// Ocean's echo: after it applied an update, Ocean sends notify-update-service-request for the
-    /// referral (ocean-api.md §3.5). Spawn on executor(). Unknown refs are ignored.
+    /// referral (ocean-api.md §3.5), carrying the Task status and appointments Ocean now holds (read
+    /// from the state given to record_into). Spawn on executor(). Unknown refs are ignored.
     boost::asio::awaitable<void> echo(std::string referral_ref);
 
     struct Message;

@@ -311,6 +311,63 @@ TEST(GeneratorResend, AsUpdateSendsNotifyUpdateServiceRequest) {
               "Initial");
 }
 
+TEST(GeneratorEcho, CarriesTheReceiversTaskAndAppointmentsWithStableIds) {
+    for (const Dialect dialect : kDialects) {
+        auto echo_spec = relay::ocean_sim::resend_as_update(spec(8, dialect));
+        relay::ocean_sim::ReceiverProgress progress;
+        progress.task_status = "rejected";
+        progress.decline_reason = "Outside our catchment";
+        progress.appointments.push_back({"", "booked", "2026-12-01T09:00:00-05:00", "2026-12-01T09:30:00-05:00",
+                                         "accepted", "Bring your health card"});
+        echo_spec.receiver_progress = progress;
+        const auto echoed = generate(echo_spec);
+        const auto bundle = parse(echoed.body);
+
+        const auto tasks = resources_of(bundle, "Task");
+        ASSERT_EQ(tasks.size(), 1U) << relay::ocean_sim::to_string(dialect);
+        const auto& task = *tasks[0];
+        EXPECT_EQ(str(task.at("status")), "rejected");
+        EXPECT_EQ(str(task.at("statusReason").at("text")), "Outside our catchment");
+        const std::string focus = str(task.at("focus").at("reference"));
+        if (dialect == Dialect::kV0_11) {
+            EXPECT_EQ(focus, "urn:uuid:" + echoed.referral_ref);
+        } else {
+            EXPECT_EQ(focus, "ServiceRequest/" + echoed.referral_ref);
+        }
+        const auto appointments = resources_of(bundle, "Appointment");
+        ASSERT_EQ(appointments.size(), 1U);
+        EXPECT_EQ(str(appointments[0]->at("status")), "booked");
+        EXPECT_EQ(str(appointments[0]->at("start")), "2026-12-01T09:00:00-05:00");
+        EXPECT_EQ(str(appointments[0]->at("participant").at(0).at("status")), "accepted");
+        EXPECT_EQ(str(appointments[0]->at("basedOn").at(0).at("reference")), focus);
+
+        // The next echo names the same Task and Appointment (ids are the referral's, not the message's).
+        auto later_spec = relay::ocean_sim::resend_as_update(echo_spec);
+        later_spec.receiver_progress->task_status = "accepted";
+        const auto later = parse(generate(later_spec).body);
+        const auto later_tasks = resources_of(later, "Task");
+        ASSERT_EQ(later_tasks.size(), 1U);
+        EXPECT_EQ(str(later_tasks[0]->at("status")), "accepted");
+        EXPECT_FALSE(later_tasks[0]->contains("statusReason"));
+        const auto& entry_list = sim_test::entries(bundle);
+        const auto& later_list = sim_test::entries(later);
+        auto full_url_of = [](const boost::json::array& list, std::string_view type) {
+            for (const auto& e : list) {
+                if (e.at("resource").at("resourceType").as_string() != type) continue;
+                const auto& o = e.as_object();
+                return o.contains("fullUrl") ? str(o.at("fullUrl")) : str(e.at("resource").at("id"));
+            }
+            return std::string();
+        };
+        EXPECT_EQ(full_url_of(entry_list, "Task"), full_url_of(later_list, "Task"));
+        EXPECT_EQ(full_url_of(entry_list, "Appointment"), full_url_of(later_list, "Appointment"));
+
+        // Without progress (a plain resend) there is no Task.
+        EXPECT_TRUE(resources_of(parse(generate(relay::ocean_sim::resend_as_update(spec(8, dialect))).body), "Task")
+                        .empty());
+    }
+}
+
 // --- synthetic people only ----------------------------------------------------------------------
 
 namespace {

@@ -1,0 +1,2 @@
+// Placeholder: implemented next.
+#include "relay/transform/render.hpp"

@@ -141,6 +141,32 @@ std::optional<std::string> form_url_decode(std::string_view text) {
     return out;
 }
 
+std::string sha256(std::string_view data) {
+    return Sha256().update(data).finish();
+}
+
+Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
+    EVP_DigestInit_ex(static_cast<EVP_MD_CTX*>(ctx_), EVP_sha256(), nullptr);
+}
+Sha256::~Sha256() {
+    EVP_MD_CTX_free(static_cast<EVP_MD_CTX*>(ctx_));
+}
+Sha256& Sha256::update(std::string_view data) {
+    EVP_DigestUpdate(static_cast<EVP_MD_CTX*>(ctx_), data.data(), data.size());
+    return *this;
+}
+Sha256& Sha256::field(std::string_view data) {
+    static constexpr char kSeparator = '\x1f';
+    update(data);
+    return update(std::string_view(&kSeparator, 1));
+}
+std::string Sha256::finish() {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
+    unsigned int md_len = 0;
+    EVP_DigestFinal_ex(static_cast<EVP_MD_CTX*>(ctx_), md.data(), &md_len);
+    return {reinterpret_cast<const char*>(md.data()), md_len};
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
     unsigned int md_len = 0;

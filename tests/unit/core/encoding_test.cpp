@@ -190,3 +190,17 @@ TEST(AppendJsonString, AppendsToExistingContent) {
     relay::append_json_string(out, "v");
     EXPECT_EQ(out, R"({"k":"v")");
 }
+
+// FIPS 180-2 test vectors.
+TEST(Sha256, KnownAnswers) {
+    EXPECT_EQ(relay::hex_encode(relay::sha256("abc")),
+              "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(relay::hex_encode(relay::sha256("")),
+              "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(relay::hex_encode(relay::Sha256().update("a").update("bc").finish()),
+              relay::hex_encode(relay::sha256("abc")));
+}
+
+TEST(Sha256, FieldsAreSeparated) {
+    EXPECT_NE(relay::Sha256().field("ab").field("c").finish(), relay::Sha256().field("a").field("bc").finish());
+}

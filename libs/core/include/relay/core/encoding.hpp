@@ -24,6 +24,27 @@ std::optional<std::string> form_url_decode(std::string_view text);
 /// HMAC-SHA256 of `data` under `key`, 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 
+/// SHA-256 of `data`, 32 raw bytes.
+std::string sha256(std::string_view data);
+
+/// SHA-256 over several pieces without concatenating them (fingerprints of structured data).
+class Sha256 {
+   public:
+    Sha256();
+    ~Sha256();
+    Sha256(const Sha256&) = delete;
+    Sha256& operator=(const Sha256&) = delete;
+    Sha256& update(std::string_view data);
+    /// A piece followed by a separator byte that cannot occur in text (0x1f), so ("ab","c") and
+    /// ("a","bc") hash differently.
+    Sha256& field(std::string_view data);
+    /// 32 raw bytes; the hasher cannot be used afterwards.
+    std::string finish();
+
+   private:
+    void* ctx_;
+};
+
 /// Constant-time equality (length is not secret).
 bool constant_time_equals(std::string_view a, std::string_view b);
 

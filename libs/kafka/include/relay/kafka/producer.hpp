@@ -81,9 +81,31 @@ class Producer {
                        std::vector<Header> headers,
                        std::chrono::milliseconds deadline,
                        CompletionToken&& token = {}) {
+        return async_produce_to(std::move(topic),
+                                kAnyPartition,
+                                std::move(key),
+                                std::move(value),
+                                std::move(headers),
+                                deadline,
+                                std::forward<CompletionToken>(token));
+    }
+
+    /// Lets the partitioner (murmur2 of the key) choose.
+    static constexpr std::int32_t kAnyPartition = -1;
+
+    /// As async_produce, to an explicit partition (a changelog co-partitioned with its input).
+    template <typename CompletionToken = boost::asio::use_awaitable_t<>>
+    auto async_produce_to(std::string topic,
+                          std::int32_t partition,
+                          std::string key,
+                          std::string value,
+                          std::vector<Header> headers,
+                          std::chrono::milliseconds deadline,
+                          CompletionToken&& token = {}) {
         return boost::asio::async_initiate<CompletionToken, Completion>(
             [this](auto handler,
                    std::string t,
+                   std::int32_t p,
                    std::string k,
                    std::string v,
                    std::vector<Header> h,
@@ -93,6 +115,7 @@ class Producer {
                 start_produce(boost::asio::any_completion_handler<Completion>(std::move(handler)),
                               std::move(executor),
                               std::move(t),
+                              p,
                               std::move(k),
                               std::move(v),
                               std::move(h),
@@ -100,6 +123,7 @@ class Producer {
             },
             token,
             std::move(topic),
+            partition,
             std::move(key),
             std::move(value),
             std::move(headers),
@@ -127,6 +151,7 @@ class Producer {
     void start_produce(boost::asio::any_completion_handler<Completion> handler,
                        boost::asio::any_io_executor executor,
                        std::string topic,
+                       std::int32_t partition,
                        std::string key,
                        std::string value,
                        std::vector<Header> headers,

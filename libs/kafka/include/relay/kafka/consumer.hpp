@@ -1,0 +1,124 @@
+// A consumer-group member for at-least-once processing, and a changelog reader for state restore.
+//
+// GroupConsumer uses the cooperative-sticky assignor, never auto-commits and never auto-stores offsets:
+// the caller commits exactly the offsets whose outcome is durable. Rebalance callbacks run on the
+// thread that calls poll() (librdkafka's contract), before partitions are added and before they are
+// taken away, so a caller can restore state first and commit last.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relay/kafka/producer.hpp"
+
+struct rd_kafka_message_s;
+
+namespace relay::kafka {
+
+struct TopicPartition {
+    std::string topic;
+    std::int32_t partition = 0;
+    std::int64_t offset = -1;  ///< for commits: the next offset to read
+    bool operator==(const TopicPartition&) const = default;
+};
+
+/// One consumed record; owns librdkafka's message (freed on destruction). Views into it stay valid
+/// while the Message lives.
+class Message {
+   public:
+    explicit Message(rd_kafka_message_s* message);
+    ~Message();
+    Message(const Message&) = delete;
+    Message& operator=(const Message&) = delete;
+
+    [[nodiscard]] std::string_view topic() const;
+    [[nodiscard]] std::int32_t partition() const;
+    [[nodiscard]] std::int64_t offset() const;
+    [[nodiscard]] std::string_view key() const;
+    [[nodiscard]] std::string_view value() const;
+    /// Null key / null value (a compaction tombstone).
+    [[nodiscard]] bool has_value() const;
+    /// The last header with that name.
+    [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+    /// CreateTime / LogAppendTime in milliseconds since the epoch, -1 if none.
+    [[nodiscard]] std::int64_t timestamp_ms() const;
+
+   private:
+    rd_kafka_message_s* message_;
+};
+
+/// Told about partitions as they come and go. Called on the poll() thread.
+class RebalanceListener {
+   public:
+    virtual ~RebalanceListener() = default;
+    /// Before the partitions are added: restore their state here. Throwing ends the process's
+    /// membership (the exception propagates out of poll()).
+    virtual void on_assigned(const std::vector<TopicPartition>& partitions) = 0;
+    /// Before the partitions are taken away: finish or abandon their work and commit what is done.
+    /// `lost` = the group already gave them to another member (session timeout): do not commit.
+    virtual void on_revoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
+};
+
+struct ConsumerConfig {
+    ClientConfig client;
+    std::string group_id;
+    std::vector<std::string> topics;
+    std::chrono::milliseconds session_timeout{45'000};
+    std::chrono::milliseconds max_poll_interval{300'000};
+    /// Where a group without a committed offset starts: "earliest" loses nothing.
+    std::string auto_offset_reset = "earliest";
+    /// fetch.max.bytes / max.partition.fetch.bytes: above the largest record.
+    std::uint64_t max_fetch_bytes = 64ULL << 20;
+};
+
+class GroupConsumer {
+   public:
+    /// Subscribes at once; throws ConfigError if librdkafka refuses a property.
+    GroupConsumer(const ConsumerConfig& config, RebalanceListener& listener);
+    ~GroupConsumer();
+    GroupConsumer(const GroupConsumer&) = delete;
+    GroupConsumer& operator=(const GroupConsumer&) = delete;
+
+    /// The next record, or nullptr on timeout. Runs rebalance callbacks. Consumer errors that
+    /// librdkafka recovers from by itself are logged and skipped; a fatal one throws.
+    std::unique_ptr<Message> poll(std::chrono::milliseconds timeout);
+
+    /// Commits these offsets (next offset to read). Thread-safe. Synchronous unless `async`.
+    /// Returns false (and logs) if a synchronous commit failed.
+    bool commit(const std::vector<TopicPartition>& offsets, bool async);
+
+    /// Leaves the group cleanly: revokes every partition through the listener (which commits).
+    /// Call on the poll() thread.
+    void close();
+
+    /// The partitions this member owns now.
+    [[nodiscard]] std::vector<TopicPartition> assignment() const;
+
+    /// Committed-offset lag per owned partition (high watermark - position), from librdkafka's cache.
+    [[nodiscard]] std::int64_t lag() const;
+
+   private:
+    friend struct ConsumerCallbacks;
+    void handle_rebalance(int err, void* partitions);
+
+    rd_kafka_s* rk_ = nullptr;
+    RebalanceListener& listener_;
+    bool closed_ = false;
+};
+
+/// Reads `topic`/`partition` from its beginning to its current end (a compacted changelog), calling
+/// `each` for every record in order. Blocking; throws std::runtime_error if the end is not reached
+/// within `timeout`.
+void read_partition_to_end(const ClientConfig& client,
+                           const std::string& topic,
+                           std::int32_t partition,
+                           const std::function<void(const Message&)>& each,
+                           std::chrono::milliseconds timeout);
+
+}  // namespace relay::kafka

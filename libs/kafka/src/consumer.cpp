@@ -1,0 +1,292 @@
+#include "relay/kafka/consumer.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstring>
+#include <stdexcept>
+
+#include "client_config.hpp"
+#include "relay/core/config.hpp"
+#include "relay/core/log.hpp"
+
+namespace relay::kafka {
+
+namespace {
+
+std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* list) {
+    std::vector<TopicPartition> out;
+    if (list == nullptr) return out;
+    out.reserve(static_cast<std::size_t>(list->cnt));
+    for (int i = 0; i < list->cnt; ++i)
+        out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+    return out;
+}
+
+struct PartitionList {
+    rd_kafka_topic_partition_list_t* list;
+    explicit PartitionList(const std::vector<TopicPartition>& partitions)
+        : list(rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()))) {
+        for (const auto& tp : partitions)
+            rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = tp.offset;
+    }
+    ~PartitionList() { rd_kafka_topic_partition_list_destroy(list); }
+    PartitionList(const PartitionList&) = delete;
+    PartitionList& operator=(const PartitionList&) = delete;
+};
+
+void log_rebalance_error(const char* what, rd_kafka_error_t* error) {
+    if (error == nullptr) return;
+    log::error("kafka rebalance step failed", {{"step", what}, {"error", rd_kafka_error_string(error)}});
+    rd_kafka_error_destroy(error);
+}
+
+}  // namespace
+
+// -- Message --------------------------------------------------------------------------------------
+
+Message::Message(rd_kafka_message_s* message) : message_(message) {}
+Message::~Message() {
+    rd_kafka_message_destroy(message_);
+}
+std::string_view Message::topic() const {
+    return rd_kafka_topic_name(message_->rkt);
+}
+std::int32_t Message::partition() const {
+    return message_->partition;
+}
+std::int64_t Message::offset() const {
+    return message_->offset;
+}
+std::string_view Message::key() const {
+    if (message_->key == nullptr) return {};
+    return {static_cast<const char*>(message_->key), message_->key_len};
+}
+std::string_view Message::value() const {
+    if (message_->payload == nullptr) return {};
+    return {static_cast<const char*>(message_->payload), message_->len};
+}
+bool Message::has_value() const {
+    return message_->payload != nullptr;
+}
+std::optional<std::string_view> Message::header(std::string_view name) const {
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(message_, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+    const std::string n(name);
+    const void* value = nullptr;
+    std::size_t size = 0;
+    if (rd_kafka_header_get_last(headers, n.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return std::nullopt;
+    if (value == nullptr) return std::string_view();
+    return std::string_view(static_cast<const char*>(value), size);
+}
+std::int64_t Message::timestamp_ms() const {
+    rd_kafka_timestamp_type_t type;
+    return rd_kafka_message_timestamp(message_, &type);
+}
+
+// -- GroupConsumer --------------------------------------------------------------------------------
+
+struct ConsumerCallbacks {
+    static void rebalance(rd_kafka_t* /*rk*/,
+                          rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions,
+                          void* opaque) {
+        static_cast<GroupConsumer*>(opaque)->handle_rebalance(static_cast<int>(err), partitions);
+    }
+};
+
+GroupConsumer::GroupConsumer(const ConsumerConfig& config, RebalanceListener& listener) : listener_(listener) {
+    if (config.group_id.empty()) throw ConfigError("kafka consumer: group id is required");
+    rd_kafka_conf_t* conf = detail::make_conf(config.client);
+    try {
+        detail::set(conf, "group.id", config.group_id);
+        detail::set(conf, "partition.assignment.strategy", "cooperative-sticky");
+        detail::set(conf, "enable.auto.commit", "false");
+        detail::set(conf, "enable.auto.offset.store", "false");
+        detail::set(conf, "auto.offset.reset", config.auto_offset_reset);
+        detail::set(conf, "session.timeout.ms", std::to_string(config.session_timeout.count()));
+        detail::set(conf, "max.poll.interval.ms", std::to_string(config.max_poll_interval.count()));
+        detail::set(conf, "fetch.max.bytes", std::to_string(config.max_fetch_bytes));
+        detail::set(conf, "max.partition.fetch.bytes", std::to_string(config.max_fetch_bytes));
+        detail::set(conf, "receive.message.max.bytes", std::to_string(config.max_fetch_bytes + (1 << 20)));
+    } catch (...) {
+        rd_kafka_conf_destroy(conf);
+        throw;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, &ConsumerCallbacks::rebalance);
+    rd_kafka_conf_set_opaque(conf, this);
+    char error[512] = {};
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (rk_ == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        throw ConfigError(std::string("kafka consumer: ") + error);
+    }
+    rd_kafka_poll_set_consumer(rk_);
+    rd_kafka_topic_partition_list_t* topics =
+        rd_kafka_topic_partition_list_new(static_cast<int>(config.topics.size()));
+    for (const auto& t : config.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_destroy(rk_);
+        throw ConfigError(std::string("kafka consumer: subscribe failed: ") + rd_kafka_err2str(err));
+    }
+}
+
+GroupConsumer::~GroupConsumer() {
+    if (!closed_) {
+        // Without close() the group would wait a session timeout before reassigning our partitions.
+        try {
+            close();
+        } catch (...) {
+        }
+    }
+    rd_kafka_destroy(rk_);
+}
+
+void GroupConsumer::handle_rebalance(int err, void* partitions) {
+    auto* list = static_cast<rd_kafka_topic_partition_list_t*>(partitions);
+    const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+    const auto parts = to_vector(list);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (!parts.empty()) listener_.on_assigned(parts);
+        if (cooperative)
+            log_rebalance_error("incremental assign", rd_kafka_incremental_assign(rk_, list));
+        else
+            rd_kafka_assign(rk_, list);
+    } else {
+        const bool lost = rd_kafka_assignment_lost(rk_) != 0;
+        if (!parts.empty()) listener_.on_revoked(parts, lost);
+        if (cooperative)
+            log_rebalance_error("incremental unassign", rd_kafka_incremental_unassign(rk_, list));
+        else
+            rd_kafka_assign(rk_, nullptr);
+    }
+}
+
+std::unique_ptr<Message> GroupConsumer::poll(std::chrono::milliseconds timeout) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count()));
+    if (m == nullptr) return nullptr;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const rd_kafka_resp_err_t err = m->err;
+        rd_kafka_message_destroy(m);
+        if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return nullptr;
+        char reason[512] = {};
+        if (err == RD_KAFKA_RESP_ERR__FATAL &&
+            rd_kafka_fatal_error(rk_, reason, sizeof reason) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            throw std::runtime_error(std::string("kafka consumer fatal error: ") + reason);
+        log::warn("kafka consumer error", {{"error", rd_kafka_err2name(err)}});
+        return nullptr;
+    }
+    return std::make_unique<Message>(m);
+}
+
+bool GroupConsumer::commit(const std::vector<TopicPartition>& offsets, bool async) {
+    if (offsets.empty()) return true;
+    PartitionList list(offsets);
+    const rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list.list, async ? 1 : 0);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        log::warn("kafka commit failed", {{"error", rd_kafka_err2name(err)}});
+        return false;
+    }
+    return true;
+}
+
+void GroupConsumer::close() {
+    if (closed_) return;
+    closed_ = true;
+    const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log::warn("kafka consumer close failed", {{"error", rd_kafka_err2name(err)}});
+}
+
+std::vector<TopicPartition> GroupConsumer::assignment() const {
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    auto out = to_vector(list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return out;
+}
+
+std::int64_t GroupConsumer::lag() const {
+    rd_kafka_topic_partition_list_t* list = nullptr;
+    if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return 0;
+    rd_kafka_position(rk_, list);
+    std::int64_t total = 0;
+    for (int i = 0; i < list->cnt; ++i) {
+        std::int64_t low = 0, high = 0;
+        if (rd_kafka_get_watermark_offsets(rk_, list->elems[i].topic, list->elems[i].partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        const std::int64_t position = list->elems[i].offset >= 0 ? list->elems[i].offset : low;
+        if (high > position) total += high - position;
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+    return total;
+}
+
+// -- changelog restore ----------------------------------------------------------------------------
+
+void read_partition_to_end(const ClientConfig& client,
+                           const std::string& topic,
+                           std::int32_t partition,
+                           const std::function<void(const Message&)>& each,
+                           std::chrono::milliseconds timeout) {
+    rd_kafka_conf_t* conf = detail::make_conf(client);
+    try {
+        detail::set(conf, "enable.partition.eof", "true");
+        detail::set(conf, "enable.auto.commit", "false");
+        detail::set(conf, "fetch.max.bytes", std::to_string(64 << 20));
+        detail::set(conf, "max.partition.fetch.bytes", std::to_string(64 << 20));
+        detail::set(conf, "receive.message.max.bytes", std::to_string(65 << 20));
+    } catch (...) {
+        rd_kafka_conf_destroy(conf);
+        throw;
+    }
+    char error[512] = {};
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (rk == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        throw ConfigError(std::string("kafka restore consumer: ") + error);
+    }
+    struct Closer {
+        rd_kafka_t* rk;
+        ~Closer() {
+            rd_kafka_consumer_close(rk);
+            rd_kafka_destroy(rk);
+        }
+    } closer{rk};
+
+    std::int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        rk, topic.c_str(), partition, &low, &high, static_cast<int>(timeout.count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw std::runtime_error("restore: cannot read the end of " + topic + ": " + rd_kafka_err2name(err));
+    if (high <= low) return;
+
+    PartitionList list({{topic, partition, RD_KAFKA_OFFSET_BEGINNING}});
+    rd_kafka_assign(rk, list.list);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+        if (m == nullptr) continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            const std::int64_t at = m->offset;
+            rd_kafka_message_destroy(m);
+            if (at >= high) return;
+            continue;
+        }
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            const rd_kafka_resp_err_t e = m->err;
+            rd_kafka_message_destroy(m);
+            log::warn("restore: consumer error", {{"topic", topic}, {"error", rd_kafka_err2name(e)}});
+            continue;
+        }
+        const Message message(m);
+        each(message);
+        if (message.offset() + 1 >= high) return;
+    }
+    throw std::runtime_error("restore: did not reach the end of " + topic + " in time");
+}
+
+}  // namespace relay::kafka

@@ -1,0 +1,129 @@
+#include "config.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace relay::router {
+namespace {
+
+bool valid_id(const std::string& id) {
+    if (id.empty() || id.size() > 63) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
+bool valid_topic(const std::string& topic) {
+    if (topic.empty() || topic.size() > 249) return false;
+    return std::all_of(topic.begin(), topic.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
+}
+
+std::string read_topic(ConfigReader::Node& node, const std::string& prefix, std::string_view key, std::string fallback) {
+    std::string topic = prefix + node.string(key, std::move(fallback));
+    if (!valid_topic(topic)) node.fail(key, "is not a valid Kafka topic name");
+    return topic;
+}
+
+}  // namespace
+
+std::vector<kafka::TopicSpec> RouterConfig::topic_specs() const {
+    auto spec = [this](const std::string& name) {
+        kafka::TopicSpec s;
+        s.name = name;
+        s.partitions = kafka.partitions;
+        s.replication_factor = kafka.replication_factor;
+        s.max_message_bytes = kafka.message_max_bytes;
+        return s;
+    };
+    std::vector<kafka::TopicSpec> specs{spec(topics.inbound), spec(topics.deliveries), spec(topics.events)};
+    kafka::TopicSpec state = spec(topics.state);
+    // The changelog keeps the last record per referral forever; tombstones go after a day.
+    state.configs = {{"cleanup.policy", "compact"}, {"delete.retention.ms", "86400000"}};
+    specs.push_back(std::move(state));
+    return specs;
+}
+
+RouterConfig load_config(ConfigReader& reader) {
+    RouterConfig config;
+    auto root = reader.root();
+
+    auto service = root.child("service");
+    config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
+
+    auto admin = root.child("admin");
+    config.admin.name = "admin";
+    config.admin.address = admin.string("address", "0.0.0.0");
+    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9091, 0, 65535));
+    config.admin.limits.body_limit = 64 * 1024;
+
+    auto kafka_node = root.child("kafka");
+    auto& kafka = config.kafka;
+    kafka.embedded = kafka_node.boolean("embedded", false);
+    kafka.client.bootstrap_servers = kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
+    kafka.client.client_id = kafka_node.string("client_id", "ocean-relay-router");
+    kafka.client.properties = kafka_node.string_map("properties");
+    kafka.group_id = kafka_node.string("group_id", kafka.group_id);
+    kafka.create_topics = kafka_node.boolean("create_topics", true);
+    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
+    kafka.replication_factor = static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
+    kafka.produce_timeout =
+        kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
+    kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 2'000, 1, 1'000'000));
+    kafka.commit_interval =
+        kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));
+    kafka.restore_timeout =
+        kafka_node.duration("restore_timeout", kafka.restore_timeout, std::chrono::milliseconds(1'000));
+    kafka.session_timeout =
+        kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
+    kafka.message_max_bytes = kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
+    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
+        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
+
+    auto topics = root.child("topics");
+    const std::string prefix = topics.string("prefix", "");
+    config.topics.inbound = read_topic(topics, prefix, "inbound", config.topics.inbound);
+    config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
+    config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
+    config.topics.state = read_topic(topics, prefix, "state", config.topics.state);
+
+    auto dedup = root.child("dedup");
+    config.dedup.window = std::chrono::duration_cast<std::chrono::seconds>(
+        dedup.duration("window", config.dedup.window, std::chrono::seconds(1)));
+    config.dedup.max_keys = static_cast<std::size_t>(dedup.integer("max_keys_per_referral", 256, 1, 100'000));
+    config.dedup.suppress_echo = dedup.boolean("suppress_echo", true);
+
+    for (auto& node : root.list("destinations")) {
+        Destination d;
+        d.id = node.required_string("id");
+        if (!valid_id(d.id)) node.fail("id", "must be 1-63 characters of a-z, 0-9 and '-'");
+        const std::string format = node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
+        d.format = *transform::parse_format(format);
+        config.destinations.push_back(std::move(d));
+    }
+    for (auto& node : root.list("routes")) {
+        Route r;
+        r.site = node.string("site", "");
+        r.external_service_id = node.string("external_service_id", "");
+        r.listing_ref = node.string("listing_ref", "");
+        r.destinations = node.string_list("destinations", {});
+        config.routes.push_back(std::move(r));
+    }
+    // Validates the table now, so a bad route is a start-up error naming it.
+    RoutingTable check(config.destinations, config.routes);
+
+    auto shutdown = root.child("shutdown");
+    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    reader.check_no_unknown_keys();
+    return config;
+}
+
+RouterConfig load_config_file(const std::string& path) {
+    auto reader = ConfigReader::from_file(path, "RELAY");
+    return load_config(reader);
+}
+
+}  // namespace relay::router

@@ -1,0 +1,115 @@
+// The router's per-referral memory: which messages it has already processed (Ocean retries for 96 h,
+// resends, replays) and what the receiver side looked like, so that Ocean's echo of our own updates
+// is recognised (ocean-api.md §8 "Echo / loops", "Idempotency key").
+//
+// Partitioned like ocean.inbound.v1 (one PartitionStore per owned partition) and written to the
+// compacted relay.referrals.state.v1 (key = referral ref, value = the latest bundle, the state itself in
+// the `relay-state` header) from which a new owner restores it. Holds no patient data: hashes, message
+// keys and receiver-side status strings only.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "relay/transform/referral.hpp"
+
+namespace relay::router {
+
+/// ocean-api.md §8 [P]: sha256(site | referral ref | event | MessageHeader.id or Bundle.id | Bundle.timestamp),
+/// hex. The same Ocean message (a retry, a plain duplicate, a replay of the topic) gives the same key;
+/// a resend is a new message (new MessageHeader id) and a new key.
+std::string idempotency_key(const transform::Referral& referral);
+
+/// What the referral says, without the message envelope (ids, timestamp, event, reason) and without the
+/// receiver side (Tasks, Appointments, Communications): equal fingerprints = the same referral content.
+std::string content_fingerprint(const transform::Referral& referral);
+
+/// The receiver side as a sorted set of comparable items ("task|accepted|", "appointment|id|booked|...",
+/// "communication|id"): the echo test compares these.
+std::vector<std::string> receiver_items(const std::vector<transform::Task>& tasks,
+                                        const std::vector<transform::Appointment>& appointments,
+                                        const std::vector<transform::Communication>& communications);
+std::vector<std::string> receiver_items(const transform::Referral& referral);
+
+/// What the updater pushed to Ocean for a referral, published on the inbound topic (header
+/// `kind: relay-pushed`, key = referral ref) *before* it calls Ocean, so the record precedes Ocean's
+/// echo in the partition. JSON: {"referral_ref":"...","tasks":[{"status","status_reason"}],
+/// "appointments":[{"id","status","start","end","patient_status"}],"communications":[{"id"}]}.
+struct PushedUpdate {
+    std::string referral_ref;
+    std::vector<transform::Task> tasks;
+    std::vector<transform::Appointment> appointments;
+    std::vector<transform::Communication> communications;
+};
+inline constexpr std::string_view kPushedKind = "relay-pushed";
+std::string encode_pushed(const PushedUpdate& pushed);
+/// nullopt if the JSON is not a pushed update (the message says why, without values).
+std::optional<PushedUpdate> decode_pushed(std::string_view json, std::string* why = nullptr);
+
+struct SeenKey {
+    std::string key;
+    std::int64_t at = 0;  ///< seconds since the epoch
+    bool operator==(const SeenKey&) const = default;
+};
+
+struct ReferralState {
+    std::vector<SeenKey> seen;  ///< oldest first
+    std::string content;        ///< content_fingerprint of the last bundle taken in (hex)
+    std::vector<std::string> receiver;  ///< receiver_items of the last bundle taken in
+    std::vector<std::string> pushed;    ///< items pushed by the updater that Ocean has not echoed yet
+    std::int64_t updated_at = 0;
+    bool operator==(const ReferralState&) const = default;
+};
+
+/// The `relay-state` header of a changelog record (compact JSON, versioned).
+std::string encode_state(const ReferralState& state);
+std::optional<ReferralState> decode_state(std::string_view json);
+
+struct DedupPolicy {
+    /// Longer than Ocean's 96 hours of retries.
+    std::chrono::seconds window{std::chrono::hours(100)};
+    /// Per referral; the oldest keys go first.
+    std::size_t max_keys = 256;
+    bool suppress_echo = true;
+};
+
+enum class Verdict {
+    kDeliver,    ///< new: route and deliver
+    kDuplicate,  ///< the same message again (retry, duplicate, replay): drop
+    kEcho,       ///< Ocean reflecting only what the updater pushed: drop
+};
+const char* to_string(Verdict verdict);
+
+/// The states of the referrals of one inbound partition. Touched from one thread only.
+class PartitionStore {
+   public:
+    explicit PartitionStore(DedupPolicy policy) : policy_(policy) {}
+
+    /// Decides what an inbound message is and records it (a kDuplicate changes nothing). `now` in
+    /// seconds since the epoch.
+    Verdict take(const transform::Referral& referral, const std::string& key, std::int64_t now);
+
+    /// The updater pushed these items: Ocean's echo of them will not be delivered.
+    void record_pushed(const PushedUpdate& pushed, std::int64_t now);
+
+    [[nodiscard]] const ReferralState* find(std::string_view referral_ref) const;
+    /// From the changelog (the last record per referral wins).
+    void restore(std::string referral_ref, ReferralState state);
+    void erase(std::string_view referral_ref);
+    [[nodiscard]] std::size_t size() const { return states_.size(); }
+
+   private:
+    ReferralState& slot(const std::string& referral_ref);
+    void remember(ReferralState& state, const std::string& key, std::int64_t now) const;
+
+    DedupPolicy policy_;
+    std::unordered_map<std::string, ReferralState> states_;
+};
+
+}  // namespace relay::router

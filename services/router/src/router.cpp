@@ -9,6 +9,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <unistd.h>
+
+#include <array>
 #include <chrono>
 #include <future>
 #include <map>
@@ -108,6 +111,14 @@ struct Router::Impl : kafka::RebalanceListener {
     transform::ReferralParser parser;
     std::map<std::int32_t, Slot> partitions;
     std::uint64_t next_generation = 1;
+    /// host/pid: which router decided (for the audit trail and rebalance diagnostics).
+    const std::string instance = instance_name();
+
+    static std::string instance_name() {
+        std::array<char, 256> host{};
+        if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+        return fmt::format("{}/{}", host.data(), ::getpid());
+    }
 
     // Shared between threads.
     std::atomic<std::int64_t> in_flight{0};  // posted to the pipeline, not yet committable
@@ -255,6 +266,7 @@ struct Router::Impl : kafka::RebalanceListener {
                             {"event", event},
                             {"site", site},
                             {"at", format_rfc3339_millis(system_now())},
+                            {"router", instance},
                             {"source",
                              json::object{{"topic", m.topic()}, {"partition", m.partition()}, {"offset", m.offset()}}}};
     }

@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include "config.hpp"
+
+namespace relay::router {
+namespace {
+
+RouterConfig load(const std::string& yaml, EnvLookup env = [](const std::string&) -> std::optional<std::string> {
+    return std::nullopt;
+}) {
+    auto reader = ConfigReader::from_string(yaml, "RELAY", std::move(env));
+    return load_config(reader);
+}
+
+std::string error_of(const std::string& yaml) {
+    try {
+        load(yaml);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "accepted";
+}
+
+TEST(RouterConfig, DefaultsAndAFullExample) {
+    const auto config = load(R"(
+kafka: {bootstrap_servers: "broker:9092", group_id: hub-router, partitions: 6}
+topics: {prefix: "acme."}
+dedup: {window: 120h, max_keys_per_referral: 64, suppress_echo: false}
+destinations:
+  - {id: intake, format: fhir-r4}
+  - {id: simple, format: hub-json}
+routes:
+  - {site: "1234", external_service_id: MSK, destinations: [intake, simple]}
+)");
+    EXPECT_EQ(config.kafka.client.bootstrap_servers, "broker:9092");
+    EXPECT_EQ(config.kafka.group_id, "hub-router");
+    EXPECT_EQ(config.topics.inbound, "acme.ocean.inbound.v1");
+    EXPECT_EQ(config.topics.state, "acme.relay.referrals.state.v1");
+    EXPECT_EQ(config.dedup.window, std::chrono::hours(120));
+    EXPECT_EQ(config.dedup.max_keys, 64U);
+    EXPECT_FALSE(config.dedup.suppress_echo);
+    ASSERT_EQ(config.destinations.size(), 2U);
+    EXPECT_EQ(config.destinations[1].format, transform::Format::kHubJson);
+    const auto specs = config.topic_specs();
+    ASSERT_EQ(specs.size(), 4U);
+    EXPECT_EQ(specs[3].name, "acme.relay.referrals.state.v1");
+    EXPECT_EQ(specs[3].partitions, 6) << "the changelog is co-partitioned with the inbound topic";
+    EXPECT_EQ(specs[3].configs.at(0), (std::pair<std::string, std::string>{"cleanup.policy", "compact"}));
+}
+
+TEST(RouterConfig, EnvironmentOverridesAKey) {
+    const auto config = load("kafka: {bootstrap_servers: a:1}\n", [](const std::string& name) -> std::optional<std::string> {
+        if (name == "RELAY_KAFKA_BOOTSTRAP_SERVERS") return "b:2";
+        return std::nullopt;
+    });
+    EXPECT_EQ(config.kafka.client.bootstrap_servers, "b:2");
+}
+
+TEST(RouterConfig, MistakesNameTheKey) {
+    EXPECT_NE(error_of("destinations: [{id: Bad_Id}]").find("destinations[0].id"), std::string::npos);
+    EXPECT_NE(error_of("destinations: [{id: a, format: xml}]").find("format"), std::string::npos);
+    EXPECT_NE(error_of("routes: [{site: '1', destinations: [missing]}]").find("'missing'"), std::string::npos);
+    EXPECT_NE(error_of("kafka: {bootstrap_servers: a:1}\nrouter: {}").find("router"), std::string::npos)
+        << "unknown keys are errors";
+    EXPECT_NE(error_of("topics: {inbound: 'bad topic'}").find("topics.inbound"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace relay::router

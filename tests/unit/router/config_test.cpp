@@ -67,3 +67,20 @@ TEST(RouterConfig, MistakesNameTheKey) {
 
 }  // namespace
 }  // namespace relay::router
+
+namespace relay::router {
+namespace {
+
+TEST(RouterConfig, TheExampleConfigurationIsValid) {
+    auto reader = ConfigReader::from_file(std::string(RELAY_SOURCE_DIR) + "/services/router/config/router.example.yaml",
+                                          "RELAY_TEST_UNUSED");
+    const auto config = load_config(reader);
+    EXPECT_EQ(config.destinations.size(), 3U);
+    EXPECT_EQ(config.routes.size(), 3U);
+    const RoutingTable table(config.destinations, config.routes);
+    ASSERT_EQ(table.resolve("1234", "MSK", "x").size(), 2U);
+    EXPECT_EQ(table.resolve("1234", "MSK", "x")[0]->id, "msk-clinic-emr");
+}
+
+}  // namespace
+}  // namespace relay::router

@@ -15,6 +15,8 @@ packages=(
 )
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(wrk)
+  # JSON Schema validation of the hub JSON samples (tests/tools/validate-json-schema.py).
+  packages+=(python3-jsonschema)
   # Java 17+ and Maven start the real Kafka broker; take Debian's only if none is on the PATH.
   command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || packages+=(maven)

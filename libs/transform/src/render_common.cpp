@@ -102,7 +102,8 @@ std::size_t payload_bytes(const Referral& r, bool with_attachment_data) {
         }
     }
     for (const auto& a : r.attachments) {
-        b += (with_attachment_data ? a.data_base64.size() : 0) + a.url.size() + a.title.size() + a.description.size() + 256;
+        b += (with_attachment_data ? a.data_base64.size() : 0) + a.url.size() + a.title.size() +
+             a.description.size() + 256;
     }
     b += 512 * (r.tasks.size() + r.appointments.size() + r.communications.size());
     for (const auto& c : r.communications) {
@@ -129,8 +130,8 @@ std::string serialize(const json::value& root, std::size_t size_hint) {
 
 std::string name_uuid(std::string_view referral_ref, std::string_view role, std::string_view key) {
     // ocean-relay's own namespace (a fixed random uuid): ids never collide with another generator's.
-    static constexpr boost::uuids::uuid kNamespace = {{0x3b, 0x6f, 0x0e, 0x52, 0x9d, 0x41, 0x4c, 0x8a, 0xa2,
-                                                       0x7e, 0x1f, 0x95, 0x0c, 0x63, 0xd4, 0x18}};
+    static constexpr boost::uuids::uuid kNamespace = {
+        {0x3b, 0x6f, 0x0e, 0x52, 0x9d, 0x41, 0x4c, 0x8a, 0xa2, 0x7e, 0x1f, 0x95, 0x0c, 0x63, 0xd4, 0x18}};
     std::array<char, 512> small{};
     std::string large;
     const std::size_t n = referral_ref.size() + role.size() + key.size() + 2;
@@ -141,7 +142,8 @@ std::string name_uuid(std::string_view referral_ref, std::string_view role, std:
     }
     // The unit separator cannot be confused with content: it never appears in refs or role names.
     std::size_t at = 0;
-    for (const std::string_view part : {referral_ref, std::string_view("\x1f"), role, std::string_view("\x1f")}) {
+    for (const std::string_view part :
+         {referral_ref, std::string_view("\x1f"), role, std::string_view("\x1f")}) {
         part.copy(name + at, part.size());
         at += part.size();
     }
@@ -163,8 +165,8 @@ std::string name_uuid(std::string_view referral_ref, std::string_view role, std:
 bool is_fhir_id(std::string_view s) {
     if (s.empty() || s.size() > 64) return false;
     for (const char c : s) {
-        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '.';
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                        c == '-' || c == '.';
         if (!ok) return false;
     }
     return true;
@@ -183,7 +185,9 @@ std::string_view first_given(const HumanName& n) {
     return n.given.empty() ? std::string_view{} : std::string_view(n.given.front());
 }
 
-std::string_view telecom_value(const std::vector<Telecom>& telecom, std::string_view system, std::string_view use) {
+std::string_view telecom_value(const std::vector<Telecom>& telecom,
+                               std::string_view system,
+                               std::string_view use) {
     for (const auto& t : telecom) {
         if (t.system == system && (use.empty() || t.use == use)) return t.value;
     }

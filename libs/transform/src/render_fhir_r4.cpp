@@ -39,14 +39,17 @@ namespace {
 
 using namespace detail;
 
-constexpr std::string_view kProfilePrefix = "http://ehealthontario.ca/fhir/StructureDefinition/ca-on-eReferral-profile-";
+constexpr std::string_view kProfilePrefix =
+    "http://ehealthontario.ca/fhir/StructureDefinition/ca-on-eReferral-profile-";
 constexpr std::string_view kDataAbsentReason = "http://hl7.org/fhir/StructureDefinition/data-absent-reason";
 constexpr std::string_view kV2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203";
 constexpr std::string_view kHcnSystem = "https://fhir.infoway-inforoute.ca/NamingSystem/ca-on-patient-hcn";
 constexpr std::string_view kHcnVersionExt =
     "http://ehealthontario.ca/fhir/StructureDefinition/ext-id-health-card-version-code";
-constexpr std::string_view kLicenceSystem = "http://infoway-inforoute.ca/fhir/NamingSystem/ca-on-license-physician";
-constexpr std::string_view kBillingSystem = "https://fhir.infoway-inforoute.ca/NamingSystem/ca-on-ohip-billing-id";
+constexpr std::string_view kLicenceSystem =
+    "http://infoway-inforoute.ca/fhir/NamingSystem/ca-on-license-physician";
+constexpr std::string_view kBillingSystem =
+    "https://fhir.infoway-inforoute.ca/NamingSystem/ca-on-ohip-billing-id";
 constexpr std::string_view kVisibilityExt =
     "https://ocean.cognisantmd.com/svc/fhir/v1/StructureDefinition/ext-ocean-eform-item-visibility";
 constexpr std::string_view kTaskCodeSystem = "http://terminology.hl7.org/CodeSystem/v3-TaskOutcome";
@@ -116,7 +119,8 @@ class BundleWriter {
         patient(start(entries, urls_.patient, "Patient", "1.0.1"));
         clinician(entries, r_.referrer, urls_.referrer_role, urls_.referrer, urls_.referrer_location);
         if (r_.submitter) {
-            clinician(entries, *r_.submitter, urls_.submitter_role, urls_.submitter, urls_.submitter_location);
+            clinician(
+                entries, *r_.submitter, urls_.submitter_role, urls_.submitter, urls_.submitter_location);
         }
         target(entries);
         for (std::size_t i = 0; i < r_.attachments.size(); ++i) {
@@ -172,7 +176,9 @@ class BundleWriter {
     // -- building blocks --
 
     /// A new entry with its fullUrl; returns the resource with resourceType (and profile) set.
-    static json::object& start(json::array& entries, const std::string& full_url, std::string_view type,
+    static json::object& start(json::array& entries,
+                               const std::string& full_url,
+                               std::string_view type,
                                std::string_view profile_version) {
         json::object& entry = add_object(entries);
         entry.reserve(2);
@@ -222,12 +228,16 @@ class BundleWriter {
     }
 
     /// A required code: the fallback (documented above) when the canonical value is empty.
-    static void put_code(json::object& parent, std::string_view key, std::string_view value,
+    static void put_code(json::object& parent,
+                         std::string_view key,
+                         std::string_view value,
                          std::string_view fallback) {
         parent[key] = value.empty() ? fallback : value;
     }
 
-    static bool coding_empty(const Coding& c) { return c.system.empty() && c.code.empty() && c.display.empty(); }
+    static bool coding_empty(const Coding& c) {
+        return c.system.empty() && c.code.empty() && c.display.empty();
+    }
 
     static void coding(json::object& out, const Coding& c) {
         put(out, "system", c.system);
@@ -399,8 +409,11 @@ class BundleWriter {
     }
 
     /// PractitionerRole (+ Practitioner, + Location when there is something to say in them).
-    void clinician(json::array& entries, const Clinician& c, const std::string& role_url,
-                   const std::string& practitioner_url, const std::string& location_url) {
+    void clinician(json::array& entries,
+                   const Clinician& c,
+                   const std::string& role_url,
+                   const std::string& practitioner_url,
+                   const std::string& location_url) {
         const bool has_practitioner = clinician_has_practitioner(c);
         const bool has_location = clinician_has_location(c);
 
@@ -420,12 +433,14 @@ class BundleWriter {
                 ids.reserve(3 + c.other_identifiers.size());
                 if (!c.licence.empty()) licence(ids, c.licence);
                 if (!c.billing_number.empty()) identifier(ids, kBillingSystem, c.billing_number);
-                if (!c.username.empty()) identifier(ids, ocean_system("id-practitioner-username"), c.username);
+                if (!c.username.empty())
+                    identifier(ids, ocean_system("id-practitioner-username"), c.username);
                 other_identifiers(ids, c.other_identifiers);
             }
             if (!name_empty(c.name)) human_name(set_array(practitioner, "name"), c.name);
         }
-        if (has_location) location(start(entries, location_url, "Location", "1.0.1"), c.location_name, c.address);
+        if (has_location)
+            location(start(entries, location_url, "Location", "1.0.1"), c.location_name, c.address);
     }
 
     static void licence(json::array& ids, std::string_view value) {

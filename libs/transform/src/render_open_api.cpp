@@ -110,7 +110,8 @@ void patient_data(json::object& out, const Patient& p) {
     out.reserve(16);
     put_or_null(out, "firstName", first_given(p.name));
     put_or_null(out, "secondName", joined(p.name.given, 1, " "));
-    put_or_null(out, "title", p.name.prefix.empty() ? std::string_view{} : std::string_view(p.name.prefix[0]));
+    put_or_null(
+        out, "title", p.name.prefix.empty() ? std::string_view{} : std::string_view(p.name.prefix[0]));
     put_or_null(out, "surname", p.name.family);
     put_or_null(out, "birthDate", p.birth_date);
     put_or_null(out, "gender", p.gender);
@@ -139,7 +140,8 @@ void patient_data(json::object& out, const Patient& p) {
 
 const char* folder_status(const Referral& r) {
     if (r.status == "revoked" || r.status == "cancelled") return "CANCELLED";
-    const std::string_view task = r.tasks.empty() ? std::string_view{} : std::string_view(r.tasks.back().status);
+    const std::string_view task =
+        r.tasks.empty() ? std::string_view{} : std::string_view(r.tasks.back().status);
     if (task == "rejected" || task == "cancelled") return "DECLINED";
     if (task == "completed") return "COMPLETED";
     bool booked = false;

@@ -6,13 +6,15 @@
 // pretty-prints the renderer's compact output the same way and compares the bytes, so key order, every
 // value and every escape are checked (only insignificant whitespace is not).
 //
-//   Update them after an intended change:  RELAY_UPDATE_GOLDEN=1 build/<dir>/tests/unit/transform/transform_render_test
-//   then review `git diff tests/golden/transform`.
+//   Update them after an intended change:  RELAY_UPDATE_GOLDEN=1
+//   build/<dir>/tests/unit/transform/transform_render_test then review `git diff tests/golden/transform`.
 //
 // External validation (ctest wiring in tests/unit/transform/CMakeLists.txt): RenderSamples writes every
 // normalised bundle to $RELAY_TRANSFORM_FHIR_SAMPLES_DIR (validated by HAPI FHIR, label fhir) and every
 // hub JSON to $RELAY_TRANSFORM_HUB_SAMPLES_DIR (validated against schemas/hub-referral.schema.json by
 // tests/tools/validate-json-schema.py).
+#include "relay/transform/render.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -23,7 +25,6 @@
 #include <set>
 #include <string>
 
-#include "relay/transform/render.hpp"
 #include "render_samples.hpp"
 #include "render_test_util.hpp"
 
@@ -76,8 +77,8 @@ void expect_golden(const std::string& name, Format format, const std::string& re
         const std::size_t from = begin == std::string::npos ? 0 : begin + 1;
         return s.substr(from, s.find('\n', from) - from);
     };
-    ADD_FAILURE() << path.filename() << " differs at line " << line << "\n  golden:   " << line_at(expected, i)
-                  << "\n  rendered: " << line_at(actual, i)
+    ADD_FAILURE() << path.filename() << " differs at line " << line
+                  << "\n  golden:   " << line_at(expected, i) << "\n  rendered: " << line_at(actual, i)
                   << "\n(RELAY_UPDATE_GOLDEN=1 rewrites the goldens after an intended change)";
 }
 
@@ -109,7 +110,8 @@ TEST(RenderFormat, DispatchesAndPassesTheOriginalThrough) {
 // ---------------------------------------------------------------------------------------------------
 // fhir-r4: structure (the parser-based round trip is in render_roundtrip_test.cpp)
 
-void walk(const json::value& v, const std::string& path,
+void walk(const json::value& v,
+          const std::string& path,
           const std::function<void(const std::string&, const json::value&)>& f) {
     f(path, v);
     if (v.is_object()) {
@@ -147,7 +149,8 @@ void expect_normalised_shape(const Referral& r) {
         }
     });
     const auto& header = entries[0].at("resource");
-    EXPECT_EQ(header.at("eventCoding").at("system"), "https://ehealthontario.ca/fhir/CodeSystem/message-event-code");
+    EXPECT_EQ(header.at("eventCoding").at("system"),
+              "https://ehealthontario.ca/fhir/CodeSystem/message-event-code");
     const auto& ext = header.at("extension").at(0);
     EXPECT_EQ(ext.at("url"), "http://ehealthontario.ca/fhir/StructureDefinition/ext-referral-identifier");
     EXPECT_EQ(ext.at("valueIdentifier").at("value"), json::value(r.referral_ref));
@@ -236,8 +239,9 @@ TEST(RenderFhirR4, KeepsHiddenItemsTheirVisibilityAndNotesTheirHtml) {
     ASSERT_EQ(items.size(), 5U);
     EXPECT_FALSE(items[0].as_object().contains("extension"));
     EXPECT_EQ(items[3].at("extension").at(0).at("valueString"), "hidden");
-    EXPECT_EQ(items[3].at("extension").at(0).at("url"),
-              "https://ocean.cognisantmd.com/svc/fhir/v1/StructureDefinition/ext-ocean-eform-item-visibility");
+    EXPECT_EQ(
+        items[3].at("extension").at(0).at("url"),
+        "https://ocean.cognisantmd.com/svc/fhir/v1/StructureDefinition/ext-ocean-eform-item-visibility");
     EXPECT_EQ(items[4].at("answer").at(1).at("valueString"), "Latex");
     EXPECT_EQ(qr->at("identifier").at("value"), "quickReferral");
 
@@ -245,7 +249,8 @@ TEST(RenderFhirR4, KeepsHiddenItemsTheirVisibilityAndNotesTheirHtml) {
     ASSERT_EQ(notes.size(), 2U);
     EXPECT_EQ(notes[0].at("text"), json::value(full_referral().notes[0].html));
     EXPECT_EQ(notes[1].at("_text").at("extension").at(0).at("valueCode"), "unknown");
-    EXPECT_EQ(sr->at("requester").at("reference"), b.at("entry").at(0).at("resource").at("author").at("reference"))
+    EXPECT_EQ(sr->at("requester").at("reference"),
+              b.at("entry").at(0).at("resource").at("author").at("reference"))
         << "the submitter authored it";
 }
 
@@ -264,8 +269,13 @@ HumanName name_of(const json::value& v) {
     return {s(v.at("family")), strs(v.at("given")), strs(v.at("prefix")), s(v.at("text"))};
 }
 Address address_of(const json::value& v) {
-    return {s(v.at("use")), s(v.at("type")), strs(v.at("lines")), s(v.at("city")),
-            s(v.at("province")), s(v.at("postal_code")), s(v.at("country"))};
+    return {s(v.at("use")),
+            s(v.at("type")),
+            strs(v.at("lines")),
+            s(v.at("city")),
+            s(v.at("province")),
+            s(v.at("postal_code")),
+            s(v.at("country"))};
 }
 std::optional<Address> optional_address_of(const json::value& v) {
     if (v.is_null()) return std::nullopt;
@@ -278,12 +288,14 @@ std::vector<Telecom> telecom_of(const json::value& v) {
 }
 std::vector<Coding> codings_of(const json::value& v) {
     std::vector<Coding> out;
-    for (const auto& c : v.as_array()) out.push_back({s(c.at("system")), s(c.at("code")), s(c.at("display"))});
+    for (const auto& c : v.as_array())
+        out.push_back({s(c.at("system")), s(c.at("code")), s(c.at("display"))});
     return out;
 }
 std::vector<Identifier> identifiers_of(const json::value& v) {
     std::vector<Identifier> out;
-    for (const auto& i : v.as_array()) out.push_back({s(i.at("system")), s(i.at("value")), s(i.at("type_code"))});
+    for (const auto& i : v.as_array())
+        out.push_back({s(i.at("system")), s(i.at("value")), s(i.at("type_code"))});
     return out;
 }
 Clinician clinician_of(const json::value& v) {
@@ -322,7 +334,8 @@ Referral from_hub(const json::value& h) {
     r.authored_on = s(h.at("authored_on"));
     r.categories = codings_of(h.at("categories"));
     r.order_details = strs(h.at("order_details"));
-    for (const auto& n : h.at("notes").as_array()) r.notes.push_back({s(n.at("html")), s(n.at("text")), s(n.at("time"))});
+    for (const auto& n : h.at("notes").as_array())
+        r.notes.push_back({s(n.at("html")), s(n.at("text")), s(n.at("time"))});
     const auto& p = h.at("patient");
     r.patient.health_number = s(p.at("health_number"));
     r.patient.health_number_version = s(p.at("health_number_version"));
@@ -349,7 +362,8 @@ Referral from_hub(const json::value& h) {
         const auto& f = h.at("form");
         Form form{s(f.at("form_ref")), s(f.at("status")), s(f.at("authored")), {}};
         for (const auto& i : f.at("items").as_array()) {
-            form.items.push_back({s(i.at("link_id")), s(i.at("text")), strs(i.at("answers")), i.at("hidden").as_bool()});
+            form.items.push_back(
+                {s(i.at("link_id")), s(i.at("text")), strs(i.at("answers")), i.at("hidden").as_bool()});
         }
         r.form = form;
     }
@@ -367,15 +381,28 @@ Referral from_hub(const json::value& h) {
         r.attachments.push_back(x);
     }
     for (const auto& t : h.at("tasks").as_array()) {
-        r.tasks.push_back({s(t.at("id")), s(t.at("status")), s(t.at("business_status")), s(t.at("status_reason")),
-                           s(t.at("code")), s(t.at("authored_on")), s(t.at("last_modified"))});
+        r.tasks.push_back({s(t.at("id")),
+                           s(t.at("status")),
+                           s(t.at("business_status")),
+                           s(t.at("status_reason")),
+                           s(t.at("code")),
+                           s(t.at("authored_on")),
+                           s(t.at("last_modified"))});
     }
     for (const auto& a : h.at("appointments").as_array()) {
-        r.appointments.push_back({s(a.at("id")), s(a.at("status")), s(a.at("start")), s(a.at("end")),
-                                  s(a.at("patient_status")), s(a.at("instructions")), s(a.at("description"))});
+        r.appointments.push_back({s(a.at("id")),
+                                  s(a.at("status")),
+                                  s(a.at("start")),
+                                  s(a.at("end")),
+                                  s(a.at("patient_status")),
+                                  s(a.at("instructions")),
+                                  s(a.at("description"))});
     }
     for (const auto& c : h.at("messages").as_array()) {
-        r.communications.push_back({s(c.at("id")), s(c.at("status")), s(c.at("sent")), strs(c.at("contents")),
+        r.communications.push_back({s(c.at("id")),
+                                    s(c.at("status")),
+                                    s(c.at("sent")),
+                                    strs(c.at("contents")),
                                     c.at("attachment_count").to_number<std::size_t>()});
     }
     return r;
@@ -450,12 +477,15 @@ TEST(RenderOpenApi, MapsTheReferral) {
 
 TEST(RenderOpenApi, DerivesOceansFolderStatus) {
     Referral r = minimal_referral();
-    const auto status = [&] { return std::string(parse_strict(render_open_api(r)).at("status").as_string()); };
+    const auto status = [&] {
+        return std::string(parse_strict(render_open_api(r)).at("status").as_string());
+    };
     EXPECT_EQ(status(), "NEW");
     r.tasks.push_back({"t", "accepted", "", "", "process-request-consult", "", ""});
     EXPECT_EQ(status(), "PENDING_BOOKING");
     EXPECT_EQ(parse_strict(render_open_api(r)).at("communicationType"), "E_CONSULT");
-    r.appointments.push_back({"a", "booked", "2025-01-01T09:00:00-05:00", "2025-01-01T09:30:00-05:00", "tentative", "", ""});
+    r.appointments.push_back(
+        {"a", "booked", "2025-01-01T09:00:00-05:00", "2025-01-01T09:30:00-05:00", "tentative", "", ""});
     EXPECT_EQ(status(), "BOOKING_UNCONFIRMED");
     r.appointments[0].patient_status = "accepted";
     EXPECT_EQ(status(), "BOOKED");
@@ -491,8 +521,8 @@ TEST(RenderSamples, WriteForExternalValidators) {
     const char* fhir_dir = std::getenv("RELAY_TRANSFORM_FHIR_SAMPLES_DIR");
     const char* hub_dir = std::getenv("RELAY_TRANSFORM_HUB_SAMPLES_DIR");
     if (fhir_dir == nullptr && hub_dir == nullptr) GTEST_SKIP() << "no sample directories set";
-    const std::size_t written = render_samples::write_samples(fhir_dir == nullptr ? "" : fhir_dir,
-                                                              hub_dir == nullptr ? "" : hub_dir);
+    const std::size_t written =
+        render_samples::write_samples(fhir_dir == nullptr ? "" : fhir_dir, hub_dir == nullptr ? "" : hub_dir);
     EXPECT_GT(written, 0U);
 }
 

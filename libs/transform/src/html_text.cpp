@@ -36,8 +36,8 @@ bool iequals(std::string_view a, std::string_view b) {
 // Elements a browser lays out on their own lines: their start and end tags break the line (once).
 bool is_block(std::string_view name) {
     static constexpr std::array<std::string_view, 22> kBlocks = {
-        "p",  "div", "li", "ul",  "ol",         "h1",    "h2",      "h3",      "h4",     "h5",     "h6",
-        "tr", "dl",  "dt", "dd",  "blockquote", "table", "section", "article", "header", "footer", "pre"};
+        "p",  "div", "li", "ul", "ol",         "h1",    "h2",      "h3",      "h4",     "h5",     "h6",
+        "tr", "dl",  "dt", "dd", "blockquote", "table", "section", "article", "header", "footer", "pre"};
     for (std::string_view block : kBlocks) {
         if (iequals(name, block)) return true;
     }
@@ -115,7 +115,7 @@ class TextOut {
 // an entity we know (the '&' is then literal text, as browsers treat it).
 std::size_t decode_entity(std::string_view html, std::size_t i, TextOut& out) {
     const std::size_t semi = html.find(';', i + 1);
-    if (semi == std::string_view::npos || semi - i > 12) return 0;
+    if (semi == std::string_view::npos || semi - i > 32) return 0;
     const std::string_view name = html.substr(i + 1, semi - i - 1);
     const std::size_t consumed = semi - i + 1;
     if (name.size() >= 2 && name[0] == '#') {
@@ -224,7 +224,8 @@ std::string html_to_text(std::string_view html) {
         const bool end_tag = html[name_begin] == '/';
         if (end_tag) ++name_begin;
         std::size_t name_end = name_begin;
-        while (name_end < close && (is_alpha(html[name_end]) || (html[name_end] >= '0' && html[name_end] <= '9')))
+        while (name_end < close &&
+               (is_alpha(html[name_end]) || (html[name_end] >= '0' && html[name_end] <= '9')))
             ++name_end;
         const std::string_view name = html.substr(name_begin, name_end - name_begin);
         i = close + 1;

@@ -199,7 +199,8 @@ class BundleReader {
             return;
         }
         if (r_.string(bundle, "type", bundle_, kFatal) != "message") {
-            if (!r_.failed()) r_.fail("not-a-message", bundle_.member("type"), "Bundle.type must be \"message\"");
+            if (!r_.failed())
+                r_.fail("not-a-message", bundle_.member("type"), "Bundle.type must be \"message\"");
             return;
         }
         Referral& out = referral_;
@@ -221,7 +222,8 @@ class BundleReader {
         }
         index_entries(*entries);
         if (r_.failed()) return;
-        if (entries_.empty() || entries_.front().index != 0 || entries_.front().kind != Kind::kMessageHeader) {
+        if (entries_.empty() || entries_.front().index != 0 ||
+            entries_.front().kind != Kind::kMessageHeader) {
             const At at(bundle_, 0);
             r_.fail("no-message-header",
                     at.resource.member("resourceType"),
@@ -287,9 +289,8 @@ class BundleReader {
                         resource_at.member("resourceType"),
                         "a resource of a type the referral model does not map was ignored");
             } else if (e.kind == Kind::kMessageHeader && index > 0) {
-                r_.warn("extra-message-header",
-                        resource_at,
-                        "a MessageHeader after the first entry was ignored");
+                r_.warn(
+                    "extra-message-header", resource_at, "a MessageHeader after the first entry was ignored");
             }
             entries_.push_back(e);
         }
@@ -384,7 +385,8 @@ class BundleReader {
         if (r_.failed()) return;
 
         Path destination_at;
-        if (const auto destination = r_.first_object(header.resource, "destination", h, destination_at, kFatal)) {
+        if (const auto destination =
+                r_.first_object(header.resource, "destination", h, destination_at, kFatal)) {
             out.target.name = r_.string(*destination, "name", destination_at);
             receiver_ = read_ref(*destination, "receiver", destination_at, kFatal);
         }
@@ -402,7 +404,8 @@ class BundleReader {
                     break;
                 }
             } else {
-                r_.warn(detail::kUnexpectedType, h.member("focus"), "expected an array; the focus was ignored");
+                r_.warn(
+                    detail::kUnexpectedType, h.member("focus"), "expected an array; the focus was ignored");
             }
         }
         if (r_.failed()) return;
@@ -435,7 +438,9 @@ class BundleReader {
             }
         }
         if (referral_entry_ == nullptr) {
-            r_.fail("no-service-request", bundle_.member("entry"), "the Bundle has no ServiceRequest (the referral)");
+            r_.fail("no-service-request",
+                    bundle_.member("entry"),
+                    "the Bundle has no ServiceRequest (the referral)");
             return false;
         }
         // SR.performer[0] takes part in finding the target listing, so its JSON types are binding.
@@ -486,10 +491,11 @@ class BundleReader {
         }
         if (out.referral_ref.empty()) {
             const At at(bundle_, referral_entry_->index);
-            r_.fail("no-referral-ref",
-                    at.resource.member("identifier"),
-                    "no referral ref: neither a MessageHeader extension nor the ServiceRequest's identifier or "
-                    "id carries one");
+            r_.fail(
+                "no-referral-ref",
+                at.resource.member("identifier"),
+                "no referral ref: neither a MessageHeader extension nor the ServiceRequest's identifier or "
+                "id carries one");
             return false;
         }
         return true;
@@ -527,7 +533,8 @@ class BundleReader {
                     "no PractitionerRole of the Bundle could be identified as the target listing");
         }
         if (listing.external_service_id.empty()) listing.external_service_id = receiver_.ids.external_service;
-        if (listing.external_service_id.empty()) listing.external_service_id = performer_.ids.external_service;
+        if (listing.external_service_id.empty())
+            listing.external_service_id = performer_.ids.external_service;
         if (listing.listing_ref.empty()) listing.listing_ref = receiver_.ids.listing_ref;
     }
 
@@ -625,9 +632,8 @@ class BundleReader {
             r_.warn(kDanglingReference, h.member("sender"), "the reference names no entry of the Bundle");
         }
         const Path requester_at = sr_at.member("requester");
-        const Entry* submitter = resolve(read_ref(sr.resource, "requester", sr_at).reference,
-                                         "PractitionerRole",
-                                         requester_at);
+        const Entry* submitter =
+            resolve(read_ref(sr.resource, "requester", sr_at).reference, "PractitionerRole", requester_at);
         if (submitter == nullptr) submitter = resolve(author_, "PractitionerRole", h.member("author"));
 
         const Entry* referrer = sender;
@@ -676,7 +682,8 @@ class BundleReader {
 
         const Path practitioner_at = p.member("practitioner");
         const Ref practitioner_ref = read_ref(role.resource, "practitioner", p);
-        if (const Entry* practitioner = resolve(practitioner_ref.reference, "Practitioner", practitioner_at)) {
+        if (const Entry* practitioner =
+                resolve(practitioner_ref.reference, "Practitioner", practitioner_at)) {
             const At pr_at(bundle_, practitioner->index);
             read_clinician_identifiers(practitioner->resource, pr_at.resource, out);
             out.name = read_preferred_name(practitioner->resource, pr_at.resource);
@@ -725,7 +732,8 @@ class BundleReader {
 
     void read_patient(const Entry& sr, const Path& sr_at) {
         const Path subject_at = sr_at.member("subject");
-        const Entry* patient = resolve(read_ref(sr.resource, "subject", sr_at).reference, "Patient", subject_at);
+        const Entry* patient =
+            resolve(read_ref(sr.resource, "subject", sr_at).reference, "Patient", subject_at);
         if (patient == nullptr) {
             for (const Entry& e : entries_) {
                 if (e.kind == Kind::kPatient) {
@@ -740,7 +748,9 @@ class BundleReader {
         for (const Entry& e : entries_) {
             if (e.kind == Kind::kPatient && &e != patient) {
                 const At at(bundle_, e.index);
-                r_.warn("extra-patient", at.resource, "a second Patient was ignored (only the subject is mapped)");
+                r_.warn("extra-patient",
+                        at.resource,
+                        "a second Patient was ignored (only the subject is mapped)");
             }
         }
         if (patient == nullptr) return;
@@ -792,14 +802,16 @@ class BundleReader {
         std::string version;
         auto scan = [&](dom::object holder, const Path& holder_at) {
             r_.each_object(holder, "extension", holder_at, [&](dom::object extension, const Path& ext_at) {
-                if (version.empty() && system_is(r_.string(extension, "url", ext_at), kExtHealthCardVersion)) {
+                if (version.empty() &&
+                    system_is(r_.string(extension, "url", ext_at), kExtHealthCardVersion)) {
                     version = r_.string(extension, "valueString", ext_at);
                 }
             });
         };
         scan(identifier, id_at);
         if (version.empty()) {
-            if (const auto value_ext = r_.object(identifier, "_value", id_at)) scan(*value_ext, id_at.member("_value"));
+            if (const auto value_ext = r_.object(identifier, "_value", id_at))
+                scan(*value_ext, id_at.member("_value"));
         }
         return version;
     }
@@ -942,7 +954,8 @@ class BundleReader {
             if (size->get_uint64().get(u) == simdjson::SUCCESS) return u;
             // R5 makes size an integer64, which FHIR JSON writes as a string.
             if (size->get_string().get(s) == simdjson::SUCCESS && !s.empty() &&
-                std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }) && s.size() < 20) {
+                std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+                s.size() < 20) {
                 return std::stoull(std::string(s));
             }
             r_.warn(detail::kUnexpectedType,
@@ -976,18 +989,20 @@ class BundleReader {
         out.instructions = r_.string(appointment.resource, "patientInstruction", p);
         out.description = r_.string(appointment.resource, "description", p);
         bool found = false;
-        r_.each_object(appointment.resource, "participant", p, [&](dom::object participant, const Path& pa_at) {
-            if (found) return;
-            const auto actor = r_.object(participant, "actor", pa_at);
-            if (!actor) return;
-            const Path actor_at = pa_at.member("actor");
-            const std::string_view reference = r_.string(*actor, "reference", actor_at);
-            const bool is_patient = find(reference, "Patient") != nullptr || reference.starts_with("Patient/") ||
-                                    r_.string(*actor, "type", actor_at) == "Patient";
-            if (!is_patient) return;
-            found = true;
-            out.patient_status = r_.string(participant, "status", pa_at);
-        });
+        r_.each_object(
+            appointment.resource, "participant", p, [&](dom::object participant, const Path& pa_at) {
+                if (found) return;
+                const auto actor = r_.object(participant, "actor", pa_at);
+                if (!actor) return;
+                const Path actor_at = pa_at.member("actor");
+                const std::string_view reference = r_.string(*actor, "reference", actor_at);
+                const bool is_patient = find(reference, "Patient") != nullptr ||
+                                        reference.starts_with("Patient/") ||
+                                        r_.string(*actor, "type", actor_at) == "Patient";
+                if (!is_patient) return;
+                found = true;
+                out.patient_status = r_.string(participant, "status", pa_at);
+            });
     }
 
     void read_communication(const Entry& communication, Communication& out) {
@@ -1117,9 +1132,10 @@ ParseResult ReferralParser::parse(std::string_view bundle_json) {
     // The DOM parser copies the input into its own padded buffer, reused across calls.
     const auto error = impl_->json.parse(bundle_json.data(), bundle_json.size()).get(root);
     if (error != simdjson::SUCCESS) {
-        result.error = ParseError{"invalid-json",
-                                  "Bundle",
-                                  fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(error))};
+        result.error =
+            ParseError{"invalid-json",
+                       "Bundle",
+                       fmt::format("the body is not well-formed JSON ({})", simdjson::error_message(error))};
         return result;
     }
     try {

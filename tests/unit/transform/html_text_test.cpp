@@ -12,8 +12,9 @@ TEST(HtmlToText, OceansNoteShape) {
     EXPECT_EQ(html_to_text("<b>Reason for Referral:</b> Back pain with no red flags&nbsp;"),
               "Reason for Referral: Back pain with no red flags");
     // The generator's two-part note.
-    EXPECT_EQ(html_to_text("<b>Reason for Referral:</b> Recurrent headaches &amp; dizziness&nbsp;<br><b>History:</b> "
-                           "Asthma since childhood&nbsp;"),
+    EXPECT_EQ(html_to_text(
+                  "<b>Reason for Referral:</b> Recurrent headaches &amp; dizziness&nbsp;<br><b>History:</b> "
+                  "Asthma since childhood&nbsp;"),
               "Reason for Referral: Recurrent headaches & dizziness\nHistory: Asthma since childhood");
 }
 
@@ -45,8 +46,12 @@ TEST(HtmlToText, Entities) {
     EXPECT_EQ(html_to_text("caf&#xE9;"), "café");
     EXPECT_EQ(html_to_text("caf&#XE9;"), "café");
     EXPECT_EQ(html_to_text("&#x1F600;"), "\xF0\x9F\x98\x80");
-    EXPECT_EQ(html_to_text("&#x20AC;5"), "\xE2\x82\xAC" "5");
-    EXPECT_EQ(html_to_text("a&#0;b"), "a\xEF\xBF\xBD" "b");
+    EXPECT_EQ(html_to_text("&#x20AC;5"),
+              "\xE2\x82\xAC"
+              "5");
+    EXPECT_EQ(html_to_text("a&#0;b"),
+              "a\xEF\xBF\xBD"
+              "b");
     EXPECT_EQ(html_to_text("&#xD800;"), "\xEF\xBF\xBD");
     EXPECT_EQ(html_to_text("&#99999999999;"), "\xEF\xBF\xBD");
     EXPECT_EQ(html_to_text("a&#160;b"), "a b");

@@ -98,7 +98,8 @@ std::string identifier_value(const json::object& resource, std::string_view suff
     const auto* ids = resource.if_contains("identifier");
     if (ids == nullptr) return {};
     for (const auto& id : ids->as_array()) {
-        if (std::string_view(id.at("system").as_string()).ends_with(suffix)) return str_or_empty(id.as_object(), "value");
+        if (std::string_view(id.at("system").as_string()).ends_with(suffix))
+            return str_or_empty(id.as_object(), "value");
     }
     return {};
 }
@@ -248,7 +249,8 @@ TEST(ParseFixtures, BackPainPeopleAndListing) {
     ASSERT_EQ(r.target.specialty.size(), 2U);
     EXPECT_EQ(r.target.specialty[0].code, "410223002");
     EXPECT_EQ(r.target.specialty[1].code, "49634009");
-    EXPECT_EQ(r.target.specialty[1].system, "https://fhir.infoway-inforoute.ca/CodeSystem/snomedctcaextension");
+    EXPECT_EQ(r.target.specialty[1].system,
+              "https://fhir.infoway-inforoute.ca/CodeSystem/snomedctcaextension");
 
     // Sender, author and requester are one role: no delegate.
     EXPECT_EQ(r.referrer.name.family, "Kavanagh");
@@ -273,11 +275,10 @@ TEST(ParseFixtures, BackPainFormAndLetter) {
     const auto bundle = parse_json(body);
     const auto& items = of_type(bundle, "QuestionnaireResponse").at(0)->at("item").as_array();
     ASSERT_EQ(r.form->items.size(), items.size());
-    ASSERT_EQ(r.form->items.size(), 24U);
-    const auto hidden = std::count_if(r.form->items.begin(), r.form->items.end(), [](const auto& i) {
-        return i.hidden;
-    });
-    EXPECT_EQ(hidden, 16);
+    ASSERT_EQ(r.form->items.size(), 25U);
+    const auto hidden =
+        std::count_if(r.form->items.begin(), r.form->items.end(), [](const auto& i) { return i.hidden; });
+    EXPECT_EQ(hidden, 17);
     EXPECT_EQ(r.form->items[0].link_id, "allergies");
     EXPECT_EQ(r.form->items[0].text, "Allergies:");
     EXPECT_TRUE(r.form->items[0].hidden);
@@ -300,8 +301,9 @@ TEST(ParseFixtures, BackPainFormAndLetter) {
     EXPECT_EQ(letter.status, "current");
     EXPECT_EQ(letter.content_type, "application/pdf");
     EXPECT_EQ(letter.title, "DKTest--2025-05-27.pdf");
-    EXPECT_EQ(letter.url,
-              "http://localhost:8081/svc/fhir/v1/ServiceRequest/71db1a5c-89ce-41d5-bc71-8466f6c2f182/$letter");
+    EXPECT_EQ(
+        letter.url,
+        "http://localhost:8081/svc/fhir/v1/ServiceRequest/71db1a5c-89ce-41d5-bc71-8466f6c2f182/$letter");
     EXPECT_EQ(letter.data_base64, "");
     EXPECT_EQ(letter.size, 0U);
     EXPECT_EQ(letter.created, "2025-05-27T11:38:00-04:00");
@@ -429,7 +431,8 @@ TEST(ParseAgreesWithExtractor, GeneratedBundlesOfBothDialects) {
         EXPECT_EQ(r.event, s.event);
         EXPECT_EQ(r.bundle_id, generated.bundle_id);
         EXPECT_EQ(r.message_header_id, generated.message_header_id);
-        EXPECT_EQ(r.dialect, s.dialect == Dialect::kV0_10 ? relay::fhir::Dialect::kV0_10 : relay::fhir::Dialect::kV0_11);
+        EXPECT_EQ(r.dialect,
+                  s.dialect == Dialect::kV0_10 ? relay::fhir::Dialect::kV0_10 : relay::fhir::Dialect::kV0_11);
         (s.dialect == Dialect::kV0_10 ? v10 : v11)++;
     }
     EXPECT_EQ(v10, 128);
@@ -466,7 +469,8 @@ TEST(ParseAgreesWithExtractor, FallbackRulesOnReshapedBundles) {
             auto& header = resource_at(bundle, 0);
             // The receiver names a role that does not exist: the performer decides.
             header.at("destination").at(0).at("receiver").as_object()["reference"] = "PractitionerRole/none";
-            bodies.emplace_back("generated receiver dangling " + std::to_string(seed), json::serialize(bundle));
+            bodies.emplace_back("generated receiver dangling " + std::to_string(seed),
+                                json::serialize(bundle));
             // Without the role's External Service ID the v0.10 receiver/performer identifiers give it.
             for (auto& e : entries(bundle)) {
                 auto& r = e.at("resource").as_object();
@@ -482,7 +486,8 @@ TEST(ParseAgreesWithExtractor, FallbackRulesOnReshapedBundles) {
                                list.end());
                 }
             }
-            bodies.emplace_back("generated without role ext id " + std::to_string(seed), json::serialize(bundle));
+            bodies.emplace_back("generated without role ext id " + std::to_string(seed),
+                                json::serialize(bundle));
         }
     }
     for (const auto& [label, body] : bodies) expect_agrees(parser, extractor, body, label);
@@ -559,7 +564,8 @@ TEST(ParseGenerated, RoundTripsAgainstTheBundleJson) {
         std::vector<relay::transform::Coding> categories;
         for (const auto& c : sr.at("category").as_array()) {
             for (const auto& coding : c.at("coding").as_array()) {
-                categories.push_back({str(coding.at("system")), str(coding.at("code")), str(coding.at("display"))});
+                categories.push_back(
+                    {str(coding.at("system")), str(coding.at("code")), str(coding.at("display"))});
             }
         }
         EXPECT_EQ(r.categories, categories) << label;
@@ -623,7 +629,8 @@ TEST(ParseGenerated, RoundTripsAgainstTheBundleJson) {
 
         // The listing.
         EXPECT_EQ(r.target.name, str(header.at("destination").at(0).at("name"))) << label;
-        const json::object* target_role = by_ref(bundle, header.at("destination").at(0).at("receiver").at("reference").as_string());
+        const json::object* target_role =
+            by_ref(bundle, header.at("destination").at(0).at("receiver").at("reference").as_string());
         ASSERT_NE(target_role, nullptr);
         const json::object* listing_location =
             by_ref(bundle, target_role->at("location").at(0).at("reference").as_string());
@@ -672,7 +679,8 @@ TEST(ParseGenerated, RoundTripsAgainstTheBundleJson) {
         ASSERT_EQ(r.attachments.size(), documents.size()) << label;
         ASSERT_EQ(r.attachments.size(), s.attachment_bytes > 0 ? 2U : 1U) << label;
         EXPECT_EQ(r.attachments[0].id, own_id(bundle, documents[0])) << label;
-        EXPECT_TRUE(r.attachments[0].url.ends_with("/ServiceRequest/" + generated.referral_ref + "/$letter")) << label;
+        EXPECT_TRUE(r.attachments[0].url.ends_with("/ServiceRequest/" + generated.referral_ref + "/$letter"))
+            << label;
         if (s.attachment_bytes > 0) {
             const auto& inline_doc = r.attachments[1];
             EXPECT_EQ(inline_doc.id, own_id(bundle, documents[1])) << label;
@@ -692,7 +700,8 @@ TEST(ParseGenerated, RoundTripsAgainstTheBundleJson) {
             ASSERT_EQ(r.tasks.size(), 1U) << label;
             EXPECT_EQ(r.tasks[0].id, own_id(bundle, of_type(bundle, "Task").at(0)));
             EXPECT_EQ(r.tasks[0].status, progress.task_status);
-            EXPECT_EQ(r.tasks[0].status_reason, progress.task_status == "rejected" ? progress.decline_reason : "");
+            EXPECT_EQ(r.tasks[0].status_reason,
+                      progress.task_status == "rejected" ? progress.decline_reason : "");
             EXPECT_EQ(r.tasks[0].code, "process-request");
             ASSERT_EQ(r.appointments.size(), progress.appointments.size()) << label;
             const auto appointments = of_type(bundle, "Appointment");
@@ -732,23 +741,25 @@ TEST(ParseGenerated, CommunicationsOfAnEcho) {
     ReferralParser parser;
     for (const Dialect dialect : {Dialect::kV0_10, Dialect::kV0_11}) {
         auto bundle = parse_json(generate(spec(3, dialect)).body);
-        json::object communication{{"resourceType", "Communication"},
-                                   {"id", "comm-1"},
-                                   {"status", "completed"},
-                                   {"sent", "2025-03-01T10:00:00-05:00"},
-                                   {"payload",
-                                    json::array{json::object{{"contentString", "Please send the imaging"}},
-                                                json::object{{"contentAttachment",
-                                                              json::object{{"contentType", "application/pdf"},
-                                                                           {"data", "JVBERi0="}}}},
-                                                json::object{{"contentString", "Thanks"}}}}};
+        json::object communication{
+            {"resourceType", "Communication"},
+            {"id", "comm-1"},
+            {"status", "completed"},
+            {"sent", "2025-03-01T10:00:00-05:00"},
+            {"payload",
+             json::array{
+                 json::object{{"contentString", "Please send the imaging"}},
+                 json::object{{"contentAttachment",
+                               json::object{{"contentType", "application/pdf"}, {"data", "JVBERi0="}}}},
+                 json::object{{"contentString", "Thanks"}}}}};
         entries(bundle).push_back(json::object{{"resource", std::move(communication)}});
         const Referral r = parse_ok(parser, json::serialize(bundle));
         ASSERT_EQ(r.communications.size(), 1U);
         EXPECT_EQ(r.communications[0].id, "comm-1");
         EXPECT_EQ(r.communications[0].status, "completed");
         EXPECT_EQ(r.communications[0].sent, "2025-03-01T10:00:00-05:00");
-        EXPECT_EQ(r.communications[0].contents, (std::vector<std::string>{"Please send the imaging", "Thanks"}));
+        EXPECT_EQ(r.communications[0].contents,
+                  (std::vector<std::string>{"Please send the imaging", "Thanks"}));
         EXPECT_EQ(r.communications[0].attachment_count, 1U);
     }
 }
@@ -790,7 +801,8 @@ TEST(ParseReferences, AbsoluteAndTypeIdReferencesResolve) {
     }
     std::string body = json::serialize(bundle);
     for (const auto& [from, to] : renames) {
-        for (auto at = body.find("\"" + from + "\""); at != std::string::npos; at = body.find("\"" + from + "\"")) {
+        for (auto at = body.find("\"" + from + "\""); at != std::string::npos;
+             at = body.find("\"" + from + "\"")) {
             body.replace(at + 1, from.size(), to);
         }
     }
@@ -819,7 +831,8 @@ TEST(ParseReferences, IdentifierSystemsMatchBySuffixUnderAnyHost) {
     // A system that merely ends with the same letters is another system.
     auto bundle = parse_json(generate(spec(9, Dialect::kV0_11)).body);
     auto& patient = resource_at(bundle, index_of_type(bundle, "Patient"));
-    patient.at("identifier").at(0).as_object()["system"] = "https://example.org/NamingSystem/not-ca-on-patient-hcn";
+    patient.at("identifier").at(0).as_object()["system"] =
+        "https://example.org/NamingSystem/not-ca-on-patient-hcn";
     const Referral other = parse_ok(parser, json::serialize(bundle));
     EXPECT_EQ(other.patient.health_number, "");
     ASSERT_EQ(other.patient.other_identifiers.size(), 1U);
@@ -837,7 +850,9 @@ TEST(ParseReferences, MrnAndVersionCodeOnThePrimitive) {
     hcn.erase("extension");
     hcn["_value"] = json::object{{"extension", version}};
     patient["communication"] = json::array{json::object{
-        {"language", json::object{{"coding", json::array{json::object{{"system", "urn:ietf:bcp:47"}, {"code", "fr"}}}}}}}};
+        {"language",
+         json::object{
+             {"coding", json::array{json::object{{"system", "urn:ietf:bcp:47"}, {"code", "fr"}}}}}}}};
     const Referral r = parse_ok(parser, json::serialize(bundle));
     EXPECT_EQ(r.patient.mrn, "MRN-778");
     EXPECT_EQ(r.patient.health_number_version, str(version.at(0).at("valueString")));
@@ -853,7 +868,8 @@ struct ErrorCase {
 };
 
 std::string minimal_header_entry(std::string_view extra = "") {
-    return std::string(R"({"resource":{"resourceType":"MessageHeader","eventCoding":{"code":"add-service-request"})") +
+    return std::string(
+               R"({"resource":{"resourceType":"MessageHeader","eventCoding":{"code":"add-service-request"})") +
            std::string(extra) + "}}";
 }
 
@@ -862,7 +878,8 @@ std::string minimal_header_entry(std::string_view extra = "") {
 TEST(ParseErrors, PreciseCodeAndLocation) {
     const std::string backpain = relay::test::read_fixture(std::string(kBackPain));
     auto no_sr = parse_json(backpain);
-    entries(no_sr).erase(entries(no_sr).begin() + static_cast<std::ptrdiff_t>(index_of_type(no_sr, "ServiceRequest")));
+    entries(no_sr).erase(entries(no_sr).begin() +
+                         static_cast<std::ptrdiff_t>(index_of_type(no_sr, "ServiceRequest")));
     auto no_ref = parse_json(backpain);
     resource_at(no_ref, 0).erase("extension");
     resource_at(no_ref, index_of_type(no_ref, "ServiceRequest")).erase("identifier");
@@ -891,28 +908,47 @@ TEST(ParseErrors, PreciseCodeAndLocation) {
         {"collection", R"({"resourceType":"Bundle","type":"PHI-MARKER"})", "not-a-message", "Bundle.type"},
         {"type number", R"({"resourceType":"Bundle","type":1})", "unexpected-type", "Bundle.type"},
         {"no entry", R"({"resourceType":"Bundle","type":"message"})", "no-message-header", "Bundle.entry"},
-        {"empty entry", R"({"resourceType":"Bundle","type":"message","entry":[]})", "no-message-header", "Bundle.entry"},
-        {"entry object", R"({"resourceType":"Bundle","type":"message","entry":{}})", "unexpected-type", "Bundle.entry"},
+        {"empty entry",
+         R"({"resourceType":"Bundle","type":"message","entry":[]})",
+         "no-message-header",
+         "Bundle.entry"},
+        {"entry object",
+         R"({"resourceType":"Bundle","type":"message","entry":{}})",
+         "unexpected-type",
+         "Bundle.entry"},
         {"first not header",
          R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"Patient"}}]})",
          "no-message-header",
          "Bundle.entry[0].resource.resourceType"},
-        {"header without resource", R"({"resourceType":"Bundle","type":"message","entry":[{"fullUrl":"x"}]})",
-         "no-message-header", "Bundle.entry[0].resource.resourceType"},
+        {"header without resource",
+         R"({"resourceType":"Bundle","type":"message","entry":[{"fullUrl":"x"}]})",
+         "no-message-header",
+         "Bundle.entry[0].resource.resourceType"},
         {"resource not object",
          R"({"resourceType":"Bundle","type":"message","entry":[{"resource":["PHI-MARKER"]}]})",
          "unexpected-type",
          "Bundle.entry[0].resource"},
-        {"header only", R"({"resourceType":"Bundle","type":"message","entry":[)" + minimal_header_entry() + "]}",
-         "no-service-request", "Bundle.entry"},
-        {"event missing", json::serialize(no_event), "no-event-code", "Bundle.entry[0].resource.eventCoding.code"},
+        {"header only",
+         R"({"resourceType":"Bundle","type":"message","entry":[)" + minimal_header_entry() + "]}",
+         "no-service-request",
+         "Bundle.entry"},
+        {"event missing",
+         json::serialize(no_event),
+         "no-event-code",
+         "Bundle.entry[0].resource.eventCoding.code"},
         {"event not object",
          R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader","eventCoding":"PHI-MARKER"}}]})",
          "unexpected-type",
          "Bundle.entry[0].resource.eventCoding"},
         {"no service request", json::serialize(no_sr), "no-service-request", "Bundle.entry"},
-        {"no referral ref", json::serialize(no_ref), "no-referral-ref", "Bundle.entry[8].resource.identifier"},
-        {"extension object", json::serialize(bad_extension), "unexpected-type", "Bundle.entry[0].resource.extension"},
+        {"no referral ref",
+         json::serialize(no_ref),
+         "no-referral-ref",
+         "Bundle.entry[8].resource.identifier"},
+        {"extension object",
+         json::serialize(bad_extension),
+         "unexpected-type",
+         "Bundle.entry[0].resource.extension"},
         {"entry string", json::serialize(bad_entry), "unexpected-type", "Bundle.entry[3]"},
         {"fullUrl number", json::serialize(bad_full_url), "unexpected-type", "Bundle.entry[2].fullUrl"},
         {"receiver string",
@@ -948,8 +984,10 @@ TEST(ParseErrors, ToleratedOdditiesAreWarnings) {
         resource_at(bundle, 1)["gender"] = json::array{"PHI-MARKER"};
         const ParseResult result = parser.parse(json::serialize(bundle));
         ASSERT_TRUE(result.referral);
-        EXPECT_TRUE(has_warning(result, "unexpected-type", "Bundle.entry[1].resource.name")) << warning_codes(result);
-        EXPECT_TRUE(has_warning(result, "unexpected-type", "Bundle.entry[1].resource.gender")) << warning_codes(result);
+        EXPECT_TRUE(has_warning(result, "unexpected-type", "Bundle.entry[1].resource.name"))
+            << warning_codes(result);
+        EXPECT_TRUE(has_warning(result, "unexpected-type", "Bundle.entry[1].resource.gender"))
+            << warning_codes(result);
         EXPECT_EQ(result.referral->patient.name, relay::transform::HumanName{});
         EXPECT_EQ(result.referral->patient.gender, "");
         EXPECT_EQ(result.referral->referral_ref, "71db1a5c-89ce-41d5-bc71-8466f6c2f182");
@@ -969,9 +1007,8 @@ TEST(ParseErrors, ToleratedOdditiesAreWarnings) {
         resource_at(bundle, sr)["subject"] = "PHI-MARKER";
         const ParseResult result = parser.parse(json::serialize(bundle));
         ASSERT_TRUE(result.referral);
-        EXPECT_TRUE(has_warning(result,
-                                "unexpected-type",
-                                "Bundle.entry[" + std::to_string(sr) + "].resource.subject"))
+        EXPECT_TRUE(has_warning(
+            result, "unexpected-type", "Bundle.entry[" + std::to_string(sr) + "].resource.subject"))
             << warning_codes(result);
     }
     {  // A second Patient and a resource type the model does not map.
@@ -985,7 +1022,8 @@ TEST(ParseErrors, ToleratedOdditiesAreWarnings) {
             {"resource", json::object{{"resourceType", "Organization"}, {"name", "PHI-MARKER"}}}});
         const ParseResult result = parser.parse(json::serialize(bundle));
         ASSERT_TRUE(result.referral);
-        EXPECT_TRUE(has_warning(result, "extra-patient", "Bundle.entry[10].resource")) << warning_codes(result);
+        EXPECT_TRUE(has_warning(result, "extra-patient", "Bundle.entry[10].resource"))
+            << warning_codes(result);
         EXPECT_TRUE(has_warning(result, "unknown-resource-type", "Bundle.entry[11].resource.resourceType"))
             << warning_codes(result);
         EXPECT_EQ(result.referral->patient.name.family, "DKTest");  // the subject, not the second one
@@ -994,7 +1032,10 @@ TEST(ParseErrors, ToleratedOdditiesAreWarnings) {
         auto bundle = parse_json(backpain);
         resource_at(bundle, 3).at("practitioner").as_object()["reference"] = "Practitioner/PHI-MARKER";
         resource_at(bundle, 3).at("location").at(0).as_object()["reference"] = "urn:uuid:gone";
-        resource_at(bundle, sr).at("supportingInfo").as_array().push_back(json::object{{"reference", "urn:uuid:gone"}});
+        resource_at(bundle, sr)
+            .at("supportingInfo")
+            .as_array()
+            .push_back(json::object{{"reference", "urn:uuid:gone"}});
         const ParseResult result = parser.parse(json::serialize(bundle));
         ASSERT_TRUE(result.referral);
         EXPECT_TRUE(has_warning(result, "dangling-reference", "Bundle.entry[3].resource.practitioner"))
@@ -1013,7 +1054,8 @@ TEST(ParseErrors, ToleratedOdditiesAreWarnings) {
         entries(bundle).push_back(json::object{{"fullUrl", "urn:uuid:x"}});
         const ParseResult result = parser.parse(json::serialize(bundle));
         ASSERT_TRUE(result.referral);
-        EXPECT_TRUE(has_warning(result, "entry-without-resource", "Bundle.entry[10]")) << warning_codes(result);
+        EXPECT_TRUE(has_warning(result, "entry-without-resource", "Bundle.entry[10]"))
+            << warning_codes(result);
     }
 }
 
@@ -1027,10 +1069,10 @@ TEST(ParseErrors, WarningsNeverRepeatPayloadValues) {
     for (std::size_t i = 0; i < count; ++i) {
         for (const auto& key : resource_at(const_cast<json::value&>(original), i)) {
             for (const json::value& replacement : {json::value("PHI-MARKER"),
-                                                  json::value(json::array{"PHI-MARKER", 1}),
-                                                  json::value(json::object{{"reference", "PHI-MARKER"}}),
-                                                  json::value(17),
-                                                  json::value(nullptr)}) {
+                                                   json::value(json::array{"PHI-MARKER", 1}),
+                                                   json::value(json::object{{"reference", "PHI-MARKER"}}),
+                                                   json::value(17),
+                                                   json::value(nullptr)}) {
                 auto bundle = original;
                 resource_at(bundle, i)[key.key()] = replacement;
                 const ParseResult result = parser.parse(json::serialize(bundle));
@@ -1039,7 +1081,8 @@ TEST(ParseErrors, WarningsNeverRepeatPayloadValues) {
                     EXPECT_EQ(result.error->message.find("PHI-MARKER"), std::string::npos);
                 }
                 for (const auto& w : result.warnings) {
-                    EXPECT_EQ(w.message.find("PHI-MARKER"), std::string::npos) << w.code << " " << w.expression;
+                    EXPECT_EQ(w.message.find("PHI-MARKER"), std::string::npos)
+                        << w.code << " " << w.expression;
                     EXPECT_EQ(w.expression.find("PHI-MARKER"), std::string::npos);
                 }
             }

@@ -143,7 +143,7 @@ class BundleWriter {
    private:
     void make_urls() {
         const std::string_view ref = r_.referral_ref;
-        urls_.header = urn(name_uuid(ref, "MessageHeader", r_.message_header_id));
+        urls_.header = header_url();
         urls_.patient = urn(name_uuid(ref, "Patient"));
         urls_.referrer_role = urn(name_uuid(ref, "PractitionerRole/referrer"));
         urls_.referrer = urn(name_uuid(ref, "Practitioner/referrer"));
@@ -161,6 +161,29 @@ class BundleWriter {
         urls_.tasks = list_urls(r_.tasks, ref, "Task");
         urls_.appointments = list_urls(r_.appointments, ref, "Appointment");
         urls_.communications = list_urls(r_.communications, ref, "Communication");
+    }
+
+    /// Ocean's header id is a uuid (its v0.11 fullUrl, bare): kept as the urn:uuid fullUrl. A header id
+    /// that already is a urn:uuid (what the parser reads back from a header without id) is kept as is,
+    /// so rendering a parsed rendering gives the same bytes; anything else gets a name-based uuid.
+    [[nodiscard]] std::string header_url() const {
+        std::string_view id = r_.message_header_id;
+        if (id.starts_with("urn:uuid:")) id.remove_prefix(9);
+        if (is_uuid(id)) return urn(id);
+        return urn(name_uuid(r_.referral_ref, "MessageHeader", r_.message_header_id));
+    }
+
+    static bool is_uuid(std::string_view s) {
+        if (s.size() != 36) return false;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            const char c = s[i];
+            const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+            if (dash ? c != '-'
+                     : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// The role that authored the referral: the submitter's when a delegate typed it in.

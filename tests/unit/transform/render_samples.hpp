@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "generator.hpp"
 #include "relay/transform/referral.hpp"
 
 namespace render_samples {
@@ -15,7 +17,10 @@ struct Input {
     relay::transform::Referral referral;
 };
 
-/// Every golden input, in a fixed order.
+/// The generator spec the goldens and round-trip tests start from (fixed site, listing, host).
+relay::ocean_sim::ReferralSpec generated_spec(std::uint64_t seed, relay::ocean_sim::Dialect dialect);
+
+/// Every golden input, in a fixed order: hand-built, the real fixtures, generated bundles.
 std::vector<Input> golden_inputs();
 
 /// Writes the normalised bundle of every golden input into `fhir_dir` and the hub JSON of every golden

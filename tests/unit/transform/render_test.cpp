@@ -220,6 +220,7 @@ TEST(RenderFhirR4, IdsAreDeterministicAndStablePerReferral) {
     // Another referral shares no id.
     Referral other = r;
     other.referral_ref = "00000000-1111-4222-8333-444444444444";
+    other.message_header_id = "other-message";
     const auto c = urls(other);
     for (const auto& [key, url] : a) EXPECT_NE(url, c.at(key)) << key;
 }

@@ -338,7 +338,8 @@ Referral random_referral(std::uint64_t seed, bool safe) {
 
     Patient& p = r.patient;
     p.health_number = rng.chance(70) ? fmt::format("{:010}", rng.below(10000000000ULL)) : "";
-    p.health_number_version = rng.chance(50) ? "AZ" : "";
+    // A version code belongs to a health number: the parser reads it only from a numbered identifier.
+    p.health_number_version = !p.health_number.empty() && rng.chance(50) ? "AZ" : "";
     p.mrn = rng.chance(30) ? tricky(rng) : "";
     p.other_identifiers = random_identifiers(rng);
     p.name = random_name(rng, safe);

@@ -1141,9 +1141,10 @@ ParseResult ReferralParser::parse(std::string_view bundle_json) {
     try {
         BundleReader(impl_->entries, result).read(root);
     } catch (const std::exception&) {
-        // Only allocation can throw past the error-code API; report it rather than crash the caller.
+        // Only allocation (and std::stoull, on input checked beforehand) can throw past the error-code
+        // API; the caller gets an error rather than an exception.
         result.referral.reset();
-        result.error = ParseError{"internal", "Bundle", "the parser ran out of memory"};
+        result.error = ParseError{"internal", "Bundle", "an internal error stopped the parse"};
     }
     if (result.error) result.referral.reset();
     return result;

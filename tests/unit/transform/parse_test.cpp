@@ -1114,3 +1114,93 @@ TEST(ParseErrors, NeverCrashesOnMangledInput) {
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     EXPECT_TRUE(parser.parse(deep).error);
 }
+
+TEST(ParseReferences, UrnUuidReferenceFindsABareUuidFullUrl) {
+    // Ocean writes the MessageHeader's fullUrl as a bare uuid; a urn:uuid: reference must still find
+    // an entry written that way (and the other way round).
+    ReferralParser parser;
+    relay::fhir::Extractor extractor;
+    auto bundle = parse_json(relay::test::read_fixture(std::string(kBackPain)));
+    auto& target_entry = entries(bundle).at(2).as_object();
+    target_entry["fullUrl"] = "163dd763-3947-442a-82d5-3d0c598142bd";  // was urn:uuid:163dd763-…
+    auto& patient_entry = entries(bundle).at(1).as_object();
+    patient_entry["fullUrl"] = "a5f0e549-754c-4a09-a96f-555e981aa3d1";
+    const std::size_t sr = index_of_type(bundle, "ServiceRequest");
+    resource_at(bundle, sr).at("performer").at(0).as_object()["reference"] = "urn:uuid:00000000-dead";
+    const std::string body = json::serialize(bundle);
+    const ParseResult result = parser.parse(body);
+    ASSERT_TRUE(result.referral);
+    EXPECT_EQ(result.referral->target.name, "Autorouter Test");
+    ASSERT_TRUE(result.referral->target.address);  // found through the receiver, not a fallback
+    EXPECT_EQ(result.referral->target.address->postal_code, "M4P 0C6");
+    EXPECT_EQ(result.referral->patient.name.family, "DKTest");
+    EXPECT_FALSE(has_warning(result, "patient-not-subject", "Bundle.entry[8].resource.subject"));
+    expect_agrees(parser, extractor, body, "bare target fullUrl");
+}
+
+TEST(ParseReferences, PerformerDecidesBetweenTwoListingsWhenTheReceiverDangles) {
+    // A forwarded referral carries a second listing role; with the receiver unusable, the referral's
+    // performer picks the target (without it the choice would be ambiguous and left empty).
+    ReferralParser parser;
+    relay::fhir::Extractor extractor;
+    for (const Dialect dialect : {Dialect::kV0_10, Dialect::kV0_11}) {
+        auto bundle = parse_json(generate(spec(21, dialect)).body);
+        const std::size_t role_index = [&] {
+            for (std::size_t i = 0; i < entries(bundle).size(); ++i) {
+                const auto& r = resource_at(bundle, i);
+                if (r.at("resourceType") == "PractitionerRole" &&
+                    !identifier_value(r, "id-site-number").empty())
+                    return i;
+            }
+            return std::size_t{0};
+        }();
+        ASSERT_NE(role_index, 0U);
+        json::value other = entries(bundle).at(role_index);
+        auto& other_resource = other.at("resource").as_object();
+        for (auto& id : other_resource.at("identifier").as_array()) {
+            auto& o = id.as_object();
+            if (std::string_view(o.at("system").as_string()).ends_with("id-referral-target-reference"))
+                o["value"] = "other_listing-1";
+            if (std::string_view(o.at("system").as_string()).ends_with("id-site-number")) o["value"] = "9999";
+        }
+        if (dialect == Dialect::kV0_10) {
+            other_resource["id"] = "other_listing-1";
+        } else {
+            other.as_object()["fullUrl"] = "urn:uuid:00000000-0000-4000-8000-0000000000aa";
+        }
+        // The forward target first, so that "the first role" would be the wrong answer too.
+        entries(bundle).insert(entries(bundle).begin() + 1, other);
+        resource_at(bundle, 0).at("destination").at(0).at("receiver").as_object()["reference"] =
+            "PractitionerRole/none";
+        const std::string body = json::serialize(bundle);
+        const ParseResult result = parser.parse(body);
+        ASSERT_TRUE(result.referral);
+        EXPECT_EQ(result.referral->target.listing_ref, "harbourfront_clinic-73632721");
+        EXPECT_EQ(result.referral->target.site_number, "4321");
+        EXPECT_TRUE(
+            has_warning(result, "dangling-reference", "Bundle.entry[0].resource.destination[0].receiver"))
+            << warning_codes(result);
+        expect_agrees(parser, extractor, body, "two listings");
+    }
+}
+
+TEST(ParseGenerated, AttachmentSizeFromDataWhenNotSent) {
+    ReferralParser parser;
+    for (const std::size_t bytes : {1U, 2U, 3U, 4U, 1000U, 4097U}) {
+        auto s = spec(13, Dialect::kV0_11);
+        s.attachment_bytes = bytes;
+        auto bundle = parse_json(generate(s).body);
+        auto documents = of_type(bundle, "DocumentReference");
+        ASSERT_EQ(documents.size(), 2U);
+        auto& attachment =
+            const_cast<json::object*>(documents[1])->at("content").at(0).at("attachment").as_object();
+        attachment.erase("size");
+        Referral r = parse_ok(parser, json::serialize(bundle));
+        ASSERT_EQ(r.attachments.size(), 2U);
+        EXPECT_EQ(r.attachments[1].size, bytes);
+        // R5 writes size as an integer64 string.
+        attachment["size"] = std::to_string(bytes + 5);
+        r = parse_ok(parser, json::serialize(bundle));
+        EXPECT_EQ(r.attachments[1].size, bytes + 5);
+    }
+}

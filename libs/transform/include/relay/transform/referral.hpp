@@ -197,8 +197,13 @@ struct Referral {
     std::vector<Note> notes;
 
     Patient patient;
-    Clinician referrer;                  ///< the sender (MessageHeader.sender / the requester's author)
-    std::optional<Clinician> submitter;  ///< the delegate who typed it in, when not the referrer
+    /// The sender: MessageHeader.sender's PractitionerRole. v0.10's sender is Ocean's Organization, so
+    /// there the requester is the referrer, unless the Bundle carries exactly one more clinician's
+    /// role (not the target, no listing ref): that one is the referrer and the requester the submitter.
+    Clinician referrer;
+    /// The delegate who typed it in: ServiceRequest.requester (else MessageHeader.author) when that
+    /// is another role than the referrer's.
+    std::optional<Clinician> submitter;
     Listing target;
 
     std::optional<Form> form;
@@ -216,7 +221,9 @@ struct Referral {
 /// never a value from the payload).
 struct ParseError {
     std::string code;        ///< invalid-json | not-a-bundle | not-a-message | no-message-header |
-                             ///< no-service-request | no-referral-ref | unexpected-type | ...
+                             ///< no-event-code | no-service-request | no-referral-ref | unexpected-type |
+                             ///< internal. unexpected-type is fatal only where the routing facts are
+                             ///< read (Bundle, entries, MessageHeader, identifiers, receiver, performer).
     std::string expression;  ///< e.g. "Bundle.entry[3].resource.subject"
     std::string message;
 };
@@ -224,6 +231,10 @@ struct ParseError {
 /// A shape the parser tolerated but that is unexpected (a dangling reference, a second Patient, ...);
 /// reported as an event and a metric, never fatal.
 struct ParseWarning {
+    /// dangling-reference | reference-type-mismatch | unexpected-type (the field is then treated as
+    /// absent) | entry-without-resource | no-resource-type | unknown-resource-type |
+    /// extra-message-header | extra-patient | patient-not-subject | extra-questionnaire-response |
+    /// extra-attachment-content | no-target-listing | no-referrer
     std::string code;
     std::string expression;
     std::string message;

@@ -19,7 +19,8 @@
 //      empty strings (ele-1);
 //    * a Task/Appointment/Communication/Attachment/MessageHeader id that is not a valid FHIR id
 //      ([A-Za-z0-9-.]{1,64}): the resource is written without `id` (the fullUrl still identifies it),
-//      so the parser reads the fullUrl's uuid instead.
+//      so the parser reads the fullUrl's uuid instead; likewise an empty message_header_id reads back
+//      as the MessageHeader's fullUrl ("urn:uuid:…", which renders again to the same bytes).
 //  ServiceRequest.code is not in the model: it is written only when orderDetail is (FHIR's prr-1), as
 //  the text of the first order detail.
 //  Elements FHIR requires but the canonical model does not hold are written with the standard

@@ -28,10 +28,10 @@ RoutingTable::RoutingTable(std::vector<Destination> destinations, std::vector<Ro
     for (std::size_t i = 0; i < routes_.size(); ++i) {
         const Route& r = routes_[i];
         const std::string where = "routes[" + std::to_string(i) + "]";
-        if (r.site.empty() && r.listing_ref.empty())
-            throw ConfigError(where + ": a route needs a site or a listing_ref");
         if (!r.external_service_id.empty() && r.site.empty())
             throw ConfigError(where + ": external_service_id is only unique within a site: add site");
+        if (r.site.empty() && r.listing_ref.empty())
+            throw ConfigError(where + ": a route needs a site or a listing_ref");
         if (!r.external_service_id.empty() && !r.listing_ref.empty())
             throw ConfigError(where + ": match on external_service_id or on listing_ref, not both");
         if (r.destinations.empty()) throw ConfigError(where + ".destinations: at least one is required");

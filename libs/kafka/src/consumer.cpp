@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "client_config.hpp"
 #include "relay/core/config.hpp"
@@ -149,14 +150,25 @@ void GroupConsumer::handle_rebalance(int err, void* partitions) {
     const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
     const auto parts = to_vector(list);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (!parts.empty()) listener_.on_assigned(parts);
+        // An exception must not unwind through librdkafka's C frames: keep it for poll() to rethrow,
+        // and do not take partitions whose state could not be restored.
+        try {
+            if (!parts.empty()) listener_.on_assigned(parts);
+        } catch (...) {
+            pending_error_ = std::current_exception();
+            return;
+        }
         if (cooperative)
             log_rebalance_error("incremental assign", rd_kafka_incremental_assign(rk_, list));
         else
             rd_kafka_assign(rk_, list);
     } else {
         const bool lost = rd_kafka_assignment_lost(rk_) != 0;
-        if (!parts.empty()) listener_.on_revoked(parts, lost);
+        try {
+            if (!parts.empty()) listener_.on_revoked(parts, lost);
+        } catch (...) {
+            pending_error_ = std::current_exception();
+        }
         if (cooperative)
             log_rebalance_error("incremental unassign", rd_kafka_incremental_unassign(rk_, list));
         else
@@ -166,6 +178,10 @@ void GroupConsumer::handle_rebalance(int err, void* partitions) {
 
 std::unique_ptr<Message> GroupConsumer::poll(std::chrono::milliseconds timeout) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, static_cast<int>(timeout.count()));
+    if (pending_error_) {
+        if (m != nullptr) rd_kafka_message_destroy(m);
+        std::rethrow_exception(std::exchange(pending_error_, nullptr));
+    }
     if (m == nullptr) return nullptr;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         const rd_kafka_resp_err_t err = m->err;
@@ -234,6 +250,9 @@ void read_partition_to_end(const ClientConfig& client,
                            std::chrono::milliseconds timeout) {
     rd_kafka_conf_t* conf = detail::make_conf(client);
     try {
+        // Assigned, never subscribed: the group id is only there because librdkafka's consumer
+        // wants one; nothing is committed under it.
+        detail::set(conf, "group.id", "ocean-relay-changelog-restore");
         detail::set(conf, "enable.partition.eof", "true");
         detail::set(conf, "enable.auto.commit", "false");
         detail::set(conf, "fetch.max.bytes", std::to_string(64 << 20));
@@ -257,16 +276,21 @@ void read_partition_to_end(const ClientConfig& client,
         }
     } closer{rk};
 
+    // A topic created a moment ago may not have a leader yet: retry until the deadline.
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     std::int64_t low = 0, high = 0;
-    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        rk, topic.c_str(), partition, &low, &high, static_cast<int>(timeout.count()));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        throw std::runtime_error("restore: cannot read the end of " + topic + ": " + rd_kafka_err2name(err));
+    for (;;) {
+        const rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, 5'000);
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        if (std::chrono::steady_clock::now() >= deadline)
+            throw std::runtime_error("restore: cannot read the end of " + topic + ": " + rd_kafka_err2name(err));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
     if (high <= low) return;
 
     PartitionList list({{topic, partition, RD_KAFKA_OFFSET_BEGINNING}});
     rd_kafka_assign(rk, list.list);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
         rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
         if (m == nullptr) continue;
@@ -280,6 +304,7 @@ void read_partition_to_end(const ClientConfig& client,
             const rd_kafka_resp_err_t e = m->err;
             rd_kafka_message_destroy(m);
             log::warn("restore: consumer error", {{"topic", topic}, {"error", rd_kafka_err2name(e)}});
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
             continue;
         }
         const Message message(m);

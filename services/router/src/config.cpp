@@ -39,7 +39,10 @@ std::vector<kafka::TopicSpec> RouterConfig::topic_specs() const {
         s.max_message_bytes = kafka.message_max_bytes;
         return s;
     };
-    std::vector<kafka::TopicSpec> specs{spec(topics.inbound), spec(topics.deliveries), spec(topics.events)};
+    // The ingress owns the inbound topic's record size (its body limit); the router only reads it.
+    kafka::TopicSpec inbound = spec(topics.inbound);
+    inbound.max_message_bytes = 0;
+    std::vector<kafka::TopicSpec> specs{std::move(inbound), spec(topics.deliveries), spec(topics.events)};
     kafka::TopicSpec state = spec(topics.state);
     // The changelog keeps the last record per referral forever; tombstones go after a day.
     state.configs = {{"cleanup.policy", "compact"}, {"delete.retention.ms", "86400000"}};

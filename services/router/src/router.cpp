@@ -362,7 +362,7 @@ struct Router::Impl : kafka::RebalanceListener {
         const Verdict verdict = slot.store.take(referral, key, now);
         const std::string& ref = referral.referral_ref;
         const std::string& site = referral.target.site_number;
-        std::string outcome = to_string(verdict);
+        std::string outcome = verdict == Verdict::kDeliver ? "routed" : to_string(verdict);
         json::array destinations;
 
         if (verdict == Verdict::kDeliver) {
@@ -528,7 +528,17 @@ struct Router::Impl : kafka::RebalanceListener {
                 std::this_thread::sleep_for(std::chrono::milliseconds(1));
                 continue;
             }
-            std::unique_ptr<kafka::Message> message = consumer->poll(std::chrono::milliseconds(100));
+            std::unique_ptr<kafka::Message> message;
+            try {
+                message = consumer->poll(std::chrono::milliseconds(100));
+            } catch (const std::exception& e) {
+                // A partition's state could not be restored (or the consumer failed): stop rather
+                // than process without it; the group gives the partitions to a healthy instance.
+                log::error("consumer failed: stopping", {{"error", e.what()}});
+                failed = true;
+                stopping = true;
+                break;
+            }
             if (Clock::now() - last_lag > std::chrono::seconds(1)) {
                 metrics.consumer_lag().Set(static_cast<double>(consumer->lag()));
                 last_lag = Clock::now();

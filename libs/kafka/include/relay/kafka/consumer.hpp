@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -85,8 +86,9 @@ class GroupConsumer {
     GroupConsumer(const GroupConsumer&) = delete;
     GroupConsumer& operator=(const GroupConsumer&) = delete;
 
-    /// The next record, or nullptr on timeout. Runs rebalance callbacks. Consumer errors that
-    /// librdkafka recovers from by itself are logged and skipped; a fatal one throws.
+    /// The next record, or nullptr on timeout. Runs rebalance callbacks; an exception a listener threw
+    /// there is rethrown here (its partitions were not taken). Consumer errors that librdkafka recovers
+    /// from by itself are logged and skipped; a fatal one throws.
     std::unique_ptr<Message> poll(std::chrono::milliseconds timeout);
 
     /// Commits these offsets (next offset to read). Thread-safe. Synchronous unless `async`.
@@ -109,6 +111,7 @@ class GroupConsumer {
 
     rd_kafka_s* rk_ = nullptr;
     RebalanceListener& listener_;
+    std::exception_ptr pending_error_;  ///< thrown by the listener inside a rebalance callback
     bool closed_ = false;
 };
 

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
+#include <chrono>
+#include <thread>
+
 #include <array>
 #include <charconv>
 #include <memory>
@@ -77,25 +80,53 @@ void create_missing(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::c
     }
 }
 
-void verify(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, std::chrono::milliseconds timeout) {
-    const rd_kafka_metadata_t* metadata = nullptr;
-    const auto err = rd_kafka_metadata(rk, 1, nullptr, &metadata, static_cast<int>(timeout.count()));
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        throw ConfigError(fmt::format("kafka: cannot read cluster metadata: {}", rd_kafka_err2str(err)));
+using MetadataPtr = std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)>;
+
+/// Cluster metadata in which every topic of `topics` is listed without error. A topic created a moment
+/// ago (by us or by another process) can be listed with LEADER_NOT_AVAILABLE for a while: retry until
+/// `timeout` before calling it missing.
+MetadataPtr settled_metadata(rd_kafka_t* rk,
+                             const std::vector<TopicSpec>& topics,
+                             bool created,
+                             std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const rd_kafka_metadata_t* raw = nullptr;
+        const auto err = rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count()));
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            throw ConfigError(fmt::format("kafka: cannot read cluster metadata: {}", rd_kafka_err2str(err)));
+        }
+        MetadataPtr metadata(raw, rd_kafka_metadata_destroy);
+        std::string missing;
+        rd_kafka_resp_err_t why = RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+        for (const auto& spec : topics) {
+            bool listed = false;
+            for (int i = 0; i < metadata->topic_cnt; ++i) {
+                if (spec.name != metadata->topics[i].topic) continue;
+                listed = metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+                if (!listed) why = metadata->topics[i].err;
+            }
+            if (!listed && missing.empty()) missing = spec.name;
+        }
+        if (missing.empty()) return metadata;
+        // A topic nobody is creating will not appear: say so at once.
+        const bool absent = why == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && !created;
+        if (absent || std::chrono::steady_clock::now() >= deadline) {
+            if (why == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                throw ConfigError(fmt::format(
+                    "kafka topic '{}' does not exist (set kafka.create_topics: true or create it)", missing));
+            throw ConfigError(fmt::format("kafka topic '{}' is not available: {}", missing, rd_kafka_err2name(why)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> guard(
-        metadata, rd_kafka_metadata_destroy);
+}
+
+void verify(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, bool created, std::chrono::milliseconds timeout) {
+    const MetadataPtr metadata = settled_metadata(rk, topics, created, timeout);
     for (const auto& spec : topics) {
         int partitions = -1;
         for (int i = 0; i < metadata->topic_cnt; ++i) {
-            if (spec.name == metadata->topics[i].topic &&
-                metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                partitions = metadata->topics[i].partition_cnt;
-            }
-        }
-        if (partitions < 0) {
-            throw ConfigError(fmt::format(
-                "kafka topic '{}' does not exist (set kafka.create_topics: true or create it)", spec.name));
+            if (spec.name == metadata->topics[i].topic) partitions = metadata->topics[i].partition_cnt;
         }
         if (partitions < spec.partitions) {
             log::warn(
@@ -150,7 +181,7 @@ void ensure_topics(rd_kafka_s* rk,
                    std::chrono::milliseconds timeout) {
     if (topics.empty()) return;
     if (create) create_missing(rk, topics, timeout);
-    verify(rk, topics, timeout);
+    verify(rk, topics, create, timeout);
 }
 
 }  // namespace relay::kafka

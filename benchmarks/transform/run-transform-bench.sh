@@ -19,6 +19,8 @@
 #   JAVA_SECONDS [2]       seconds per Java repetition
 #   HAPI_JVM_OPTS [-XX:+UseSerialGC -Xms1g -Xmx1g]   serial GC: its work stays on the cores it is
 #                          charged to, so the JVM's process CPU is a per-core figure
+#   IDLE_WAIT [0]          before each phase, wait up to this many seconds for the machine to be idle
+#                          (under 10 % busy for 3 s); it starts anyway after that
 #   SKIP_JAVA [0]          1 = the C++ side only
 #   KEEP [0]               1 = keep the work directory (inputs, raw JSON/TSV, report)
 #
@@ -51,6 +53,7 @@ JAVA_WARMUP="${JAVA_WARMUP:-8}"
 JAVA_INPUT_WARMUP="${JAVA_INPUT_WARMUP:-1}"
 JAVA_SECONDS="${JAVA_SECONDS:-2}"
 HAPI_JVM_OPTS="${HAPI_JVM_OPTS:--XX:+UseSerialGC -Xms1g -Xmx1g}"
+export IDLE_WAIT="${IDLE_WAIT:-0}"
 SKIP_JAVA="${SKIP_JAVA:-0}"
 KEEP="${KEEP:-0}"
 
@@ -86,6 +89,13 @@ def busy_seconds():
     with open("/proc/stat") as f:
         v = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
     return (sum(v) - v[3] - v[4]) / hz
+# Wait (up to IDLE_WAIT s) for 3 s in which the machine is under 10 % busy (builds by other sessions).
+deadline = time.monotonic() + float(os.environ.get("IDLE_WAIT", "0"))
+while time.monotonic() < deadline:
+    b, t = busy_seconds(), time.monotonic()
+    time.sleep(3)
+    if (busy_seconds() - b) / (time.monotonic() - t) / os.cpu_count() < 0.10:
+        break
 r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
 b0, t0 = busy_seconds(), time.monotonic()
 with open(out, "wb") as f:

@@ -283,6 +283,13 @@ void read_partition_to_end(const ClientConfig& client,
         const rd_kafka_resp_err_t err =
             rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, 5'000);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+        // No such topic or partition: nothing was ever written, so there is nothing to restore.
+        if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||
+            err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+            log::warn("restore: the changelog partition does not exist; starting empty",
+                      {{"topic", topic}, {"partition", partition}});
+            return;
+        }
         if (std::chrono::steady_clock::now() >= deadline)
             throw std::runtime_error("restore: cannot read the end of " + topic + ": " + rd_kafka_err2name(err));
         std::this_thread::sleep_for(std::chrono::milliseconds(200));

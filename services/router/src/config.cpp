@@ -71,6 +71,7 @@ RouterConfig load_config(ConfigReader& reader) {
     kafka.client.properties = kafka_node.string_map("properties");
     kafka.group_id = kafka_node.string("group_id", kafka.group_id);
     kafka.create_topics = kafka_node.boolean("create_topics", true);
+    kafka.verify_topics = kafka_node.boolean("verify_topics", true);
     kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
     kafka.replication_factor = static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.produce_timeout =

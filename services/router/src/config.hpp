@@ -27,6 +27,9 @@ struct RouterKafka {
     kafka::ClientConfig client;
     std::string group_id = "ocean-relay-router";
     bool create_topics = true;
+    /// false: skip the start-up check of the topics (a cluster without the admin API, such as the
+    /// ingress's embedded broker in the quick start, which creates topics on first use).
+    bool verify_topics = true;
     int partitions = 12;
     int replication_factor = 3;
     /// A produce not acknowledged within this ends the process (restart re-processes: at-least-once).

@@ -142,7 +142,7 @@ struct Router::Impl : kafka::RebalanceListener {
         producer_config.delivery_timeout = config.kafka.produce_timeout;
         producer_config.message_max_bytes = config.kafka.message_max_bytes;
         producer = std::make_unique<kafka::Producer>(producer_config);
-        if (!config.kafka.embedded)
+        if (!config.kafka.embedded && config.kafka.verify_topics)
             kafka::ensure_topics(producer->handle(), config.topic_specs(), config.kafka.create_topics,
                                  std::chrono::seconds(30));
 

@@ -79,8 +79,10 @@ std::vector<std::string> list_urls(const std::vector<T>& items, std::string_view
     for (std::size_t i = 0; i < items.size(); ++i) {
         bool repeated = items[i].id.empty();
         for (std::size_t j = 0; j < i && !repeated; ++j) repeated = items[j].id == items[i].id;
-        out.push_back(urn(repeated ? name_uuid(ref, role, "#" + std::to_string(i))
-                                   : name_uuid(ref, role, items[i].id)));
+        // Appended rather than "#" + to_string(i): GCC 12 at -O3 misreports the latter (-Wrestrict).
+        std::string position("#");
+        position.append(std::to_string(i));
+        out.push_back(urn(repeated ? name_uuid(ref, role, position) : name_uuid(ref, role, items[i].id)));
     }
     return out;
 }

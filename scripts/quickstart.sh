@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# The embedded quick start: installs what is missing, builds the ingress and ocean-sim, runs the
-# ingress with the embedded Kafka broker (in memory, not durable), lets ocean-sim play Ocean — an
-# OAuth2 token from the ingress, then FHIR eReferral webhooks in both IG dialects, with Ocean's plain
-# duplicates and resends — and shows each message in Kafka with the facts the ingress extracted.
-# Stops the ingress with SIGTERM.
+# The embedded quick start: installs what is missing, builds the ingress, the router and ocean-sim, runs
+# the ingress with the embedded Kafka broker (in memory, not durable) and the router on it, lets
+# ocean-sim play Ocean — an OAuth2 token from the ingress, then FHIR eReferral webhooks in both IG
+# dialects, with Ocean's plain duplicates and resends — and shows each message in Kafka with the facts
+# the ingress extracted, then what the router made of it: duplicates dropped, the rest rendered for two
+# hub systems. Stops both with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/install-deps.sh
-echo "== building the ingress and ocean-sim (release preset)" >&2
+echo "== building the ingress, the router and ocean-sim (release preset)" >&2
 cmake --preset release >/dev/null
-cmake --build --preset release --target ocean-relay-ingress ocean-sim -j "$(nproc)"
+cmake --build --preset release --target ocean-relay-ingress ocean-relay-router ocean-sim -j "$(nproc)"
 
 work=$(mktemp -d)
 ingress_pid=""
+router_pid=""
 cleanup() {
+  [[ -n "$router_pid" ]] && kill "$router_pid" 2>/dev/null && wait "$router_pid" 2>/dev/null || true
   [[ -n "$ingress_pid" ]] && kill "$ingress_pid" 2>/dev/null && wait "$ingress_pid" 2>/dev/null || true
   rm -rf "$work"
 }
@@ -45,6 +48,27 @@ for _ in $(seq 1 100); do
 done
 curl -fs "http://127.0.0.1:$admin/readyz" >/dev/null || { cat "$work/ingress.log" >&2; exit 1; }
 bootstrap=$(python3 scripts/lib/quickstart_report.py bootstrap "$work/ingress.log")
+
+# The router on the ingress's embedded broker. That broker has no admin API and creates topics on first
+# use, hence verify_topics: false (a real cluster keeps the default).
+router_admin=$(free_port)
+cat >"$work/router.yaml" <<YAML
+admin: {address: 127.0.0.1, port: $router_admin}
+kafka: {bootstrap_servers: "$bootstrap", partitions: 3, replication_factor: 1, verify_topics: false, commit_interval: 200ms}
+destinations:
+  - {id: central-intake, format: fhir-r4}
+  - {id: clinic-emr, format: hub-json}
+routes:
+  - {site: "1234", external_service_id: INTAKE, destinations: [central-intake, clinic-emr]}
+YAML
+echo "== starting ocean-relay-router (logs in $work/router.log)" >&2
+build/release/services/router/ocean-relay-router --config "$work/router.yaml" 2>"$work/router.log" &
+router_pid=$!
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$router_admin/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fs "http://127.0.0.1:$router_admin/readyz" >/dev/null || { cat "$work/router.log" >&2; exit 1; }
 
 cat >"$work/ocean-sim.yaml" <<YAML
 log_level: warn
@@ -83,11 +107,25 @@ kcat -C -b "$bootstrap" -t ocean.inbound.v1 -c "$count" -e -q -f '%k\t%p\t%o\t%h
   python3 scripts/lib/quickstart_report.py records
 
 echo
-echo "== metrics (http://127.0.0.1:$admin/metrics)"
-curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^relay_ingress_(requests_total|published_total|rejections_total|tokens_issued_total)' | sed 's/^/  /'
+echo "== the router's decision for each (topic relay.events.v1): duplicates dropped, the rest routed"
+timeout 60 kcat -C -b "$bootstrap" -t relay.events.v1 -c "$count" -q -f '%s\n' |
+  python3 scripts/lib/quickstart_report.py events
 
 echo
-echo "== SIGTERM: readiness off, in-flight requests finish, the producer flushes"
+echo "== what the hub systems will receive (topic relay.deliveries.v1; the delivery service posts these)"
+kcat -C -b "$bootstrap" -t relay.deliveries.v1 -e -q -f '%k\t%h\t%S\n' |
+  python3 scripts/lib/quickstart_report.py deliveries
+
+echo
+echo "== metrics (http://127.0.0.1:$admin/metrics and http://127.0.0.1:$router_admin/metrics)"
+curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^relay_ingress_(requests_total|published_total|rejections_total|tokens_issued_total)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$router_admin/metrics" | grep -E '^relay_router_(records_total|deliveries_total|state_referrals)' | sed 's/^/  /'
+
+echo
+echo "== SIGTERM: the router commits and leaves its group; the ingress turns readiness off and drains"
+kill -TERM "$router_pid"
+wait "$router_pid" && echo "  router exited 0"
+router_pid=""
 kill -TERM "$ingress_pid"
 wait "$ingress_pid" && echo "  ingress exited 0"
 ingress_pid=""

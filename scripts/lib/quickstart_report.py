@@ -23,6 +23,24 @@ def records():
               f" message-id={h['message-id']} bytes={size}")
 
 
+def events(_=None):
+    # kcat -f '%s\n': one outcome event (compact JSON) per line
+    for line in sys.stdin:
+        e = json.loads(line)
+        where = f"p{e['source']['partition']}@{e['source']['offset']}"
+        to = ", ".join(e.get("destinations", [])) or "-"
+        print(f"  {where:7} {e['outcome']:9} {e['event']:30} ref={e['referral_ref']}  to: {to}")
+
+
+def deliveries(_=None):
+    # kcat -f '%k\t%h\t%S\n'
+    for line in sys.stdin:
+        key, headers, size = line.rstrip("\n").split("\t")
+        h = dict(x.partition("=")[::2] for x in headers.split(","))
+        print(f"  {h['destination']:15} {h['format']:9} {h['event']:30} ref={h['referral-ref']}"
+              f"  idempotency-key={h['idempotency-key'][:16]}…  bytes={size}")
+
+
 def delivered(summary_path):
     print(json.load(open(summary_path))["delivered"])
 
@@ -37,4 +55,5 @@ def bootstrap(log_path):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"webhooks": webhooks, "records": records, "delivered": delivered, "bootstrap": bootstrap}[command](*args)
+    {"webhooks": webhooks, "records": records, "events": events, "deliveries": deliveries,
+     "delivered": delivered, "bootstrap": bootstrap}[command](*args)

@@ -163,6 +163,10 @@ TEST(RouterProcess, SigkillMidLoadThenRestartLosesNothingAndStillKnowsWhatItSaw)
     const auto batch1 = send_originals(topics, 1000, 30);
     ASSERT_TRUE(wait_for([&] { return consume_all(kafka_bootstrap(), topics.events, 30, 2s).size() >= 30; }, 60s));
 
+    // The updater records that it pushed an accept for the first referral (its echo comes later).
+    std::string pushed = R"({"referral_ref":")" + batch1[0].ref + R"(","tasks":[{"status":"accepted"}]})";
+    produce_record(topics.inbound, batch1[0].ref, pushed, {{"kind", "relay-pushed"}});
+
     // Mid-load: more messages, and the router dies without any chance to commit.
     const auto batch2 = send_originals(topics, 2000, 40);
     std::this_thread::sleep_for(150ms);
@@ -201,6 +205,13 @@ TEST(RouterProcess, SigkillMidLoadThenRestartLosesNothingAndStillKnowsWhatItSaw)
     for (const auto& source : again) EXPECT_EQ(events.at(source).header("outcome"), "duplicate");
     EXPECT_EQ(consume_all(kafka_bootstrap(), topics.deliveries, before + 1, 3s).size(), before)
         << "no duplicate was delivered again";
+
+    // ... and what was pushed before the crash: Ocean's echo of it is recognised, not delivered.
+    const auto echo = echo_bundle(1000, "1234", "sim_listing_1", "INTAKE", "accepted");
+    ASSERT_EQ(echo.referral_ref, batch1[0].ref);
+    const Source echo_source = produce_record(topics.inbound, echo.referral_ref, echo.body, inbound_headers(echo, "1234"));
+    ASSERT_TRUE(wait_for([&] { return all_decided(topics, {echo_source}, 141); }, 60s));
+    EXPECT_EQ(events_by_source(topics, 141).at(echo_source).header("outcome"), "echo");
     EXPECT_EQ(second.terminate(), 0);
 }
 

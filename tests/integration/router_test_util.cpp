@@ -65,16 +65,36 @@ std::pair<std::int32_t, std::int64_t> produce_record(const std::string& topic,
     return {result.partition, result.offset};
 }
 
-ocean_sim::GeneratedReferral generated_bundle(std::uint64_t seed,
-                                              const std::string& site,
-                                              const std::string& listing_ref,
-                                              const std::string& external_service_id) {
+namespace {
+ocean_sim::ReferralSpec spec_of(std::uint64_t seed,
+                                const std::string& site,
+                                const std::string& listing_ref,
+                                const std::string& external_service_id) {
     ocean_sim::ReferralSpec spec;
     spec.seed = seed;
     spec.site_number = site;
     spec.listing_ref = listing_ref;
     spec.external_service_id = external_service_id;
     spec.request_url = "https://relay.example/ocean/" + site + "/fhir";
+    return spec;
+}
+}  // namespace
+
+ocean_sim::GeneratedReferral generated_bundle(std::uint64_t seed,
+                                              const std::string& site,
+                                              const std::string& listing_ref,
+                                              const std::string& external_service_id) {
+    return ocean_sim::generate(spec_of(seed, site, listing_ref, external_service_id));
+}
+
+ocean_sim::GeneratedReferral echo_bundle(std::uint64_t seed,
+                                         const std::string& site,
+                                         const std::string& listing_ref,
+                                         const std::string& external_service_id,
+                                         const std::string& task_status) {
+    ocean_sim::ReferralSpec spec =
+        ocean_sim::resend_as_update(spec_of(seed, site, listing_ref, external_service_id));
+    spec.receiver_progress = ocean_sim::ReceiverProgress{task_status, "", {}};
     return ocean_sim::generate(spec);
 }
 

@@ -38,6 +38,14 @@ ocean_sim::GeneratedReferral generated_bundle(std::uint64_t seed,
                                               const std::string& listing_ref,
                                               const std::string& external_service_id);
 
+/// Ocean's echo of generated_bundle(seed, ...) after the receiver's Task went to `task_status`: a later
+/// notify-update-service-request about the same referral, carrying the Task.
+ocean_sim::GeneratedReferral echo_bundle(std::uint64_t seed,
+                                         const std::string& site,
+                                         const std::string& listing_ref,
+                                         const std::string& external_service_id,
+                                         const std::string& task_status);
+
 /// The ingress's headers for a generated bundle.
 std::vector<std::pair<std::string, std::string>> inbound_headers(const ocean_sim::GeneratedReferral& bundle,
                                                                  const std::string& site);

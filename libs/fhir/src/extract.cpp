@@ -1,5 +1,7 @@
 #include "relay/fhir/extract.hpp"
 
+#include "relay/fhir/references.hpp"
+
 #include <fmt/format.h>
 
 #include <optional>
@@ -55,12 +57,6 @@ const char* to_string(ExtractErrorCode code) {
 }
 
 namespace {
-
-// Identifier systems embed Ocean's host (ocean-api.md §3.4): match the last path segment only.
-bool system_is(std::string_view system, std::string_view name) {
-    if (!system.ends_with(name)) return false;
-    return system.size() == name.size() || system[system.size() - name.size() - 1] == '/';
-}
 
 constexpr std::string_view kExtReferralIdentifier = "ext-referral-identifier";
 constexpr std::string_view kExtIdMessageHeader = "ext-id-message-header";
@@ -123,36 +119,7 @@ struct Where {
     }
 };
 
-std::string_view strip_urn(std::string_view s) {
-    constexpr std::string_view kUrn = "urn:uuid:";
-    if (s.starts_with(kUrn)) s.remove_prefix(kUrn.size());
-    return s;
-}
 
-// Resolves a reference against an entry by fullUrl, `Type/id`, bare id, absolute URL ending in Type/id,
-// or a uuid written with and without "urn:uuid:" (Ocean's MessageHeader fullUrl is a bare uuid).
-bool refers_to(std::string_view ref, std::string_view type, std::string_view full_url, std::string_view id) {
-    if (ref.empty()) return false;
-    if (!full_url.empty()) {
-        if (ref == full_url || strip_urn(ref) == strip_urn(full_url)) return true;
-        if (full_url.size() > ref.size() && full_url.ends_with(ref) &&
-            full_url[full_url.size() - ref.size() - 1] == '/') {
-            return true;
-        }
-    }
-    if (!id.empty()) {
-        if (ref == id || strip_urn(ref) == id) return true;
-        if (ref.size() == type.size() + 1 + id.size() && ref.starts_with(type) && ref[type.size()] == '/' &&
-            ref.ends_with(id)) {
-            return true;
-        }
-        if (ref.ends_with(id) && ref.size() > id.size() + type.size() + 1) {
-            const auto prefix = ref.substr(0, ref.size() - id.size());
-            if (prefix.ends_with("/") && prefix.substr(0, prefix.size() - 1).ends_with(type)) return true;
-        }
-    }
-    return false;
-}
 
 std::string_view get_str(ondemand::value value) {
     return value.get_string().value();

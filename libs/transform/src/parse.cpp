@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "parse_json.hpp"
+#include "relay/fhir/references.hpp"
 #include "relay/transform/referral.hpp"
 
 namespace relay::transform {
@@ -53,42 +54,9 @@ constexpr std::string_view kSysFormRef = "id-form-reference";
 
 constexpr std::string_view kDanglingReference = "dangling-reference";
 
-bool system_is(std::string_view system, std::string_view name) {
-    if (!system.ends_with(name)) return false;
-    return system.size() == name.size() || system[system.size() - name.size() - 1] == '/';
-}
-
-std::string_view strip_urn(std::string_view s) {
-    constexpr std::string_view kUrn = "urn:uuid:";
-    if (s.starts_with(kUrn)) s.remove_prefix(kUrn.size());
-    return s;
-}
-
-// The Extractor's reference rule, verbatim in behaviour: fullUrl (with or without "urn:uuid:", Ocean's
-// MessageHeader fullUrl being a bare uuid), an absolute fullUrl ending in the reference, bare id,
-// `Type/id`, or an absolute URL ending in `Type/id`.
-bool refers_to(std::string_view ref, std::string_view type, std::string_view full_url, std::string_view id) {
-    if (ref.empty()) return false;
-    if (!full_url.empty()) {
-        if (ref == full_url || strip_urn(ref) == strip_urn(full_url)) return true;
-        if (full_url.size() > ref.size() && full_url.ends_with(ref) &&
-            full_url[full_url.size() - ref.size() - 1] == '/') {
-            return true;
-        }
-    }
-    if (!id.empty()) {
-        if (ref == id || strip_urn(ref) == id) return true;
-        if (ref.size() == type.size() + 1 + id.size() && ref.starts_with(type) && ref[type.size()] == '/' &&
-            ref.ends_with(id)) {
-            return true;
-        }
-        if (ref.ends_with(id) && ref.size() > id.size() + type.size() + 1) {
-            const auto prefix = ref.substr(0, ref.size() - id.size());
-            if (prefix.ends_with("/") && prefix.substr(0, prefix.size() - 1).ends_with(type)) return true;
-        }
-    }
-    return false;
-}
+using fhir::refers_to;
+using fhir::strip_urn;
+using fhir::system_is;
 
 /// The routing identifiers of one resource or reference: the first non-empty value per system.
 struct RoutingIds {

@@ -1,5 +1,8 @@
 #include "relay/core/config.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <fmt/format.h>
 
 #include <cctype>
@@ -30,6 +33,20 @@ EnvLookup process_env() {
         if (value == nullptr) return std::nullopt;
         return std::string(value);
     };
+}
+
+bool is_valid_name(std::string_view name) {
+    if (name.empty() || name.size() > 63) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    });
+}
+
+bool is_valid_topic_name(std::string_view topic) {
+    if (topic.empty() || topic.size() > 249) return false;
+    return std::all_of(topic.begin(), topic.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {

@@ -12,20 +12,6 @@ namespace {
 
 constexpr std::uint64_t kKafkaHeadroom = 1ULL << 20;  // headers and record-batch overhead above the body
 
-bool valid_name(const std::string& name) {
-    if (name.empty() || name.size() > 63) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    });
-}
-
-bool valid_topic(const std::string& topic) {
-    if (topic.empty() || topic.size() > 249) return false;
-    return std::all_of(topic.begin(), topic.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    });
-}
-
 std::string substitute(std::string pattern, const IntegrationConfig& integration) {
     auto replace = [&](std::string_view token, const std::string& value) {
         for (auto pos = pattern.find(token); pos != std::string::npos; pos = pattern.find(token)) {
@@ -142,7 +128,7 @@ IngressConfig load_config(ConfigReader& reader) {
     auto topics = root.child("topics");
     const std::string prefix = topics.string("prefix", "");
     kafka.inbound_topic = prefix + topics.string("inbound", "ocean.inbound.v1");
-    if (!valid_topic(kafka.inbound_topic)) topics.fail("inbound", "is not a valid Kafka topic name");
+    if (!is_valid_topic_name(kafka.inbound_topic)) topics.fail("inbound", "is not a valid Kafka topic name");
     if (!kafka.embedded && kafka.producer.client.bootstrap_servers.empty()) {
         kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
     }
@@ -170,7 +156,7 @@ IngressConfig load_config(ConfigReader& reader) {
         IntegrationConfig integration;
         integration.site = node.required_string("site");
         integration.name = node.string("name", integration.site);
-        if (!valid_name(integration.name)) node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
+        if (!is_valid_name(integration.name)) node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
         if (!names.insert(integration.name).second)
             node.fail("name", fmt::format("'{}' is used twice", integration.name));
         if (!std::all_of(integration.site.begin(), integration.site.end(), [](char c) {

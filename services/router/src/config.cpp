@@ -8,23 +8,9 @@
 namespace relay::router {
 namespace {
 
-bool valid_id(const std::string& id) {
-    if (id.empty() || id.size() > 63) return false;
-    return std::all_of(id.begin(), id.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    });
-}
-
-bool valid_topic(const std::string& topic) {
-    if (topic.empty() || topic.size() > 249) return false;
-    return std::all_of(topic.begin(), topic.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
-    });
-}
-
 std::string read_topic(ConfigReader::Node& node, const std::string& prefix, std::string_view key, std::string fallback) {
     std::string topic = prefix + node.string(key, std::move(fallback));
-    if (!valid_topic(topic)) node.fail(key, "is not a valid Kafka topic name");
+    if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
     return topic;
 }
 
@@ -103,7 +89,7 @@ RouterConfig load_config(ConfigReader& reader) {
     for (auto& node : root.list("destinations")) {
         Destination d;
         d.id = node.required_string("id");
-        if (!valid_id(d.id)) node.fail("id", "must be 1-63 characters of a-z, 0-9 and '-'");
+        if (!is_valid_name(d.id)) node.fail("id", "must be 1-63 characters of a-z, 0-9 and '-'");
         const std::string format = node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
         d.format = *transform::parse_format(format);
         config.destinations.push_back(std::move(d));

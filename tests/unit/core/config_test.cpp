@@ -407,3 +407,14 @@ TEST(ConfigReaderNumber, ReadsDecimalsAndRefusesWhatIsNotANumberInRange) {
 }
 
 }  // namespace
+
+TEST(ConfigNames, NamesAndTopicNames) {
+    EXPECT_TRUE(relay::is_valid_name("central-intake-2"));
+    EXPECT_FALSE(relay::is_valid_name(""));
+    EXPECT_FALSE(relay::is_valid_name("Central"));
+    EXPECT_FALSE(relay::is_valid_name("a_b"));
+    EXPECT_FALSE(relay::is_valid_name(std::string(64, 'a')));
+    EXPECT_TRUE(relay::is_valid_topic_name("acme.relay.deliveries_v1-x"));
+    EXPECT_FALSE(relay::is_valid_topic_name("bad topic"));
+    EXPECT_FALSE(relay::is_valid_topic_name(std::string(250, 'a')));
+}

@@ -116,6 +116,11 @@ class ConfigReader {
     std::set<std::string> opaque_;
 };
 
+/// 1-63 characters of a-z, 0-9 and '-': names that become URL path segments, Kafka keys and metric labels.
+bool is_valid_name(std::string_view name);
+/// A legal Kafka topic name (1-249 characters of a-z, A-Z, 0-9, '.', '_', '-').
+bool is_valid_topic_name(std::string_view topic);
+
 /// Parses "250ms" / "5s" / "2m" / "1h"; nullopt if malformed.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 /// Parses "20MiB" / "64KiB" / "1GiB" / "512"; nullopt if malformed.

@@ -13,6 +13,7 @@
 #include "ingress_harness.hpp"
 #include "ocean_api.hpp"
 #include "referral_state.hpp"
+#include "router_test_util.hpp"
 #include "test_support.hpp"
 #include "webhooks.hpp"
 
@@ -21,20 +22,6 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-std::string accept_bundle(const std::string& referral_ref) {
-    return fmt::format(
-        R"({{"resourceType":"Bundle","type":"message","entry":[)"
-        R"({{"fullUrl":"urn:uuid:2b1f0000-0000-4000-8000-000000000001","resource":{{"resourceType":"MessageHeader",)"
-        R"("extension":[{{"url":"http://ehealthontario.ca/fhir/StructureDefinition/ext-referral-identifier",)"
-        R"("valueIdentifier":{{"system":"https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-ereferral-reference","value":"{0}"}}}}],)"
-        R"("eventCoding":{{"system":"https://ehealthontario.ca/fhir/CodeSystem/message-event-code","code":"notify-update-process-request"}},)"
-        R"("sender":{{"reference":"Organization/ocean-relay"}},"source":{{"name":"ocean-relay","endpoint":"https://relay.example/fhir"}},)"
-        R"("focus":[{{"reference":"urn:uuid:7c4f0000-0000-4000-8000-000000000002"}}]}}}},)"
-        R"({{"fullUrl":"urn:uuid:7c4f0000-0000-4000-8000-000000000002","resource":{{"resourceType":"Task","status":"accepted","intent":"order",)"
-        R"("code":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/v3-TaskOutcome","code":"process-request"}}]}}}}}}]}})",
-        referral_ref);
-}
 
 TEST(OceanSimEcho, AnAppliedAcceptComesBackAsNotifyUpdateServiceRequest) {
     RunningIngress relay(R"(
@@ -78,18 +65,7 @@ integrations: [{site: "1234"}]
 
     // The relay's updater (here by hand): token from Ocean, then an accept for that referral.
     http::BlockingClient ocean("127.0.0.1", api_server.port());
-    auto token =
-        ocean.post("/svc/oauth2/token",
-                   "grant_type=client_credentials&client_id=relay-updater&client_secret=updater-secret",
-                   "application/x-www-form-urlencoded");
-    ASSERT_EQ(token.result_int(), 200) << token.body();
-    const auto at = token.body().find("\"access_token\":\"") + 16;
-    const std::string access = token.body().substr(at, token.body().find('"', at) - at);
-    auto applied = ocean.post("/svc/fhir/v1/$process-messages",
-                              accept_bundle(referral_ref),
-                              "application/fhir+json",
-                              {{"Authorization", "Bearer " + access}});
-    ASSERT_EQ(applied.result_int(), 200) << applied.body();
+    ASSERT_EQ(post_update(ocean, ocean_token(ocean), task_update_bundle(referral_ref, "accepted")), 200);
     EXPECT_EQ(state.find(referral_ref)->folder, ocean_sim::Folder::kPendingBooking);
 
     // The echo arrives at the relay like any other Ocean webhook.

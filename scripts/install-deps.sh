@@ -23,7 +23,9 @@ if [[ "${1:-}" == "--test" ]]; then
 fi
 
 missing=()
-installed=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${packages[@]}" 2>/dev/null | awk '$2 ~ /^ii/ {print $1}')
+# dpkg-query exits non-zero when any package is not installed: that is the case this script is for.
+installed=$({ dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${packages[@]}" 2>/dev/null || true; } |
+  awk '$2 ~ /^ii/ {print $1}')
 for p in "${packages[@]}"; do
   grep -qx "$p" <<<"$installed" || missing+=("$p")
 done

@@ -239,5 +239,23 @@ TEST(RouterKafka, UnroutedReferralsAreReportedNotDelivered) {
     EXPECT_TRUE(consume_all(kafka_bootstrap(), topics.deliveries, 1, 3s).empty());
 }
 
+TEST(RouterKafka, IdleReferralsAreForgottenWithChangelogTombstones) {
+    const RouterTopics topics = router_topics("evict");
+    RunningRouter router(
+        router_yaml(topics, 1, "", 0, "dedup: {window: 1s, retention: 2s, sweep_interval: 200ms}"));
+    const auto bundle = generated_bundle(5, "1234", "sim_listing_1", "INTAKE");
+    produce_record(topics.inbound, bundle.referral_ref, bundle.body, inbound_headers(bundle, "1234"));
+    ASSERT_EQ(consume_all(kafka_bootstrap(), topics.events, 1, 30s).size(), 1U);
+    // State and bundle, then after the retention a tombstone (null value) for each key.
+    const auto changelog = consume_all(kafka_bootstrap(), topics.state, 4, 30s);
+    ASSERT_EQ(changelog.size(), 4U);
+    std::map<std::string, std::string> last;
+    for (const auto& record : changelog) last[record.key] = record.value;
+    EXPECT_EQ(last.size(), 2U);
+    EXPECT_TRUE(last.at(bundle.referral_ref).empty());
+    EXPECT_TRUE(last.at(bundle.referral_ref + "#bundle").empty());
+    EXPECT_FALSE(changelog[0].value.empty());
+}
+
 }  // namespace
 }  // namespace relay::test

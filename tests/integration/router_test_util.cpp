@@ -20,7 +20,11 @@ RouterTopics router_topics(const std::string& stem) {
     return t;
 }
 
-std::string router_yaml(const RouterTopics& topics, int partitions, const std::string& group, int admin_port) {
+std::string router_yaml(const RouterTopics& topics,
+                        int partitions,
+                        const std::string& group,
+                        int admin_port,
+                        const std::string& extra) {
     return fmt::format(R"(
 service: {{log_level: warn}}
 admin: {{address: 127.0.0.1, port: {}}}
@@ -37,12 +41,14 @@ destinations:
   - {{id: simple, format: hub-json}}
 routes:
   - {{site: "1234", external_service_id: INTAKE, destinations: [intake, simple]}}
+{}
 )",
                        admin_port,
                        kafka_bootstrap(),
                        group.empty() ? topics.prefix + "group" : group,
                        partitions,
-                       topics.prefix);
+                       topics.prefix,
+                       extra);
 }
 
 std::pair<std::int32_t, std::int64_t> produce_record(const std::string& topic,

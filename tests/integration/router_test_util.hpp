@@ -21,10 +21,12 @@ RouterTopics router_topics(const std::string& stem);
 
 /// Router YAML on the real broker: destinations intake (fhir-r4) and simple (hub-json), both routed from
 /// site 1234 + External Service ID INTAKE; a unique consumer group unless `group` is given.
+/// `extra` is appended as more top-level YAML.
 std::string router_yaml(const RouterTopics& topics,
                         int partitions = 3,
                         const std::string& group = "",
-                        int admin_port = 0);
+                        int admin_port = 0,
+                        const std::string& extra = "");
 
 /// Produces one record (acks=all) and waits for the broker's acknowledgement: {partition, offset}.
 std::pair<std::int32_t, std::int64_t> produce_record(const std::string& topic,

@@ -85,6 +85,11 @@ RouterConfig load_config(ConfigReader& reader) {
         dedup.duration("window", config.dedup.window, std::chrono::seconds(1)));
     config.dedup.max_keys = static_cast<std::size_t>(dedup.integer("max_keys_per_referral", 256, 1, 100'000));
     config.dedup.suppress_echo = dedup.boolean("suppress_echo", true);
+    config.dedup.retention = std::chrono::duration_cast<std::chrono::seconds>(
+        dedup.duration("retention", config.dedup.retention, std::chrono::seconds(1)));
+    if (config.dedup.retention < config.dedup.window)
+        dedup.fail("retention", "must be at least dedup.window, or duplicates inside the window would be delivered");
+    config.sweep_interval = dedup.duration("sweep_interval", config.sweep_interval, std::chrono::milliseconds(100));
 
     for (auto& node : root.list("destinations")) {
         Destination d;

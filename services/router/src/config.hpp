@@ -51,6 +51,8 @@ struct RouterConfig {
     std::vector<Destination> destinations;
     std::vector<Route> routes;
     std::chrono::milliseconds grace_period{25'000};
+    /// How often idle referrals are looked for (dedup.retention).
+    std::chrono::milliseconds sweep_interval{600'000};
 
     [[nodiscard]] std::vector<kafka::TopicSpec> topic_specs() const;
 };

@@ -75,6 +75,11 @@ RouterMetrics::RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
                      .Help("Referral states restored from the changelog")
                      .Register(*registry_)
                      .Add({});
+    evicted_ = &prometheus::BuildCounter()
+                    .Name("relay_router_evicted_referrals_total")
+                    .Help("Referral states forgotten after dedup.retention without a message")
+                    .Register(*registry_)
+                    .Add({});
 }
 
 void RouterMetrics::record(std::string_view event, std::string_view outcome) {

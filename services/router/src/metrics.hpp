@@ -35,6 +35,7 @@ class RouterMetrics {
     prometheus::Gauge& ready() { return *ready_; }
     prometheus::Histogram& restore_seconds() { return *restore_; }
     prometheus::Counter& restored_referrals() { return *restored_; }
+    prometheus::Counter& evicted_referrals() { return *evicted_; }
     prometheus::Registry& registry() { return *registry_; }
 
    private:
@@ -54,6 +55,7 @@ class RouterMetrics {
     prometheus::Gauge* ready_;
     prometheus::Histogram* restore_;
     prometheus::Counter* restored_;
+    prometheus::Counter* evicted_;
 };
 
 }  // namespace relay::router

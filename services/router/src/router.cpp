@@ -106,6 +106,7 @@ struct Router::Impl : kafka::RebalanceListener {
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work;
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> admin_work;
     std::optional<asio::steady_timer> commit_timer;
+    std::optional<asio::steady_timer> sweep_timer;
 
     // Pipeline-thread state.
     transform::ReferralParser parser;
@@ -253,6 +254,33 @@ struct Router::Impl : kafka::RebalanceListener {
             if (ec) return;
             commit_due();
             schedule_commit();
+        });
+    }
+
+    // Idle referrals leave memory and the changelog (a tombstone for the state and the bundle). Not
+    // tied to an inbound offset: a tombstone lost in a crash only leaves a state to be swept again.
+    void sweep_idle() {
+        const std::int64_t now = epoch_seconds();
+        for (auto& [partition, slot] : partitions) {
+            for (auto& ref : slot.store.evict_idle(now)) {
+                metrics.evicted_referrals().Increment();
+                for (std::string key : {ref, ref + std::string(kBundleKeySuffix)}) {
+                    produce(Outgoing{config.topics.state, std::move(key), std::string(), {}},
+                            partition,
+                            [this](const kafka::DeliveryResult& r) {
+                                if (!r.ok) log::warn("changelog tombstone not written", {{"error", r.error.message}});
+                            });
+                }
+            }
+        }
+    }
+
+    void schedule_sweep() {
+        sweep_timer->expires_after(config.sweep_interval);
+        sweep_timer->async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            sweep_idle();
+            schedule_sweep();
         });
     }
 
@@ -514,6 +542,8 @@ struct Router::Impl : kafka::RebalanceListener {
         on_pipeline([this] {
             commit_timer.emplace(pipeline_ioc);
             schedule_commit();
+            sweep_timer.emplace(pipeline_ioc);
+            schedule_sweep();
             return 0;
         });
         running = true;
@@ -553,6 +583,7 @@ struct Router::Impl : kafka::RebalanceListener {
         consumer->close();  // revokes everything through on_revoked, which commits what is done
         on_pipeline([this] {
             commit_timer->cancel();
+            sweep_timer->cancel();
             return 0;
         });
         producer->flush(std::chrono::seconds(5));

@@ -365,4 +365,18 @@ void PartitionStore::erase(std::string_view referral_ref) {
     states_.erase(std::string(referral_ref));
 }
 
+std::vector<std::string> PartitionStore::evict_idle(std::int64_t now) {
+    const std::int64_t horizon = now - policy_.retention.count();
+    std::vector<std::string> evicted;
+    for (auto it = states_.begin(); it != states_.end();) {
+        if (it->second.updated_at < horizon) {
+            evicted.push_back(it->first);
+            it = states_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    return evicted;
+}
+
 }  // namespace relay::router

@@ -77,6 +77,9 @@ struct DedupPolicy {
     /// Per referral; the oldest keys go first.
     std::size_t max_keys = 256;
     bool suppress_echo = true;
+    /// A referral with no message for this long is forgotten (memory and changelog): a later message
+    /// about it is then simply new. At least `window`, so no duplicate slips through.
+    std::chrono::seconds retention{std::chrono::hours(24 * 30)};
 };
 
 enum class Verdict {
@@ -102,6 +105,8 @@ class PartitionStore {
     /// From the changelog (the last record per referral wins).
     void restore(std::string referral_ref, ReferralState state);
     void erase(std::string_view referral_ref);
+    /// Forgets every referral idle longer than the retention; returns their refs (for tombstones).
+    std::vector<std::string> evict_idle(std::int64_t now);
     [[nodiscard]] std::size_t size() const { return states_.size(); }
 
    private:

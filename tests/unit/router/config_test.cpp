@@ -84,3 +84,14 @@ TEST(RouterConfig, TheExampleConfigurationIsValid) {
 
 }  // namespace
 }  // namespace relay::router
+
+namespace relay::router {
+namespace {
+
+TEST(RouterConfig, RetentionMustCoverTheDedupWindow) {
+    EXPECT_NE(error_of("dedup: {window: 100h, retention: 50h}").find("dedup.retention"), std::string::npos);
+    EXPECT_EQ(error_of("dedup: {window: 100h, retention: 200h, sweep_interval: 1m}"), "accepted");
+}
+
+}  // namespace
+}  // namespace relay::router

@@ -180,3 +180,29 @@ TEST(PushedEncoding, RoundTripsAndExplainsRejections) {
 
 }  // namespace
 }  // namespace relay::router
+
+namespace relay::router {
+namespace {
+
+TEST(PartitionStore, IdleReferralsAreForgottenAfterTheRetentionOnly) {
+    DedupPolicy policy;
+    policy.window = std::chrono::hours(100);
+    policy.retention = std::chrono::hours(24 * 30);
+    PartitionStore store(policy);
+    transform::Referral a;
+    a.referral_ref = "ref-a";
+    a.message_header_id = "m1";
+    transform::Referral b = a;
+    b.referral_ref = "ref-b";
+    const std::int64_t now = 1'800'000'000;
+    store.take(a, idempotency_key(a), now);
+    store.take(b, idempotency_key(b), now + 20 * 24 * 3600);
+    EXPECT_TRUE(store.evict_idle(now + 29 * 24 * 3600).empty());
+    EXPECT_EQ(store.evict_idle(now + 31 * 24 * 3600), std::vector<std::string>{"ref-a"});
+    EXPECT_EQ(store.find("ref-a"), nullptr);
+    ASSERT_NE(store.find("ref-b"), nullptr);
+    EXPECT_EQ(store.size(), 1U);
+}
+
+}  // namespace
+}  // namespace relay::router

@@ -73,7 +73,8 @@ class Producer {
 
     /// Hands `value` to librdkafka without copying it (it is kept alive until the broker's report) and
     /// completes with the broker's acknowledgement, or with kTimeout when `deadline` passes first.
-    /// After a timeout the message may still be written: callers treat that as at-least-once.
+    /// After a timeout the message may still be written: callers treat that as at-least-once. An empty
+    /// `value` is written as null (a compaction tombstone).
     template <typename CompletionToken = boost::asio::use_awaitable_t<>>
     auto async_produce(std::string topic,
                        std::string key,
@@ -93,7 +94,8 @@ class Producer {
     /// Lets the partitioner (murmur2 of the key) choose.
     static constexpr std::int32_t kAnyPartition = -1;
 
-    /// As async_produce, to an explicit partition (a changelog co-partitioned with its input).
+    /// As async_produce, to an explicit partition (a changelog co-partitioned with its input). As with
+    /// async_produce, an empty `value` is written as a null value: a compaction tombstone.
     template <typename CompletionToken = boost::asio::use_awaitable_t<>>
     auto async_produce_to(std::string topic,
                           std::int32_t partition,

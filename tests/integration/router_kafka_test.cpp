@@ -163,7 +163,8 @@ integrations: [{{site: "1234"}}]
     ocean_sim::WebhookSender sender(ioc.get_executor(), plan, observations);
     sender.record_into(&ocean_state);
     api.on_applied([&sender](const ocean_sim::AppliedUpdate& applied) {
-        if (applied.echo_update) asio::co_spawn(sender.executor(), sender.echo(applied.referral_ref), asio::detached);
+        if (applied.echo_update)
+            asio::co_spawn(sender.executor(), sender.echo(applied.referral_ref), asio::detached);
     });
     http::ListenerConfig listener;
     listener.address = "127.0.0.1";
@@ -182,7 +183,8 @@ integrations: [{{site: "1234"}}]
     transform::Task accepted;
     accepted.status = "accepted";
     pushed.tasks.push_back(accepted);
-    produce_record(topics.inbound, ref, router::encode_pushed(pushed), {{"kind", std::string(router::kPushedKind)}});
+    produce_record(
+        topics.inbound, ref, router::encode_pushed(pushed), {{"kind", std::string(router::kPushedKind)}});
     http::BlockingClient ocean("127.0.0.1", api_server.port());
     const std::string token = ocean_token(ocean);
     ASSERT_EQ(post_update(ocean, token, task_update_bundle(ref, "accepted")), 200);
@@ -208,10 +210,11 @@ integrations: [{{site: "1234"}}]
 TEST(RouterKafka, NonsenseFhirIsReportedAndTheNextRecordStillFlows) {
     const RouterTopics topics = router_topics("invalid");
     RunningRouter router(router_yaml(topics, /*partitions=*/1));
-    produce_record(topics.inbound,
-                   "ref-x",
-                   R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"Patient"}}]})",
-                   {{"event", "add-service-request"}, {"referral-ref", "ref-x"}, {"site", "1234"}});
+    produce_record(
+        topics.inbound,
+        "ref-x",
+        R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"Patient"}}]})",
+        {{"event", "add-service-request"}, {"referral-ref", "ref-x"}, {"site", "1234"}});
     produce_record(topics.inbound, "ref-y", R"([1,2,3])", {{"referral-ref", "ref-y"}});
     const auto bundle = generated_bundle(3, "1234", "sim_listing_1", "INTAKE");
     produce_record(topics.inbound, bundle.referral_ref, bundle.body, inbound_headers(bundle, "1234"));

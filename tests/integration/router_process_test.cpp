@@ -2,9 +2,9 @@
 // rebalanced between two instances. Nothing acknowledged is lost, redeliveries repeat their
 // idempotency key, and duplicates are still recognised by whichever instance owns the partition after
 // the move (its state restored from the changelog).
+#include <arpa/inet.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -34,7 +34,8 @@ using Source = std::pair<std::int32_t, std::int64_t>;
 class RouterProcess {
    public:
     explicit RouterProcess(const std::string& yaml) {
-        config_ = std::filesystem::temp_directory_path() / fmt::format("router-{}-{}.yaml", ::getpid(), counter_++);
+        config_ =
+            std::filesystem::temp_directory_path() / fmt::format("router-{}-{}.yaml", ::getpid(), counter_++);
         std::ofstream(config_) << yaml;
         const std::string binary = RELAY_ROUTER_BINARY;
         std::vector<std::string> args{binary, "--config", config_.string()};
@@ -123,7 +124,8 @@ struct Sent {
 std::vector<Sent> send_originals(const RouterTopics& topics, std::uint64_t first_seed, int count) {
     std::vector<Sent> sent;
     for (int i = 0; i < count; ++i) {
-        const auto bundle = generated_bundle(first_seed + static_cast<std::uint64_t>(i), "1234", "sim_listing_1", "INTAKE");
+        const auto bundle =
+            generated_bundle(first_seed + static_cast<std::uint64_t>(i), "1234", "sim_listing_1", "INTAKE");
         auto headers = inbound_headers(bundle, "1234");
         const auto source = produce_record(topics.inbound, bundle.referral_ref, bundle.body, headers);
         sent.push_back({bundle.referral_ref, bundle.body, std::move(headers), source});
@@ -144,7 +146,8 @@ std::map<Source, ConsumedRecord> events_by_source(const RouterTopics& topics, st
     for (auto& e : consume_all(kafka_bootstrap(), topics.events, at_least, 60s)) {
         const auto body = boost::json::parse(e.value);
         const auto& source = body.at("source");
-        out.emplace(Source{static_cast<std::int32_t>(source.at("partition").as_int64()), source.at("offset").as_int64()},
+        out.emplace(Source{static_cast<std::int32_t>(source.at("partition").as_int64()),
+                           source.at("offset").as_int64()},
                     std::move(e));
     }
     return out;
@@ -161,7 +164,8 @@ TEST(RouterProcess, SigkillMidLoadThenRestartLosesNothingAndStillKnowsWhatItSaw)
     auto first = std::make_unique<RouterProcess>(yaml);
     ASSERT_TRUE(first->started());
     const auto batch1 = send_originals(topics, 1000, 30);
-    ASSERT_TRUE(wait_for([&] { return consume_all(kafka_bootstrap(), topics.events, 30, 2s).size() >= 30; }, 60s));
+    ASSERT_TRUE(
+        wait_for([&] { return consume_all(kafka_bootstrap(), topics.events, 30, 2s).size() >= 30; }, 60s));
 
     // The updater records that it pushed an accept for the first referral (its echo comes later).
     std::string pushed = R"({"referral_ref":")" + batch1[0].ref + R"(","tasks":[{"status":"accepted"}]})";
@@ -209,7 +213,8 @@ TEST(RouterProcess, SigkillMidLoadThenRestartLosesNothingAndStillKnowsWhatItSaw)
     // ... and what was pushed before the crash: Ocean's echo of it is recognised, not delivered.
     const auto echo = echo_bundle(1000, "1234", "sim_listing_1", "INTAKE", "accepted");
     ASSERT_EQ(echo.referral_ref, batch1[0].ref);
-    const Source echo_source = produce_record(topics.inbound, echo.referral_ref, echo.body, inbound_headers(echo, "1234"));
+    const Source echo_source =
+        produce_record(topics.inbound, echo.referral_ref, echo.body, inbound_headers(echo, "1234"));
     ASSERT_TRUE(wait_for([&] { return all_decided(topics, {echo_source}, 141); }, 60s));
     EXPECT_EQ(events_by_source(topics, 141).at(echo_source).header("outcome"), "echo");
     EXPECT_EQ(second.terminate(), 0);
@@ -223,15 +228,19 @@ TEST(RouterProcess, ARebalanceMovesTheStateWithThePartitions) {
     ASSERT_TRUE(a->started());
     ASSERT_TRUE(wait_for([&] { return owned_partitions(port_a) == 4; }, 60s));
     const auto sent = send_originals(topics, 3000, 24);
-    ASSERT_TRUE(wait_for([&] { return consume_all(kafka_bootstrap(), topics.events, 24, 2s).size() >= 24; }, 60s));
+    ASSERT_TRUE(
+        wait_for([&] { return consume_all(kafka_bootstrap(), topics.events, 24, 2s).size() >= 24; }, 60s));
 
     // A second instance joins: the cooperative rebalance gives it some partitions, and their state.
     const int port_b = free_port();
     RouterProcess b(router_yaml(topics, 4, group, port_b));
     ASSERT_TRUE(b.started());
-    ASSERT_TRUE(wait_for([&] { return owned_partitions(port_b) > 0 && owned_partitions(port_a) > 0 &&
-                                      owned_partitions(port_a) + owned_partitions(port_b) == 4; },
-                         90s));
+    ASSERT_TRUE(wait_for(
+        [&] {
+            return owned_partitions(port_b) > 0 && owned_partitions(port_a) > 0 &&
+                   owned_partitions(port_a) + owned_partitions(port_b) == 4;
+        },
+        90s));
     auto again = send_again(topics, sent);
     ASSERT_TRUE(wait_for([&] { return all_decided(topics, again, 48); }, 60s));
     auto events = events_by_source(topics, 48);

@@ -51,10 +51,11 @@ routes:
                        extra);
 }
 
-std::pair<std::int32_t, std::int64_t> produce_record(const std::string& topic,
-                    const std::string& key,
-                    const std::string& value,
-                    const std::vector<std::pair<std::string, std::string>>& headers) {
+std::pair<std::int32_t, std::int64_t> produce_record(
+    const std::string& topic,
+    const std::string& key,
+    const std::string& value,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
     static kafka::Producer producer([] {
         kafka::ProducerConfig config;
         config.client.bootstrap_servers = kafka_bootstrap();
@@ -64,7 +65,11 @@ std::pair<std::int32_t, std::int64_t> produce_record(const std::string& topic,
     std::vector<kafka::Header> kafka_headers;
     for (const auto& [name, v] : headers) kafka_headers.push_back({name, v});
     auto result = producer
-                      .async_produce(topic, key, value, std::move(kafka_headers), std::chrono::seconds(30),
+                      .async_produce(topic,
+                                     key,
+                                     value,
+                                     std::move(kafka_headers),
+                                     std::chrono::seconds(30),
                                      boost::asio::use_future)
                       .get();
     EXPECT_TRUE(result.ok) << result.error.message;
@@ -124,8 +129,10 @@ std::string ocean_token(http::BlockingClient& ocean) {
 }
 
 int post_update(http::BlockingClient& ocean, const std::string& token, const std::string& bundle) {
-    auto response = ocean.post(
-        "/svc/fhir/v1/$process-messages", bundle, "application/fhir+json", {{"Authorization", "Bearer " + token}});
+    auto response = ocean.post("/svc/fhir/v1/$process-messages",
+                               bundle,
+                               "application/fhir+json",
+                               {{"Authorization", "Bearer " + token}});
     return response.result_int();
 }
 

@@ -29,10 +29,11 @@ std::string router_yaml(const RouterTopics& topics,
                         const std::string& extra = "");
 
 /// Produces one record (acks=all) and waits for the broker's acknowledgement: {partition, offset}.
-std::pair<std::int32_t, std::int64_t> produce_record(const std::string& topic,
-                    const std::string& key,
-                    const std::string& value,
-                    const std::vector<std::pair<std::string, std::string>>& headers);
+std::pair<std::int32_t, std::int64_t> produce_record(
+    const std::string& topic,
+    const std::string& key,
+    const std::string& value,
+    const std::vector<std::pair<std::string, std::string>>& headers);
 
 /// An Ocean add-service-request from ocean-sim's generator (v0.11).
 ocean_sim::GeneratedReferral generated_bundle(std::uint64_t seed,

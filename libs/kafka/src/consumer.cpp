@@ -96,7 +96,8 @@ struct ConsumerCallbacks {
     }
 };
 
-GroupConsumer::GroupConsumer(const ConsumerConfig& config, RebalanceListener& listener) : listener_(listener) {
+GroupConsumer::GroupConsumer(const ConsumerConfig& config, RebalanceListener& listener)
+    : listener_(listener) {
     if (config.group_id.empty()) throw ConfigError("kafka consumer: group id is required");
     rd_kafka_conf_t* conf = detail::make_conf(config.client);
     try {
@@ -125,7 +126,8 @@ GroupConsumer::GroupConsumer(const ConsumerConfig& config, RebalanceListener& li
     rd_kafka_poll_set_consumer(rk_);
     rd_kafka_topic_partition_list_t* topics =
         rd_kafka_topic_partition_list_new(static_cast<int>(config.topics.size()));
-    for (const auto& t : config.topics) rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
+    for (const auto& t : config.topics)
+        rd_kafka_topic_partition_list_add(topics, t.c_str(), RD_KAFKA_PARTITION_UA);
     const rd_kafka_resp_err_t err = rd_kafka_subscribe(rk_, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -231,7 +233,8 @@ std::int64_t GroupConsumer::lag() const {
     std::int64_t total = 0;
     for (int i = 0; i < list->cnt; ++i) {
         std::int64_t low = 0, high = 0;
-        if (rd_kafka_get_watermark_offsets(rk_, list->elems[i].topic, list->elems[i].partition, &low, &high) !=
+        if (rd_kafka_get_watermark_offsets(
+                rk_, list->elems[i].topic, list->elems[i].partition, &low, &high) !=
             RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
         const std::int64_t position = list->elems[i].offset >= 0 ? list->elems[i].offset : low;
@@ -291,7 +294,8 @@ void read_partition_to_end(const ClientConfig& client,
             return;
         }
         if (std::chrono::steady_clock::now() >= deadline)
-            throw std::runtime_error("restore: cannot read the end of " + topic + ": " + rd_kafka_err2name(err));
+            throw std::runtime_error("restore: cannot read the end of " + topic + ": " +
+                                     rd_kafka_err2name(err));
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     if (high <= low) return;

@@ -8,7 +8,10 @@
 namespace relay::router {
 namespace {
 
-std::string read_topic(ConfigReader::Node& node, const std::string& prefix, std::string_view key, std::string fallback) {
+std::string read_topic(ConfigReader::Node& node,
+                       const std::string& prefix,
+                       std::string_view key,
+                       std::string fallback) {
     std::string topic = prefix + node.string(key, std::move(fallback));
     if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
     return topic;
@@ -52,14 +55,16 @@ RouterConfig load_config(ConfigReader& reader) {
     auto kafka_node = root.child("kafka");
     auto& kafka = config.kafka;
     kafka.embedded = kafka_node.boolean("embedded", false);
-    kafka.client.bootstrap_servers = kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
+    kafka.client.bootstrap_servers =
+        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
     kafka.client.client_id = kafka_node.string("client_id", "ocean-relay-router");
     kafka.client.properties = kafka_node.string_map("properties");
     kafka.group_id = kafka_node.string("group_id", kafka.group_id);
     kafka.create_topics = kafka_node.boolean("create_topics", true);
     kafka.verify_topics = kafka_node.boolean("verify_topics", true);
     kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor = static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
+    kafka.replication_factor =
+        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.produce_timeout =
         kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
     kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 2'000, 1, 1'000'000));
@@ -69,7 +74,8 @@ RouterConfig load_config(ConfigReader& reader) {
         kafka_node.duration("restore_timeout", kafka.restore_timeout, std::chrono::milliseconds(1'000));
     kafka.session_timeout =
         kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
-    kafka.message_max_bytes = kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
+    kafka.message_max_bytes =
+        kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
     if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
         kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
 
@@ -88,14 +94,17 @@ RouterConfig load_config(ConfigReader& reader) {
     config.dedup.retention = std::chrono::duration_cast<std::chrono::seconds>(
         dedup.duration("retention", config.dedup.retention, std::chrono::seconds(1)));
     if (config.dedup.retention < config.dedup.window)
-        dedup.fail("retention", "must be at least dedup.window, or duplicates inside the window would be delivered");
-    config.sweep_interval = dedup.duration("sweep_interval", config.sweep_interval, std::chrono::milliseconds(100));
+        dedup.fail("retention",
+                   "must be at least dedup.window, or duplicates inside the window would be delivered");
+    config.sweep_interval =
+        dedup.duration("sweep_interval", config.sweep_interval, std::chrono::milliseconds(100));
 
     for (auto& node : root.list("destinations")) {
         Destination d;
         d.id = node.required_string("id");
         if (!is_valid_name(d.id)) node.fail("id", "must be 1-63 characters of a-z, 0-9 and '-'");
-        const std::string format = node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
+        const std::string format =
+            node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
         d.format = *transform::parse_format(format);
         config.destinations.push_back(std::move(d));
     }
@@ -111,7 +120,8 @@ RouterConfig load_config(ConfigReader& reader) {
     RoutingTable check(config.destinations, config.routes);
 
     auto shutdown = root.child("shutdown");
-    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    config.grace_period =
+        shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
     reader.check_no_unknown_keys();
     return config;
 }

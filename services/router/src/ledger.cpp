@@ -12,8 +12,10 @@ void PartitionLedger::add(std::int64_t offset, std::size_t acks, std::optional<P
 }
 
 PartitionLedger::Entry* PartitionLedger::find(std::int64_t offset) {
-    const auto it = std::lower_bound(
-        entries_.begin(), entries_.end(), offset, [](const Entry& e, std::int64_t o) { return e.offset < o; });
+    const auto it =
+        std::lower_bound(entries_.begin(), entries_.end(), offset, [](const Entry& e, std::int64_t o) {
+            return e.offset < o;
+        });
     if (it == entries_.end() || it->offset != offset) return nullptr;
     return &*it;
 }

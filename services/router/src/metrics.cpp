@@ -34,11 +34,12 @@ prometheus::Histogram::BucketBoundaries cpu_buckets() {
 RouterMetrics::RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
                              const std::vector<std::string>& destinations)
     : registry_(std::move(registry)),
-      records_(prometheus::BuildCounter()
-                   .Name("relay_router_records_total")
-                   .Help("Inbound records by Ocean event and outcome (routed, duplicate, echo, unrouted, invalid, "
-                         "pushed)")
-                   .Register(*registry_)),
+      records_(
+          prometheus::BuildCounter()
+              .Name("relay_router_records_total")
+              .Help("Inbound records by Ocean event and outcome (routed, duplicate, echo, unrouted, invalid, "
+                    "pushed)")
+              .Register(*registry_)),
       render_(prometheus::BuildHistogram()
                   .Name("relay_router_render_duration_seconds")
                   .Help("Time to render one referral in one destination format")
@@ -61,7 +62,8 @@ RouterMetrics::RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
         return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
     };
     state_referrals_ = gauge("relay_router_state_referrals", "Referrals held in the dedup / echo state");
-    consumer_lag_ = gauge("relay_router_consumer_lag", "Records of owned inbound partitions not yet consumed");
+    consumer_lag_ =
+        gauge("relay_router_consumer_lag", "Records of owned inbound partitions not yet consumed");
     in_flight_ = gauge("relay_router_in_flight", "Inbound records being processed (not yet committable)");
     partitions_ = gauge("relay_router_partitions", "Inbound partitions this instance owns");
     ready_ = gauge("relay_router_ready", "1 while the router consumes");

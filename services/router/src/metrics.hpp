@@ -19,7 +19,8 @@ namespace relay::router {
 /// codes from the parser's vocabulary.
 class RouterMetrics {
    public:
-    RouterMetrics(std::shared_ptr<prometheus::Registry> registry, const std::vector<std::string>& destinations);
+    RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
+                  const std::vector<std::string>& destinations);
 
     /// outcome: routed | duplicate | echo | unrouted | invalid | pushed
     void record(std::string_view event, std::string_view outcome);

@@ -1,7 +1,9 @@
 #include "router.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <array>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -9,9 +11,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
-#include <unistd.h>
-
-#include <array>
 #include <chrono>
 #include <future>
 #include <map>
@@ -46,7 +45,8 @@ namespace {
 constexpr std::string_view kBundleKeySuffix = "#bundle";
 
 std::int64_t epoch_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -144,7 +144,9 @@ struct Router::Impl : kafka::RebalanceListener {
         producer_config.message_max_bytes = config.kafka.message_max_bytes;
         producer = std::make_unique<kafka::Producer>(producer_config);
         if (!config.kafka.embedded && config.kafka.verify_topics)
-            kafka::ensure_topics(producer->handle(), config.topic_specs(), config.kafka.create_topics,
+            kafka::ensure_topics(producer->handle(),
+                                 config.topic_specs(),
+                                 config.kafka.create_topics,
                                  std::chrono::seconds(30));
 
         admin = std::make_unique<http::Server>(
@@ -199,16 +201,18 @@ struct Router::Impl : kafka::RebalanceListener {
         stopping = true;
     }
 
-    void produce(Outgoing out, std::int32_t partition, std::function<void(const kafka::DeliveryResult&)> done) {
-        producer->async_produce_to(std::move(out.topic),
-                                   partition,
-                                   std::move(out.key),
-                                   std::move(out.value),
-                                   std::move(out.headers),
-                                   config.kafka.produce_timeout,
-                                   asio::bind_executor(pipeline_ioc, [done = std::move(done)](kafka::DeliveryResult r) {
-                                       done(r);
-                                   }));
+    void produce(Outgoing out,
+                 std::int32_t partition,
+                 std::function<void(const kafka::DeliveryResult&)> done) {
+        producer->async_produce_to(
+            std::move(out.topic),
+            partition,
+            std::move(out.key),
+            std::move(out.value),
+            std::move(out.headers),
+            config.kafka.produce_timeout,
+            asio::bind_executor(pipeline_ioc,
+                                [done = std::move(done)](kafka::DeliveryResult r) { done(r); }));
     }
 
     void pump(std::int32_t partition) {
@@ -221,7 +225,8 @@ struct Router::Impl : kafka::RebalanceListener {
                 Outgoing out{config.topics.state, std::move(record.key), std::move(record.value), {}};
                 produce(std::move(out),
                         partition,
-                        [this, partition, gen = slot.generation, offset = offset, remaining](const kafka::DeliveryResult& r) {
+                        [this, partition, gen = slot.generation, offset = offset, remaining](
+                            const kafka::DeliveryResult& r) {
                             if (!r.ok) return fail("state", r.error);
                             if (--*remaining > 0) return;
                             const auto s = partitions.find(partition);
@@ -238,7 +243,8 @@ struct Router::Impl : kafka::RebalanceListener {
         std::size_t referrals = 0;
         for (auto& [partition, slot] : partitions) {
             const std::size_t before = slot.ledger.in_flight();
-            if (const auto next = slot.ledger.take_commit()) offsets.push_back({config.topics.inbound, partition, *next});
+            if (const auto next = slot.ledger.take_commit())
+                offsets.push_back({config.topics.inbound, partition, *next});
             in_flight -= static_cast<std::int64_t>(before - slot.ledger.in_flight());
             pending += static_cast<std::int64_t>(slot.ledger.in_flight());
             referrals += slot.store.size();
@@ -265,11 +271,13 @@ struct Router::Impl : kafka::RebalanceListener {
             for (auto& ref : slot.store.evict_idle(now)) {
                 metrics.evicted_referrals().Increment();
                 for (std::string key : {ref, ref + std::string(kBundleKeySuffix)}) {
-                    produce(Outgoing{config.topics.state, std::move(key), std::string(), {}},
-                            partition,
-                            [this](const kafka::DeliveryResult& r) {
-                                if (!r.ok) log::warn("changelog tombstone not written", {{"error", r.error.message}});
-                            });
+                    produce(
+                        Outgoing{config.topics.state, std::move(key), std::string(), {}},
+                        partition,
+                        [this](const kafka::DeliveryResult& r) {
+                            if (!r.ok)
+                                log::warn("changelog tombstone not written", {{"error", r.error.message}});
+                        });
                 }
             }
         }
@@ -289,17 +297,20 @@ struct Router::Impl : kafka::RebalanceListener {
                             const std::string& referral_ref,
                             const std::string& event,
                             const std::string& site) {
-        return json::object{{"outcome", outcome},
-                            {"referral_ref", referral_ref},
-                            {"event", event},
-                            {"site", site},
-                            {"at", format_rfc3339_millis(system_now())},
-                            {"router", instance},
-                            {"source",
-                             json::object{{"topic", m.topic()}, {"partition", m.partition()}, {"offset", m.offset()}}}};
+        return json::object{
+            {"outcome", outcome},
+            {"referral_ref", referral_ref},
+            {"event", event},
+            {"site", site},
+            {"at", format_rfc3339_millis(system_now())},
+            {"router", instance},
+            {"source",
+             json::object{{"topic", m.topic()}, {"partition", m.partition()}, {"offset", m.offset()}}}};
     }
 
-    Outgoing event_record(const json::object& body, std::string_view outcome, const std::string& referral_ref,
+    Outgoing event_record(const json::object& body,
+                          std::string_view outcome,
+                          const std::string& referral_ref,
                           const std::string& traceparent) {
         std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", referral_ref}};
         if (!traceparent.empty()) headers.push_back({"traceparent", traceparent});
@@ -326,7 +337,8 @@ struct Router::Impl : kafka::RebalanceListener {
             if (auto pushed = decode_pushed(m.value(), &why)) {
                 slot.store.record_pushed(*pushed, now);
                 state.emplace();
-                state->records.push_back({pushed->referral_ref, encode_state(*slot.store.find(pushed->referral_ref))});
+                state->records.push_back(
+                    {pushed->referral_ref, encode_state(*slot.store.find(pushed->referral_ref))});
                 metrics.record(kPushedKind, "pushed");
             } else {
                 auto body = event_base("invalid", m, referral_ref, std::string(kPushedKind), site);
@@ -341,13 +353,14 @@ struct Router::Impl : kafka::RebalanceListener {
             json::array warnings;
             for (const auto& w : parsed.warnings) {
                 metrics.parse_warning(w.code);
-                warnings.push_back(json::object{{"code", w.code}, {"expression", w.expression}, {"message", w.message}});
+                warnings.push_back(
+                    json::object{{"code", w.code}, {"expression", w.expression}, {"message", w.message}});
             }
             if (!parsed.referral) {
                 const auto& error = *parsed.error;
                 auto body = event_base("invalid", m, referral_ref, event, site);
-                body["error"] =
-                    json::object{{"code", error.code}, {"expression", error.expression}, {"message", error.message}};
+                body["error"] = json::object{
+                    {"code", error.code}, {"expression", error.expression}, {"message", error.message}};
                 outgoing.push_back(event_record(body, "invalid", referral_ref, traceparent));
                 metrics.record(event.empty() ? "unknown" : event, "invalid");
                 log::warn("inbound record is not a usable referral",
@@ -402,7 +415,8 @@ struct Router::Impl : kafka::RebalanceListener {
                 auto cached = rendered.find(d->format);
                 if (cached == rendered.end()) {
                     const auto render_start = Clock::now();
-                    cached = rendered.emplace(d->format, transform::render(d->format, referral, m.value())).first;
+                    cached =
+                        rendered.emplace(d->format, transform::render(d->format, referral, m.value())).first;
                     metrics.render_seconds(transform::to_string(d->format), seconds_since(render_start));
                 }
                 const std::string delivery_key = hex_encode(Sha256().field(key).field(d->id).finish());
@@ -417,8 +431,8 @@ struct Router::Impl : kafka::RebalanceListener {
                     {"attempt", "0"},
                     {"source", fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())}};
                 if (!traceparent.empty()) headers.push_back({"traceparent", traceparent});
-                outgoing.push_back(
-                    Outgoing{config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
+                outgoing.push_back(Outgoing{
+                    config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
                 metrics.delivery(d->id);
                 destinations.emplace_back(d->id);
             }
@@ -470,8 +484,9 @@ struct Router::Impl : kafka::RebalanceListener {
                     store.restore(std::string(key), std::move(*s));
                     ++restored;
                 } else {
-                    log::warn("changelog record not understood; skipped",
-                              {{"partition", partition}, {"offset", static_cast<long long>(record.offset())}});
+                    log::warn(
+                        "changelog record not understood; skipped",
+                        {{"partition", partition}, {"offset", static_cast<long long>(record.offset())}});
                 }
             },
             config.kafka.restore_timeout);
@@ -575,7 +590,8 @@ struct Router::Impl : kafka::RebalanceListener {
             }
             if (!message) continue;
             ++in_flight;
-            asio::post(pipeline_ioc, [this, m = std::shared_ptr<kafka::Message>(std::move(message))] { process(*m); });
+            asio::post(pipeline_ioc,
+                       [this, m = std::shared_ptr<kafka::Message>(std::move(message))] { process(*m); });
         }
         running = false;
         metrics.ready().Set(0);

@@ -48,8 +48,8 @@ std::vector<const Destination*> RoutingTable::targets(const Route& route) const 
     std::vector<const Destination*> out;
     out.reserve(route.destinations.size());
     for (const auto& id : route.destinations) {
-        const auto it =
-            std::find_if(destinations_.begin(), destinations_.end(), [&](const Destination& d) { return d.id == id; });
+        const auto it = std::find_if(
+            destinations_.begin(), destinations_.end(), [&](const Destination& d) { return d.id == id; });
         if (it != destinations_.end()) out.push_back(&*it);
     }
     return out;

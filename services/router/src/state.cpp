@@ -73,7 +73,11 @@ void hash(Sha256& h, const transform::Clinician& c) {
     hash(h, c.specialty);
 }
 void hash(Sha256& h, const transform::Listing& l) {
-    h.field(l.listing_ref).field(l.site_number).field(l.external_service_id).field(l.name).field(l.location_name);
+    h.field(l.listing_ref)
+        .field(l.site_number)
+        .field(l.external_service_id)
+        .field(l.name)
+        .field(l.location_name);
     hash(h, l.address);
     hash(h, l.telecom);
     hash(h, l.specialty);
@@ -162,7 +166,8 @@ std::vector<std::string> receiver_items(const Referral& r) {
 
 std::string encode_pushed(const PushedUpdate& pushed) {
     json::array tasks;
-    for (const auto& t : pushed.tasks) tasks.push_back(json::object{{"status", t.status}, {"status_reason", t.status_reason}});
+    for (const auto& t : pushed.tasks)
+        tasks.push_back(json::object{{"status", t.status}, {"status_reason", t.status_reason}});
     json::array appointments;
     for (const auto& a : pushed.appointments)
         appointments.push_back(json::object{{"id", a.id},
@@ -272,7 +277,8 @@ std::optional<ReferralState> decode_state(std::string_view text) {
     };
     strings("receiver", state.receiver);
     strings("pushed", state.pushed);
-    if (const auto* at = o.if_contains("updated_at"); at != nullptr && at->is_int64()) state.updated_at = at->as_int64();
+    if (const auto* at = o.if_contains("updated_at"); at != nullptr && at->is_int64())
+        state.updated_at = at->as_int64();
     return state;
 }
 
@@ -299,8 +305,9 @@ void PartitionStore::remember(ReferralState& state, const std::string& key, std:
     std::erase_if(state.seen, [horizon](const SeenKey& s) { return s.at < horizon; });
     state.seen.push_back({key, now});
     if (state.seen.size() > policy_.max_keys)
-        state.seen.erase(state.seen.begin(),
-                         state.seen.begin() + static_cast<std::ptrdiff_t>(state.seen.size() - policy_.max_keys));
+        state.seen.erase(
+            state.seen.begin(),
+            state.seen.begin() + static_cast<std::ptrdiff_t>(state.seen.size() - policy_.max_keys));
     state.updated_at = now;
 }
 
@@ -323,9 +330,10 @@ Verdict PartitionStore::take(const Referral& referral, const std::string& key, s
                             state.receiver.begin(),
                             state.receiver.end(),
                             std::back_inserter(changes));
-        const bool only_pushed = !changes.empty() && std::all_of(changes.begin(), changes.end(), [&](const auto& c) {
-            return std::binary_search(state.pushed.begin(), state.pushed.end(), c);
-        });
+        const bool only_pushed =
+            !changes.empty() && std::all_of(changes.begin(), changes.end(), [&](const auto& c) {
+                return std::binary_search(state.pushed.begin(), state.pushed.end(), c);
+            });
         if (only_pushed) {
             verdict = Verdict::kEcho;
             std::vector<std::string> still_pending;
@@ -347,7 +355,8 @@ void PartitionStore::record_pushed(const PushedUpdate& pushed, std::int64_t now)
     ReferralState& state = slot(pushed.referral_ref);
     auto items = receiver_items(pushed.tasks, pushed.appointments, pushed.communications);
     std::vector<std::string> merged;
-    std::set_union(state.pushed.begin(), state.pushed.end(), items.begin(), items.end(), std::back_inserter(merged));
+    std::set_union(
+        state.pushed.begin(), state.pushed.end(), items.begin(), items.end(), std::back_inserter(merged));
     state.pushed = std::move(merged);
     state.updated_at = now;
 }

@@ -21,9 +21,9 @@
 
 namespace relay::router {
 
-/// ocean-api.md §8 [P]: sha256(site | referral ref | event | MessageHeader.id or Bundle.id | Bundle.timestamp),
-/// hex. The same Ocean message (a retry, a plain duplicate, a replay of the topic) gives the same key;
-/// a resend is a new message (new MessageHeader id) and a new key.
+/// ocean-api.md §8 [P]: sha256(site | referral ref | event | MessageHeader.id or Bundle.id |
+/// Bundle.timestamp), hex. The same Ocean message (a retry, a plain duplicate, a replay of the topic) gives
+/// the same key; a resend is a new message (new MessageHeader id) and a new key.
 std::string idempotency_key(const transform::Referral& referral);
 
 /// What the referral says, without the message envelope (ids, timestamp, event, reason) and without the
@@ -59,8 +59,8 @@ struct SeenKey {
 };
 
 struct ReferralState {
-    std::vector<SeenKey> seen;  ///< oldest first
-    std::string content;        ///< content_fingerprint of the last bundle taken in (hex)
+    std::vector<SeenKey> seen;          ///< oldest first
+    std::string content;                ///< content_fingerprint of the last bundle taken in (hex)
     std::vector<std::string> receiver;  ///< receiver_items of the last bundle taken in
     std::vector<std::string> pushed;    ///< items pushed by the updater that Ocean has not echoed yet
     std::int64_t updated_at = 0;

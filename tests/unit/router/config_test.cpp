@@ -1,13 +1,13 @@
-#include <gtest/gtest.h>
-
 #include "config.hpp"
+
+#include <gtest/gtest.h>
 
 namespace relay::router {
 namespace {
 
-RouterConfig load(const std::string& yaml, EnvLookup env = [](const std::string&) -> std::optional<std::string> {
-    return std::nullopt;
-}) {
+RouterConfig load(
+    const std::string& yaml,
+    EnvLookup env = [](const std::string&) -> std::optional<std::string> { return std::nullopt; }) {
     auto reader = ConfigReader::from_string(yaml, "RELAY", std::move(env));
     return load_config(reader);
 }
@@ -49,17 +49,19 @@ routes:
 }
 
 TEST(RouterConfig, EnvironmentOverridesAKey) {
-    const auto config = load("kafka: {bootstrap_servers: a:1}\n", [](const std::string& name) -> std::optional<std::string> {
-        if (name == "RELAY_KAFKA_BOOTSTRAP_SERVERS") return "b:2";
-        return std::nullopt;
-    });
+    const auto config =
+        load("kafka: {bootstrap_servers: a:1}\n", [](const std::string& name) -> std::optional<std::string> {
+            if (name == "RELAY_KAFKA_BOOTSTRAP_SERVERS") return "b:2";
+            return std::nullopt;
+        });
     EXPECT_EQ(config.kafka.client.bootstrap_servers, "b:2");
 }
 
 TEST(RouterConfig, MistakesNameTheKey) {
     EXPECT_NE(error_of("destinations: [{id: Bad_Id}]").find("destinations[0].id"), std::string::npos);
     EXPECT_NE(error_of("destinations: [{id: a, format: xml}]").find("format"), std::string::npos);
-    EXPECT_NE(error_of("routes: [{site: '1', destinations: [missing]}]").find("'missing'"), std::string::npos);
+    EXPECT_NE(error_of("routes: [{site: '1', destinations: [missing]}]").find("'missing'"),
+              std::string::npos);
     EXPECT_NE(error_of("kafka: {bootstrap_servers: a:1}\nrouter: {}").find("router"), std::string::npos)
         << "unknown keys are errors";
     EXPECT_NE(error_of("topics: {inbound: 'bad topic'}").find("topics.inbound"), std::string::npos);
@@ -72,8 +74,8 @@ namespace relay::router {
 namespace {
 
 TEST(RouterConfig, TheExampleConfigurationIsValid) {
-    auto reader = ConfigReader::from_file(std::string(RELAY_SOURCE_DIR) + "/services/router/config/router.example.yaml",
-                                          "RELAY_TEST_UNUSED");
+    auto reader = ConfigReader::from_file(
+        std::string(RELAY_SOURCE_DIR) + "/services/router/config/router.example.yaml", "RELAY_TEST_UNUSED");
     const auto config = load_config(reader);
     EXPECT_EQ(config.destinations.size(), 3U);
     EXPECT_EQ(config.routes.size(), 3U);

@@ -1,8 +1,8 @@
 // The at-least-once ledger: commits only contiguous finished work, and a changelog record waits for
 // every earlier record's deliveries.
-#include <gtest/gtest.h>
-
 #include "ledger.hpp"
+
+#include <gtest/gtest.h>
 
 namespace relay::router {
 namespace {
@@ -32,7 +32,8 @@ TEST(PartitionLedger, AStateRecordWaitsForEveryEarlierRecordsDeliveries) {
     ledger.add(1, 2, state_for("a"));
     ledger.add(2, 1, state_for("b"));
     ledger.ack(2);
-    EXPECT_TRUE(ledger.take_ready_states().empty()) << "b's state must not overtake a's unfinished deliveries";
+    EXPECT_TRUE(ledger.take_ready_states().empty())
+        << "b's state must not overtake a's unfinished deliveries";
     ledger.ack(1);
     EXPECT_TRUE(ledger.take_ready_states().empty()) << "a still waits for its second delivery";
     ledger.ack(1);

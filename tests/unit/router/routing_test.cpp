@@ -1,7 +1,8 @@
+#include "routing.hpp"
+
 #include <gtest/gtest.h>
 
 #include "relay/core/config.hpp"
-#include "routing.hpp"
 
 namespace relay::router {
 namespace {
@@ -9,7 +10,9 @@ namespace {
 using transform::Format;
 
 std::vector<Destination> destinations() {
-    return {{"intake", Format::kFhirR4}, {"msk", Format::kHubJson}, {"archive", Format::kOceanFhir},
+    return {{"intake", Format::kFhirR4},
+            {"msk", Format::kHubJson},
+            {"archive", Format::kOceanFhir},
             {"emr", Format::kOpenApi}};
 }
 

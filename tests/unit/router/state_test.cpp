@@ -1,7 +1,7 @@
 // Dedup and echo decisions, the idempotency key, and the changelog encoding.
-#include <gtest/gtest.h>
-
 #include "state.hpp"
+
+#include <gtest/gtest.h>
 
 namespace relay::router {
 namespace {

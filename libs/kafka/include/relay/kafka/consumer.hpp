@@ -7,8 +7,8 @@
 #pragma once
 
 #include <chrono>
-#include <exception>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <optional>

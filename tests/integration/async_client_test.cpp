@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/detached.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -156,6 +158,53 @@ TEST(OAuthTokenClient, FetchesOnceCachesAndTheTokenIsAccepted) {
         EXPECT_EQ(status, 200);
         EXPECT_EQ(fetches, 1) << "the second call is served from the cache";
     }
+}
+
+asio::awaitable<void> fetch_into(http::OAuthTokenClient& tokens, std::vector<std::string>& out) {
+    auto token = co_await tokens.token();
+    out.push_back(token.index() == 0 ? std::get<std::string>(token) : std::string("error"));
+}
+
+TEST(OAuthTokenClient, ConcurrentCallersShareOneFetch) {
+    RunningIngress running(kOAuth);
+    asio::io_context ioc;
+    http::AsyncClient client(ioc.get_executor());
+    http::OAuthTokenClient tokens(
+        client,
+        {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
+         "ocean-sim",
+         Secret::from_value("sim secret & more")});
+    std::vector<std::string> got;
+    for (int i = 0; i < 8; ++i) asio::co_spawn(ioc, fetch_into(tokens, got), asio::detached);
+    ioc.run();
+    ASSERT_EQ(got.size(), 8U);
+    EXPECT_EQ(tokens.fetches(), 1) << "eight callers at once, one token request";
+    for (const auto& token : got) EXPECT_EQ(token, got.front());
+    EXPECT_NE(got.front(), "error");
+
+    // After a 401 the cache is dropped: the next burst again fetches once.
+    tokens.invalidate();
+    got.clear();
+    ioc.restart();
+    for (int i = 0; i < 8; ++i) asio::co_spawn(ioc, fetch_into(tokens, got), asio::detached);
+    ioc.run();
+    ASSERT_EQ(got.size(), 8U);
+    EXPECT_EQ(tokens.fetches(), 2);
+}
+
+TEST(OAuthTokenClient, ConcurrentCallersShareTheFetchsError) {
+    RunningIngress running(kOAuth);
+    asio::io_context ioc;
+    http::AsyncClient client(ioc.get_executor());
+    http::OAuthTokenClient tokens(
+        client,
+        {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
+         "ocean-sim",
+         Secret::from_value("wrong")});
+    std::vector<std::string> got;
+    for (int i = 0; i < 4; ++i) asio::co_spawn(ioc, fetch_into(tokens, got), asio::detached);
+    ioc.run();
+    EXPECT_EQ(got, std::vector<std::string>(4, "error"));
 }
 
 TEST(OAuthTokenClient, WrongSecretIsAPermanentErrorWithoutEchoingTheBody) {

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "relay/core/encoding.hpp"
@@ -47,11 +51,63 @@ int OAuthTokenClient::fetches() const {
     return fetches_;
 }
 
-boost::asio::awaitable<std::variant<std::string, Error>> OAuthTokenClient::token() {
-    {
-        std::lock_guard lock(mutex_);
-        if (!token_.empty() && std::chrono::steady_clock::now() < refresh_at_) co_return token_;
+void OAuthTokenClient::wake_waiters() {
+    for (auto& timer : waiters_) {
+        // Each waiter's timer lives on the waiter's executor: cancel it there.
+        boost::asio::post(timer->get_executor(), [timer] { timer->cancel(); });
     }
+    waiters_.clear();
+}
+
+boost::asio::awaitable<std::variant<std::string, Error>> OAuthTokenClient::token() {
+    const auto executor = co_await boost::asio::this_coro::executor;
+    for (;;) {
+        std::shared_ptr<boost::asio::steady_timer> wait;
+        std::uint64_t awaited_generation = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (!token_.empty() && std::chrono::steady_clock::now() < refresh_at_) co_return token_;
+            if (!fetching_) {
+                fetching_ = true;
+            } else {
+                wait = std::make_shared<boost::asio::steady_timer>(executor);
+                wait->expires_after(std::chrono::minutes(5));
+                waiters_.push_back(wait);
+                awaited_generation = fetch_generation_ + 1;
+            }
+        }
+        if (!wait) {
+            std::variant<std::string, Error> result = Error(ErrorKind::kRetryable, "token fetch failed");
+            try {
+                result = co_await fetch();
+            } catch (const std::exception&) {
+                // Reported as the generic error: the waiters must not wait for a fetch that never ends.
+            }
+            {
+                std::lock_guard lock(mutex_);
+                fetching_ = false;
+                ++fetch_generation_;
+                if (const auto* error = std::get_if<Error>(&result))
+                    last_error_ = *error;
+                else
+                    last_error_.reset();
+                wake_waiters();
+            }
+            co_return result;
+        }
+        co_await wait->async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        std::lock_guard lock(mutex_);
+        if (fetch_generation_ >= awaited_generation) {
+            // The fetch this caller waited for has ended: share its outcome.
+            if (!token_.empty() && std::chrono::steady_clock::now() < refresh_at_) co_return token_;
+            if (last_error_) co_return *last_error_;
+        }
+        // Woken otherwise (a stuck fetch, or the token was invalidated meanwhile): try again.
+        std::erase(waiters_, wait);
+    }
+}
+
+boost::asio::awaitable<std::variant<std::string, Error>> OAuthTokenClient::fetch() {
     ClientRequest request{bhttp::verb::post, "/", 11};
     request.set(bhttp::field::content_type, "application/x-www-form-urlencoded");
     request.set(bhttp::field::accept, "application/json");

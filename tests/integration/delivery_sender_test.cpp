@@ -1,0 +1,198 @@
+// One delivery attempt against pos-sim over loopback: each auth scheme, the relay's delivery headers,
+// and every kind of answer sorted into delivered / retryable / permanent / timeout.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <thread>
+
+#include "pos_sim.hpp"
+#include "sender.hpp"
+
+namespace relay::test {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using delivery::DestinationAuth;
+
+constexpr const char* kPosSim = R"(
+listener: {address: 127.0.0.1, port: 0}
+admin: {address: 127.0.0.1, port: 0}
+token_signing_key: {value: "pos-sim-signing-key-0123456789abcdef"}
+routes:
+  - name: open
+  - name: basic
+    auth: {scheme: basic, username: relay, password: {value: pw}}
+  - name: oauth
+    auth: {scheme: oauth2, clients: [{client_id: relay, client_secret: {value: cs}}]}
+  - name: revoked
+    auth: {scheme: oauth2, clients: [{client_id: relay, client_secret: {value: cs}}]}
+    faults: [{kind: expired_token}]
+  - name: throttled
+    faults: [{kind: status, status: 429, retry_after: 7s}]
+  - name: down
+    faults: [{kind: status, status: 503}]
+  - name: rejecting
+    faults: [{kind: status, status: 400}]
+  - name: slow
+    slow_accept: 2s
+)";
+
+class DeliverySender : public ::testing::Test {
+   protected:
+    asio::io_context server_ioc;
+    pos_sim::PosSim sim{parse()};
+    std::unique_ptr<http::Server> server;
+    std::thread thread;
+    asio::io_context ioc;
+
+    static pos_sim::PosSimConfig parse() {
+        auto reader = ConfigReader::from_string(
+            kPosSim, "RELAY_POS", [](const std::string&) { return std::optional<std::string>(); });
+        return pos_sim::load_pos_sim_config(reader);
+    }
+    void SetUp() override {
+        server = std::make_unique<http::Server>(server_ioc, parse().listener, sim.handler());
+        server->start();
+        thread = std::thread([this] { server_ioc.run(); });
+    }
+    void TearDown() override {
+        server->stop_accepting();
+        server_ioc.stop();
+        thread.join();
+    }
+
+    delivery::DestinationConfig destination(const std::string& route, DestinationAuth auth = {}) {
+        delivery::DestinationConfig d;
+        d.id = route;
+        d.url = *http::Url::parse(fmt::format("http://127.0.0.1:{}/{}", server->port(), route));
+        d.auth = std::move(auth);
+        d.client.request_timeout = 1s;
+        return d;
+    }
+    DestinationAuth oauth(const std::string& route) {
+        DestinationAuth a;
+        a.scheme = DestinationAuth::Scheme::kOAuth2;
+        a.oauth = http::OAuthClientConfig{
+            *http::Url::parse(fmt::format("http://127.0.0.1:{}/{}/oauth2/token", server->port(), route)),
+            "relay",
+            Secret::from_value("cs")};
+        return a;
+    }
+    static delivery::OutboundDelivery record(const std::string& key) {
+        return {R"({"referral":"ref-1"})",
+                "application/json",
+                key,
+                "ref-1",
+                "add-service-request",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                1};
+    }
+    delivery::AttemptResult send(delivery::DestinationSender& sender, const std::string& key) {
+        auto future = asio::co_spawn(ioc, sender.attempt(record(key)), asio::use_future);
+        ioc.restart();
+        ioc.run();
+        return future.get();
+    }
+};
+
+TEST_F(DeliverySender, DeliversWithTheRelayHeaders) {
+    delivery::DestinationSender sender(ioc.get_executor(), destination("open"));
+    const auto result = send(sender, "key-1");
+    EXPECT_TRUE(result.outcome.delivered) << result.excerpt;
+    EXPECT_EQ(result.status, 200);
+    const auto seen = sim.deliveries();
+    ASSERT_EQ(seen.size(), 1U);
+    EXPECT_EQ(seen[0].idempotency_key, "key-1");
+    EXPECT_EQ(seen[0].referral_ref, "ref-1");
+    EXPECT_EQ(seen[0].event, "add-service-request");
+    EXPECT_EQ(seen[0].content_type, "application/json");
+}
+
+TEST_F(DeliverySender, BasicAuthRightAndWrong) {
+    DestinationAuth right;
+    right.scheme = DestinationAuth::Scheme::kBasic;
+    right.username = "relay";
+    right.secret = Secret::from_value("pw");
+    delivery::DestinationSender good(ioc.get_executor(), destination("basic", right));
+    EXPECT_TRUE(send(good, "b1").outcome.delivered);
+    DestinationAuth wrong = right;
+    wrong.secret = Secret::from_value("nope");
+    delivery::DestinationSender bad(ioc.get_executor(), destination("basic", wrong));
+    const auto result = send(bad, "b2");
+    EXPECT_FALSE(result.outcome.delivered);
+    EXPECT_EQ(result.status, 401);
+    EXPECT_EQ(result.outcome.kind, ErrorKind::kPermanent);
+}
+
+TEST_F(DeliverySender, OAuthTokenIsFetchedOnceAndReused) {
+    delivery::DestinationSender sender(ioc.get_executor(), destination("oauth", oauth("oauth")));
+    EXPECT_TRUE(send(sender, "o1").outcome.delivered);
+    EXPECT_TRUE(send(sender, "o2").outcome.delivered);
+    EXPECT_EQ(sender.tokens_fetched(), 1);
+}
+
+TEST_F(DeliverySender, A401WithATokenFetchesANewOneAndTriesOnce) {
+    delivery::DestinationSender sender(ioc.get_executor(), destination("revoked", oauth("revoked")));
+    const auto result = send(sender, "r1");
+    EXPECT_TRUE(result.token_refreshed);
+    EXPECT_EQ(sender.tokens_fetched(), 2) << "the token was refreshed once, not in a loop";
+    EXPECT_EQ(result.status, 401);
+    EXPECT_EQ(result.outcome.kind, ErrorKind::kPermanent);
+}
+
+TEST_F(DeliverySender, ThrottledAndDownAreRetryableRejectedIsPermanent) {
+    delivery::DestinationSender throttled(ioc.get_executor(), destination("throttled"));
+    const auto t = send(throttled, "t1");
+    EXPECT_EQ(t.status, 429);
+    EXPECT_EQ(t.outcome.kind, ErrorKind::kRetryable);
+    ASSERT_TRUE(t.retry_after);
+    EXPECT_EQ(*t.retry_after, 7s);
+
+    delivery::DestinationSender down(ioc.get_executor(), destination("down"));
+    const auto d = send(down, "d1");
+    EXPECT_EQ(d.status, 503);
+    EXPECT_EQ(d.outcome.kind, ErrorKind::kRetryable);
+
+    delivery::DestinationSender rejecting(ioc.get_executor(), destination("rejecting"));
+    const auto r = send(rejecting, "x1");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(r.outcome.kind, ErrorKind::kPermanent);
+    EXPECT_EQ(r.excerpt.rfind("HTTP 400", 0), 0U) << r.excerpt;
+}
+
+TEST_F(DeliverySender, ASlowDestinationTimesOutAndAClosedPortIsRetryable) {
+    delivery::DestinationSender slow(ioc.get_executor(), destination("slow"));
+    const auto s = send(slow, "s1");
+    EXPECT_FALSE(s.outcome.delivered);
+    EXPECT_EQ(s.outcome.kind, ErrorKind::kTimeout);
+
+    asio::ip::tcp::acceptor probe(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto closed_port = probe.local_endpoint().port();
+    probe.close();
+    auto config = destination("open");
+    config.url = *http::Url::parse(fmt::format("http://127.0.0.1:{}/open", closed_port));
+    delivery::DestinationSender nowhere(ioc.get_executor(), config);
+    const auto n = send(nowhere, "n1");
+    EXPECT_EQ(n.status, 0);
+    EXPECT_EQ(n.outcome.kind, ErrorKind::kRetryable);
+}
+
+TEST(ResponseExcerpt, KeepsErrorClassesNeverFreeText) {
+    const std::string excerpt = delivery::response_excerpt(
+        422,
+        "application/fhir+json",
+        R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid",)"
+        R"("diagnostics":"Patient Jane Doe born 1980-01-01 is unknown"}]})");
+    EXPECT_EQ(excerpt, "HTTP 422; application/fhir+json; issue=invalid");
+    EXPECT_EQ(delivery::response_excerpt(500, "application/json", R"({"error":"db_down","message":"Jane"})"),
+              "HTTP 500; application/json; error=db_down");
+    EXPECT_EQ(delivery::response_excerpt(502, "text/html", "<html>Jane Doe</html>"),
+              "HTTP 502; text/html; 21 bytes");
+}
+
+}  // namespace
+}  // namespace relay::test

@@ -1,0 +1,42 @@
+// The delivery service's configuration: every hub destination with its URL, auth, TLS, limits and
+// retry policy (issue 5). Destinations come from here, so their ids are bounded metric labels.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "relay/core/config.hpp"
+#include "relay/delivery/circuit_breaker.hpp"
+#include "relay/delivery/retry_policy.hpp"
+#include "relay/delivery/tiers.hpp"
+#include "sender.hpp"
+
+namespace relay::delivery {
+
+struct RateLimit {
+    double per_second = 0;
+    double burst = 1;
+};
+
+/// One hub system endpoint and how to treat it.
+struct DestinationSettings {
+    DestinationConfig sender;  ///< id, URL, method, headers, auth, TLS, deadlines
+    int max_concurrency = 8;   ///< requests in flight at once
+    std::optional<RateLimit> rate_limit;
+    CircuitBreakerConfig breaker;
+    RetryPolicy retry;
+};
+
+struct DeliveryConfig {
+    std::vector<Duration> retry_tiers;  ///< delay-tier topics, increasing
+    std::vector<DestinationSettings> destinations;
+
+    [[nodiscard]] const DestinationSettings* find(std::string_view id) const;
+};
+
+/// Reads the `retry_tiers` and `destinations` sections; throws ConfigError naming the key (a bad URL,
+/// an auth scheme without its credentials, a retry policy or breaker that cannot work, ...).
+DeliveryConfig read_delivery_config(ConfigReader::Node root);
+
+}  // namespace relay::delivery

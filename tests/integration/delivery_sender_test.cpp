@@ -8,6 +8,7 @@
 #include <boost/asio/use_future.hpp>
 #include <thread>
 
+#include "dispatcher.hpp"
 #include "pos_sim.hpp"
 #include "sender.hpp"
 
@@ -179,6 +180,88 @@ TEST_F(DeliverySender, ASlowDestinationTimesOutAndAClosedPortIsRetryable) {
     const auto n = send(nowhere, "n1");
     EXPECT_EQ(n.status, 0);
     EXPECT_EQ(n.outcome.kind, ErrorKind::kRetryable);
+}
+
+delivery::DestinationSettings settings_for(delivery::DestinationConfig destination) {
+    delivery::DestinationSettings s;
+    s.sender = std::move(destination);
+    s.retry.initial = 100ms;
+    s.retry.max_delay = 1s;
+    s.retry.multiplier = 2;
+    s.retry.max_attempts = 3;
+    s.retry.max_age = std::chrono::hours(1);
+    s.breaker.consecutive_failures = 100;
+    return s;
+}
+
+class DeliveryDispatcher : public DeliverySender {
+   protected:
+    delivery::DispatchResult dispatch(delivery::DestinationDispatcher& dispatcher, int attempt) {
+        auto r = record("d-" + std::to_string(attempt));
+        r.attempt = attempt;
+        auto future =
+            asio::co_spawn(ioc, dispatcher.dispatch(std::move(r), delivery::Duration(0)), asio::use_future);
+        ioc.restart();
+        ioc.run();
+        return future.get();
+    }
+};
+
+TEST_F(DeliveryDispatcher, DeliveredIsDelivered) {
+    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings_for(destination("open")), 1);
+    EXPECT_EQ(dispatch(dispatcher, 1).decision, delivery::Decision::kDelivered);
+}
+
+TEST_F(DeliveryDispatcher, ServerErrorsAreRetriedWithJitteredBackoffUntilTheAttemptsRunOut) {
+    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings_for(destination("down")), 7);
+    const auto first = dispatch(dispatcher, 1);
+    ASSERT_EQ(first.decision, delivery::Decision::kRetry);
+    ASSERT_TRUE(first.retry_in);
+    EXPECT_LE(*first.retry_in, 100ms) << "full jitter under the first ceiling";
+    const auto second = dispatch(dispatcher, 2);
+    ASSERT_EQ(second.decision, delivery::Decision::kRetry);
+    EXPECT_LE(*second.retry_in, 200ms);
+    const auto third = dispatch(dispatcher, 3);
+    EXPECT_EQ(third.decision, delivery::Decision::kDeadLetter);
+    EXPECT_EQ(third.reason.rfind("retries exhausted", 0), 0U) << third.reason;
+    ASSERT_TRUE(third.attempt);
+    EXPECT_EQ(third.attempt->status, 503);
+}
+
+TEST_F(DeliveryDispatcher, APermanentRejectionGoesStraightToTheDeadLetters) {
+    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings_for(destination("rejecting")), 1);
+    const auto result = dispatch(dispatcher, 1);
+    EXPECT_EQ(result.decision, delivery::Decision::kDeadLetter);
+    EXPECT_FALSE(result.reason.empty());
+}
+
+TEST_F(DeliveryDispatcher, AnOpenBreakerSendsNothingAndDefersToItsOpenPeriod) {
+    auto settings = settings_for(destination("down"));
+    settings.breaker.consecutive_failures = 2;
+    settings.breaker.open_duration = 10s;
+    settings.retry.max_attempts = 10;
+    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
+    dispatch(dispatcher, 1);
+    dispatch(dispatcher, 2);
+    EXPECT_EQ(dispatcher.breaker_state(), delivery::BreakerState::kOpen);
+    const auto held = dispatch(dispatcher, 3);
+    EXPECT_FALSE(held.attempt) << "nothing was sent to a destination known to be down";
+    EXPECT_EQ(held.decision, delivery::Decision::kRetry);
+    ASSERT_TRUE(held.retry_in);
+    EXPECT_GE(*held.retry_in, 9s);
+}
+
+TEST_F(DeliveryDispatcher, RetryAfterIsHonouredByTheDelayAndTheRateLimit) {
+    auto settings = settings_for(destination("throttled"));
+    settings.retry.max_delay = 1s;
+    settings.rate_limit = delivery::RateLimit{100, 10};
+    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
+    const auto result = dispatch(dispatcher, 1);
+    ASSERT_EQ(result.decision, delivery::Decision::kRetry);
+    EXPECT_GE(*result.retry_in, 7s) << "the server's Retry-After is a floor, above the policy's cap";
+    ASSERT_NE(dispatcher.rate_limit(), nullptr);
+    EXPECT_GT(dispatcher.rate_limit()->paused_until(), delivery::Clock::now() + 6s)
+        << "the whole destination waits, not only this record";
 }
 
 TEST(ResponseExcerpt, KeepsErrorClassesNeverFreeText) {

@@ -16,6 +16,7 @@
 #include "ingress_harness.hpp"
 #include "ocean_api.hpp"
 #include "referral_state.hpp"
+#include "relay/kafka/admin.hpp"
 #include "relay/kafka/producer.hpp"
 #include "router.hpp"
 #include "router_test_util.hpp"
@@ -258,6 +259,27 @@ TEST(RouterKafka, IdleReferralsAreForgottenWithChangelogTombstones) {
     EXPECT_TRUE(last.at(bundle.referral_ref).empty());
     EXPECT_TRUE(last.at(bundle.referral_ref + "#bundle").empty());
     EXPECT_FALSE(changelog[0].value.empty());
+}
+
+TEST(RouterKafka, AChangelogWithFewerPartitionsThanTheInboundTopicIsRefusedAtStartUp) {
+    const RouterTopics topics = router_topics("copartition");
+    {
+        kafka::ProducerConfig config;
+        config.client.bootstrap_servers = kafka_bootstrap();
+        kafka::Producer admin(config);
+        kafka::TopicSpec inbound;
+        inbound.name = topics.inbound;
+        inbound.partitions = 3;
+        inbound.replication_factor = 1;
+        kafka::ensure_topics(admin.handle(), {inbound}, true, 30s);
+    }
+    auto reader = ConfigReader::from_string(router_yaml(topics, /*partitions=*/1), "RELAY_TEST_UNUSED");
+    try {
+        router::Router router(router::load_config(reader));
+        FAIL() << "the router started with a changelog of 1 partition for an inbound topic of 3";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("has 1 partitions but"), std::string::npos) << e.what();
+    }
 }
 
 }  // namespace

@@ -184,4 +184,16 @@ void ensure_topics(rd_kafka_s* rk,
     verify(rk, topics, create, timeout);
 }
 
+int partition_count(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout) {
+    const rd_kafka_metadata_t* raw = nullptr;
+    if (rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count())) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    const MetadataPtr metadata(raw, rd_kafka_metadata_destroy);
+    for (int i = 0; i < metadata->topic_cnt; ++i) {
+        if (topic == metadata->topics[i].topic && metadata->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return metadata->topics[i].partition_cnt;
+    }
+    return -1;
+}
+
 }  // namespace relay::kafka

@@ -143,11 +143,27 @@ struct Router::Impl : kafka::RebalanceListener {
         producer_config.delivery_timeout = config.kafka.produce_timeout;
         producer_config.message_max_bytes = config.kafka.message_max_bytes;
         producer = std::make_unique<kafka::Producer>(producer_config);
-        if (!config.kafka.embedded && config.kafka.verify_topics)
+        if (!config.kafka.embedded && config.kafka.verify_topics) {
             kafka::ensure_topics(producer->handle(),
                                  config.topic_specs(),
                                  config.kafka.create_topics,
                                  std::chrono::seconds(30));
+            // The changelog is written to the inbound record's partition number: it needs at least as
+            // many partitions, or a record of a high partition could never have its state written.
+            const int inbound =
+                kafka::partition_count(producer->handle(), config.topics.inbound, std::chrono::seconds(10));
+            const int state =
+                kafka::partition_count(producer->handle(), config.topics.state, std::chrono::seconds(10));
+            if (inbound > 0 && state >= 0 && state < inbound)
+                throw ConfigError(
+                    fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the state changelog "
+                                "must have at least as "
+                                "many partitions as the inbound topic (it is co-partitioned)",
+                                config.topics.state,
+                                state,
+                                config.topics.inbound,
+                                inbound));
+        }
 
         admin = std::make_unique<http::Server>(
             admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
@@ -620,7 +636,12 @@ struct Router::Impl : kafka::RebalanceListener {
 };
 
 Router::Router(RouterConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
-    impl_->start();
+    try {
+        impl_->start();
+    } catch (...) {
+        impl_->shutdown();  // threads already started must be joined before the exception leaves
+        throw;
+    }
 }
 
 Router::~Router() {

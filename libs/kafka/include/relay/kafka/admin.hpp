@@ -27,4 +27,7 @@ void ensure_topics(rd_kafka_s* rk,
                    bool create,
                    std::chrono::milliseconds timeout);
 
+/// The partition count of `topic` from the cluster's metadata; -1 if the topic is unknown.
+int partition_count(rd_kafka_s* rk, const std::string& topic, std::chrono::milliseconds timeout);
+
 }  // namespace relay::kafka

@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <future>
 #include <thread>
 
 #include "dispatcher.hpp"
@@ -40,6 +41,8 @@ routes:
     faults: [{kind: status, status: 400}]
   - name: slow
     slow_accept: 2s
+  - name: sluggish
+    slow_accept: 100ms
 )";
 
 class DeliverySender : public ::testing::Test {
@@ -262,6 +265,25 @@ TEST_F(DeliveryDispatcher, RetryAfterIsHonouredByTheDelayAndTheRateLimit) {
     ASSERT_NE(dispatcher.rate_limit(), nullptr);
     EXPECT_GT(dispatcher.rate_limit()->paused_until(), delivery::Clock::now() + 6s)
         << "the whole destination waits, not only this record";
+}
+
+TEST_F(DeliveryDispatcher, NeverMoreRequestsInFlightThanTheDestinationAllows) {
+    for (const int limit : {1, 3}) {
+        auto settings = settings_for(destination("sluggish"));
+        settings.max_concurrency = limit;
+        delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
+        std::vector<std::future<delivery::DispatchResult>> results;
+        for (int i = 0; i < 5; ++i) {
+            auto r = record(fmt::format("c-{}-{}", limit, i));
+            results.push_back(asio::co_spawn(
+                ioc, dispatcher.dispatch(std::move(r), delivery::Duration(0)), asio::use_future));
+        }
+        ioc.restart();
+        ioc.run();
+        for (auto& f : results) EXPECT_EQ(f.get().decision, delivery::Decision::kDelivered);
+        EXPECT_EQ(dispatcher.peak_in_flight(), limit);
+        EXPECT_EQ(dispatcher.in_flight(), 0);
+    }
 }
 
 TEST(ResponseExcerpt, KeepsErrorClassesNeverFreeText) {

@@ -33,6 +33,25 @@ DestinationDispatcher::DestinationDispatcher(asio::any_io_executor executor,
         bucket_.emplace(settings_.rate_limit->per_second, settings_.rate_limit->burst, Clock::now());
 }
 
+asio::awaitable<void> DestinationDispatcher::acquire_slot() {
+    while (in_flight_ >= settings_.max_concurrency) {
+        auto wait = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+        wait->expires_at(asio::steady_timer::time_point::max());
+        slot_waiters_.push_back(wait);
+        co_await wait->async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    ++in_flight_;
+    peak_in_flight_ = std::max(peak_in_flight_, in_flight_);
+}
+
+void DestinationDispatcher::release_slot() {
+    --in_flight_;
+    if (!slot_waiters_.empty()) {
+        slot_waiters_.front()->cancel();
+        slot_waiters_.pop_front();
+    }
+}
+
 asio::awaitable<DispatchResult> DestinationDispatcher::dispatch(OutboundDelivery delivery, Duration age) {
     DispatchResult result;
     const int attempt_number = delivery.attempt;
@@ -52,6 +71,7 @@ asio::awaitable<DispatchResult> DestinationDispatcher::dispatch(OutboundDelivery
         result.retry_in = std::max(*policy, std::max(until_half_open, Duration(0)));
         co_return result;
     }
+    co_await acquire_slot();
     if (bucket_) {
         asio::steady_timer wait(co_await asio::this_coro::executor);
         while (!bucket_->try_acquire(Clock::now())) {
@@ -60,7 +80,14 @@ asio::awaitable<DispatchResult> DestinationDispatcher::dispatch(OutboundDelivery
         }
     }
 
-    AttemptResult attempt = co_await sender_.attempt(std::move(delivery));
+    AttemptResult attempt;
+    try {
+        attempt = co_await sender_.attempt(std::move(delivery));
+    } catch (...) {
+        release_slot();  // a slot must never leak, or the destination would stall for good
+        throw;
+    }
+    release_slot();
     const auto now = Clock::now();
     // A destination that answers (even 4xx) is up: only server errors, throttling, timeouts and
     // transport failures count against the breaker.

@@ -5,7 +5,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -44,15 +47,25 @@ class DestinationDispatcher {
     boost::asio::awaitable<DispatchResult> dispatch(OutboundDelivery delivery, Duration age);
 
     [[nodiscard]] BreakerState breaker_state() const { return breaker_.state(); }
+    /// Requests in flight now, and the most there ever were (never above max_concurrency).
+    [[nodiscard]] int in_flight() const { return in_flight_; }
+    [[nodiscard]] int peak_in_flight() const { return peak_in_flight_; }
     [[nodiscard]] const TokenBucket* rate_limit() const { return bucket_ ? &*bucket_ : nullptr; }
     [[nodiscard]] const DestinationSender& sender() const { return sender_; }
 
    private:
+    /// Waits for one of the destination's max_concurrency slots (FIFO).
+    boost::asio::awaitable<void> acquire_slot();
+    void release_slot();
+
     DestinationSettings settings_;
     DestinationSender sender_;
     CircuitBreaker breaker_;
     std::optional<TokenBucket> bucket_;
     std::mt19937_64 rng_;
+    int in_flight_ = 0;
+    int peak_in_flight_ = 0;
+    std::deque<std::shared_ptr<boost::asio::steady_timer>> slot_waiters_;
 };
 
 }  // namespace relay::delivery

@@ -67,11 +67,13 @@ int DestinationSender::tokens_fetched() const {
 }
 
 boost::asio::awaitable<AttemptResult> DestinationSender::attempt(OutboundDelivery delivery) {
-    AttemptResult result = co_await exchange(delivery, false);
+    // The body is moved into the request; a copy is kept only when a 401 may make us send it again.
+    std::string retry_body = tokens_ ? delivery.body : std::string();
+    AttemptResult result = co_await exchange(delivery, delivery.body);
     // One retry after a 401 with an OAuth token: the token may have been revoked or rotated early.
     if (result.status == 401 && tokens_) {
         tokens_->invalidate();
-        AttemptResult again = co_await exchange(delivery, true);
+        AttemptResult again = co_await exchange(delivery, retry_body);
         again.token_refreshed = true;
         co_return again;
     }
@@ -79,7 +81,7 @@ boost::asio::awaitable<AttemptResult> DestinationSender::attempt(OutboundDeliver
 }
 
 boost::asio::awaitable<AttemptResult> DestinationSender::exchange(const OutboundDelivery& delivery,
-                                                                  bool /*refreshed*/) {
+                                                                  std::string& body) {
     AttemptResult result;
     const auto started = std::chrono::steady_clock::now();
     http::ClientRequest request{config_.method, config_.url.target, 11};
@@ -114,7 +116,7 @@ boost::asio::awaitable<AttemptResult> DestinationSender::exchange(const Outbound
             break;
         }
     }
-    request.body() = delivery.body;
+    request.body() = std::move(body);
 
     http::ClientResult sent = co_await client_->send(config_.url, std::move(request));
     result.latency = std::chrono::steady_clock::now() - started;

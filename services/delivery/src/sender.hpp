@@ -80,7 +80,8 @@ class DestinationSender {
     [[nodiscard]] int tokens_fetched() const;
 
    private:
-    boost::asio::awaitable<AttemptResult> exchange(const OutboundDelivery& delivery, bool refreshed);
+    /// Sends `delivery` with `body` (moved out of; the caller's frame owns it across the await).
+    boost::asio::awaitable<AttemptResult> exchange(const OutboundDelivery& delivery, std::string& body);
 
     DestinationConfig config_;
     std::unique_ptr<http::AsyncClient> client_;

@@ -470,13 +470,15 @@ struct Router::Impl : kafka::RebalanceListener {
             state->records.push_back({ref, encode_state(*slot.store.find(ref))});
             state->records.push_back({ref + std::string(kBundleKeySuffix), std::string(m.value())});
         }
+        // Every outcome is on relay.events.v1; the log only repeats it at debug level, as a burst of
+        // Ocean resends would otherwise be a burst of log lines.
         if (verdict != Verdict::kDeliver || outcome == "unrouted")
-            log::info("inbound record not delivered",
-                      {{"outcome", outcome},
-                       {"referral_ref", ref},
-                       {"event", referral.event},
-                       {"partition", m.partition()},
-                       {"offset", static_cast<long long>(m.offset())}});
+            log::debug("inbound record not delivered",
+                       {{"outcome", outcome},
+                        {"referral_ref", ref},
+                        {"event", referral.event},
+                        {"partition", m.partition()},
+                        {"offset", static_cast<long long>(m.offset())}});
     }
 
     // -- rebalance, on the consumer thread --

@@ -56,9 +56,9 @@ std::map<std::string, int> count_by(const std::vector<ConsumedRecord>& records, 
     return out;
 }
 
-TEST(RouterKafka, OceanSimThroughIngressAndRouterDropsDuplicatesAndDeliversResends) {
-    const RouterTopics topics = router_topics("sim");
-    RunningIngress ingress(fmt::format(R"(
+/// An ingress for site 1234 (no auth) publishing to the router's inbound topic on the real broker.
+std::string ingress_yaml(const RouterTopics& topics) {
+    return fmt::format(R"(
 service: {{log_level: warn, threads: 1}}
 listeners: [{{address: 127.0.0.1, port: 0}}]
 admin: {{address: 127.0.0.1, port: 0}}
@@ -66,8 +66,13 @@ kafka: {{bootstrap_servers: "{}", partitions: 3, replication_factor: 1}}
 topics: {{inbound: "{}"}}
 integrations: [{{site: "1234"}}]
 )",
-                                       kafka_bootstrap(),
-                                       topics.inbound));
+                       kafka_bootstrap(),
+                       topics.inbound);
+}
+
+TEST(RouterKafka, OceanSimThroughIngressAndRouterDropsDuplicatesAndDeliversResends) {
+    const RouterTopics topics = router_topics("sim");
+    RunningIngress ingress(ingress_yaml(topics));
     RunningRouter router(router_yaml(topics));
 
     ocean_sim::WebhookPlan plan;
@@ -135,25 +140,9 @@ integrations: [{{site: "1234"}}]
 
 TEST(RouterKafka, OceansEchoOfAPushedUpdateIsNotDeliveredButAnUnpushedChangeIs) {
     const RouterTopics topics = router_topics("echo");
-    RunningIngress ingress(fmt::format(R"(
-service: {{log_level: warn, threads: 1}}
-listeners: [{{address: 127.0.0.1, port: 0}}]
-admin: {{address: 127.0.0.1, port: 0}}
-kafka: {{bootstrap_servers: "{}", partitions: 3, replication_factor: 1}}
-topics: {{inbound: "{}"}}
-integrations: [{{site: "1234"}}]
-)",
-                                       kafka_bootstrap(),
-                                       topics.inbound));
+    RunningIngress ingress(ingress_yaml(topics));
     RunningRouter router(router_yaml(topics));
 
-    asio::io_context ioc;
-    ocean_sim::Observations observations;
-    ocean_sim::ReferralState ocean_state;
-    ocean_sim::OceanApiConfig api_config;
-    api_config.clients.push_back({"relay-updater", Secret::from_value("updater-secret")});
-    api_config.signing_key = Secret::from_value("ocean-sim-signing-key-0123456789abcdef");
-    ocean_sim::OceanApi api(api_config, ocean_state);
     ocean_sim::WebhookPlan plan;
     plan.target_url = fmt::format("http://127.0.0.1:{}/ocean/1234/fhir", ingress.port());
     plan.count = 1;
@@ -161,20 +150,8 @@ integrations: [{{site: "1234"}}]
     plan.base.site_number = "1234";
     plan.base.listing_ref = "sim_listing_1";
     plan.base.external_service_id = "INTAKE";
-    ocean_sim::WebhookSender sender(ioc.get_executor(), plan, observations);
-    sender.record_into(&ocean_state);
-    api.on_applied([&sender](const ocean_sim::AppliedUpdate& applied) {
-        if (applied.echo_update)
-            asio::co_spawn(sender.executor(), sender.echo(applied.referral_ref), asio::detached);
-    });
-    http::ListenerConfig listener;
-    listener.address = "127.0.0.1";
-    listener.port = 0;
-    http::Server api_server(ioc, listener, api.handler());
-    api_server.start();
-    auto sent = asio::co_spawn(sender.executor(), sender.run(), asio::use_future);
-    std::thread thread([&] { ioc.run(); });
-    sent.wait();
+    SimulatedOcean simulated(plan);
+    simulated.wait_sent();
     ASSERT_EQ(consume_all(kafka_bootstrap(), topics.events, 1, 30s).size(), 1U);
     const std::string ref = consume_all(kafka_bootstrap(), topics.events, 1, 5s).at(0).key;
 
@@ -186,7 +163,7 @@ integrations: [{{site: "1234"}}]
     pushed.tasks.push_back(accepted);
     produce_record(
         topics.inbound, ref, router::encode_pushed(pushed), {{"kind", std::string(router::kPushedKind)}});
-    http::BlockingClient ocean("127.0.0.1", api_server.port());
+    http::BlockingClient ocean("127.0.0.1", simulated.api_port());
     const std::string token = ocean_token(ocean);
     ASSERT_EQ(post_update(ocean, token, task_update_bundle(ref, "accepted")), 200);
     // Ocean's echo comes back through the ingress and is recognised.
@@ -202,10 +179,6 @@ integrations: [{{site: "1234"}}]
     EXPECT_EQ(events[2].header("outcome"), "routed");
     const auto deliveries = consume_all(kafka_bootstrap(), topics.deliveries, 4, 30s);
     EXPECT_EQ(deliveries.size(), 4U) << "the original and the decline, to both destinations; not the echo";
-
-    api_server.stop_accepting();
-    ioc.stop();
-    thread.join();
 }
 
 TEST(RouterKafka, NonsenseFhirIsReportedAndTheNextRecordStillFlows) {

@@ -3,12 +3,58 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include "relay/kafka/producer.hpp"
 #include "test_support.hpp"
 
 namespace relay::test {
+
+namespace {
+ocean_sim::OceanApiConfig updater_api_config() {
+    ocean_sim::OceanApiConfig config;
+    config.clients.push_back({"relay-updater", Secret::from_value("updater-secret")});
+    config.signing_key = Secret::from_value("ocean-sim-signing-key-0123456789abcdef");
+    return config;
+}
+http::ListenerConfig loopback() {
+    http::ListenerConfig listener;
+    listener.address = "127.0.0.1";
+    listener.port = 0;
+    return listener;
+}
+}  // namespace
+
+SimulatedOcean::SimulatedOcean(const ocean_sim::WebhookPlan& plan)
+    : api_(updater_api_config(), state_),
+      sender_(ioc_.get_executor(), plan, observations_),
+      api_server_(ioc_, loopback(), api_.handler()) {
+    sender_.record_into(&state_);
+    api_.on_applied([this](const ocean_sim::AppliedUpdate& applied) {
+        if (applied.echo_update)
+            boost::asio::co_spawn(
+                sender_.executor(), sender_.echo(applied.referral_ref), boost::asio::detached);
+    });
+    api_server_.start();
+    sent_ = boost::asio::co_spawn(sender_.executor(), sender_.run(), boost::asio::use_future);
+    thread_ = std::thread([this] { ioc_.run(); });
+}
+
+SimulatedOcean::~SimulatedOcean() {
+    api_server_.stop_accepting();
+    ioc_.stop();
+    thread_.join();
+}
+
+void SimulatedOcean::wait_sent() {
+    sent_.wait();
+}
+
+std::uint16_t SimulatedOcean::api_port() const {
+    return api_server_.port();
+}
 
 RouterTopics router_topics(const std::string& stem) {
     RouterTopics t;

@@ -2,14 +2,49 @@
 // records as the ingress (or the updater) would, and talking to ocean-sim's API.
 #pragma once
 
+#include <boost/asio/io_context.hpp>
+#include <future>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "generator.hpp"
+#include "observations.hpp"
+#include "ocean_api.hpp"
+#include "referral_state.hpp"
 #include "relay/http/client.hpp"
+#include "relay/http/server.hpp"
+#include "webhooks.hpp"
 
 namespace relay::test {
+
+/// ocean-sim playing Ocean on a thread of its own: its webhook sender (running `plan` to the end) and
+/// Ocean's API for client relay-updater / updater-secret, wired so that every applied update comes
+/// back as Ocean's echo.
+class SimulatedOcean {
+   public:
+    explicit SimulatedOcean(const ocean_sim::WebhookPlan& plan);
+    ~SimulatedOcean();
+    SimulatedOcean(const SimulatedOcean&) = delete;
+    SimulatedOcean& operator=(const SimulatedOcean&) = delete;
+
+    /// Waits until every planned webhook was delivered or given up.
+    void wait_sent();
+    [[nodiscard]] std::uint16_t api_port() const;
+    ocean_sim::ReferralState& state() { return state_; }
+    ocean_sim::Observations& observations() { return observations_; }
+
+   private:
+    boost::asio::io_context ioc_;
+    ocean_sim::Observations observations_;
+    ocean_sim::ReferralState state_;
+    ocean_sim::OceanApi api_;
+    ocean_sim::WebhookSender sender_;
+    http::Server api_server_;
+    std::future<void> sent_;
+    std::thread thread_;
+};
 
 struct RouterTopics {
     std::string prefix;

@@ -4,9 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include <boost/asio/detached.hpp>
-
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
@@ -125,6 +124,13 @@ integrations:
     auth: {scheme: oauth2, clients: [{client_id: ocean-sim, client_secret: {value: "sim secret & more"}}]}
 )";
 
+/// The ingress's token endpoint for client ocean-sim with `secret`.
+http::OAuthClientConfig token_config(const RunningIngress& running, const std::string& secret) {
+    return {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
+            "ocean-sim",
+            Secret::from_value(secret)};
+}
+
 asio::awaitable<std::pair<int, int>> fetch_twice_and_post(http::AsyncClient& client,
                                                           http::OAuthTokenClient& tokens,
                                                           http::Url url) {
@@ -169,11 +175,7 @@ TEST(OAuthTokenClient, ConcurrentCallersShareOneFetch) {
     RunningIngress running(kOAuth);
     asio::io_context ioc;
     http::AsyncClient client(ioc.get_executor());
-    http::OAuthTokenClient tokens(
-        client,
-        {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
-         "ocean-sim",
-         Secret::from_value("sim secret & more")});
+    http::OAuthTokenClient tokens(client, token_config(running, "sim secret & more"));
     std::vector<std::string> got;
     for (int i = 0; i < 8; ++i) asio::co_spawn(ioc, fetch_into(tokens, got), asio::detached);
     ioc.run();
@@ -196,11 +198,7 @@ TEST(OAuthTokenClient, ConcurrentCallersShareTheFetchsError) {
     RunningIngress running(kOAuth);
     asio::io_context ioc;
     http::AsyncClient client(ioc.get_executor());
-    http::OAuthTokenClient tokens(
-        client,
-        {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
-         "ocean-sim",
-         Secret::from_value("wrong")});
+    http::OAuthTokenClient tokens(client, token_config(running, "wrong"));
     std::vector<std::string> got;
     for (int i = 0; i < 4; ++i) asio::co_spawn(ioc, fetch_into(tokens, got), asio::detached);
     ioc.run();
@@ -211,11 +209,7 @@ TEST(OAuthTokenClient, WrongSecretIsAPermanentErrorWithoutEchoingTheBody) {
     RunningIngress running(kOAuth);
     asio::io_context ioc;
     http::AsyncClient client(ioc.get_executor());
-    http::OAuthTokenClient tokens(
-        client,
-        {*http::Url::parse(fmt::format("http://127.0.0.1:{}/ocean/1234/oauth2/token", running.port())),
-         "ocean-sim",
-         Secret::from_value("wrong")});
+    http::OAuthTokenClient tokens(client, token_config(running, "wrong"));
     auto result = run(ioc, tokens.token());
     ASSERT_EQ(result.index(), 1U);
     EXPECT_EQ(std::get<Error>(result).kind, ErrorKind::kPermanent);

@@ -80,6 +80,18 @@ std::optional<std::string_view> Message::header(std::string_view name) const {
     if (value == nullptr) return std::string_view();
     return std::string_view(static_cast<const char*>(value), size);
 }
+std::vector<Header> Message::headers() const {
+    std::vector<Header> out;
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(message_, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i)
+        out.push_back({name, value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size)});
+    return out;
+}
 std::int64_t Message::timestamp_ms() const {
     rd_kafka_timestamp_type_t type;
     return rd_kafka_message_timestamp(message_, &type);
@@ -218,6 +230,28 @@ void GroupConsumer::close() {
         log::warn("kafka consumer close failed", {{"error", rd_kafka_err2name(err)}});
 }
 
+void GroupConsumer::pause(const std::vector<TopicPartition>& partitions) {
+    if (partitions.empty()) return;
+    PartitionList list(partitions);
+    if (const rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk_, list.list); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log::warn("kafka pause failed", {{"error", rd_kafka_err2name(err)}});
+}
+
+void GroupConsumer::resume(const std::vector<TopicPartition>& partitions) {
+    if (partitions.empty()) return;
+    PartitionList list(partitions);
+    if (const rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_, list.list); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log::warn("kafka resume failed", {{"error", rd_kafka_err2name(err)}});
+}
+
+void GroupConsumer::seek(const TopicPartition& where) {
+    PartitionList list({where});
+    if (rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list.list, 5'000); error != nullptr) {
+        log::warn("kafka seek failed", {{"topic", where.topic}, {"error", rd_kafka_error_string(error)}});
+        rd_kafka_error_destroy(error);
+    }
+}
+
 std::vector<TopicPartition> GroupConsumer::assignment() const {
     rd_kafka_topic_partition_list_t* list = nullptr;
     if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
@@ -323,6 +357,55 @@ void read_partition_to_end(const ClientConfig& client,
         if (message.offset() + 1 >= high) return;
     }
     throw std::runtime_error("restore: did not reach the end of " + topic + " in time");
+}
+
+std::unique_ptr<Message> read_record(const ClientConfig& client,
+                                     const std::string& topic,
+                                     std::int32_t partition,
+                                     std::int64_t offset,
+                                     std::chrono::milliseconds timeout) {
+    rd_kafka_conf_t* conf = detail::make_conf(client);
+    try {
+        detail::set(conf, "group.id", "ocean-relay-record-reader");  // assigned, never committed
+        detail::set(conf, "enable.partition.eof", "true");
+        detail::set(conf, "enable.auto.commit", "false");
+        detail::set(conf, "auto.offset.reset", "error");
+        detail::set(conf, "fetch.max.bytes", std::to_string(64 << 20));
+        detail::set(conf, "max.partition.fetch.bytes", std::to_string(64 << 20));
+        detail::set(conf, "receive.message.max.bytes", std::to_string((64 << 20) + (1 << 20)));
+    } catch (...) {
+        rd_kafka_conf_destroy(conf);
+        throw;
+    }
+    char error[512] = {};
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (rk == nullptr) {
+        rd_kafka_conf_destroy(conf);
+        throw ConfigError(std::string("kafka record reader: ") + error);
+    }
+    struct Closer {
+        rd_kafka_t* rk;
+        ~Closer() {
+            rd_kafka_consumer_close(rk);
+            rd_kafka_destroy(rk);
+        }
+    } closer{rk};
+    PartitionList list({{topic, partition, offset}});
+    rd_kafka_assign(rk, list.list);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+        if (m == nullptr) continue;
+        const rd_kafka_resp_err_t err = m->err;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::make_unique<Message>(m);
+        rd_kafka_message_destroy(m);
+        // Nothing at or after the offset, or the offset is gone: there is no such record.
+        if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF || err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+            err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
+            return nullptr;
+        log::warn("record reader: consumer error", {{"topic", topic}, {"error", rd_kafka_err2name(err)}});
+    }
+    throw std::runtime_error("record reader: no answer for " + topic + " in time");
 }
 
 }  // namespace relay::kafka

@@ -47,6 +47,8 @@ class Message {
     [[nodiscard]] bool has_value() const;
     /// The last header with that name.
     [[nodiscard]] std::optional<std::string_view> header(std::string_view name) const;
+    /// Every header, in order (copies: for forwarding a record with its headers).
+    [[nodiscard]] std::vector<Header> headers() const;
     /// CreateTime / LogAppendTime in milliseconds since the epoch, -1 if none.
     [[nodiscard]] std::int64_t timestamp_ms() const;
 
@@ -99,6 +101,14 @@ class GroupConsumer {
     /// Call on the poll() thread.
     void close();
 
+    /// Stops fetching these partitions (owned ones) until resume(); other partitions go on. Records of
+    /// them already fetched may still be returned by poll(): a caller that pauses to hold a record back
+    /// drops those and seek()s before resuming. Call on the poll() thread.
+    void pause(const std::vector<TopicPartition>& partitions);
+    void resume(const std::vector<TopicPartition>& partitions);
+    /// The next poll() of `where.partition` returns `where.offset` (an owned partition; paused or not).
+    void seek(const TopicPartition& where);
+
     /// The partitions this member owns now.
     [[nodiscard]] std::vector<TopicPartition> assignment() const;
 
@@ -123,5 +133,15 @@ void read_partition_to_end(const ClientConfig& client,
                            std::int32_t partition,
                            const std::function<void(const Message&)>& each,
                            std::chrono::milliseconds timeout);
+
+/// The record at `offset` of `topic`/`partition`, or nullptr if there is none there (past the end, or
+/// removed by retention; a compacted-away offset yields the next record, which the caller recognises by
+/// its offset). Blocking (a short-lived consumer of its own); throws std::runtime_error if the broker
+/// does not answer within `timeout`.
+std::unique_ptr<Message> read_record(const ClientConfig& client,
+                                     const std::string& topic,
+                                     std::int32_t partition,
+                                     std::int64_t offset,
+                                     std::chrono::milliseconds timeout);
 
 }  // namespace relay::kafka

@@ -1,5 +1,6 @@
 // The delivery service's destination configuration: the documented example, and mistakes named by key.
 #include "config.hpp"
+#include "service_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -33,11 +34,18 @@ TEST(DeliveryConfig, TheExampleIsValidAndComplete) {
     ::setenv("INTAKE_CLIENT_SECRET", "cs", 1);
     ::setenv("CLINIC_EMR_PASSWORD", "pw", 1);
     auto reader = ConfigReader::from_file(
-        std::string(RELAY_SOURCE_DIR) + "/services/delivery/config/destinations.example.yaml",
+        std::string(RELAY_SOURCE_DIR) + "/services/delivery/config/delivery.example.yaml",
         "RELAY",
         no_env());
-    const auto config = read_delivery_config(reader.root());
-    reader.check_no_unknown_keys();
+    const auto service = load_service_config(reader);
+    const auto& config = service.delivery;
+    EXPECT_EQ(service.admin.port, 9094);
+    EXPECT_EQ(service.kafka.group_id, "ocean-relay-delivery");
+    EXPECT_EQ(service.tier_topics(),
+              (std::vector<std::string>{"relay.deliveries.retry.10s.v1",
+                                        "relay.deliveries.retry.1m.v1",
+                                        "relay.deliveries.retry.10m.v1",
+                                        "relay.deliveries.retry.1h.v1"}));
     ASSERT_EQ(config.destinations.size(), 2U);
     EXPECT_EQ(config.retry_tiers.size(), 4U);
     const auto* intake = config.find("central-intake");

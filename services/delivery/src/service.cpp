@@ -1,0 +1,944 @@
+#include "service.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+#include <future>
+#include <map>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "dispatcher.hpp"
+#include "metrics.hpp"
+#include "parking.hpp"
+#include "relay/core/log.hpp"
+#include "relay/core/time.hpp"
+#include "relay/delivery/tiers.hpp"
+#include "relay/http/server.hpp"
+#include "relay/kafka/admin.hpp"
+#include "relay/kafka/consumer.hpp"
+#include "relay/kafka/embedded_cluster.hpp"
+#include "relay/kafka/offset_tracker.hpp"
+#include "relay/kafka/producer.hpp"
+#include "relay/metrics/metrics.hpp"
+#include "tier_forwarder.hpp"
+
+namespace relay::delivery {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+// Headers a record gathers on its way through tiers and the DLQ (beside the router's own).
+constexpr const char* kParkTokenHeader = "park-token";
+constexpr const char* kAttemptHeader = "attempt";
+constexpr const char* kFirstAttemptHeader = "first-attempt-at";
+
+std::int64_t epoch_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string header_or(const kafka::Message& m, std::string_view name, std::string_view fallback = {}) {
+    const auto value = m.header(name);
+    return std::string(value ? *value : fallback);
+}
+
+std::int64_t header_int(const kafka::Message& m, std::string_view name, std::int64_t fallback) {
+    const auto text = m.header(name);
+    std::int64_t value = 0;
+    if (!text || std::from_chars(text->data(), text->data() + text->size(), value).ec != std::errc{})
+        return fallback;
+    return value;
+}
+
+void set_header(std::vector<kafka::Header>& headers, std::string_view name, std::string value) {
+    std::erase_if(headers, [&](const kafka::Header& h) { return h.name == name; });
+    headers.push_back({std::string(name), std::move(value)});
+}
+
+void drop_header(std::vector<kafka::Header>& headers, std::string_view name) {
+    std::erase_if(headers, [&](const kafka::Header& h) { return h.name == name; });
+}
+
+std::string destination_of(std::string_view key) {
+    return std::string(key.substr(0, key.find('|')));
+}
+
+struct Outgoing {
+    std::string topic;
+    std::int32_t partition = kafka::Producer::kAnyPartition;
+    std::string key;
+    std::string value;  ///< empty = tombstone
+    std::vector<kafka::Header> headers;
+};
+
+}  // namespace
+
+struct DeliveryService::Impl : kafka::RebalanceListener {
+    explicit Impl(DeliveryServiceConfig c)
+        : config(std::move(c)),
+          tiers(config.delivery.retry_tiers),
+          tier_topics(config.tier_topics()),
+          registry(std::make_shared<prometheus::Registry>()),
+          metrics(registry, destination_ids(config), tier_labels(config)) {}
+
+    static std::vector<std::string> destination_ids(const DeliveryServiceConfig& c) {
+        std::vector<std::string> ids;
+        for (const auto& d : c.delivery.destinations) ids.push_back(d.sender.id);
+        return ids;
+    }
+    static std::vector<std::string> tier_labels(const DeliveryServiceConfig& c) {
+        std::vector<std::string> labels;
+        for (const auto t : c.delivery.retry_tiers) labels.push_back(tier_label(t));
+        return labels;
+    }
+
+    /// One destination: its dispatcher and how many records are started on it and not finished.
+    struct Destination {
+        std::unique_ptr<DestinationDispatcher> dispatcher;
+        DeliveryMetrics::Destination* metrics = nullptr;
+        std::size_t started = 0;
+        int tokens_seen = 0;
+    };
+
+    /// One (destination, referral) key of an owned partition. A key's steps are serialised: while
+    /// `busy`, later records wait in `inbox` (in memory; their offsets are not committed).
+    struct KeyState {
+        std::optional<ParkedKey> parked;  ///< as in the changelog
+        bool head_returned = false;       ///< parked head came back from its tier and is being sent
+        bool busy = false;
+        std::deque<std::shared_ptr<kafka::Message>> inbox;
+        std::int64_t since_ms = 0;  ///< when the key stopped being idle (for the oldest-age gauge)
+    };
+
+    struct Partition {
+        kafka::OffsetTracker tracker;
+        std::unordered_map<std::string, KeyState> keys;
+        std::uint64_t generation = 0;
+    };
+
+    /// The record a key is sending now.
+    struct Head {
+        std::int32_t partition = 0;
+        std::uint64_t generation = 0;
+        std::string key;
+        std::string token;
+        std::shared_ptr<kafka::Message> record;
+        std::optional<std::int64_t> main_offset;  ///< its deliveries-topic offset, when it came from there
+        bool from_parked = false;                 ///< released from the changelog (K#token)
+    };
+
+    DeliveryServiceConfig config;
+    DelayTiers tiers;
+    std::vector<std::string> tier_topics;
+    std::shared_ptr<prometheus::Registry> registry;
+    DeliveryMetrics metrics;
+    std::unique_ptr<kafka::EmbeddedCluster> embedded;
+    std::unique_ptr<kafka::Producer> producer;
+    std::unique_ptr<kafka::GroupConsumer> consumer;
+    std::unique_ptr<TierForwarder> forwarder;
+
+    asio::io_context pipeline_ioc{1};
+    asio::io_context admin_ioc{1};
+    asio::io_context fetch_ioc{1};
+    std::unique_ptr<http::Server> admin;
+    std::thread pipeline_thread, admin_thread, fetch_thread;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work, admin_work, fetch_work;
+    std::optional<asio::steady_timer> commit_timer;
+
+    // Pipeline-thread state.
+    std::map<std::string, Destination, std::less<>> destinations;
+    std::map<std::int32_t, Partition> partitions;
+    std::uint64_t next_generation = 1;
+    const std::string instance = instance_name();
+
+    static std::string instance_name() {
+        std::array<char, 256> host{};
+        if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+        return fmt::format("{}/{}", host.data(), ::getpid());
+    }
+
+    std::atomic<std::int64_t> in_flight{0};  // records read and not yet done
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> failed{false};
+    std::atomic<bool> running{false};
+
+    // -- start-up --
+
+    void start() {
+        if (config.kafka.embedded) {
+            embedded = std::make_unique<kafka::EmbeddedCluster>(1);
+            for (const auto& spec : config.topic_specs()) embedded->create_topic(spec.name, spec.partitions);
+            config.kafka.client.bootstrap_servers = embedded->bootstrap_servers();
+            log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
+                      {{"bootstrap_servers", embedded->bootstrap_servers()}});
+        }
+        kafka::ProducerConfig producer_config;
+        producer_config.client = config.kafka.client;
+        producer_config.linger = std::chrono::milliseconds(2);
+        producer_config.delivery_timeout = config.kafka.produce_timeout;
+        producer_config.message_max_bytes = config.kafka.message_max_bytes;
+        producer = std::make_unique<kafka::Producer>(producer_config);
+        if (!config.kafka.embedded && config.kafka.verify_topics) {
+            kafka::ensure_topics(
+                producer->handle(), config.topic_specs(), config.kafka.create_topics, std::chrono::seconds(30));
+            // Parked records are written to their deliveries partition's number.
+            const int main = kafka::partition_count(producer->handle(), config.topics.deliveries, std::chrono::seconds(10));
+            const int parked = kafka::partition_count(producer->handle(), config.topics.parked, std::chrono::seconds(10));
+            if (main > 0 && parked >= 0 && parked < main)
+                throw ConfigError(fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the parked changelog "
+                                              "must have at least as many partitions as the deliveries topic",
+                                              config.topics.parked,
+                                              parked,
+                                              config.topics.deliveries,
+                                              main));
+        }
+        std::random_device seed;
+        for (auto& d : config.delivery.destinations) {
+            Destination dest;
+            dest.metrics = &metrics.destination(d.sender.id);
+            const std::string id = d.sender.id;
+            dest.dispatcher = std::make_unique<DestinationDispatcher>(
+                pipeline_ioc.get_executor(), d, (static_cast<std::uint64_t>(seed()) << 32) | seed());
+            destinations.emplace(id, std::move(dest));
+        }
+
+        admin = std::make_unique<http::Server>(
+            admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
+                return handle_admin(request);
+            });
+        admin->start();
+        admin_work.emplace(admin_ioc.get_executor());
+        admin_thread = std::thread([this] { admin_ioc.run(); });
+        fetch_work.emplace(fetch_ioc.get_executor());
+        fetch_thread = std::thread([this] { fetch_ioc.run(); });
+        pipeline_work.emplace(pipeline_ioc.get_executor());
+        pipeline_thread = std::thread([this] { pipeline_ioc.run(); });
+    }
+
+    asio::awaitable<http::Response> handle_admin(http::Request& request) {
+        http::Response res{bhttp::status::ok, request.version()};
+        const std::string target(request.target());
+        res.set(bhttp::field::content_type, "application/json");
+        if (target == "/metrics") {
+            res.set(bhttp::field::content_type, metrics::kContentType);
+            res.body() = metrics::serialize(*registry);
+        } else if (target == "/healthz") {
+            res.result(failed ? bhttp::status::service_unavailable : bhttp::status::ok);
+            res.body() = failed ? R"({"status":"failed"})" : R"({"status":"ok"})";
+        } else if (target == "/readyz") {
+            const bool ready = running && !failed && !stopping;
+            res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
+            res.body() = ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})";
+        } else {
+            res.result(bhttp::status::not_found);
+            res.body() = R"({"error":"not_found"})";
+        }
+        co_return res;
+    }
+
+    template <typename F>
+    auto on_pipeline(F&& f) -> decltype(f()) {
+        using R = decltype(f());
+        std::packaged_task<R()> task(std::forward<F>(f));
+        auto result = task.get_future();
+        asio::post(pipeline_ioc, [&task] { task(); });
+        return result.get();
+    }
+
+    void fail(std::string_view what) {
+        if (!failed.exchange(true))
+            log::error("stopping without committing past an unfinished record (a restart re-processes it)",
+                       {{"what", std::string(what)}});
+        stopping = true;
+    }
+
+    // -- producing; completions run on the pipeline thread --
+
+    /// Produces every record (in order: records for one partition keep their order), then calls `then`
+    /// with each acknowledgement's offset once all are acknowledged. A failed produce stops the process.
+    void produce_all(std::vector<Outgoing> records, std::function<void(std::vector<std::int64_t>)> then) {
+        if (records.empty()) {
+            then({});
+            return;
+        }
+        struct Batch {
+            std::size_t remaining;
+            std::vector<std::int64_t> offsets;
+            std::function<void(std::vector<std::int64_t>)> then;
+            bool failed = false;
+        };
+        auto batch = std::make_shared<Batch>(Batch{records.size(), std::vector<std::int64_t>(records.size(), -1), std::move(then)});
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            auto& r = records[i];
+            const std::string topic = r.topic;
+            producer->async_produce_to(
+                std::move(r.topic),
+                r.partition,
+                std::move(r.key),
+                std::move(r.value),
+                std::move(r.headers),
+                config.kafka.produce_timeout,
+                asio::bind_executor(pipeline_ioc, [this, batch, i, topic](kafka::DeliveryResult result) {
+                    if (!result.ok) {
+                        if (!batch->failed) fail(fmt::format("produce to {}: {}", topic, result.error.message));
+                        batch->failed = true;
+                        return;
+                    }
+                    batch->offsets[i] = result.offset;
+                    if (--batch->remaining == 0 && !batch->failed) batch->then(std::move(batch->offsets));
+                }));
+        }
+    }
+
+    Outgoing event(std::string_view outcome, const Head& h, json::object body) {
+        const kafka::Message& m = *h.record;
+        body["outcome"] = outcome;
+        body["destination"] = destination_of(h.key);
+        body["referral_ref"] = header_or(m, "referral-ref");
+        body["event"] = header_or(m, "event");
+        body["idempotency_key"] = header_or(m, "idempotency-key");
+        body["at"] = format_rfc3339_millis(system_now());
+        body["delivery"] = instance;
+        std::string ref = header_or(m, "referral-ref");
+        std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", ref}};
+        if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
+        return Outgoing{config.topics.events, kafka::Producer::kAnyPartition, std::move(ref), json::serialize(body), std::move(headers)};
+    }
+
+    Outgoing changelog(std::int32_t partition, std::string key, std::string value, std::vector<kafka::Header> headers = {}) {
+        return Outgoing{config.topics.parked, partition, std::move(key), std::move(value), std::move(headers)};
+    }
+
+    // -- key state --
+
+    Partition* partition_of(const Head& h) {
+        const auto it = partitions.find(h.partition);
+        if (it == partitions.end() || it->second.generation != h.generation) return nullptr;
+        return &it->second;
+    }
+
+    void done(Partition& p, std::optional<std::int64_t> offset) {
+        if (!offset) return;
+        p.tracker.done(*offset);
+        --in_flight;
+    }
+
+    void arrive(std::shared_ptr<kafka::Message> m) {
+        const auto it = partitions.find(m->partition());
+        if (it == partitions.end() || stopping) {
+            --in_flight;  // not ours any more (revoked) or shutting down: another owner re-reads it
+            return;
+        }
+        Partition& p = it->second;
+        p.tracker.add(m->offset());
+        const std::string key(m->key());
+        auto [ks, inserted] = p.keys.try_emplace(key);
+        if (inserted) ks->second.since_ms = epoch_ms();
+        ks->second.inbox.push_back(std::move(m));
+        drive(it->first, key);
+    }
+
+    /// Takes the key's next waiting record, if the key is free.
+    void drive(std::int32_t partition_id, const std::string& key) {
+        const auto pit = partitions.find(partition_id);
+        if (pit == partitions.end()) return;
+        Partition& p = pit->second;
+        const auto kit = p.keys.find(key);
+        if (kit == p.keys.end()) return;
+        KeyState& ks = kit->second;
+        while (!ks.busy && !ks.inbox.empty()) {
+            std::shared_ptr<kafka::Message> m = std::move(ks.inbox.front());
+            ks.inbox.pop_front();
+            if (const auto returned = m->header(kParkTokenHeader)) {
+                // A retry handed back by a delay tier: it goes only if it is still the key's head.
+                if (ks.parked && ks.parked->location == HeadLocation::kTier && !ks.head_returned &&
+                    ks.parked->head_token == *returned) {
+                    ks.head_returned = true;
+                    ks.busy = true;
+                    start(Head{partition_id, p.generation, key, std::string(*returned), m, m->offset(), false});
+                } else {
+                    metrics.stale_retries().Increment();
+                    done(p, m->offset());
+                }
+                continue;
+            }
+            std::string token = make_token(m->partition(), m->offset());
+            if (ks.parked) {
+                const bool known = ks.parked->head_token == token ||
+                                   std::any_of(ks.parked->waiting.begin(), ks.parked->waiting.end(),
+                                               [&](const ParkedRecord& r) { return r.token == token; });
+                if (known) {
+                    done(p, m->offset());  // re-read after a restart: already in a tier or parked
+                    continue;
+                }
+                ks.busy = true;
+                park(partition_id, p.generation, key, std::move(token), ks.parked->head_token, std::move(m));
+                continue;
+            }
+            ks.busy = true;
+            start(Head{partition_id, p.generation, key, std::move(token), m, m->offset(), false});
+        }
+        if (!ks.busy && ks.inbox.empty() && !ks.parked) p.keys.erase(kit);
+    }
+
+    /// The key's head waits in a tier: `m` is written to the changelog behind it.
+    void park(std::int32_t partition_id,
+              std::uint64_t generation,
+              std::string key,
+              std::string token,
+              const std::string& behind,
+              std::shared_ptr<kafka::Message> m) {
+        Head h{partition_id, generation, key, token, m, m->offset(), false};
+        std::vector<Outgoing> writes;
+        writes.push_back(changelog(partition_id, parked_record_key(key, token), std::string(m->value()), m->headers()));
+        writes.push_back(event("parked", h, json::object{{"behind", behind}}));
+        produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t> offsets) {
+            Partition* p = partition_of(h);
+            if (p == nullptr) return;
+            KeyState& ks = p->keys[h.key];
+            ks.parked->waiting.push_back({h.token, offsets[0]});
+            ks.busy = false;
+            done(*p, h.main_offset);
+            drive(h.partition, h.key);
+        });
+    }
+
+    void start(Head h) {
+        asio::co_spawn(pipeline_ioc, send(std::move(h)), asio::detached);
+    }
+
+    asio::awaitable<void> send(Head h) {
+        const kafka::Message& m = *h.record;
+        const std::string destination = header_or(m, "destination", destination_of(h.key));
+        const int made = static_cast<int>(header_int(m, kAttemptHeader, 0));
+        const std::int64_t first_ms = header_int(m, kFirstAttemptHeader, epoch_ms());
+        const auto dit = destinations.find(destination);
+        if (dit == destinations.end()) {
+            metrics.unknown_destination().Increment();
+            log::error("delivery record for a destination not in the configuration: dead-lettered",
+                       {{"destination", destination}, {"referral_ref", header_or(m, "referral-ref")}});
+            dead_letter(std::move(h), "unknown destination", 0, "", made, first_ms);
+            co_return;
+        }
+        Destination& dest = dit->second;
+        DispatchResult result;
+        const bool overloaded =
+            dest.started >= static_cast<std::size_t>(dest.dispatcher->in_flight()) + config.destination_queue_limit;
+        if (overloaded) {
+            // Too many records already wait for this destination: defer to the first tier, without an
+            // attempt, rather than hold the consumer's capacity for everyone else.
+            result.decision = Decision::kRetry;
+            result.retry_in = tiers.tiers().front();
+            result.reason = "destination busy";
+        } else {
+            OutboundDelivery delivery;
+            delivery.body = std::string(m.value());
+            delivery.content_type = header_or(m, "content-type", "application/octet-stream");
+            delivery.idempotency_key = header_or(m, "idempotency-key");
+            delivery.referral_ref = header_or(m, "referral-ref");
+            delivery.event = header_or(m, "event");
+            delivery.traceparent = header_or(m, "traceparent");
+            delivery.attempt = made + 1;
+            ++dest.started;
+            const Duration age{std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_ms))};
+            result = co_await dest.dispatcher->dispatch(std::move(delivery), age);
+            --dest.started;
+        }
+        if (partition_of(h) == nullptr) co_return;  // revoked meanwhile: the new owner sends it again
+
+        const int made_now = made + (result.attempt ? 1 : 0);
+        if (result.attempt) {
+            dest.metrics->attempts->Increment();
+            dest.metrics->latency->Observe(std::chrono::duration<double>(result.attempt->latency).count());
+        }
+        switch (result.decision) {
+            case Decision::kDelivered: {
+                dest.metrics->delivered->Increment();
+                json::object body{
+                    {"attempt", made_now},
+                    {"status", result.attempt->status},
+                    {"latency_ms", std::chrono::duration<double, std::milli>(result.attempt->latency).count()},
+                    {"since_first_attempt_ms", std::max<std::int64_t>(0, epoch_ms() - first_ms)}};
+                std::vector<Outgoing> writes;
+                writes.push_back(event("delivered", h, std::move(body)));
+                settle(std::move(h), std::move(writes));
+                break;
+            }
+            case Decision::kRetry:
+                (result.attempt ? dest.metrics->retried : dest.metrics->deferred)->Increment();
+                to_tier(std::move(h), result, made_now, first_ms);
+                break;
+            case Decision::kDeadLetter:
+                dest.metrics->dead_lettered->Increment();
+                dead_letter(std::move(h),
+                            result.reason,
+                            result.attempt ? result.attempt->status : 0,
+                            result.attempt ? result.attempt->excerpt : "",
+                            made_now,
+                            first_ms);
+                break;
+        }
+    }
+
+    /// The head is on its way again later: to the tier for `result.retry_in`, and the key's head in the
+    /// changelog says so (after the tier has it: the other order could lose the record).
+    void to_tier(Head h, const DispatchResult& result, int made, std::int64_t first_ms) {
+        const Duration delay = result.retry_in.value_or(tiers.tiers().front());
+        const std::size_t tier = tiers.index_for(delay);
+        const std::int64_t delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
+        const std::int64_t due = epoch_ms() + delay_ms;
+        std::vector<kafka::Header> headers = h.record->headers();
+        set_header(headers, kAttemptHeader, std::to_string(made));
+        set_header(headers, kParkTokenHeader, h.token);
+        set_header(headers, kDueHeader, std::to_string(due));
+        set_header(headers, kFirstAttemptHeader, std::to_string(first_ms));
+        set_header(headers, "last-status", std::to_string(result.attempt ? result.attempt->status : 0));
+        set_header(headers, "last-reason", result.reason);
+        std::vector<Outgoing> writes;
+        writes.push_back(Outgoing{tier_topics[tier], kafka::Producer::kAnyPartition, h.key, std::string(h.record->value()), std::move(headers)});
+        writes.push_back(event("retry-scheduled",
+                               h,
+                               json::object{{"attempt", made},
+                                            {"status", result.attempt ? result.attempt->status : 0},
+                                            {"reason", result.reason},
+                                            {"retry_in_ms", delay_ms},
+                                            {"due_at", format_rfc3339_millis(SystemTime(std::chrono::milliseconds(due)))},
+                                            {"tier", tier_label(tiers.tiers()[tier])}}));
+        log::info("delivery will be retried",
+                  {{"destination", destination_of(h.key)},
+                   {"referral_ref", header_or(*h.record, "referral-ref")},
+                   {"attempt", made},
+                   {"status", result.attempt ? result.attempt->status : 0},
+                   {"reason", result.reason},
+                   {"retry_in_ms", static_cast<long long>(delay_ms)}});
+        produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) mutable {
+            Partition* p = partition_of(h);
+            if (p == nullptr) return;
+            KeyState& ks = p->keys[h.key];
+            const bool unchanged = ks.parked && ks.parked->location == HeadLocation::kTier && ks.parked->head_token == h.token;
+            std::vector<Outgoing> writes;
+            if (!unchanged) writes.push_back(changelog(h.partition, h.key, encode_head(h.token, HeadLocation::kTier)));
+            if (h.from_parked) writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
+            produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) {
+                Partition* p = partition_of(h);
+                if (p == nullptr) return;
+                KeyState& ks = p->keys[h.key];
+                if (!ks.parked) ks.parked.emplace();
+                ks.parked->head_token = h.token;
+                ks.parked->location = HeadLocation::kTier;
+                ks.parked->head_offset = -1;
+                ks.head_returned = false;
+                ks.busy = false;
+                done(*p, h.main_offset);
+                drive(h.partition, h.key);
+            });
+        });
+    }
+
+    void dead_letter(Head h, const std::string& reason, int status, const std::string& excerpt, int made, std::int64_t first_ms) {
+        std::vector<kafka::Header> headers = h.record->headers();
+        set_header(headers, kAttemptHeader, std::to_string(made));
+        set_header(headers, kFirstAttemptHeader, std::to_string(first_ms));
+        drop_header(headers, kParkTokenHeader);
+        drop_header(headers, kDueHeader);
+        set_header(headers, "dlq-reason", reason);
+        set_header(headers, "dlq-status", std::to_string(status));
+        set_header(headers, "dlq-excerpt", excerpt);
+        set_header(headers, "dlq-at", format_rfc3339_millis(system_now()));
+        log::warn("delivery dead-lettered",
+                  {{"destination", destination_of(h.key)},
+                   {"referral_ref", header_or(*h.record, "referral-ref")},
+                   {"reason", reason},
+                   {"status", status},
+                   {"attempts", made}});
+        std::vector<Outgoing> writes;
+        writes.push_back(Outgoing{config.topics.dlq, kafka::Producer::kAnyPartition, h.key, std::string(h.record->value()), std::move(headers)});
+        writes.push_back(event("dead-lettered", h, json::object{{"attempt", made}, {"status", status}, {"reason", reason}, {"excerpt", excerpt}}));
+        settle(std::move(h), std::move(writes));
+    }
+
+    /// The head has its final outcome (`writes` record it): the key's next parked record is released,
+    /// or the key is clear.
+    void settle(Head h, std::vector<Outgoing> writes) {
+        produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) mutable {
+            Partition* p = partition_of(h);
+            if (p == nullptr) return;
+            KeyState& ks = p->keys[h.key];
+            if (!ks.parked) {
+                ks.busy = false;
+                done(*p, h.main_offset);
+                drive(h.partition, h.key);
+                return;
+            }
+            std::vector<Outgoing> writes;
+            std::optional<ParkedRecord> next;
+            if (!ks.parked->waiting.empty()) {
+                next = ks.parked->waiting.front();
+                writes.push_back(changelog(h.partition, h.key, encode_head(next->token, HeadLocation::kParked)));
+            } else {
+                writes.push_back(changelog(h.partition, h.key, ""));
+            }
+            if (h.from_parked) writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
+            produce_all(std::move(writes), [this, h = std::move(h), next](std::vector<std::int64_t>) {
+                Partition* p = partition_of(h);
+                if (p == nullptr) return;
+                KeyState& ks = p->keys[h.key];
+                ks.head_returned = false;
+                done(*p, h.main_offset);
+                if (next) {
+                    ks.parked->waiting.pop_front();
+                    ks.parked->head_token = next->token;
+                    ks.parked->location = HeadLocation::kParked;
+                    ks.parked->head_offset = next->offset;
+                    release(h.partition, h.generation, h.key, *next);
+                    return;
+                }
+                ks.parked.reset();
+                ks.busy = false;
+                drive(h.partition, h.key);
+            });
+        });
+    }
+
+    /// Reads a parked record back from the changelog (on the fetch thread) and sends it as the key's head.
+    void release(std::int32_t partition_id, std::uint64_t generation, std::string key, ParkedRecord record) {
+        asio::post(fetch_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record)]() mutable {
+            std::shared_ptr<kafka::Message> m;
+            try {
+                m = kafka::read_record(config.kafka.client, config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
+            } catch (const std::exception& e) {
+                log::error("parked record could not be read back", {{"error", e.what()}});
+                asio::post(pipeline_ioc, [this] { fail("reading a parked record"); });
+                return;
+            }
+            asio::post(pipeline_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record), m = std::move(m)]() mutable {
+                Head h{partition_id, generation, key, record.token, m, std::nullopt, true};
+                if (partition_of(h) == nullptr) return;
+                if (!m || m->offset() != record.offset || m->key() != parked_record_key(key, record.token)) {
+                    // Gone from the changelog: nothing can be sent. Count it loudly and go on with the key.
+                    metrics.lost_parked().Increment();
+                    log::error("a parked record is gone from the changelog; it cannot be delivered",
+                               {{"key_destination", destination_of(key)}, {"token", record.token}});
+                    settle_lost(std::move(h));
+                    return;
+                }
+                start(std::move(h));
+            });
+        });
+    }
+
+    /// A released record that cannot be read: the key moves on as if it had been settled.
+    void settle_lost(Head h) {
+        Partition* p = partition_of(h);
+        if (p == nullptr) return;
+        KeyState& ks = p->keys[h.key];
+        std::vector<Outgoing> writes;
+        std::optional<ParkedRecord> next;
+        if (ks.parked && !ks.parked->waiting.empty()) {
+            next = ks.parked->waiting.front();
+            writes.push_back(changelog(h.partition, h.key, encode_head(next->token, HeadLocation::kParked)));
+        } else {
+            writes.push_back(changelog(h.partition, h.key, ""));
+        }
+        produce_all(std::move(writes), [this, h = std::move(h), next](std::vector<std::int64_t>) {
+            Partition* p = partition_of(h);
+            if (p == nullptr) return;
+            KeyState& ks = p->keys[h.key];
+            if (next) {
+                ks.parked->waiting.pop_front();
+                ks.parked->head_token = next->token;
+                ks.parked->head_offset = next->offset;
+                ks.parked->location = HeadLocation::kParked;
+                release(h.partition, h.generation, h.key, *next);
+                return;
+            }
+            ks.parked.reset();
+            ks.busy = false;
+            drive(h.partition, h.key);
+        });
+    }
+
+    // -- periodic: commits and gauges --
+
+    void commit_due() {
+        std::vector<kafka::TopicPartition> offsets;
+        for (auto& [id, p] : partitions)
+            if (const auto next = p.tracker.take_commit()) offsets.push_back({config.topics.deliveries, id, *next});
+        if (!offsets.empty() && consumer) consumer->commit(offsets, /*async=*/true);
+        update_gauges();
+    }
+
+    void update_gauges() {
+        struct Totals {
+            double queued = 0, parked = 0;
+            std::int64_t oldest_ms = 0;
+        };
+        std::map<std::string, Totals, std::less<>> totals;
+        const std::int64_t now = epoch_ms();
+        for (auto& [id, p] : partitions) {
+            for (auto& [key, ks] : p.keys) {
+                auto& t = totals[destination_of(key)];
+                t.queued += static_cast<double>(ks.inbox.size());
+                if (ks.parked) t.parked += 1;
+                if (t.oldest_ms == 0 || ks.since_ms < t.oldest_ms) t.oldest_ms = ks.since_ms;
+            }
+        }
+        for (auto& [id, dest] : destinations) {
+            auto& m = *dest.metrics;
+            const auto t = totals.find(id);
+            const Totals zero;
+            const Totals& v = t == totals.end() ? zero : t->second;
+            const int in_flight_now = dest.dispatcher->in_flight();
+            m.in_flight->Set(in_flight_now);
+            m.queued->Set(v.queued + static_cast<double>(dest.started) - in_flight_now);
+            m.parked->Set(v.parked);
+            m.oldest_undelivered_seconds->Set(v.oldest_ms == 0 ? 0.0 : static_cast<double>(now - v.oldest_ms) / 1000.0);
+            switch (dest.dispatcher->breaker_state()) {
+                case BreakerState::kClosed:
+                    m.breaker->Set(0);
+                    break;
+                case BreakerState::kHalfOpen:
+                    m.breaker->Set(1);
+                    break;
+                case BreakerState::kOpen:
+                    m.breaker->Set(2);
+                    break;
+            }
+            const int tokens = dest.dispatcher->sender().tokens_fetched();
+            if (tokens > dest.tokens_seen) m.tokens_refreshed->Increment(tokens - dest.tokens_seen);
+            dest.tokens_seen = tokens;
+        }
+        metrics.in_flight().Set(static_cast<double>(in_flight.load()));
+    }
+
+    void schedule_commit() {
+        commit_timer->expires_after(config.kafka.commit_interval);
+        commit_timer->async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            commit_due();
+            schedule_commit();
+        });
+    }
+
+    // -- rebalance, on the consumer thread --
+
+    std::map<std::string, ParkedKey> restore(std::int32_t partition) {
+        const auto start_time = SteadyClock::now();
+        ParkingRestore restore;
+        kafka::read_partition_to_end(
+            config.kafka.client,
+            config.topics.parked,
+            partition,
+            [&](const kafka::Message& record) {
+                restore.add(record.key(),
+                            record.has_value() ? std::optional<std::string_view>(record.value()) : std::nullopt,
+                            record.offset());
+            },
+            config.kafka.restore_timeout);
+        auto keys = restore.finish();
+        metrics.restore_seconds().Observe(std::chrono::duration<double>(SteadyClock::now() - start_time).count());
+        if (restore.anomalies() > 0)
+            log::error("parked changelog had records that could not be used",
+                       {{"partition", partition}, {"count", restore.anomalies()}});
+        log::info("parked keys restored", {{"partition", partition}, {"keys", static_cast<long long>(keys.size())}});
+        return keys;
+    }
+
+    void on_assigned(const std::vector<kafka::TopicPartition>& assigned) override {
+        for (const auto& tp : assigned) {
+            if (tp.topic != config.topics.deliveries) continue;
+            auto keys = restore(tp.partition);
+            on_pipeline([&] {
+                Partition& p = partitions[tp.partition];
+                p = Partition{};
+                p.generation = next_generation++;
+                const std::int64_t now = epoch_ms();
+                for (auto& [key, parked] : keys) {
+                    KeyState& ks = p.keys[key];
+                    ks.since_ms = now;
+                    ks.parked = std::move(parked);
+                    if (ks.parked->location == HeadLocation::kParked) {
+                        // It was being sent when the previous owner stopped: send it again.
+                        ks.busy = true;
+                        release(tp.partition, p.generation, key, ParkedRecord{ks.parked->head_token, ks.parked->head_offset});
+                    }
+                }
+                metrics.partitions().Set(static_cast<double>(partitions.size()));
+                return 0;
+            });
+        }
+    }
+
+    void on_revoked(const std::vector<kafka::TopicPartition>& revoked, bool lost) override {
+        const auto deadline = SteadyClock::now() + config.grace_period;
+        std::vector<kafka::TopicPartition> final_offsets;
+        for (const auto& tp : revoked) {
+            if (tp.topic != config.topics.deliveries) continue;
+            // Let the deliveries in flight finish so what is done is committed (not sent twice).
+            while (!lost && !failed && SteadyClock::now() < deadline) {
+                const bool busy = on_pipeline([&] {
+                    const auto it = partitions.find(tp.partition);
+                    if (it == partitions.end()) return false;
+                    for (const auto& [key, ks] : it->second.keys)
+                        if (ks.busy) return true;
+                    return false;
+                });
+                if (!busy) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+            const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
+                const auto it = partitions.find(tp.partition);
+                if (it == partitions.end()) return std::nullopt;
+                auto commit = it->second.tracker.take_commit();
+                in_flight -= static_cast<std::int64_t>(it->second.tracker.in_flight());  // abandoned
+                partitions.erase(it);
+                metrics.partitions().Set(static_cast<double>(partitions.size()));
+                return commit;
+            });
+            if (next && !lost) final_offsets.push_back({config.topics.deliveries, tp.partition, *next});
+        }
+        if (!final_offsets.empty() && consumer) consumer->commit(final_offsets, /*async=*/false);
+        log::info("partitions revoked", {{"count", static_cast<long long>(revoked.size())}, {"lost", lost}});
+    }
+
+    // -- the consumer loop --
+
+    int run() {
+        TierForwarderConfig tier_config;
+        tier_config.client = config.kafka.client;
+        tier_config.group_id = config.kafka.tier_group_id;
+        tier_config.tier_topics = tier_topics;
+        tier_config.tier_labels = tier_labels(config);
+        tier_config.deliveries_topic = config.topics.deliveries;
+        tier_config.produce_timeout = config.kafka.produce_timeout;
+        tier_config.commit_interval = config.kafka.commit_interval;
+        tier_config.session_timeout = config.kafka.session_timeout;
+        tier_config.grace_period = config.grace_period;
+        tier_config.max_fetch_bytes = config.kafka.message_max_bytes;
+        forwarder = std::make_unique<TierForwarder>(std::move(tier_config), *producer, metrics, [this](const std::string& why) {
+            fail(why);
+        });
+        forwarder->start();
+
+        kafka::ConsumerConfig consumer_config;
+        consumer_config.client = config.kafka.client;
+        consumer_config.group_id = config.kafka.group_id;
+        consumer_config.topics = {config.topics.deliveries};
+        consumer_config.session_timeout = config.kafka.session_timeout;
+        consumer_config.max_fetch_bytes = config.kafka.message_max_bytes;
+        consumer = std::make_unique<kafka::GroupConsumer>(consumer_config, *this);
+        on_pipeline([this] {
+            commit_timer.emplace(pipeline_ioc);
+            schedule_commit();
+            return 0;
+        });
+        running = true;
+        metrics.ready().Set(1);
+        log::info("delivery consuming",
+                  {{"topic", config.topics.deliveries},
+                   {"group", config.kafka.group_id},
+                   {"destinations", static_cast<long long>(destinations.size())},
+                   {"admin_port", static_cast<int>(admin->port())}});
+        auto last_lag = SteadyClock::now();
+        while (!stopping) {
+            if (in_flight.load() >= static_cast<std::int64_t>(config.kafka.max_in_flight)) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                continue;
+            }
+            std::unique_ptr<kafka::Message> message;
+            try {
+                message = consumer->poll(std::chrono::milliseconds(100));
+            } catch (const std::exception& e) {
+                log::error("consumer failed: stopping", {{"error", e.what()}});
+                failed = true;
+                stopping = true;
+                break;
+            }
+            if (SteadyClock::now() - last_lag > std::chrono::seconds(1)) {
+                metrics.consumer_lag().Set(static_cast<double>(consumer->lag()));
+                last_lag = SteadyClock::now();
+            }
+            if (!message) continue;
+            ++in_flight;
+            asio::post(pipeline_ioc, [this, m = std::shared_ptr<kafka::Message>(std::move(message))]() mutable {
+                arrive(std::move(m));
+            });
+        }
+        running = false;
+        metrics.ready().Set(0);
+        log::info("delivery stopping: finishing the deliveries in flight and leaving the group");
+        consumer->close();  // revokes everything through on_revoked, which commits what is done
+        forwarder->stop();
+        on_pipeline([this] {
+            commit_timer->cancel();
+            return 0;
+        });
+        producer->flush(std::chrono::seconds(5));
+        return failed ? 1 : 0;
+    }
+
+    void shutdown() {
+        if (admin) admin->stop_accepting();
+        if (forwarder) forwarder->stop();
+        pipeline_work.reset();
+        admin_work.reset();
+        fetch_work.reset();
+        pipeline_ioc.stop();
+        admin_ioc.stop();
+        fetch_ioc.stop();
+        if (pipeline_thread.joinable()) pipeline_thread.join();
+        if (admin_thread.joinable()) admin_thread.join();
+        if (fetch_thread.joinable()) fetch_thread.join();
+    }
+};
+
+DeliveryService::DeliveryService(DeliveryServiceConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+    try {
+        impl_->start();
+    } catch (...) {
+        impl_->shutdown();
+        throw;
+    }
+}
+
+DeliveryService::~DeliveryService() {
+    impl_->stopping = true;
+    impl_->consumer.reset();
+    impl_->shutdown();
+}
+
+int DeliveryService::run() {
+    return impl_->run();
+}
+
+void DeliveryService::stop() {
+    impl_->stopping = true;
+}
+
+std::uint16_t DeliveryService::admin_port() const {
+    return impl_->admin->port();
+}
+
+const std::string& DeliveryService::bootstrap_servers() const {
+    return impl_->config.kafka.client.bootstrap_servers;
+}
+
+}  // namespace relay::delivery

@@ -1,0 +1,122 @@
+#include "service_config.hpp"
+
+#include <fmt/format.h>
+
+namespace relay::delivery {
+
+namespace {
+
+std::string read_topic(ConfigReader::Node& node, const std::string& prefix, std::string_view key, std::string fallback) {
+    std::string topic = prefix + node.string(key, std::move(fallback));
+    if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
+    return topic;
+}
+
+}  // namespace
+
+std::string tier_label(Duration tier) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tier).count();
+    if (ms % 3'600'000 == 0) return fmt::format("{}h", ms / 3'600'000);
+    if (ms % 60'000 == 0) return fmt::format("{}m", ms / 60'000);
+    if (ms % 1'000 == 0) return fmt::format("{}s", ms / 1'000);
+    return fmt::format("{}ms", ms);
+}
+
+std::vector<std::string> DeliveryServiceConfig::tier_topics() const {
+    std::vector<std::string> out;
+    for (const auto tier : delivery.retry_tiers)
+        out.push_back(topics.retry_prefix + tier_label(tier) + topics.retry_suffix);
+    return out;
+}
+
+std::vector<kafka::TopicSpec> DeliveryServiceConfig::topic_specs() const {
+    auto spec = [this](const std::string& name) {
+        kafka::TopicSpec s;
+        s.name = name;
+        s.partitions = kafka.partitions;
+        s.replication_factor = kafka.replication_factor;
+        s.max_message_bytes = kafka.message_max_bytes;
+        return s;
+    };
+    // The router owns the deliveries topic's settings; it is listed so a delivery started first waits.
+    kafka::TopicSpec deliveries = spec(topics.deliveries);
+    deliveries.max_message_bytes = 0;
+    std::vector<kafka::TopicSpec> specs{std::move(deliveries), spec(topics.dlq), spec(topics.events)};
+    for (const auto& t : tier_topics()) specs.push_back(spec(t));
+    // Parked records stay until they leave; tombstones go after a day.
+    kafka::TopicSpec parked = spec(topics.parked);
+    parked.configs = {{"cleanup.policy", "compact"}, {"delete.retention.ms", "86400000"}};
+    specs.push_back(std::move(parked));
+    return specs;
+}
+
+DeliveryServiceConfig load_service_config(ConfigReader& reader) {
+    DeliveryServiceConfig config;
+    auto root = reader.root();
+
+    auto service = root.child("service");
+    config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
+    config.destination_queue_limit =
+        static_cast<std::size_t>(service.integer("destination_queue_limit", 200, 1, 1'000'000));
+
+    auto admin = root.child("admin");
+    config.admin.name = "admin";
+    config.admin.address = admin.string("address", "0.0.0.0");
+    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9094, 0, 65535));
+    config.admin.limits.body_limit = 64 * 1024;
+
+    auto kafka_node = root.child("kafka");
+    auto& kafka = config.kafka;
+    kafka.embedded = kafka_node.boolean("embedded", false);
+    kafka.client.bootstrap_servers =
+        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
+    kafka.client.client_id = kafka_node.string("client_id", "ocean-relay-delivery");
+    kafka.client.properties = kafka_node.string_map("properties");
+    kafka.group_id = kafka_node.string("group_id", kafka.group_id);
+    kafka.tier_group_id = kafka_node.string("tier_group_id", kafka.tier_group_id);
+    kafka.create_topics = kafka_node.boolean("create_topics", true);
+    kafka.verify_topics = kafka_node.boolean("verify_topics", true);
+    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
+    kafka.replication_factor =
+        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
+    kafka.produce_timeout =
+        kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
+    kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 5'000, 1, 1'000'000));
+    kafka.commit_interval =
+        kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));
+    kafka.restore_timeout =
+        kafka_node.duration("restore_timeout", kafka.restore_timeout, std::chrono::milliseconds(1'000));
+    kafka.session_timeout =
+        kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
+    kafka.message_max_bytes =
+        kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
+    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
+        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
+    if (kafka.group_id == kafka.tier_group_id)
+        kafka_node.fail("tier_group_id", "must differ from group_id (the tiers are consumed by their own group)");
+
+    auto topics = root.child("topics");
+    const std::string prefix = topics.string("prefix", "");
+    config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
+    config.topics.retry_prefix = prefix + topics.string("retry_prefix", config.topics.retry_prefix);
+    config.topics.retry_suffix = topics.string("retry_suffix", config.topics.retry_suffix);
+    config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
+    config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
+    config.topics.parked = read_topic(topics, prefix, "parked", config.topics.parked);
+
+    config.delivery = read_delivery_config(root);
+    for (const auto& t : config.tier_topics())
+        if (!is_valid_topic_name(t)) topics.fail("retry_prefix", fmt::format("makes '{}', not a valid topic name", t));
+
+    auto shutdown = root.child("shutdown");
+    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    reader.check_no_unknown_keys();
+    return config;
+}
+
+DeliveryServiceConfig load_service_config_file(const std::string& path) {
+    auto reader = ConfigReader::from_file(path, "RELAY");
+    return load_service_config(reader);
+}
+
+}  // namespace relay::delivery

@@ -145,7 +145,9 @@ TEST_F(DeliverySender, A401WithATokenFetchesANewOneAndTriesOnce) {
     EXPECT_TRUE(result.token_refreshed);
     EXPECT_EQ(sender.tokens_fetched(), 2) << "the token was refreshed once, not in a loop";
     EXPECT_EQ(result.status, 401);
-    EXPECT_EQ(result.outcome.kind, ErrorKind::kPermanent);
+    // Refused even with a fresh token: retried later under the policy (then the DLQ), not at once.
+    EXPECT_EQ(result.outcome.kind, ErrorKind::kRetryable);
+    EXPECT_EQ(result.outcome.reason, "unauthorized after token refresh");
 }
 
 TEST_F(DeliverySender, ThrottledAndDownAreRetryableRejectedIsPermanent) {

@@ -359,11 +359,7 @@ void read_partition_to_end(const ClientConfig& client,
     throw std::runtime_error("restore: did not reach the end of " + topic + " in time");
 }
 
-std::unique_ptr<Message> read_record(const ClientConfig& client,
-                                     const std::string& topic,
-                                     std::int32_t partition,
-                                     std::int64_t offset,
-                                     std::chrono::milliseconds timeout) {
+RecordReader::RecordReader(const ClientConfig& client) {
     rd_kafka_conf_t* conf = detail::make_conf(client);
     try {
         detail::set(conf, "group.id", "ocean-relay-record-reader");  // assigned, never committed
@@ -378,32 +374,42 @@ std::unique_ptr<Message> read_record(const ClientConfig& client,
         throw;
     }
     char error[512] = {};
-    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
-    if (rk == nullptr) {
+    rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (rk_ == nullptr) {
         rd_kafka_conf_destroy(conf);
         throw ConfigError(std::string("kafka record reader: ") + error);
     }
-    struct Closer {
-        rd_kafka_t* rk;
-        ~Closer() {
-            rd_kafka_consumer_close(rk);
-            rd_kafka_destroy(rk);
-        }
-    } closer{rk};
+}
+
+RecordReader::~RecordReader() {
+    rd_kafka_assign(rk_, nullptr);
+    rd_kafka_consumer_close(rk_);
+    rd_kafka_destroy(rk_);
+}
+
+std::unique_ptr<Message> RecordReader::read(const std::string& topic,
+                                            std::int32_t partition,
+                                            std::int64_t offset,
+                                            std::chrono::milliseconds timeout) {
+    // Unassigning first drops whatever an earlier read prefetched, so nothing stale is returned.
+    rd_kafka_assign(rk_, nullptr);
     PartitionList list({{topic, partition, offset}});
-    rd_kafka_assign(rk, list.list);
+    rd_kafka_assign(rk_, list.list);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
-        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
+        rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 100);
         if (m == nullptr) continue;
         const rd_kafka_resp_err_t err = m->err;
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return std::make_unique<Message>(m);
+        const bool ours = m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt) && m->partition == partition;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && ours && m->offset >= offset) return std::make_unique<Message>(m);
         rd_kafka_message_destroy(m);
+        if (!ours) continue;
         // Nothing at or after the offset, or the offset is gone: there is no such record.
         if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF || err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
             err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET)
             return nullptr;
-        log::warn("record reader: consumer error", {{"topic", topic}, {"error", rd_kafka_err2name(err)}});
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log::warn("record reader: consumer error", {{"topic", topic}, {"error", rd_kafka_err2name(err)}});
     }
     throw std::runtime_error("record reader: no answer for " + topic + " in time");
 }

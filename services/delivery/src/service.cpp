@@ -152,7 +152,10 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     DeliveryMetrics metrics;
     std::unique_ptr<kafka::EmbeddedCluster> embedded;
     std::unique_ptr<kafka::Producer> producer;
+    // Declared before the io_contexts and the key state: librdkafka's handles must outlive every
+    // Message they returned (held by key state and by coroutine frames, destroyed first).
     std::unique_ptr<kafka::GroupConsumer> consumer;
+    std::unique_ptr<kafka::RecordReader> reader;  ///< used on the fetch thread only
     std::unique_ptr<TierForwarder> forwarder;
 
     asio::io_context pipeline_ioc{1};
@@ -620,15 +623,18 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
 
     /// Reads a parked record back from the changelog (on the fetch thread) and sends it as the key's head.
     void release(std::int32_t partition_id, std::uint64_t generation, std::string key, ParkedRecord record) {
+        log::debug("releasing a parked record", {{"partition", partition_id}, {"token", record.token}, {"offset", static_cast<long long>(record.offset)}});
         asio::post(fetch_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record)]() mutable {
             std::shared_ptr<kafka::Message> m;
             try {
-                m = kafka::read_record(config.kafka.client, config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
+                if (!reader) reader = std::make_unique<kafka::RecordReader>(config.kafka.client);
+                m = reader->read(config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
             } catch (const std::exception& e) {
                 log::error("parked record could not be read back", {{"error", e.what()}});
                 asio::post(pipeline_ioc, [this] { fail("reading a parked record"); });
                 return;
             }
+            log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
             asio::post(pipeline_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record), m = std::move(m)]() mutable {
                 Head h{partition_id, generation, key, record.token, m, std::nullopt, true};
                 if (partition_of(h) == nullptr) return;
@@ -921,8 +927,9 @@ DeliveryService::DeliveryService(DeliveryServiceConfig config) : impl_(std::make
 
 DeliveryService::~DeliveryService() {
     impl_->stopping = true;
-    impl_->consumer.reset();
     impl_->shutdown();
+    // The members go in reverse order: key state and coroutine frames (holding Messages) before the
+    // consumers that returned them.
 }
 
 int DeliveryService::run() {

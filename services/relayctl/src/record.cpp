@@ -41,7 +41,7 @@ bool is_dropped_on_replay(std::string_view name) {
     // The DLQ step's own headers, and the delivery service's state of the failed run: a replay starts
     // a fresh run, so its attempt count, parking and age limits must not carry over.
     static constexpr std::string_view kDropped[] = {
-        "park-token", "due", "first-attempt-at", "attempt", "replayed-from", "replayed-at"};
+        "park-token", "due", "first-attempt-at", "attempt", "last-status", "last-reason", "replayed-from", "replayed-at"};
     if (name.starts_with("dlq-")) return true;
     return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
 }

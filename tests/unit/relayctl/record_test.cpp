@@ -181,6 +181,8 @@ TEST(RelayctlReplay, HeadersKeepTheDeliveryAndStartAFreshRun) {
                  {"first-attempt-at", "1700000000000"},
                  {"park-token", "p"},
                  {"due", "1700000005000"},
+                 {"last-status", "503"},
+                 {"last-reason", "server error"},
                  {"replayed-from", "relay.deliveries.dlq.v1/0/1"},
                  {"replayed-at", "2026-01-01T00:00:00.000Z"},
                  {"dlq-reason", "retries exhausted"},

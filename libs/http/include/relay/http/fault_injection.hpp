@@ -21,7 +21,7 @@ struct FaultRule {
         kTimeout,       ///< wait `delay`, then reset the connection without answering
         kReset,         ///< reset the connection at once
         kExpiredToken,  ///< answer 401 invalid_token, as for an expired bearer token
-        kDown,          ///< answer 503 to everything for `delay` from the first matching request
+        kDown,          ///< answer `status` (503 by default) to everything for `delay` from the first request
     };
     Kind kind = Kind::kStatus;
     std::string path_prefix;  ///< "" = every route

@@ -134,14 +134,28 @@ void read_partition_to_end(const ClientConfig& client,
                            const std::function<void(const Message&)>& each,
                            std::chrono::milliseconds timeout);
 
-/// The record at `offset` of `topic`/`partition`, or nullptr if there is none there (past the end, or
-/// removed by retention; a compacted-away offset yields the next record, which the caller recognises by
-/// its offset). Blocking (a short-lived consumer of its own); throws std::runtime_error if the broker
-/// does not answer within `timeout`.
-std::unique_ptr<Message> read_record(const ClientConfig& client,
-                                     const std::string& topic,
-                                     std::int32_t partition,
-                                     std::int64_t offset,
-                                     std::chrono::milliseconds timeout);
+/// Reads single records by offset (a parked record, back from a compacted changelog). Keeps one
+/// consumer connection for its lifetime, because librdkafka's handle cannot be destroyed while a
+/// Message it returned is alive: destroy every Message it returned before the reader.
+/// Not thread-safe: use it from one thread (it blocks).
+class RecordReader {
+   public:
+    /// Throws ConfigError if librdkafka refuses a property.
+    explicit RecordReader(const ClientConfig& client);
+    ~RecordReader();
+    RecordReader(const RecordReader&) = delete;
+    RecordReader& operator=(const RecordReader&) = delete;
+
+    /// The record at `offset` of `topic`/`partition`; when that offset is gone (compacted away) the
+    /// next record, which the caller recognises by its offset; nullptr when there is nothing at or after
+    /// it. Throws std::runtime_error if the broker does not answer within `timeout`.
+    std::unique_ptr<Message> read(const std::string& topic,
+                                  std::int32_t partition,
+                                  std::int64_t offset,
+                                  std::chrono::milliseconds timeout);
+
+   private:
+    rd_kafka_s* rk_ = nullptr;
+};
 
 }  // namespace relay::kafka

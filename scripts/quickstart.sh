@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# The embedded quick start: installs what is missing, builds the ingress, the router and ocean-sim, runs
-# the ingress with the embedded Kafka broker (in memory, not durable) and the router on it, lets
-# ocean-sim play Ocean — an OAuth2 token from the ingress, then FHIR eReferral webhooks in both IG
-# dialects, with Ocean's plain duplicates and resends — and shows each message in Kafka with the facts
-# the ingress extracted, then what the router made of it: duplicates dropped, the rest rendered for two
-# hub systems. Stops both with SIGTERM.
+# The embedded quick start: installs what is missing, builds the ingress, the router, the delivery
+# service, ocean-sim and pos-sim, runs the ingress with the embedded Kafka broker (in memory, not durable)
+# and the other services on it, lets ocean-sim play Ocean — an OAuth2 token from the ingress, then FHIR
+# eReferral webhooks in both IG dialects, with Ocean's plain duplicates and resends — and shows each
+# message in Kafka with the facts the ingress extracted, what the router made of it (duplicates dropped,
+# the rest rendered for two hub systems), and how the delivery service got it to pos-sim's two hub
+# systems, one of which fails now and then (retries, in order per referral). Stops all with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 scripts/install-deps.sh
-echo "== building the ingress, the router and ocean-sim (release preset)" >&2
+echo "== building the ingress, the router, the delivery service, ocean-sim and pos-sim (release preset)" >&2
 cmake --preset release >/dev/null
-cmake --build --preset release --target ocean-relay-ingress ocean-relay-router ocean-sim -j "$(nproc)"
+cmake --build --preset release --target ocean-relay-ingress ocean-relay-router ocean-relay-delivery ocean-sim pos-sim relayctl \
+  -j "$(nproc)"
 
 work=$(mktemp -d)
 ingress_pid=""
 router_pid=""
+delivery_pid=""
+pos_sim_pid=""
 cleanup() {
+  [[ -n "$delivery_pid" ]] && kill "$delivery_pid" 2>/dev/null && wait "$delivery_pid" 2>/dev/null || true
+  [[ -n "$pos_sim_pid" ]] && kill "$pos_sim_pid" 2>/dev/null && wait "$pos_sim_pid" 2>/dev/null || true
   [[ -n "$router_pid" ]] && kill "$router_pid" 2>/dev/null && wait "$router_pid" 2>/dev/null || true
   [[ -n "$ingress_pid" ]] && kill "$ingress_pid" 2>/dev/null && wait "$ingress_pid" 2>/dev/null || true
   rm -rf "$work"
@@ -116,13 +122,73 @@ echo "== what the hub systems will receive (topic relay.deliveries.v1; the deliv
 kcat -C -b "$bootstrap" -t relay.deliveries.v1 -e -q -f '%k\t%h\t%S\n' |
   python3 scripts/lib/quickstart_report.py deliveries
 
+total=$(kcat -C -b "$bootstrap" -t relay.deliveries.v1 -e -q -f '%o\n' | wc -l)
+
+# pos-sim plays the hub's two systems; central-intake answers 503 to about a third of the requests.
+pos_port=$(free_port)
+pos_admin=$(free_port)
+cat >"$work/pos-sim.yaml" <<YAML
+log_level: warn
+listener: {address: 127.0.0.1, port: $pos_port}
+admin: {address: 127.0.0.1, port: $pos_admin}
+fault_seed: 7
+routes:
+  - name: central-intake
+    faults: [{kind: status, status: 503, probability: 0.35}]
+  - name: clinic-emr
+YAML
+build/release/services/pos-sim/pos-sim --config "$work/pos-sim.yaml" >"$work/pos-sim.out" 2>"$work/pos-sim.log" &
+pos_sim_pid=$!
+
+delivery_admin=$(free_port)
+cat >"$work/delivery.yaml" <<YAML
+admin: {address: 127.0.0.1, port: $delivery_admin}
+kafka:
+  bootstrap_servers: "$bootstrap"
+  partitions: 3
+  replication_factor: 1
+  verify_topics: false
+  commit_interval: 200ms
+  properties: {topic.metadata.refresh.interval.ms: "1000"}   # the embedded broker creates topics on first use
+retry_tiers: [1s, 5s]
+destinations:
+  - id: central-intake
+    url: http://127.0.0.1:$pos_port/central-intake
+    retry: {initial: 500ms, max_delay: 2s, max_attempts: 20, max_age: 10m}
+  - id: clinic-emr
+    url: http://127.0.0.1:$pos_port/clinic-emr
+YAML
 echo
-echo "== metrics (http://127.0.0.1:$admin/metrics and http://127.0.0.1:$router_admin/metrics)"
-curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^relay_ingress_(requests_total|published_total|rejections_total|tokens_issued_total)' | sed 's/^/  /'
-curl -s "http://127.0.0.1:$router_admin/metrics" | grep -E '^relay_router_(records_total|deliveries_total|state_referrals)' | sed 's/^/  /'
+echo "== starting ocean-relay-delivery and pos-sim (logs in $work/delivery.log, $work/pos-sim.log)" >&2
+build/release/services/delivery/ocean-relay-delivery --config "$work/delivery.yaml" 2>"$work/delivery.log" &
+delivery_pid=$!
+echo "== the delivery service posts the $total records to pos-sim's two hub systems (waiting for all of them)"
+for _ in $(seq 1 600); do
+  got=$(curl -fs "http://127.0.0.1:$pos_admin/deliveries" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["deliveries"])' 2>/dev/null || echo 0)
+  [[ "$got" -ge "$total" ]] && break
+  sleep 0.2
+done
+curl -fs "http://127.0.0.1:$pos_admin/deliveries" | python3 scripts/lib/quickstart_report.py pos_sim_received
+sleep 1  # the last outcome events
+kcat -C -b "$bootstrap" -t relay.events.v1 -e -q -f '%s\n' | python3 scripts/lib/quickstart_report.py delivery_events
 
 echo
-echo "== SIGTERM: the router commits and leaves its group; the ingress turns readiness off and drains"
+echo "== metrics (ingress :$admin, router :$router_admin, delivery :$delivery_admin — all at /metrics)"
+curl -s "http://127.0.0.1:$admin/metrics" | grep -E '^relay_ingress_(requests_total|published_total|rejections_total|tokens_issued_total)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$router_admin/metrics" | grep -E '^relay_router_(records_total|deliveries_total|state_referrals)' | sed 's/^/  /'
+curl -s "http://127.0.0.1:$delivery_admin/metrics" | grep -E '^relay_delivery_(outcomes_total|attempts_total|parked_keys)' | grep -v ' 0$' | sed 's/^/  /'
+echo
+echo "== the dead-letter topic (relayctl dlq list; on the embedded broker it exists only after a first dead letter)"
+build/release/services/relayctl/relayctl dlq list --bootstrap-servers "$bootstrap" 2>&1 | sed 's/^/  /' || true
+
+echo
+echo "== SIGTERM: delivery and router commit and leave their groups; the ingress turns readiness off and drains"
+kill -TERM "$delivery_pid"
+wait "$delivery_pid" && echo "  delivery exited 0"
+delivery_pid=""
+kill -TERM "$pos_sim_pid"
+wait "$pos_sim_pid" 2>/dev/null || true
+pos_sim_pid=""
 kill -TERM "$router_pid"
 wait "$router_pid" && echo "  router exited 0"
 router_pid=""

@@ -41,6 +41,33 @@ def deliveries(_=None):
               f"  idempotency-key={h['idempotency-key'][:16]}…  bytes={size}")
 
 
+def delivery_events(_=None):
+    # kcat -f '%s\n' over relay.events.v1: the delivery service's outcomes (they name the delivery instance)
+    counts = {}
+    for line in sys.stdin:
+        e = json.loads(line)
+        if "delivery" not in e:
+            continue  # the router's decisions, shown above
+        o = e["outcome"]
+        counts[(e["destination"], o)] = counts.get((e["destination"], o), 0) + 1
+        if o == "delivered":
+            detail = f"attempt {e['attempt']}, HTTP {e['status']}, {e['latency_ms']:.1f} ms"
+        elif o == "retry-scheduled":
+            detail = f"attempt {e['attempt']} got HTTP {e['status']} ({e['reason']}); again in {e['retry_in_ms']} ms"
+        elif o == "parked":
+            detail = "waits behind an earlier event of the same referral"
+        else:
+            detail = f"{e.get('reason', '')} HTTP {e.get('status', '')}"
+        print(f"  {o:15} {e['destination']:15} {e['event']:30} ref={e['referral_ref']}  {detail}")
+    print("  summary:", ", ".join(f"{d} {o}: {n}" for (d, o), n in sorted(counts.items())))
+
+
+def pos_sim_received(_=None):
+    # pos-sim's /deliveries on stdin: what the hub systems received
+    d = json.load(sys.stdin)
+    print(f"  {d['deliveries']} received ({d['duplicates']} repeated an idempotency key), by route {d['by_route']}")
+
+
 def delivered(summary_path):
     print(json.load(open(summary_path))["delivered"])
 
@@ -56,4 +83,5 @@ def bootstrap(log_path):
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"webhooks": webhooks, "records": records, "events": events, "deliveries": deliveries,
-     "delivered": delivered, "bootstrap": bootstrap}[command](*args)
+     "delivered": delivered, "bootstrap": bootstrap, "delivery_events": delivery_events,
+     "pos_sim_received": pos_sim_received}[command](*args)

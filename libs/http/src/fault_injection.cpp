@@ -84,7 +84,8 @@ asio::awaitable<Response> faulty(FaultInjector* injector,
         }
         case FaultRule::Kind::kStatus:
         case FaultRule::Kind::kDown: {
-            const int status = rule.status;  // 503 unless the rule says otherwise
+            // A down rule answers 503 unless it names another status.
+            const int status = rule.kind == FaultRule::Kind::kDown && rule.status <= 0 ? 503 : rule.status;
             Response res{static_cast<bhttp::status>(status), request.version()};
             if (rule.retry_after.count() > 0)
                 res.set(bhttp::field::retry_after, std::to_string(rule.retry_after.count()));

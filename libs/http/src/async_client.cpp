@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -17,9 +18,11 @@
 #include <boost/url/parse.hpp>
 #include <map>
 #include <mutex>
+#include <variant>
 #include <vector>
 
 #include "relay/core/config.hpp"
+#include "relay/http/resolver_cache.hpp"
 
 namespace relay::http {
 
@@ -97,12 +100,40 @@ struct Connection {
     beast::tcp_stream& lowest() { return plain ? *plain : beast::get_lowest_layer(*secure); }
 };
 
+namespace {
+
+// Addresses to connect to, and the cache entry they came from (0: none, e.g. a literal address).
+struct Resolved {
+    ResolverCache::Endpoints endpoints;
+    std::uint64_t entry = 0;
+};
+using Resolution = std::variant<Resolved, Error>;
+
+// A name lookup under way for one (host, port). Connections that need the same name meanwhile wait for
+// it (each on a timer that the lookup cancels when it ends) rather than start lookups of their own.
+struct Lookup {
+    bool done = false;
+    // False when the lookup was cancelled or abandoned by its own caller: that says nothing about the
+    // name, so the waiters look it up again instead of sharing the outcome.
+    bool shared = true;
+    Resolution outcome;
+    std::vector<std::shared_ptr<asio::steady_timer>> waiters;
+};
+
+}  // namespace
+
 struct AsyncClient::Impl {
     asio::any_io_executor executor;
     ClientOptions options;
     asio::ssl::context tls{asio::ssl::context::tls_client};
+    // Guards the pool and the resolver state below. The client is driven from one executor (a
+    // single-threaded io_context or a strand) in every service, so this is never contended; it keeps the
+    // client as safe as the pool has always been should a caller use it from several threads.
     std::mutex mutex;
     std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle;
+    ResolverCache dns;
+    std::map<std::pair<std::string, std::uint16_t>, std::shared_ptr<Lookup>> lookups;  ///< under way
+    std::uint64_t resolutions = 0;
 
     std::unique_ptr<Connection> take_idle(const std::string& origin) {
         std::lock_guard lock(mutex);
@@ -122,16 +153,139 @@ struct AsyncClient::Impl {
 
 namespace {
 
+using Clock = ResolverCache::Clock;
+
+// Asks the system resolver, bounded by the connect timeout. The second member says whether the outcome
+// tells something about the name (false: the caller cancelled the lookup).
+asio::awaitable<std::pair<std::variant<ResolverCache::Endpoints, Error>, bool>> look_up(
+    AsyncClient::Impl& impl, const Url& url) {
+    {
+        std::lock_guard lock(impl.mutex);
+        ++impl.resolutions;
+    }
+    tcp::resolver resolver(impl.executor);
+    asio::steady_timer timer(impl.executor, impl.options.connect_timeout);
+    auto resolved = co_await (resolver.async_resolve(url.host, std::to_string(url.port), kTuple) ||
+                              timer.async_wait(kTuple));
+    if (resolved.index() == 1)
+        co_return std::pair{Error(ErrorKind::kTimeout, "name resolution timed out"), true};
+    auto [resolve_ec, results] = std::get<0>(resolved);
+    if (resolve_ec)
+        co_return std::pair{Error(ErrorKind::kRetryable, "cannot resolve host: " + resolve_ec.message()),
+                            resolve_ec != asio::error::operation_aborted};
+    ResolverCache::Endpoints endpoints;
+    for (const auto& result : results) endpoints.push_back(result.endpoint());
+    co_return std::pair{std::move(endpoints), true};
+}
+
+// Ends a lookup for its waiters: caches its outcome (a failure only if it says something about the
+// name), publishes it and wakes them. If the leading coroutine is destroyed before the lookup ended
+// (its io_context went away), the waiters are woken to look the name up themselves.
+class LookupLead {
+   public:
+    LookupLead(std::shared_ptr<AsyncClient::Impl> impl, const Url& url, std::shared_ptr<Lookup> lookup)
+        : impl_(std::move(impl)), host_(url.host), port_(url.port), lookup_(std::move(lookup)) {}
+    LookupLead(const LookupLead&) = delete;
+    LookupLead& operator=(const LookupLead&) = delete;
+    ~LookupLead() {
+        if (!lookup_->done) finish(Error(ErrorKind::kCancelled, "name resolution abandoned"), false);
+    }
+
+    Resolution finish(std::variant<ResolverCache::Endpoints, Error> outcome, bool meaningful) {
+        std::lock_guard lock(impl_->mutex);
+        const auto now = Clock::now();
+        Resolution resolution;
+        if (auto* endpoints = std::get_if<ResolverCache::Endpoints>(&outcome)) {
+            const auto entry = impl_->dns.store(host_, port_, *endpoints, now);
+            resolution = Resolved{std::move(*endpoints), entry};
+        } else {
+            auto& error = std::get<Error>(outcome);
+            if (meaningful) impl_->dns.store_failure(host_, port_, error, now);
+            resolution = std::move(error);
+        }
+        lookup_->done = true;
+        lookup_->shared = meaningful;
+        lookup_->outcome = resolution;
+        auto it = impl_->lookups.find({host_, port_});
+        if (it != impl_->lookups.end() && it->second == lookup_) impl_->lookups.erase(it);
+        for (auto& timer : lookup_->waiters) asio::post(timer->get_executor(), [timer] { timer->cancel(); });
+        lookup_->waiters.clear();
+        return resolution;
+    }
+
+   private:
+    std::shared_ptr<AsyncClient::Impl> impl_;
+    std::string host_;
+    std::uint16_t port_;
+    std::shared_ptr<Lookup> lookup_;
+};
+
+// The addresses for url's host: the literal address itself, a cached result, the result of a lookup
+// another connection has under way, or a lookup of our own.
+asio::awaitable<Resolution> resolve(std::shared_ptr<AsyncClient::Impl> impl, const Url& url) {
+    if (auto address = literal_address(url.host))
+        co_return Resolved{ResolverCache::Endpoints{tcp::endpoint(*address, url.port)}, 0};
+    if (!impl->dns.enabled()) {
+        auto looked_up = co_await look_up(*impl, url);
+        if (auto* error = std::get_if<Error>(&looked_up.first)) co_return std::move(*error);
+        co_return Resolved{std::move(std::get<ResolverCache::Endpoints>(looked_up.first)), 0};
+    }
+    // A waiter's timer lives on the waiter's executor, and the lookup cancels it there (see
+    // LookupLead::finish): the cancel then cannot overtake the waiter starting to wait.
+    const auto executor = co_await asio::this_coro::executor;
+    for (;;) {
+        std::shared_ptr<Lookup> lookup;
+        std::shared_ptr<asio::steady_timer> wait;
+        {
+            std::lock_guard lock(impl->mutex);
+            if (auto cached = impl->dns.find(url.host, url.port, Clock::now())) {
+                if (cached->error) co_return std::move(*cached->error);
+                co_return Resolved{std::move(cached->endpoints), cached->id};
+            }
+            auto& slot = impl->lookups[{url.host, url.port}];
+            if (slot) {
+                // The waiter's own deadline is a safety net: the lookup it waits for ends within the
+                // connect timeout, which started earlier.
+                wait = std::make_shared<asio::steady_timer>(executor, impl->options.connect_timeout);
+                slot->waiters.push_back(wait);
+            } else {
+                slot = std::make_shared<Lookup>();
+            }
+            lookup = slot;
+        }
+        if (!wait) {
+            LookupLead lead(impl, url, lookup);
+            auto [outcome, meaningful] = co_await look_up(*impl, url);
+            co_return lead.finish(std::move(outcome), meaningful);
+        }
+        auto [wait_ec] = co_await wait->async_wait(kTuple);
+        std::lock_guard lock(impl->mutex);
+        if (lookup->done) {
+            if (lookup->shared) co_return lookup->outcome;
+            continue;  // its caller gave up on it: try again, from the cache or with a lookup of our own
+        }
+        std::erase(lookup->waiters, wait);
+        if (!wait_ec) co_return Error(ErrorKind::kTimeout, "name resolution timed out");
+        co_return Error(ErrorKind::kCancelled, "name resolution cancelled");
+    }
+}
+
+// Connect errors that suggest nothing listens at the address any more, so a remembered lookup result
+// should be dropped: refused and unreachable, and also a connect timeout, because an address given up
+// after a move often just stops answering. (Dropping costs one lookup.)
+bool address_gone(const boost::system::error_code& ec) {
+    return ec == asio::error::connection_refused || ec == asio::error::host_unreachable ||
+           ec == asio::error::network_unreachable || ec == beast::error::timeout ||
+           ec == asio::error::timed_out;
+}
+
 asio::awaitable<std::variant<std::unique_ptr<Connection>, ClientResult>> connect(
     std::shared_ptr<AsyncClient::Impl> impl, const Url& url) {
     auto executor = impl->executor;
-    tcp::resolver resolver(executor);
-    asio::steady_timer timer(executor, impl->options.connect_timeout);
-    auto resolved = co_await (resolver.async_resolve(url.host, std::to_string(url.port), kTuple) ||
-                              timer.async_wait(kTuple));
-    if (resolved.index() == 1) co_return failure(ErrorKind::kTimeout, "name resolution timed out");
-    auto [resolve_ec, endpoints] = std::get<0>(resolved);
-    if (resolve_ec) co_return failure(ErrorKind::kRetryable, "cannot resolve host: " + resolve_ec.message());
+    auto resolution = co_await resolve(impl, url);
+    if (auto* error = std::get_if<Error>(&resolution))
+        co_return ClientResult{std::nullopt, std::move(*error)};
+    auto& [endpoints, entry] = std::get<Resolved>(resolution);
 
     auto conn = std::make_unique<Connection>();
     if (url.tls) {
@@ -148,7 +302,13 @@ asio::awaitable<std::variant<std::unique_ptr<Connection>, ClientResult>> connect
     }
     conn->lowest().expires_after(impl->options.connect_timeout);
     auto [connect_ec, endpoint] = co_await conn->lowest().async_connect(endpoints, kTuple);
-    if (connect_ec) co_return failure(classify(connect_ec), "cannot connect: " + connect_ec.message());
+    if (connect_ec) {
+        if (entry != 0 && address_gone(connect_ec)) {
+            std::lock_guard lock(impl->mutex);
+            impl->dns.invalidate(url.host, url.port, entry);
+        }
+        co_return failure(classify(connect_ec), "cannot connect: " + connect_ec.message());
+    }
     if (url.tls) {
         auto [handshake_ec] = co_await conn->secure->async_handshake(asio::ssl::stream_base::client, kTuple);
         if (handshake_ec)
@@ -186,6 +346,7 @@ AsyncClient::AsyncClient(asio::any_io_executor executor, ClientOptions options)
     : impl_(std::make_shared<Impl>()) {
     impl_->executor = std::move(executor);
     impl_->options = std::move(options);
+    impl_->dns = ResolverCache(impl_->options.dns_cache_ttl, impl_->options.dns_failure_ttl);
     auto& tls = impl_->tls;
     tls.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
@@ -210,6 +371,11 @@ AsyncClient::AsyncClient(asio::any_io_executor executor, ClientOptions options)
 }
 
 AsyncClient::~AsyncClient() = default;
+
+std::uint64_t AsyncClient::resolutions() const {
+    std::lock_guard lock(impl_->mutex);
+    return impl_->resolutions;
+}
 
 asio::awaitable<ClientResult> AsyncClient::send(Url url, ClientRequest request) {
     auto impl = impl_;

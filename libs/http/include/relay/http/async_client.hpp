@@ -37,6 +37,15 @@ struct ClientOptions {
     std::optional<std::string> ca_file;          ///< else the system's trust store
     std::optional<TlsFiles> client_certificate;  ///< mutual TLS
     std::size_t max_idle_per_origin = 8;
+    /// How long the addresses a host name resolved to are reused for new connections to it. Fixed,
+    /// because getaddrinfo does not tell the records' TTLs: short enough to follow a DNS change
+    /// (failover, migration) within a minute, long enough that a pool refilling after the peer closed
+    /// its connections costs one lookup. 0 turns the cache off: every new connection resolves.
+    std::chrono::milliseconds dns_cache_ttl{30'000};
+    /// How long a failed lookup is remembered (0: not at all). Brief on purpose: a resolver failure is
+    /// often transient, but while DNS is down, every connection attempt of a burst (or of each retry
+    /// round) would otherwise wait for its own lookup to fail. Only with the cache on.
+    std::chrono::milliseconds dns_failure_ttl{1'000};
 };
 
 /// The outcome of one exchange: a response (any status), or an error classified as retryable
@@ -51,6 +60,12 @@ struct ClientResult {
 /// An asynchronous HTTP/1.1 client with keep-alive connection reuse per origin, TLS (SNI, chain and
 /// host-name verification, optional client certificate) and a deadline on every step. Safe to use from
 /// several coroutines at once; each exchange holds its own connection.
+///
+/// Host names are resolved once per ClientOptions::dns_cache_ttl, not per connection: concurrent
+/// connections to a name whose lookup is under way wait for that lookup and share its result, and when
+/// connecting to a remembered address fails (refused, unreachable, timed out) the result is dropped so
+/// that the next connection asks DNS again — the host may have moved. Literal IP addresses are never
+/// looked up.
 class AsyncClient {
    public:
     AsyncClient(boost::asio::any_io_executor executor, ClientOptions options = {});
@@ -61,6 +76,10 @@ class AsyncClient {
     /// Sends `request` to `url` (Host, Content-Length and target are set from it). A pooled connection
     /// that turns out to be closed is replaced once, transparently, before anything was sent on it.
     boost::asio::awaitable<ClientResult> send(Url url, ClientRequest request);
+
+    /// Name lookups this client has asked the system resolver for so far (cache hits, shared lookups and
+    /// literal addresses do not count).
+    [[nodiscard]] std::uint64_t resolutions() const;
 
     struct Impl;
 

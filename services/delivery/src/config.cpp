@@ -82,6 +82,9 @@ DeliveryConfig read_delivery_config(ConfigReader::Node root) {
             read_duration(node, "timeout", std::chrono::seconds(30), Duration(100));
         sender.client.connect_timeout =
             read_duration(node, "connect_timeout", std::chrono::seconds(5), Duration(100));
+        // Resolved addresses are reused this long (0 = resolve for every new connection).
+        sender.client.dns_cache_ttl = std::chrono::duration_cast<std::chrono::milliseconds>(
+            node.duration("dns_cache_ttl", std::chrono::seconds(30), std::chrono::milliseconds(0)));
         auto tls = node.child("tls");
         if (const auto ca = tls.optional_string("ca_file")) sender.client.ca_file = *ca;
         const auto cert = tls.optional_string("client_cert_file");

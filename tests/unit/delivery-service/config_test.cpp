@@ -60,6 +60,7 @@ TEST(DeliveryConfig, TheExampleIsValidAndComplete) {
     ASSERT_TRUE(intake->rate_limit);
     EXPECT_EQ(intake->rate_limit->burst, 100);
     EXPECT_EQ(intake->retry.max_attempts, 12);
+    EXPECT_EQ(intake->sender.client.dns_cache_ttl, std::chrono::seconds(30));
     EXPECT_EQ(intake->sender.headers.at(0).first, "X-Hub-Tenant");
     const auto* emr = config.find("clinic-emr");
     ASSERT_NE(emr, nullptr);

@@ -124,6 +124,9 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         std::optional<ParkedKey> parked;  ///< as in the changelog
         bool head_returned = false;       ///< parked head came back from its tier and is being sent
         bool busy = false;
+        /// Busy only because its next parked record was not released: the partition is being handed
+        /// over, and the next owner releases it from the changelog.
+        bool release_deferred = false;
         std::deque<std::shared_ptr<kafka::Message>> inbox;
         std::int64_t since_ms = 0;  ///< when the key stopped being idle (for the oldest-age gauge)
     };
@@ -132,6 +135,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         kafka::OffsetTracker tracker;
         std::unordered_map<std::string, KeyState> keys;
         std::uint64_t generation = 0;
+        /// Being revoked: what is in flight finishes, nothing new starts (it stays uncommitted).
+        bool draining = false;
     };
 
     /// The record a key is sending now.
@@ -364,6 +369,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         const auto pit = partitions.find(partition_id);
         if (pit == partitions.end()) return;
         Partition& p = pit->second;
+        if (p.draining) return;
         const auto kit = p.keys.find(key);
         if (kit == p.keys.end()) return;
         KeyState& ks = kit->second;
@@ -611,7 +617,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                     ks.parked->head_token = next->token;
                     ks.parked->location = HeadLocation::kParked;
                     ks.parked->head_offset = next->offset;
-                    release(h.partition, h.generation, h.key, *next);
+                    release_or_defer(*p, h, *next);
                     return;
                 }
                 ks.parked.reset();
@@ -637,7 +643,12 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
             asio::post(pipeline_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record), m = std::move(m)]() mutable {
                 Head h{partition_id, generation, key, record.token, m, std::nullopt, true};
-                if (partition_of(h) == nullptr) return;
+                Partition* p = partition_of(h);
+                if (p == nullptr) return;
+                if (p->draining) {
+                    p->keys[key].release_deferred = true;
+                    return;
+                }
                 if (!m || m->offset() != record.offset || m->key() != parked_record_key(key, record.token)) {
                     // Gone from the changelog: nothing can be sent. Count it loudly and go on with the key.
                     metrics.lost_parked().Increment();
@@ -649,6 +660,14 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                 start(std::move(h));
             });
         });
+    }
+
+    void release_or_defer(Partition& p, const Head& h, const ParkedRecord& next) {
+        if (p.draining) {
+            p.keys[h.key].release_deferred = true;  // the changelog names it as the head: restored later
+            return;
+        }
+        release(h.partition, h.generation, h.key, next);
     }
 
     /// A released record that cannot be read: the key moves on as if it had been settled.
@@ -673,7 +692,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                 ks.parked->head_token = next->token;
                 ks.parked->head_offset = next->offset;
                 ks.parked->location = HeadLocation::kParked;
-                release(h.partition, h.generation, h.key, *next);
+                release_or_defer(*p, h, *next);
                 return;
             }
             ks.parked.reset();
@@ -796,6 +815,12 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     void on_revoked(const std::vector<kafka::TopicPartition>& revoked, bool lost) override {
         const auto deadline = SteadyClock::now() + config.grace_period;
         std::vector<kafka::TopicPartition> final_offsets;
+        on_pipeline([&] {
+            for (const auto& tp : revoked)
+                if (const auto it = partitions.find(tp.partition); it != partitions.end() && tp.topic == config.topics.deliveries)
+                    it->second.draining = true;
+            return 0;
+        });
         for (const auto& tp : revoked) {
             if (tp.topic != config.topics.deliveries) continue;
             // Let the deliveries in flight finish so what is done is committed (not sent twice).
@@ -804,7 +829,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                     const auto it = partitions.find(tp.partition);
                     if (it == partitions.end()) return false;
                     for (const auto& [key, ks] : it->second.keys)
-                        if (ks.busy) return true;
+                        if (ks.busy && !ks.release_deferred) return true;
                     return false;
                 });
                 if (!busy) break;

@@ -194,6 +194,23 @@ TEST(DeliveryKafka, ParkedKeysSurviveARestartAndKeepTheirOrder) {
     for (const auto& [key, r] : received(pos.sim(), "down")) EXPECT_EQ(r.times, 1) << key << " delivered twice";
 }
 
+TEST(DeliveryKafka, ARebalanceMovesParkedKeysToTheNewOwnerInOrder) {
+    PosSimServer pos("  - name: down\n    faults: [{kind: down, status: 503, delay: 8s}]");
+    const auto topics = delivery_topics("rebalance");
+    const std::string yaml = delivery_yaml(topics, destination("down", pos.url("down")));
+    RunningDelivery first(yaml);
+    const auto sent = produce_referrals(topics, "down", "moved", 12, 3);
+    ASSERT_TRUE(eventually([&] { return count_outcome(all_events(topics), "parked") >= 24; }, 30s));
+    // A second member joins: the cooperative rebalance hands it some partitions, whose parked keys it
+    // restores from the changelog; then the first leaves and the second owns everything.
+    RunningDelivery second(yaml);
+    std::this_thread::sleep_for(3s);
+    EXPECT_EQ(first.stop(), 0);
+    ASSERT_TRUE(eventually([&] { return check_delivered_in_order(received(pos.sim(), "down"), sent).empty(); }, 60s))
+        << check_delivered_in_order(received(pos.sim(), "down"), sent);
+    for (const auto& [key, r] : received(pos.sim(), "down")) EXPECT_EQ(r.times, 1) << key << " delivered twice";
+}
+
 TEST(DeliveryKafka, OAuthTokenExpiryAndThrottlingMidStreamLoseNothing) {
     PosSimServer pos(
         "  - name: oauth\n"

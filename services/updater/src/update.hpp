@@ -1,0 +1,139 @@
+// The canonical update request: one decision of a hub about one Ocean referral, as the hub API accepts
+// it and as `relay.updates.v1` records carry it (value = this JSON, UTF-8). The updater turns it into
+// Ocean's FHIR message (message.hpp, ocean-api.md §3.7).
+//
+// JSON format (JSON Schema: services/updater/schemas/update.schema.json, draft 2020-12). One object;
+// unknown members, and members that do not belong to the action, are errors:
+//
+//   common (every action)
+//     "update_id"     string, required. The hub's id of this decision, 1..128 of [A-Za-z0-9_.:-]. Every
+//                     id the message carries is derived from it: a retried update builds the same bytes.
+//     "referral_ref"  string, required. Ocean's referral ref (id-ereferral-reference), 1..128 of
+//                     [A-Za-z0-9_.:-].
+//     "action"        string, required: accept | decline | complete | reopen | forward | switch_type |
+//                     book | change_booking | cancel_booking | booking_instructions | message
+//     "site"          string, optional: the Ocean site number (whose token the sender uses).
+//     "requested_at"  string, optional: RFC 3339 date-time with seconds and an offset ("Z" or ±hh:mm);
+//                     becomes Bundle.timestamp (and Task.lastModified / Communication.sent).
+//   accept            "import_to_emr" bool, optional (default false): ask Ocean to import the patient
+//                     into the site's EMR (§3.7.3 import extension).
+//   decline           "reason" string, required (shown as the decline reason).
+//   complete, reopen  nothing else.
+//   forward           "listing_ref" string, required (id-referral-target-reference of the new listing,
+//                     1..128 of [A-Za-z0-9_.:-]);
+//                     "reason" string, optional.
+//   switch_type       "econsult" bool, required: true = handle as an eConsult, false = as an eReferral.
+//   book, change_booking
+//                     "appointment" object, required:
+//                       "id"            optional for book (default: derived from update_id), optional
+//                                       for change_booking (default: the referral's latest appointment
+//                                       that is not cancelled); a FHIR id;
+//                       "start", "end"  required, RFC 3339 date-times with seconds and an offset;
+//                                       end after start;
+//                       "confirmed"     bool, required: the patient confirmed (Booking Confirmed) or
+//                                       not (Booking Unconfirmed);
+//                       "type_text"     string, optional: appointmentType.text (a label);
+//                       "instructions"  string, optional: patientInstruction (booking comments);
+//                       "wait_time_milestone" optional: wait-1 | wait-1a | wait-1b | wait-2 (Ontario
+//                                       wait times).
+//   cancel_booking    "appointment" object, optional: {"id"} (default: the latest appointment that is
+//                     not cancelled); "reason" string, optional (Appointment.cancelationReason.text).
+//   booking_instructions
+//                     "instructions" string, required.
+//   message           "text" string, required; "attachment" object, optional:
+//                     {"content_type" (type/subtype), "data" (standard base64, non-empty),
+//                     "title" optional}.
+//
+// Texts (reason, instructions, text, type_text, title) are 1..65536 bytes of UTF-8 and not only
+// whitespace: FHIR has no empty strings. Errors name the field and a code, never a value (no PHI).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace relay::updater {
+
+enum class Action {
+    kAccept,
+    kDecline,
+    kComplete,
+    kReopen,
+    kForward,
+    kSwitchType,
+    kBook,
+    kChangeBooking,
+    kCancelBooking,
+    kBookingInstructions,
+    kMessage,
+};
+
+/// "accept", "decline", ... as in the JSON.
+const char* to_string(Action action);
+std::optional<Action> parse_action(std::string_view text);
+
+struct AppointmentRequest {
+    std::string id;  ///< empty: derived (book) or the latest appointment (change/cancel)
+    std::string start;
+    std::string end;
+    bool confirmed = false;
+    std::string type_text;
+    std::string instructions;
+    std::string wait_time_milestone;  ///< empty or wait-1 | wait-1a | wait-1b | wait-2
+};
+
+struct AttachmentRequest {
+    std::string content_type;
+    std::string data;  ///< base64, as received
+    std::string title;
+};
+
+struct Update {
+    std::string update_id;
+    std::string referral_ref;
+    Action action = Action::kAccept;
+    std::string site;
+    std::string requested_at;
+
+    bool import_to_emr = false;                     ///< accept
+    std::string reason;                             ///< decline (required), forward, cancel_booking
+    std::string listing_ref;                        ///< forward
+    bool econsult = false;                          ///< switch_type
+    std::optional<AppointmentRequest> appointment;  ///< book, change_booking, cancel_booking
+    std::string instructions;                       ///< booking_instructions
+    std::string text;                               ///< message
+    std::optional<AttachmentRequest> attachment;    ///< message
+};
+
+/// One problem with the input: where (a JSON path such as "appointment.start"), a code, and a fixed
+/// text. Never a value from the input.
+struct FieldError {
+    std::string field;
+    std::string code;  ///< required | type | format | unknown | not-allowed | value | json
+    std::string message;
+};
+
+struct ParseUpdateResult {
+    std::optional<Update> update;    ///< set when errors is empty
+    std::vector<FieldError> errors;  ///< every problem found, in document order
+
+    [[nodiscard]] bool ok() const { return update.has_value(); }
+    /// "field: message (code); ..." for logs and 400 answers.
+    [[nodiscard]] std::string error_text() const;
+};
+
+ParseUpdateResult parse_update(std::string_view json);
+
+/// The update as canonical JSON (members in the documented order, only those set): what
+/// parse_update reads back to an equal Update.
+std::string to_json(const Update& update);
+
+/// Whether `text` is an RFC 3339 date-time with seconds and an offset; sets `epoch_seconds` (UTC).
+bool parse_rfc3339(std::string_view text, std::int64_t& epoch_seconds);
+
+/// A FHIR id: [A-Za-z0-9-.]{1,64}.
+bool is_fhir_id(std::string_view s);
+
+}  // namespace relay::updater

@@ -19,6 +19,7 @@
 #include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "dispatcher.hpp"
 #include "metrics.hpp"
@@ -137,6 +138,10 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         std::uint64_t generation = 0;
         /// Being revoked: what is in flight finishes, nothing new starts (it stays uncommitted).
         bool draining = false;
+        /// Every record the changelog named when the partition was restored (heads and parked records).
+        /// Their first appearances may be read again (committed offsets lag), possibly after the record
+        /// was released and delivered and the key cleared: recognised here, they are not sent twice.
+        std::unordered_set<std::string> restored_tokens;
     };
 
     /// The record a key is sending now.
@@ -390,12 +395,16 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                 continue;
             }
             std::string token = make_token(m->partition(), m->offset());
+            if (p.restored_tokens.contains(token)) {
+                done(p, m->offset());  // re-read after a restart: in a tier, parked, or already delivered
+                continue;
+            }
             if (ks.parked) {
                 const bool known = ks.parked->head_token == token ||
                                    std::any_of(ks.parked->waiting.begin(), ks.parked->waiting.end(),
                                                [&](const ParkedRecord& r) { return r.token == token; });
                 if (known) {
-                    done(p, m->offset());  // re-read after a restart: already in a tier or parked
+                    done(p, m->offset());  // re-read: already in a tier or parked
                     continue;
                 }
                 ks.busy = true;
@@ -797,6 +806,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                 p.generation = next_generation++;
                 const std::int64_t now = epoch_ms();
                 for (auto& [key, parked] : keys) {
+                    p.restored_tokens.insert(parked.head_token);
+                    for (const auto& r : parked.waiting) p.restored_tokens.insert(r.token);
                     KeyState& ks = p.keys[key];
                     ks.since_ms = now;
                     ks.parked = std::move(parked);

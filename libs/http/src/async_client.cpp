@@ -43,11 +43,14 @@ ClientResult failure(ErrorKind kind, std::string message) {
 ErrorKind classify(const boost::system::error_code& ec) {
     if (ec == beast::error::timeout || ec == asio::error::timed_out) return ErrorKind::kTimeout;
     if (ec == asio::error::operation_aborted) return ErrorKind::kCancelled;
-    if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit ||
-        ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated) {
-        // TLS verification failures and oversized or malformed responses fail the same way next time.
-        return ec == asio::ssl::error::stream_truncated ? ErrorKind::kRetryable : ErrorKind::kPermanent;
-    }
+    // Oversized responses fail the same way next time.
+    if (ec == bhttp::error::body_limit || ec == bhttp::error::header_limit) return ErrorKind::kPermanent;
+    // A failed TLS handshake (certificate verification included) is retryable: an expired or rotated
+    // certificate is fixed on the other side, and a wrong CA file here by a configuration change and a
+    // restart; either way the records waiting in retry then go through without anyone replaying them.
+    // Callers bound the retries (a policy, a circuit breaker).
+    if (ec.category() == asio::error::get_ssl_category() || ec == asio::ssl::error::stream_truncated)
+        return ErrorKind::kRetryable;
     if (ec.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
         ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
         return ErrorKind::kPermanent;  // unparseable HTTP

@@ -125,8 +125,8 @@ boost::asio::awaitable<AttemptResult> DestinationSender::exchange(const Outbound
     http::ClientResult sent = co_await client_->send(config_.url, std::move(request));
     result.latency = std::chrono::steady_clock::now() - started;
     if (!sent.ok()) {
-        // The client already sorted transport failures (refused / reset / DNS → retryable, deadline →
-        // timeout, TLS verification → permanent).
+        // The client already sorted transport failures (refused / reset / DNS / TLS handshake →
+        // retryable, deadline → timeout, an oversized response → permanent).
         result.outcome = Outcome{false, sent.error.kind, "transport error"};
         result.excerpt = clipped(sent.error.message);
         co_return result;

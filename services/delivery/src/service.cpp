@@ -537,6 +537,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                                json::object{{"attempt", made},
                                             {"status", result.attempt ? result.attempt->status : 0},
                                             {"reason", result.reason},
+                                            {"excerpt", result.attempt ? result.attempt->excerpt : std::string()},
                                             {"retry_in_ms", delay_ms},
                                             {"due_at", format_rfc3339_millis(SystemTime(std::chrono::milliseconds(due)))},
                                             {"tier", tier_label(tiers.tiers()[tier])}}));

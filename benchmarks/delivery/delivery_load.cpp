@@ -140,6 +140,42 @@ std::pair<long long, long long> machine_ticks() {
     return {total - idle, total};
 }
 
+/// Voluntary + involuntary context switches of every thread of `pid`.
+long long context_switches(pid_t pid) {
+    long long total = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+        std::ifstream in(task.path() / "status");
+        std::string line;
+        while (std::getline(in, line))
+            if (line.starts_with("voluntary_ctxt_switches:") || line.starts_with("nonvoluntary_ctxt_switches:"))
+                total += std::stoll(line.substr(line.find(':') + 1));
+    }
+    return total;
+}
+
+/// CPU ticks of each thread of `pid`, by "tid:comm".
+std::map<std::string, long long> thread_ticks(pid_t pid) {
+    std::map<std::string, long long> out;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(fmt::format("/proc/{}/task", pid), ec)) {
+        std::ifstream in(task.path() / "stat");
+        std::string stat;
+        if (!std::getline(in, stat)) continue;
+        const auto open = stat.find('('), close = stat.rfind(')');
+        if (open == std::string::npos || close == std::string::npos) continue;
+        std::string comm = stat.substr(open + 1, close - open - 1);
+        std::replace(comm.begin(), comm.end(), ' ', '_');
+        std::istringstream fields(stat.substr(close + 2));
+        std::string field;
+        long long ticks = 0;
+        for (int i = 3; i <= 15 && fields >> field; ++i)
+            if (i == 14 || i == 15) ticks += std::stoll(field);
+        out[task.path().filename().string() + ":" + comm] = ticks;
+    }
+    return out;
+}
+
 double self_cpu_seconds() {
     rusage u{};
     ::getrusage(RUSAGE_SELF, &u);
@@ -159,6 +195,8 @@ using Pids = std::vector<std::pair<std::string, pid_t>>;
 struct Snapshot {
     Clock::time_point at;
     std::map<std::string, long long> ticks;
+    std::map<std::string, long long> switches;
+    std::map<std::string, std::map<std::string, long long>> threads;  ///< per process: "tid:comm" -> ticks
     long long machine_busy = 0, machine_total = 0;
     double self_cpu = 0;
     double load = 0;
@@ -167,7 +205,11 @@ struct Snapshot {
 Snapshot snapshot(const Pids& pids) {
     Snapshot s;
     s.at = Clock::now();
-    for (const auto& [name, pid] : pids) s.ticks[name] = cpu_ticks(pid);
+    for (const auto& [name, pid] : pids) {
+        s.ticks[name] = cpu_ticks(pid);
+        s.switches[name] = context_switches(pid);
+        if (name != "broker") s.threads[name] = thread_ticks(pid);  // the JVM has dozens
+    }
     std::tie(s.machine_busy, s.machine_total) = machine_ticks();
     s.self_cpu = self_cpu_seconds();
     s.load = load1();
@@ -215,6 +257,23 @@ std::string window_fields(const Snapshot& a,
                                items ? marginal_ms * 1000.0 / static_cast<double>(items) : 0.0);
         }
         out += fmt::format(" rss_kb.{}={} hwm_kb.{}={}", name, status_kb(pid, "VmRSS"), name, status_kb(pid, "VmHWM"));
+        if (a.switches.count(name) && b.switches.count(name) && items)
+            out += fmt::format(" cs_per_item.{}={:.2f}", name,
+                               static_cast<double>(b.switches.at(name) - a.switches.at(name)) / static_cast<double>(items));
+        // The busiest threads (cores over the window), e.g. "12345:ocean-relay-del:0.52,12350:rdk:broker1:0.10".
+        if (a.threads.count(name) && b.threads.count(name) && secs > 0) {
+            std::vector<std::pair<double, std::string>> busy;
+            for (const auto& [thread, ticks] : b.threads.at(name)) {
+                const auto before = a.threads.at(name).find(thread);
+                const long long used = ticks - (before == a.threads.at(name).end() ? 0 : before->second);
+                if (used > 0) busy.emplace_back(static_cast<double>(used) / tck / secs, thread);
+            }
+            std::sort(busy.rbegin(), busy.rend());
+            std::string list;
+            for (std::size_t i = 0; i < busy.size() && i < 6; ++i)
+                list += fmt::format("{}{}:{:.2f}", i ? "," : "", busy[i].second, busy[i].first);
+            if (!list.empty()) out += fmt::format(" threads.{}={}", name, list);
+        }
     }
     const double driver_ms = (b.self_cpu - a.self_cpu) * 1000.0;
     const double busy_ms = static_cast<double>(b.machine_busy - a.machine_busy) * 1000.0 / tck;

@@ -3,8 +3,9 @@
 #   1. throughput: ocean-relay-delivery draining a pre-filled relay.deliveries.v1 into a fast hub system
 #      (pos-sim in-process in delivery_load), with destination_queue_limit high enough that nothing is
 #      deferred: deliveries/s, CPU per delivery, peak RSS;
-#   2. defaults: the same backlog with the example configuration's destination_queue_limit (200), which
-#      defers what is beyond it to the first delay tier (capped at DEFAULTS_TIMEOUT s);
+#   2. defaults: the same backlog with the example configuration's queue settings (destination_queue_wait
+#      5s, destination_queue_limit 0 = kafka.max_in_flight): a fast hub's backlog is not deferred
+#      (capped at DEFAULTS_TIMEOUT s);
 #   3. hop: the delivery service alone at fixed rates: records produced straight to relay.deliveries.v1
 #      (linger 0), latency from the produce call to the receiver, and the delivery's CPU per record;
 #   4. e2e: ingress -> router -> delivery -> receiver at fixed rates: latency from the ingress's 200 to the
@@ -262,7 +263,7 @@ if [[ " $PHASES " == *" throughput "* ]]; then
   backlog_run throughput "$RECORDS" "$REFERRALS" "$TUNED_QUEUE_LIMIT" 300
 fi
 if [[ " $PHASES " == *" defaults "* ]]; then
-  backlog_run defaults "$DEFAULTS_RECORDS" "$DEFAULTS_REFERRALS" 200 "$DEFAULTS_TIMEOUT"
+  backlog_run defaults "$DEFAULTS_RECORDS" "$DEFAULTS_REFERRALS" 0 "$DEFAULTS_TIMEOUT"
 fi
 
 # --------------------------------------------------------------------- hop --
@@ -338,8 +339,8 @@ destinations:
 routes:
   - {site: "$SITE", destinations: [hub]}
 EOF
-  # The example's defaults (destination_queue_limit 200): a steady flow never comes near it.
-  delivery_yaml "$prefix" "$delivery_admin" "$DRIVER_PORT" 200 >"$dir/delivery.yaml"
+  # The example's defaults (destination_queue_limit 0 = kafka.max_in_flight, destination_queue_wait 5s).
+  delivery_yaml "$prefix" "$delivery_admin" "$DRIVER_PORT" 0 >"$dir/delivery.yaml"
   # The ingress creates the inbound topic; the router the rest of its own; the delivery its own.
   "$INGRESS_BIN" -c "$dir/ingress.yaml" >"$dir/ingress.log" 2>&1 &
   ingress_pid=$!; PIDS+=("$ingress_pid")

@@ -366,8 +366,12 @@ RecordReader::RecordReader(const ClientConfig& client) {
         detail::set(conf, "enable.partition.eof", "true");
         detail::set(conf, "enable.auto.commit", "false");
         detail::set(conf, "auto.offset.reset", "error");
-        detail::set(conf, "fetch.max.bytes", std::to_string(64 << 20));
-        detail::set(conf, "max.partition.fetch.bytes", std::to_string(64 << 20));
+        // One record is wanted, not a prefetch of megabytes to decompress and drop. A broker still
+        // returns the first record batch whole when it is larger than these limits.
+        detail::set(conf, "fetch.max.bytes", std::to_string(1 << 20));
+        detail::set(conf, "max.partition.fetch.bytes", std::to_string(1 << 20));
+        detail::set(conf, "queued.min.messages", "1");
+        detail::set(conf, "queued.max.messages.kbytes", "1024");
         detail::set(conf, "receive.message.max.bytes", std::to_string((64 << 20) + (1 << 20)));
     } catch (...) {
         rd_kafka_conf_destroy(conf);

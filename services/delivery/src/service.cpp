@@ -116,6 +116,32 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         std::unique_ptr<DestinationDispatcher> dispatcher;
         DeliveryMetrics::Destination* metrics = nullptr;
         std::size_t started = 0;
+        int max_concurrency = 1;
+        /// How fast the destination works through its queue: the mean time between two finished
+        /// dispatches (seconds; 0 until there is one), and when the last one finished (or the queue
+        /// started after being empty).
+        double seconds_per_dispatch = 0;
+        SteadyClock::time_point last_progress{};
+
+        /// True when the records already waiting would keep the next one waiting longer than `limit`
+        /// (or more than `max_waiting` wait): a slow or stalled destination, whose records then wait in
+        /// a tier rather than in the consumer's shared capacity. A fast destination's backlog drains
+        /// in moments and is never deferred.
+        [[nodiscard]] bool overloaded(std::size_t waiting,
+                                      std::size_t max_waiting,
+                                      std::chrono::milliseconds limit,
+                                      SteadyClock::time_point now) const {
+            if (waiting >= max_waiting) return true;
+            if (waiting < static_cast<std::size_t>(max_concurrency)) return false;
+            const double limit_s = std::chrono::duration<double>(limit).count();
+            if (std::chrono::duration<double>(now - last_progress).count() > limit_s) return true;  // stalled
+            return static_cast<double>(waiting) * seconds_per_dispatch > limit_s;
+        }
+        void dispatched(SteadyClock::time_point now) {
+            const double interval = std::chrono::duration<double>(now - last_progress).count();
+            seconds_per_dispatch = seconds_per_dispatch == 0 ? interval : 0.8 * seconds_per_dispatch + 0.2 * interval;
+            last_progress = now;
+        }
         int tokens_seen = 0;
     };
 
@@ -205,7 +231,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         }
         kafka::ProducerConfig producer_config;
         producer_config.client = config.kafka.client;
-        producer_config.linger = std::chrono::milliseconds(2);
+        producer_config.linger = config.kafka.linger;
         producer_config.delivery_timeout = config.kafka.produce_timeout;
         producer_config.message_max_bytes = config.kafka.message_max_bytes;
         producer = std::make_unique<kafka::Producer>(producer_config);
@@ -227,6 +253,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         for (auto& d : config.delivery.destinations) {
             Destination dest;
             dest.metrics = &metrics.destination(d.sender.id);
+            dest.max_concurrency = d.max_concurrency;
             const std::string id = d.sender.id;
             dest.dispatcher = std::make_unique<DestinationDispatcher>(
                 pipeline_ioc.get_executor(), d, (static_cast<std::uint64_t>(seed()) << 32) | seed());
@@ -458,11 +485,13 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         }
         Destination& dest = dit->second;
         DispatchResult result;
-        const bool overloaded =
-            dest.started >= static_cast<std::size_t>(dest.dispatcher->in_flight()) + config.destination_queue_limit;
-        if (overloaded) {
-            // Too many records already wait for this destination: defer to the first tier, without an
-            // attempt, rather than hold the consumer's capacity for everyone else.
+        const auto now = SteadyClock::now();
+        const std::size_t waiting = dest.started - static_cast<std::size_t>(dest.dispatcher->in_flight());
+        if (dest.started == 0) dest.last_progress = now;  // the queue starts now
+        if (dest.overloaded(waiting, config.destination_queue_limit, config.destination_queue_wait, now)) {
+            // The records already waiting for this destination would keep this one waiting too long:
+            // defer to the first tier, without an attempt, rather than hold the consumer's capacity for
+            // everyone else.
             result.decision = Decision::kRetry;
             result.retry_in = tiers.tiers().front();
             result.reason = "destination busy";
@@ -479,6 +508,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             const Duration age{std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_ms))};
             result = co_await dest.dispatcher->dispatch(std::move(delivery), age);
             --dest.started;
+            dest.dispatched(SteadyClock::now());
         }
         if (partition_of(h) == nullptr) co_return;  // revoked meanwhile: the new owner sends it again
 

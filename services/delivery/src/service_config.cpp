@@ -56,8 +56,9 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
 
     auto service = root.child("service");
     config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
-    config.destination_queue_limit =
-        static_cast<std::size_t>(service.integer("destination_queue_limit", 200, 1, 1'000'000));
+    config.destination_queue_wait =
+        service.duration("destination_queue_wait", config.destination_queue_wait, std::chrono::milliseconds(10));
+    const auto queue_limit = static_cast<std::size_t>(service.integer("destination_queue_limit", 0, 0, 1'000'000));
 
     auto admin = root.child("admin");
     config.admin.name = "admin";
@@ -81,6 +82,7 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
         static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.produce_timeout =
         kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
+    kafka.linger = kafka_node.duration("linger", kafka.linger, std::chrono::milliseconds(0));
     kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 5'000, 1, 1'000'000));
     kafka.commit_interval =
         kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));
@@ -90,6 +92,7 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
         kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
     kafka.message_max_bytes =
         kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
+    config.destination_queue_limit = queue_limit == 0 ? kafka.max_in_flight : queue_limit;
     if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
         kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
     if (kafka.group_id == kafka.tier_group_id)

@@ -36,6 +36,8 @@ struct DeliveryKafka {
     int partitions = 12;
     int replication_factor = 3;
     std::chrono::milliseconds produce_timeout{60'000};
+    /// linger.ms: how long the producer gathers records into a batch (latency against throughput).
+    std::chrono::milliseconds linger{2};
     /// Records being delivered or waiting behind their key at once (back-pressure on the consumer).
     std::size_t max_in_flight = 5'000;
     std::chrono::milliseconds commit_interval{1'000};
@@ -50,10 +52,13 @@ struct DeliveryServiceConfig {
     DeliveryKafka kafka;
     DeliveryTopics topics;
     DeliveryConfig delivery;
-    /// A destination with this many records waiting for it (beyond those in flight) defers the next ones
-    /// to the first delay tier instead of queueing them in memory: a slow destination cannot take the
-    /// consumer's whole capacity from the others.
-    std::size_t destination_queue_limit = 200;
+    /// A destination whose waiting records would keep the next one waiting longer than this (judged
+    /// from how fast it finishes requests, or because it finished none for this long) defers the next
+    /// ones to the first delay tier instead of queueing them in memory: a slow or stalled destination
+    /// cannot take the consumer's capacity from the others, while a fast one's backlog is never deferred.
+    std::chrono::milliseconds destination_queue_wait{5'000};
+    /// A hard cap on records waiting for one destination (0 in the file = kafka.max_in_flight).
+    std::size_t destination_queue_limit = 5'000;
     std::chrono::milliseconds grace_period{25'000};
 
     /// relay.deliveries.retry.<label>.v1 for each tier, in tier order.

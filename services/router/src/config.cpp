@@ -67,6 +67,7 @@ RouterConfig load_config(ConfigReader& reader) {
         static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.produce_timeout =
         kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
+    kafka.linger = kafka_node.duration("linger", kafka.linger, std::chrono::milliseconds(0));
     kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 2'000, 1, 1'000'000));
     kafka.commit_interval =
         kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));

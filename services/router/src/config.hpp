@@ -34,6 +34,8 @@ struct RouterKafka {
     int replication_factor = 3;
     /// A produce not acknowledged within this ends the process (restart re-processes: at-least-once).
     std::chrono::milliseconds produce_timeout{60'000};
+    /// linger.ms: how long the producer gathers records into a batch (latency against throughput).
+    std::chrono::milliseconds linger{5};
     /// Inbound records being processed at once (back-pressure on the consumer).
     std::size_t max_in_flight = 2'000;
     std::chrono::milliseconds commit_interval{1'000};

@@ -139,7 +139,7 @@ struct Router::Impl : kafka::RebalanceListener {
         }
         kafka::ProducerConfig producer_config;
         producer_config.client = config.kafka.client;
-        producer_config.linger = std::chrono::milliseconds(5);
+        producer_config.linger = config.kafka.linger;
         producer_config.delivery_timeout = config.kafka.produce_timeout;
         producer_config.message_max_bytes = config.kafka.message_max_bytes;
         producer = std::make_unique<kafka::Producer>(producer_config);

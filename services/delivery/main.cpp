@@ -19,10 +19,13 @@ extern "C" void on_signal(int /*signal*/) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"ocean-relay delivery: delivery records from Kafka → hub systems, with retries and dead letters"};
+    CLI::App app{
+        "ocean-relay delivery: delivery records from Kafka → hub systems, with retries and dead letters"};
     std::string config_path;
     bool check_only = false;
-    app.add_option("-c,--config", config_path, "YAML configuration file (RELAY_* environment variables override keys)")
+    app.add_option("-c,--config",
+                   config_path,
+                   "YAML configuration file (RELAY_* environment variables override keys)")
         ->required();
     app.add_flag("--check-config", check_only, "validate the configuration and exit");
     CLI11_PARSE(app, argc, argv);

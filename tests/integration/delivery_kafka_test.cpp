@@ -23,7 +23,8 @@ namespace json = boost::json;
 class RunningDelivery {
    public:
     explicit RunningDelivery(const std::string& yaml) {
-        auto reader = ConfigReader::from_string(yaml, "RELAY", [](const std::string&) { return std::optional<std::string>(); });
+        auto reader = ConfigReader::from_string(
+            yaml, "RELAY", [](const std::string&) { return std::optional<std::string>(); });
         auto config = delivery::load_service_config(reader);
         log::set_level(config.log_level);
         service_ = std::make_unique<delivery::DeliveryService>(std::move(config));
@@ -86,7 +87,8 @@ TEST(DeliveryKafka, AnOutageThenRecoveryDeliversEverythingInOrderWithRetriesSpac
     RunningDelivery delivery(delivery_yaml(topics, destination("flaky", pos.url("flaky"))));
     const auto sent = produce_referrals(topics, "flaky", "outage", 15, 3);
 
-    ASSERT_TRUE(eventually([&] { return check_delivered_in_order(received(pos.sim(), "flaky"), sent).empty(); }, 60s))
+    ASSERT_TRUE(
+        eventually([&] { return check_delivered_in_order(received(pos.sim(), "flaky"), sent).empty(); }, 60s))
         << check_delivered_in_order(received(pos.sim(), "flaky"), sent);
     const auto got = received(pos.sim(), "flaky");
     EXPECT_EQ(got.size(), sent.size());  // nothing else arrived
@@ -94,7 +96,8 @@ TEST(DeliveryKafka, AnOutageThenRecoveryDeliversEverythingInOrderWithRetriesSpac
     // Every record has exactly one "delivered"; every retry was scheduled within the policy's ceiling
     // and the next attempt came no earlier than its due time.
     std::vector<ConsumedRecord> events;
-    ASSERT_TRUE(eventually([&] { return count_outcome(events = all_events(topics), "delivered") >= sent.size(); }, 30s));
+    ASSERT_TRUE(eventually(
+        [&] { return count_outcome(events = all_events(topics), "delivered") >= sent.size(); }, 30s));
     const auto by_key = events_by_key(events);
     std::size_t retries = 0;
     for (const auto& r : sent) {
@@ -112,7 +115,8 @@ TEST(DeliveryKafka, AnOutageThenRecoveryDeliversEverythingInOrderWithRetriesSpac
             for (std::size_t j = i + 1; j < list.size(); ++j) {
                 const std::string next(list[j].at("outcome").as_string());
                 if (next != "delivered" && next != "retry-scheduled") continue;
-                EXPECT_GE(std::string(list[j].at("at").as_string()), std::string(list[i].at("due_at").as_string()))
+                EXPECT_GE(std::string(list[j].at("at").as_string()),
+                          std::string(list[i].at("due_at").as_string()))
                     << r.idempotency_key << ": retried before its due time";
                 break;
             }
@@ -128,8 +132,8 @@ TEST(DeliveryKafka, AnOutageThenRecoveryDeliversEverythingInOrderWithRetriesSpac
 TEST(DeliveryKafka, APermanentFailureGoesToTheDlqWithReasonStatusAndExcerptAndDoesNotBlockTheReferral) {
     PosSimServer pos("  - name: rejecting\n    faults: [{kind: status, status: 400}]\n  - name: open");
     const auto topics = delivery_topics("dlq");
-    RunningDelivery delivery(
-        delivery_yaml(topics, destination("rejecting", pos.url("rejecting")) + destination("open", pos.url("open"))));
+    RunningDelivery delivery(delivery_yaml(
+        topics, destination("rejecting", pos.url("rejecting")) + destination("open", pos.url("open"))));
     const auto rejected = produce_referrals(topics, "rejecting", "dlq", 3, 2);
     const auto fine = produce_referrals(topics, "open", "fine", 3, 1);
 
@@ -149,7 +153,8 @@ TEST(DeliveryKafka, APermanentFailureGoesToTheDlqWithReasonStatusAndExcerptAndDo
     for (const auto& r : rejected) EXPECT_TRUE(keys.contains(r.idempotency_key)) << r.idempotency_key;
     ASSERT_TRUE(eventually([&] { return received(pos.sim(), "open").size() == fine.size(); }, 30s));
     std::vector<ConsumedRecord> events;
-    EXPECT_TRUE(eventually([&] { return (events = all_events(topics)).size() >= rejected.size() + fine.size(); }, 30s));
+    EXPECT_TRUE(eventually(
+        [&] { return (events = all_events(topics)).size() >= rejected.size() + fine.size(); }, 30s));
     EXPECT_EQ(count_outcome(events, "dead-lettered"), rejected.size());
     EXPECT_EQ(count_outcome(events, "delivered"), fine.size());
 }
@@ -157,9 +162,10 @@ TEST(DeliveryKafka, APermanentFailureGoesToTheDlqWithReasonStatusAndExcerptAndDo
 TEST(DeliveryKafka, ASlowDestinationDoesNotHoldBackAFastOne) {
     PosSimServer pos("  - name: slow\n    slow_accept: 500ms\n  - name: fast");
     const auto topics = delivery_topics("isolation");
-    RunningDelivery delivery(delivery_yaml(topics,
-                                           destination("slow", pos.url("slow"), "    max_concurrency: 2\n") +
-                                               destination("fast", pos.url("fast"), "    max_concurrency: 8\n")));
+    RunningDelivery delivery(
+        delivery_yaml(topics,
+                      destination("slow", pos.url("slow"), "    max_concurrency: 2\n") +
+                          destination("fast", pos.url("fast"), "    max_concurrency: 8\n")));
     // The slow destination's records first: a shared queue would put every fast record behind them.
     const auto slow = produce_referrals(topics, "slow", "slow", 40, 1);
     const auto start = std::chrono::steady_clock::now();
@@ -170,7 +176,8 @@ TEST(DeliveryKafka, ASlowDestinationDoesNotHoldBackAFastOne) {
     ASSERT_TRUE(eventually([&] { return received(pos.sim(), "slow").size() == slow.size(); }, 90s));
     // The bound: the fast destination's 100 records are all delivered within 8 s of being written,
     // while the slow one (2 at a time, 0.5 s each: at least 10 s for 40) is still busy.
-    EXPECT_LT(fast_done, 8s) << std::chrono::duration_cast<std::chrono::milliseconds>(fast_done).count() << " ms";
+    EXPECT_LT(fast_done, 8s) << std::chrono::duration_cast<std::chrono::milliseconds>(fast_done).count()
+                             << " ms";
     EXPECT_LT(slow_when_fast_done, slow.size());
     EXPECT_TRUE(check_delivered_in_order(received(pos.sim(), "slow"), slow).empty());
 }
@@ -184,14 +191,15 @@ TEST(DeliveryKafka, ParkedKeysSurviveARestartAndKeepTheirOrder) {
         RunningDelivery first(yaml);
         sent = produce_referrals(topics, "down", "restart", 5, 3);
         // Every referral's later events parked behind its first (which waits in a tier).
-        ASSERT_TRUE(eventually(
-            [&] { return count_outcome(all_events(topics), "parked") >= 10; }, 30s));
+        ASSERT_TRUE(eventually([&] { return count_outcome(all_events(topics), "parked") >= 10; }, 30s));
         EXPECT_EQ(first.stop(), 0);
     }
     RunningDelivery second(yaml);
-    ASSERT_TRUE(eventually([&] { return check_delivered_in_order(received(pos.sim(), "down"), sent).empty(); }, 60s))
+    ASSERT_TRUE(
+        eventually([&] { return check_delivered_in_order(received(pos.sim(), "down"), sent).empty(); }, 60s))
         << check_delivered_in_order(received(pos.sim(), "down"), sent);
-    for (const auto& [key, r] : received(pos.sim(), "down")) EXPECT_EQ(r.times, 1) << key << " delivered twice";
+    for (const auto& [key, r] : received(pos.sim(), "down"))
+        EXPECT_EQ(r.times, 1) << key << " delivered twice";
 }
 
 TEST(DeliveryKafka, ARebalanceMovesParkedKeysToTheNewOwnerInOrder) {
@@ -206,9 +214,11 @@ TEST(DeliveryKafka, ARebalanceMovesParkedKeysToTheNewOwnerInOrder) {
     RunningDelivery second(yaml);
     std::this_thread::sleep_for(3s);
     EXPECT_EQ(first.stop(), 0);
-    ASSERT_TRUE(eventually([&] { return check_delivered_in_order(received(pos.sim(), "down"), sent).empty(); }, 60s))
+    ASSERT_TRUE(
+        eventually([&] { return check_delivered_in_order(received(pos.sim(), "down"), sent).empty(); }, 60s))
         << check_delivered_in_order(received(pos.sim(), "down"), sent);
-    for (const auto& [key, r] : received(pos.sim(), "down")) EXPECT_EQ(r.times, 1) << key << " delivered twice";
+    for (const auto& [key, r] : received(pos.sim(), "down"))
+        EXPECT_EQ(r.times, 1) << key << " delivered twice";
 }
 
 TEST(DeliveryKafka, OAuthTokenExpiryAndThrottlingMidStreamLoseNothing) {
@@ -220,15 +230,19 @@ TEST(DeliveryKafka, OAuthTokenExpiryAndThrottlingMidStreamLoseNothing) {
         "    faults: [{kind: status, status: 429, retry_after: 1s, probability: 0.3}]");
     const auto topics = delivery_topics("auth");
     const std::string oauth = fmt::format(
-        "    auth: {{scheme: oauth2, token_url: {}/oauth2/token, client_id: relay, client_secret: {{value: cs}}}}\n",
+        "    auth: {{scheme: oauth2, token_url: {}/oauth2/token, client_id: relay, client_secret: {{value: "
+        "cs}}}}\n",
         pos.url("oauth"));
-    RunningDelivery delivery(
-        delivery_yaml(topics, destination("oauth", pos.url("oauth"), oauth) + destination("throttled", pos.url("throttled"))));
+    RunningDelivery delivery(delivery_yaml(
+        topics,
+        destination("oauth", pos.url("oauth"), oauth) + destination("throttled", pos.url("throttled"))));
     const auto a = produce_referrals(topics, "oauth", "auth", 10, 2);
     const auto b = produce_referrals(topics, "throttled", "throttle", 10, 2);
-    ASSERT_TRUE(eventually([&] { return check_delivered_in_order(received(pos.sim(), "oauth"), a).empty(); }, 60s))
+    ASSERT_TRUE(
+        eventually([&] { return check_delivered_in_order(received(pos.sim(), "oauth"), a).empty(); }, 60s))
         << check_delivered_in_order(received(pos.sim(), "oauth"), a);
-    ASSERT_TRUE(eventually([&] { return check_delivered_in_order(received(pos.sim(), "throttled"), b).empty(); }, 60s))
+    ASSERT_TRUE(eventually(
+        [&] { return check_delivered_in_order(received(pos.sim(), "throttled"), b).empty(); }, 60s))
         << check_delivered_in_order(received(pos.sim(), "throttled"), b);
     // A 429's Retry-After is a floor under the retry delay.
     for (const auto& [key, list] : events_by_key(all_events(topics)))

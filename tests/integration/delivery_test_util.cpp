@@ -21,7 +21,8 @@ routes:
 )",
                                          routes_yaml);
     auto parse = [&] {
-        auto reader = ConfigReader::from_string(yaml, "RELAY_POS", [](const std::string&) { return std::optional<std::string>(); });
+        auto reader = ConfigReader::from_string(
+            yaml, "RELAY_POS", [](const std::string&) { return std::optional<std::string>(); });
         return pos_sim::load_pos_sim_config(reader);
     };
     sim_ = std::make_unique<pos_sim::PosSim>(parse());
@@ -57,7 +58,8 @@ std::string delivery_yaml(const DeliveryTopics& topics,
                           int admin_port,
                           const std::string& extra) {
     const std::string group_id = group.empty() ? topics.prefix + "group" : group;
-    return fmt::format(R"(
+    return fmt::format(
+        R"(
 service: {{log_level: {}, destination_queue_limit: 50}}
 admin: {{address: 127.0.0.1, port: {}}}
 kafka:
@@ -77,15 +79,15 @@ destinations:
 {}
 {}
 )",
-                       std::getenv("RELAY_TEST_LOG_LEVEL") != nullptr ? std::getenv("RELAY_TEST_LOG_LEVEL") : "warn",
-                       admin_port,
-                       kafka_bootstrap(),
-                       group_id,
-                       group_id,
-                       topics.prefix,
-                       tiers,
-                       destinations_yaml,
-                       extra);
+        std::getenv("RELAY_TEST_LOG_LEVEL") != nullptr ? std::getenv("RELAY_TEST_LOG_LEVEL") : "warn",
+        admin_port,
+        kafka_bootstrap(),
+        group_id,
+        group_id,
+        topics.prefix,
+        tiers,
+        destinations_yaml,
+        extra);
 }
 
 namespace {
@@ -163,7 +165,8 @@ std::map<std::string, Received> received(pos_sim::PosSim& sim, const std::string
     return out;
 }
 
-std::string check_delivered_in_order(const std::map<std::string, Received>& got, const std::vector<DeliveryRecord>& sent) {
+std::string check_delivered_in_order(const std::map<std::string, Received>& got,
+                                     const std::vector<DeliveryRecord>& sent) {
     std::map<std::string, std::uint64_t> last_of_referral;
     for (const auto& r : sent) {  // sent in event order per referral
         const auto it = got.find(r.idempotency_key);
@@ -179,7 +182,9 @@ std::string check_delivered_in_order(const std::map<std::string, Received>& got,
     return "";
 }
 
-std::vector<ConsumedRecord> read_topic(const std::string& topic, std::size_t at_least, std::chrono::milliseconds timeout) {
+std::vector<ConsumedRecord> read_topic(const std::string& topic,
+                                       std::size_t at_least,
+                                       std::chrono::milliseconds timeout) {
     return consume_all(kafka_bootstrap(), topic, at_least, timeout);
 }
 

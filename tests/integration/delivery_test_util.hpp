@@ -87,6 +87,8 @@ std::string check_delivered_in_order(const std::map<std::string, Received>& got,
                                      const std::vector<DeliveryRecord>& sent);
 
 /// Every record of `topic` (all partitions), waiting until at least `at_least` arrived or `timeout`.
-std::vector<ConsumedRecord> read_topic(const std::string& topic, std::size_t at_least, std::chrono::milliseconds timeout);
+std::vector<ConsumedRecord> read_topic(const std::string& topic,
+                                       std::size_t at_least,
+                                       std::chrono::milliseconds timeout);
 
 }  // namespace relay::test

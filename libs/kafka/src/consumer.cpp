@@ -87,9 +87,11 @@ std::vector<Header> Message::headers() const {
     const char* name = nullptr;
     const void* value = nullptr;
     std::size_t size = 0;
-    for (std::size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
          ++i)
-        out.push_back({name, value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size)});
+        out.push_back(
+            {name, value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size)});
     return out;
 }
 std::int64_t Message::timestamp_ms() const {
@@ -233,14 +235,16 @@ void GroupConsumer::close() {
 void GroupConsumer::pause(const std::vector<TopicPartition>& partitions) {
     if (partitions.empty()) return;
     PartitionList list(partitions);
-    if (const rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk_, list.list); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (const rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk_, list.list);
+        err != RD_KAFKA_RESP_ERR_NO_ERROR)
         log::warn("kafka pause failed", {{"error", rd_kafka_err2name(err)}});
 }
 
 void GroupConsumer::resume(const std::vector<TopicPartition>& partitions) {
     if (partitions.empty()) return;
     PartitionList list(partitions);
-    if (const rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_, list.list); err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (const rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_, list.list);
+        err != RD_KAFKA_RESP_ERR_NO_ERROR)
         log::warn("kafka resume failed", {{"error", rd_kafka_err2name(err)}});
 }
 
@@ -404,8 +408,10 @@ std::unique_ptr<Message> RecordReader::read(const std::string& topic,
         rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 100);
         if (m == nullptr) continue;
         const rd_kafka_resp_err_t err = m->err;
-        const bool ours = m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt) && m->partition == partition;
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && ours && m->offset >= offset) return std::make_unique<Message>(m);
+        const bool ours =
+            m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt) && m->partition == partition;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR && ours && m->offset >= offset)
+            return std::make_unique<Message>(m);
         rd_kafka_message_destroy(m);
         if (!ours) continue;
         // Nothing at or after the offset, or the offset is gone: there is no such record.

@@ -42,18 +42,21 @@ DeliveryMetrics::DeliveryMetrics(std::shared_ptr<prometheus::Registry> registry,
                           .Name("relay_delivery_requests_in_flight")
                           .Help("Requests to the destination waiting for an answer")
                           .Register(r);
-    auto& queued = prometheus::BuildGauge()
-                       .Name("relay_delivery_queued")
-                       .Help("Records in memory waiting for a request slot or for an earlier record of their key")
-                       .Register(r);
-    auto& parked = prometheus::BuildGauge()
-                       .Name("relay_delivery_parked_keys")
-                       .Help("(destination, referral) keys whose head record is in a delay tier or being released")
-                       .Register(r);
+    auto& queued =
+        prometheus::BuildGauge()
+            .Name("relay_delivery_queued")
+            .Help("Records in memory waiting for a request slot or for an earlier record of their key")
+            .Register(r);
+    auto& parked =
+        prometheus::BuildGauge()
+            .Name("relay_delivery_parked_keys")
+            .Help("(destination, referral) keys whose head record is in a delay tier or being released")
+            .Register(r);
     auto& oldest = prometheus::BuildGauge()
                        .Name("relay_delivery_oldest_undelivered_age_seconds")
-                       .Help("Age of the oldest record of the destination not yet delivered (since its first "
-                             "attempt), among those this process holds")
+                       .Help(
+                           "Age of the oldest record of the destination not yet delivered (since its first "
+                           "attempt), among those this process holds")
                        .Register(r);
     for (const auto& id : destinations) {
         const prometheus::Labels l{{"destination", id}};
@@ -92,8 +95,9 @@ DeliveryMetrics::DeliveryMetrics(std::shared_ptr<prometheus::Registry> registry,
     auto gauge = [&](const char* name, const char* help) {
         return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
     };
-    stale_retries_ = counter("relay_delivery_stale_retries_total",
-                             "Retries that came back for a head already settled (a duplicate forward): dropped");
+    stale_retries_ =
+        counter("relay_delivery_stale_retries_total",
+                "Retries that came back for a head already settled (a duplicate forward): dropped");
     unknown_destination_ = counter("relay_delivery_unknown_destination_total",
                                    "Records for a destination not in the configuration: dead-lettered");
     lost_parked_ = counter("relay_delivery_parked_records_lost_total",

@@ -33,8 +33,8 @@ class DeliveryMetrics {
         prometheus::Gauge* breaker;  ///< 0 closed, 1 half-open, 2 open
         prometheus::Counter* tokens_refreshed;
         prometheus::Gauge* in_flight;
-        prometheus::Gauge* queued;   ///< waiting for a request slot or behind their key in memory
-        prometheus::Gauge* parked;   ///< keys whose head waits in a delay tier or is being released
+        prometheus::Gauge* queued;  ///< waiting for a request slot or behind their key in memory
+        prometheus::Gauge* parked;  ///< keys whose head waits in a delay tier or is being released
         prometheus::Gauge* oldest_undelivered_seconds;
     };
     Destination& destination(const std::string& id) { return destinations_.at(id); }

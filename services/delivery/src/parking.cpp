@@ -23,9 +23,8 @@ std::string parked_record_key(std::string_view key, std::string_view token) {
 }
 
 std::string encode_head(std::string_view token, HeadLocation location) {
-    return json::serialize(json::object{{"v", 1},
-                                        {"head", token},
-                                        {"location", location == HeadLocation::kTier ? "tier" : "parked"}});
+    return json::serialize(json::object{
+        {"v", 1}, {"head", token}, {"location", location == HeadLocation::kTier ? "tier" : "parked"}});
 }
 
 std::optional<HeadInfo> decode_head(std::string_view value) {
@@ -76,7 +75,8 @@ std::map<std::string, ParkedKey> ParkingRestore::finish() {
     auto in_order = [](const std::map<std::string, std::int64_t>& tokens) {
         std::vector<ParkedRecord> records;
         for (const auto& [token, offset] : tokens) records.push_back({token, offset});
-        std::sort(records.begin(), records.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
+        std::sort(
+            records.begin(), records.end(), [](const auto& a, const auto& b) { return a.offset < b.offset; });
         return records;
     };
     for (auto& [key, head] : heads_) {

@@ -78,7 +78,8 @@ boost::asio::awaitable<AttemptResult> DestinationSender::attempt(OutboundDeliver
         // Refused again with a token fetched a moment ago: the identity provider's nodes may not agree
         // yet, or the hub is mid-rotation. Retried with backoff (bounded by the policy, then the DLQ),
         // not dead-lettered at once.
-        if (again.status == 401) again.outcome = Outcome{false, ErrorKind::kRetryable, "unauthorized after token refresh"};
+        if (again.status == 401)
+            again.outcome = Outcome{false, ErrorKind::kRetryable, "unauthorized after token refresh"};
         co_return again;
     }
     co_return result;

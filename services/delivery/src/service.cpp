@@ -139,7 +139,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         }
         void dispatched(SteadyClock::time_point now) {
             const double interval = std::chrono::duration<double>(now - last_progress).count();
-            seconds_per_dispatch = seconds_per_dispatch == 0 ? interval : 0.8 * seconds_per_dispatch + 0.2 * interval;
+            seconds_per_dispatch =
+                seconds_per_dispatch == 0 ? interval : 0.8 * seconds_per_dispatch + 0.2 * interval;
             last_progress = now;
         }
         int tokens_seen = 0;
@@ -199,7 +200,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     asio::io_context fetch_ioc{1};
     std::unique_ptr<http::Server> admin;
     std::thread pipeline_thread, admin_thread, fetch_thread;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work, admin_work, fetch_work;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work, admin_work,
+        fetch_work;
     std::optional<asio::steady_timer> commit_timer;
 
     // Pipeline-thread state.
@@ -236,18 +238,23 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         producer_config.message_max_bytes = config.kafka.message_max_bytes;
         producer = std::make_unique<kafka::Producer>(producer_config);
         if (!config.kafka.embedded && config.kafka.verify_topics) {
-            kafka::ensure_topics(
-                producer->handle(), config.topic_specs(), config.kafka.create_topics, std::chrono::seconds(30));
+            kafka::ensure_topics(producer->handle(),
+                                 config.topic_specs(),
+                                 config.kafka.create_topics,
+                                 std::chrono::seconds(30));
             // Parked records are written to their deliveries partition's number.
-            const int main = kafka::partition_count(producer->handle(), config.topics.deliveries, std::chrono::seconds(10));
-            const int parked = kafka::partition_count(producer->handle(), config.topics.parked, std::chrono::seconds(10));
+            const int main = kafka::partition_count(
+                producer->handle(), config.topics.deliveries, std::chrono::seconds(10));
+            const int parked =
+                kafka::partition_count(producer->handle(), config.topics.parked, std::chrono::seconds(10));
             if (main > 0 && parked >= 0 && parked < main)
-                throw ConfigError(fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the parked changelog "
-                                              "must have at least as many partitions as the deliveries topic",
-                                              config.topics.parked,
-                                              parked,
-                                              config.topics.deliveries,
-                                              main));
+                throw ConfigError(
+                    fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the parked changelog "
+                                "must have at least as many partitions as the deliveries topic",
+                                config.topics.parked,
+                                parked,
+                                config.topics.deliveries,
+                                main));
         }
         std::random_device seed;
         for (auto& d : config.delivery.destinations) {
@@ -325,7 +332,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             std::function<void(std::vector<std::int64_t>)> then;
             bool failed = false;
         };
-        auto batch = std::make_shared<Batch>(Batch{records.size(), std::vector<std::int64_t>(records.size(), -1), std::move(then)});
+        auto batch = std::make_shared<Batch>(
+            Batch{records.size(), std::vector<std::int64_t>(records.size(), -1), std::move(then)});
         for (std::size_t i = 0; i < records.size(); ++i) {
             auto& r = records[i];
             const std::string topic = r.topic;
@@ -338,7 +346,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                 config.kafka.produce_timeout,
                 asio::bind_executor(pipeline_ioc, [this, batch, i, topic](kafka::DeliveryResult result) {
                     if (!result.ok) {
-                        if (!batch->failed) fail(fmt::format("produce to {}: {}", topic, result.error.message));
+                        if (!batch->failed)
+                            fail(fmt::format("produce to {}: {}", topic, result.error.message));
                         batch->failed = true;
                         return;
                     }
@@ -360,11 +369,19 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         std::string ref = header_or(m, "referral-ref");
         std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", ref}};
         if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
-        return Outgoing{config.topics.events, kafka::Producer::kAnyPartition, std::move(ref), json::serialize(body), std::move(headers)};
+        return Outgoing{config.topics.events,
+                        kafka::Producer::kAnyPartition,
+                        std::move(ref),
+                        json::serialize(body),
+                        std::move(headers)};
     }
 
-    Outgoing changelog(std::int32_t partition, std::string key, std::string value, std::vector<kafka::Header> headers = {}) {
-        return Outgoing{config.topics.parked, partition, std::move(key), std::move(value), std::move(headers)};
+    Outgoing changelog(std::int32_t partition,
+                       std::string key,
+                       std::string value,
+                       std::vector<kafka::Header> headers = {}) {
+        return Outgoing{
+            config.topics.parked, partition, std::move(key), std::move(value), std::move(headers)};
     }
 
     // -- key state --
@@ -414,7 +431,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                     ks.parked->head_token == *returned) {
                     ks.head_returned = true;
                     ks.busy = true;
-                    start(Head{partition_id, p.generation, key, std::string(*returned), m, m->offset(), false});
+                    start(
+                        Head{partition_id, p.generation, key, std::string(*returned), m, m->offset(), false});
                 } else {
                     metrics.stale_retries().Increment();
                     done(p, m->offset());
@@ -428,7 +446,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             }
             if (ks.parked) {
                 const bool known = ks.parked->head_token == token ||
-                                   std::any_of(ks.parked->waiting.begin(), ks.parked->waiting.end(),
+                                   std::any_of(ks.parked->waiting.begin(),
+                                               ks.parked->waiting.end(),
                                                [&](const ParkedRecord& r) { return r.token == token; });
                 if (known) {
                     done(p, m->offset());  // re-read: already in a tier or parked
@@ -453,7 +472,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
               std::shared_ptr<kafka::Message> m) {
         Head h{partition_id, generation, key, token, m, m->offset(), false};
         std::vector<Outgoing> writes;
-        writes.push_back(changelog(partition_id, parked_record_key(key, token), std::string(m->value()), m->headers()));
+        writes.push_back(
+            changelog(partition_id, parked_record_key(key, token), std::string(m->value()), m->headers()));
         writes.push_back(event("parked", h, json::object{{"behind", behind}}));
         produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t> offsets) {
             Partition* p = partition_of(h);
@@ -466,9 +486,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         });
     }
 
-    void start(Head h) {
-        asio::co_spawn(pipeline_ioc, send(std::move(h)), asio::detached);
-    }
+    void start(Head h) { asio::co_spawn(pipeline_ioc, send(std::move(h)), asio::detached); }
 
     asio::awaitable<void> send(Head h) {
         const kafka::Message& m = *h.record;
@@ -523,7 +541,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                 json::object body{
                     {"attempt", made_now},
                     {"status", result.attempt->status},
-                    {"latency_ms", std::chrono::duration<double, std::milli>(result.attempt->latency).count()},
+                    {"latency_ms",
+                     std::chrono::duration<double, std::milli>(result.attempt->latency).count()},
                     {"since_first_attempt_ms", std::max<std::int64_t>(0, epoch_ms() - first_ms)}};
                 std::vector<Outgoing> writes;
                 writes.push_back(event("delivered", h, std::move(body)));
@@ -561,16 +580,21 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         set_header(headers, "last-status", std::to_string(result.attempt ? result.attempt->status : 0));
         set_header(headers, "last-reason", result.reason);
         std::vector<Outgoing> writes;
-        writes.push_back(Outgoing{tier_topics[tier], kafka::Producer::kAnyPartition, h.key, std::string(h.record->value()), std::move(headers)});
-        writes.push_back(event("retry-scheduled",
-                               h,
-                               json::object{{"attempt", made},
-                                            {"status", result.attempt ? result.attempt->status : 0},
-                                            {"reason", result.reason},
-                                            {"excerpt", result.attempt ? result.attempt->excerpt : std::string()},
-                                            {"retry_in_ms", delay_ms},
-                                            {"due_at", format_rfc3339_millis(SystemTime(std::chrono::milliseconds(due)))},
-                                            {"tier", tier_label(tiers.tiers()[tier])}}));
+        writes.push_back(Outgoing{tier_topics[tier],
+                                  kafka::Producer::kAnyPartition,
+                                  h.key,
+                                  std::string(h.record->value()),
+                                  std::move(headers)});
+        writes.push_back(
+            event("retry-scheduled",
+                  h,
+                  json::object{{"attempt", made},
+                               {"status", result.attempt ? result.attempt->status : 0},
+                               {"reason", result.reason},
+                               {"excerpt", result.attempt ? result.attempt->excerpt : std::string()},
+                               {"retry_in_ms", delay_ms},
+                               {"due_at", format_rfc3339_millis(SystemTime(std::chrono::milliseconds(due)))},
+                               {"tier", tier_label(tiers.tiers()[tier])}}));
         log::info("delivery will be retried",
                   {{"destination", destination_of(h.key)},
                    {"referral_ref", header_or(*h.record, "referral-ref")},
@@ -582,10 +606,13 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             Partition* p = partition_of(h);
             if (p == nullptr) return;
             KeyState& ks = p->keys[h.key];
-            const bool unchanged = ks.parked && ks.parked->location == HeadLocation::kTier && ks.parked->head_token == h.token;
+            const bool unchanged =
+                ks.parked && ks.parked->location == HeadLocation::kTier && ks.parked->head_token == h.token;
             std::vector<Outgoing> writes;
-            if (!unchanged) writes.push_back(changelog(h.partition, h.key, encode_head(h.token, HeadLocation::kTier)));
-            if (h.from_parked) writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
+            if (!unchanged)
+                writes.push_back(changelog(h.partition, h.key, encode_head(h.token, HeadLocation::kTier)));
+            if (h.from_parked)
+                writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
             produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) {
                 Partition* p = partition_of(h);
                 if (p == nullptr) return;
@@ -602,7 +629,12 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         });
     }
 
-    void dead_letter(Head h, const std::string& reason, int status, const std::string& excerpt, int made, std::int64_t first_ms) {
+    void dead_letter(Head h,
+                     const std::string& reason,
+                     int status,
+                     const std::string& excerpt,
+                     int made,
+                     std::int64_t first_ms) {
         std::vector<kafka::Header> headers = h.record->headers();
         set_header(headers, kAttemptHeader, std::to_string(made));
         set_header(headers, kFirstAttemptHeader, std::to_string(first_ms));
@@ -619,8 +651,15 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                    {"status", status},
                    {"attempts", made}});
         std::vector<Outgoing> writes;
-        writes.push_back(Outgoing{config.topics.dlq, kafka::Producer::kAnyPartition, h.key, std::string(h.record->value()), std::move(headers)});
-        writes.push_back(event("dead-lettered", h, json::object{{"attempt", made}, {"status", status}, {"reason", reason}, {"excerpt", excerpt}}));
+        writes.push_back(Outgoing{config.topics.dlq,
+                                  kafka::Producer::kAnyPartition,
+                                  h.key,
+                                  std::string(h.record->value()),
+                                  std::move(headers)});
+        writes.push_back(event(
+            "dead-lettered",
+            h,
+            json::object{{"attempt", made}, {"status", status}, {"reason", reason}, {"excerpt", excerpt}}));
         settle(std::move(h), std::move(writes));
     }
 
@@ -641,11 +680,13 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             std::optional<ParkedRecord> next;
             if (!ks.parked->waiting.empty()) {
                 next = ks.parked->waiting.front();
-                writes.push_back(changelog(h.partition, h.key, encode_head(next->token, HeadLocation::kParked)));
+                writes.push_back(
+                    changelog(h.partition, h.key, encode_head(next->token, HeadLocation::kParked)));
             } else {
                 writes.push_back(changelog(h.partition, h.key, ""));
             }
-            if (h.from_parked) writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
+            if (h.from_parked)
+                writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
             produce_all(std::move(writes), [this, h = std::move(h), next](std::vector<std::int64_t>) {
                 Partition* p = partition_of(h);
                 if (p == nullptr) return;
@@ -669,37 +710,52 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
 
     /// Reads a parked record back from the changelog (on the fetch thread) and sends it as the key's head.
     void release(std::int32_t partition_id, std::uint64_t generation, std::string key, ParkedRecord record) {
-        log::debug("releasing a parked record", {{"partition", partition_id}, {"token", record.token}, {"offset", static_cast<long long>(record.offset)}});
-        asio::post(fetch_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record)]() mutable {
-            std::shared_ptr<kafka::Message> m;
-            try {
-                if (!reader) reader = std::make_unique<kafka::RecordReader>(config.kafka.client);
-                m = reader->read(config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
-            } catch (const std::exception& e) {
-                log::error("parked record could not be read back", {{"error", e.what()}});
-                asio::post(pipeline_ioc, [this] { fail("reading a parked record"); });
-                return;
-            }
-            log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
-            asio::post(pipeline_ioc, [this, partition_id, generation, key = std::move(key), record = std::move(record), m = std::move(m)]() mutable {
-                Head h{partition_id, generation, key, record.token, m, std::nullopt, true};
-                Partition* p = partition_of(h);
-                if (p == nullptr) return;
-                if (p->draining) {
-                    p->keys[key].release_deferred = true;
+        log::debug("releasing a parked record",
+                   {{"partition", partition_id},
+                    {"token", record.token},
+                    {"offset", static_cast<long long>(record.offset)}});
+        asio::post(
+            fetch_ioc,
+            [this, partition_id, generation, key = std::move(key), record = std::move(record)]() mutable {
+                std::shared_ptr<kafka::Message> m;
+                try {
+                    if (!reader) reader = std::make_unique<kafka::RecordReader>(config.kafka.client);
+                    m = reader->read(
+                        config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
+                } catch (const std::exception& e) {
+                    log::error("parked record could not be read back", {{"error", e.what()}});
+                    asio::post(pipeline_ioc, [this] { fail("reading a parked record"); });
                     return;
                 }
-                if (!m || m->offset() != record.offset || m->key() != parked_record_key(key, record.token)) {
-                    // Gone from the changelog: nothing can be sent. Count it loudly and go on with the key.
-                    metrics.lost_parked().Increment();
-                    log::error("a parked record is gone from the changelog; it cannot be delivered",
-                               {{"key_destination", destination_of(key)}, {"token", record.token}});
-                    settle_lost(std::move(h));
-                    return;
-                }
-                start(std::move(h));
+                log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
+                asio::post(pipeline_ioc,
+                           [this,
+                            partition_id,
+                            generation,
+                            key = std::move(key),
+                            record = std::move(record),
+                            m = std::move(m)]() mutable {
+                               Head h{partition_id, generation, key, record.token, m, std::nullopt, true};
+                               Partition* p = partition_of(h);
+                               if (p == nullptr) return;
+                               if (p->draining) {
+                                   p->keys[key].release_deferred = true;
+                                   return;
+                               }
+                               if (!m || m->offset() != record.offset ||
+                                   m->key() != parked_record_key(key, record.token)) {
+                                   // Gone from the changelog: nothing can be sent. Count it loudly and go on
+                                   // with the key.
+                                   metrics.lost_parked().Increment();
+                                   log::error(
+                                       "a parked record is gone from the changelog; it cannot be delivered",
+                                       {{"key_destination", destination_of(key)}, {"token", record.token}});
+                                   settle_lost(std::move(h));
+                                   return;
+                               }
+                               start(std::move(h));
+                           });
             });
-        });
     }
 
     void release_or_defer(Partition& p, const Head& h, const ParkedRecord& next) {
@@ -746,7 +802,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     void commit_due() {
         std::vector<kafka::TopicPartition> offsets;
         for (auto& [id, p] : partitions)
-            if (const auto next = p.tracker.take_commit()) offsets.push_back({config.topics.deliveries, id, *next});
+            if (const auto next = p.tracker.take_commit())
+                offsets.push_back({config.topics.deliveries, id, *next});
         if (!offsets.empty() && consumer) consumer->commit(offsets, /*async=*/true);
         update_gauges();
     }
@@ -775,7 +832,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             m.in_flight->Set(in_flight_now);
             m.queued->Set(v.queued + static_cast<double>(dest.started) - in_flight_now);
             m.parked->Set(v.parked);
-            m.oldest_undelivered_seconds->Set(v.oldest_ms == 0 ? 0.0 : static_cast<double>(now - v.oldest_ms) / 1000.0);
+            m.oldest_undelivered_seconds->Set(
+                v.oldest_ms == 0 ? 0.0 : static_cast<double>(now - v.oldest_ms) / 1000.0);
             switch (dest.dispatcher->breaker_state()) {
                 case BreakerState::kClosed:
                     m.breaker->Set(0);
@@ -813,17 +871,20 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             config.topics.parked,
             partition,
             [&](const kafka::Message& record) {
-                restore.add(record.key(),
-                            record.has_value() ? std::optional<std::string_view>(record.value()) : std::nullopt,
-                            record.offset());
+                restore.add(
+                    record.key(),
+                    record.has_value() ? std::optional<std::string_view>(record.value()) : std::nullopt,
+                    record.offset());
             },
             config.kafka.restore_timeout);
         auto keys = restore.finish();
-        metrics.restore_seconds().Observe(std::chrono::duration<double>(SteadyClock::now() - start_time).count());
+        metrics.restore_seconds().Observe(
+            std::chrono::duration<double>(SteadyClock::now() - start_time).count());
         if (restore.anomalies() > 0)
             log::error("parked changelog had records that could not be used",
                        {{"partition", partition}, {"count", restore.anomalies()}});
-        log::info("parked keys restored", {{"partition", partition}, {"keys", static_cast<long long>(keys.size())}});
+        log::info("parked keys restored",
+                  {{"partition", partition}, {"keys", static_cast<long long>(keys.size())}});
         return keys;
     }
 
@@ -845,7 +906,10 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                     if (ks.parked->location == HeadLocation::kParked) {
                         // It was being sent when the previous owner stopped: send it again.
                         ks.busy = true;
-                        release(tp.partition, p.generation, key, ParkedRecord{ks.parked->head_token, ks.parked->head_offset});
+                        release(tp.partition,
+                                p.generation,
+                                key,
+                                ParkedRecord{ks.parked->head_token, ks.parked->head_offset});
                     }
                 }
                 metrics.partitions().Set(static_cast<double>(partitions.size()));
@@ -859,7 +923,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         std::vector<kafka::TopicPartition> final_offsets;
         on_pipeline([&] {
             for (const auto& tp : revoked)
-                if (const auto it = partitions.find(tp.partition); it != partitions.end() && tp.topic == config.topics.deliveries)
+                if (const auto it = partitions.find(tp.partition);
+                    it != partitions.end() && tp.topic == config.topics.deliveries)
                     it->second.draining = true;
             return 0;
         });
@@ -906,9 +971,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         tier_config.session_timeout = config.kafka.session_timeout;
         tier_config.grace_period = config.grace_period;
         tier_config.max_fetch_bytes = config.kafka.message_max_bytes;
-        forwarder = std::make_unique<TierForwarder>(std::move(tier_config), *producer, metrics, [this](const std::string& why) {
-            fail(why);
-        });
+        forwarder = std::make_unique<TierForwarder>(
+            std::move(tier_config), *producer, metrics, [this](const std::string& why) { fail(why); });
         forwarder->start();
 
         kafka::ConsumerConfig consumer_config;
@@ -951,9 +1015,10 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             }
             if (!message) continue;
             ++in_flight;
-            asio::post(pipeline_ioc, [this, m = std::shared_ptr<kafka::Message>(std::move(message))]() mutable {
-                arrive(std::move(m));
-            });
+            asio::post(pipeline_ioc,
+                       [this, m = std::shared_ptr<kafka::Message>(std::move(message))]() mutable {
+                           arrive(std::move(m));
+                       });
         }
         running = false;
         metrics.ready().Set(0);
@@ -983,7 +1048,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     }
 };
 
-DeliveryService::DeliveryService(DeliveryServiceConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+DeliveryService::DeliveryService(DeliveryServiceConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {
     try {
         impl_->start();
     } catch (...) {

@@ -6,7 +6,10 @@ namespace relay::delivery {
 
 namespace {
 
-std::string read_topic(ConfigReader::Node& node, const std::string& prefix, std::string_view key, std::string fallback) {
+std::string read_topic(ConfigReader::Node& node,
+                       const std::string& prefix,
+                       std::string_view key,
+                       std::string fallback) {
     std::string topic = prefix + node.string(key, std::move(fallback));
     if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
     return topic;
@@ -56,9 +59,10 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
 
     auto service = root.child("service");
     config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
-    config.destination_queue_wait =
-        service.duration("destination_queue_wait", config.destination_queue_wait, std::chrono::milliseconds(10));
-    const auto queue_limit = static_cast<std::size_t>(service.integer("destination_queue_limit", 0, 0, 1'000'000));
+    config.destination_queue_wait = service.duration(
+        "destination_queue_wait", config.destination_queue_wait, std::chrono::milliseconds(10));
+    const auto queue_limit =
+        static_cast<std::size_t>(service.integer("destination_queue_limit", 0, 0, 1'000'000));
 
     auto admin = root.child("admin");
     config.admin.name = "admin";
@@ -96,7 +100,8 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
     if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
         kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
     if (kafka.group_id == kafka.tier_group_id)
-        kafka_node.fail("tier_group_id", "must differ from group_id (the tiers are consumed by their own group)");
+        kafka_node.fail("tier_group_id",
+                        "must differ from group_id (the tiers are consumed by their own group)");
 
     auto topics = root.child("topics");
     const std::string prefix = topics.string("prefix", "");
@@ -109,10 +114,12 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
 
     config.delivery = read_delivery_config(root);
     for (const auto& t : config.tier_topics())
-        if (!is_valid_topic_name(t)) topics.fail("retry_prefix", fmt::format("makes '{}', not a valid topic name", t));
+        if (!is_valid_topic_name(t))
+            topics.fail("retry_prefix", fmt::format("makes '{}', not a valid topic name", t));
 
     auto shutdown = root.child("shutdown");
-    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    config.grace_period =
+        shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
     reader.check_no_unknown_keys();
     return config;
 }

@@ -120,7 +120,8 @@ void TierForwarder::on_revoked(const std::vector<kafka::TopicPartition>& partiti
 }
 
 void TierForwarder::run() {
-    log::info("delay tiers consuming", {{"group", config_.group_id}, {"tiers", static_cast<long long>(config_.tier_topics.size())}});
+    log::info("delay tiers consuming",
+              {{"group", config_.group_id}, {"tiers", static_cast<long long>(config_.tier_topics.size())}});
     auto last_commit = std::chrono::steady_clock::now();
     while (!stopping_) {
         take_acks();
@@ -147,7 +148,8 @@ void TierForwarder::run() {
         }
         std::unique_ptr<kafka::Message> record;
         try {
-            record = consumer_->poll(std::chrono::milliseconds(std::clamp<std::int64_t>(next_due - now, 1, 100)));
+            record =
+                consumer_->poll(std::chrono::milliseconds(std::clamp<std::int64_t>(next_due - now, 1, 100)));
         } catch (const std::exception& e) {
             on_fatal_(std::string("delay-tier consumer failed: ") + e.what());
             break;
@@ -156,7 +158,8 @@ void TierForwarder::run() {
         const Partition tp{std::string(record->topic()), record->partition()};
         // A record fetched before its partition was paused, or again after a seek: not ours to act on.
         if (held_.contains(tp)) continue;
-        if (const auto next = next_offset_.find(tp); next != next_offset_.end() && record->offset() < next->second)
+        if (const auto next = next_offset_.find(tp);
+            next != next_offset_.end() && record->offset() < next->second)
             continue;
         next_offset_[tp] = record->offset() + 1;
         const std::int64_t due = due_of(*record);

@@ -5,9 +5,9 @@
 // would lose it. The tracker hands out the first unfinished offset, and only when it moved.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -25,9 +25,10 @@ class OffsetTracker {
 
     /// The record at `offset` has a durable outcome. Unknown offsets are ignored.
     void done(std::int64_t offset) {
-        auto it = std::lower_bound(entries_.begin(), entries_.end(), offset, [](const auto& e, std::int64_t o) {
-            return e.first < o;
-        });
+        auto it =
+            std::lower_bound(entries_.begin(), entries_.end(), offset, [](const auto& e, std::int64_t o) {
+                return e.first < o;
+            });
         if (it == entries_.end() || it->first != offset) return;
         it->second = true;
         while (!entries_.empty() && entries_.front().second) {

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "relay/transform/pushed.hpp"
 #include "relay/transform/referral.hpp"
 
 namespace relay::router {
@@ -37,20 +38,12 @@ std::vector<std::string> receiver_items(const std::vector<transform::Task>& task
                                         const std::vector<transform::Communication>& communications);
 std::vector<std::string> receiver_items(const transform::Referral& referral);
 
-/// What the updater pushed to Ocean for a referral, published on the inbound topic (header
-/// `kind: relay-pushed`, key = referral ref) *before* it calls Ocean, so the record precedes Ocean's
-/// echo in the partition. JSON: {"referral_ref":"...","tasks":[{"status","status_reason"}],
-/// "appointments":[{"id","status","start","end","patient_status"}],"communications":[{"id"}]}.
-struct PushedUpdate {
-    std::string referral_ref;
-    std::vector<transform::Task> tasks;
-    std::vector<transform::Appointment> appointments;
-    std::vector<transform::Communication> communications;
-};
-inline constexpr std::string_view kPushedKind = "relay-pushed";
-std::string encode_pushed(const PushedUpdate& pushed);
-/// nullopt if the JSON is not a pushed update (the message says why, without values).
-std::optional<PushedUpdate> decode_pushed(std::string_view json, std::string* why = nullptr);
+// The updater's record of what it pushed (relay/transform/pushed.hpp): shared with the updater, which
+// writes it.
+using transform::decode_pushed;
+using transform::encode_pushed;
+using transform::kPushedKind;
+using transform::PushedUpdate;
 
 struct SeenKey {
     std::string key;

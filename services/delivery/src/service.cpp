@@ -750,7 +750,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                                    log::error(
                                        "a parked record is gone from the changelog; it cannot be delivered",
                                        {{"key_destination", destination_of(key)}, {"token", record.token}});
-                                   settle_lost(std::move(h));
+                                   settle(std::move(h), {});  // nothing to record: the key moves on
                                    return;
                                }
                                start(std::move(h));
@@ -764,37 +764,6 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             return;
         }
         release(h.partition, h.generation, h.key, next);
-    }
-
-    /// A released record that cannot be read: the key moves on as if it had been settled.
-    void settle_lost(Head h) {
-        Partition* p = partition_of(h);
-        if (p == nullptr) return;
-        KeyState& ks = p->keys[h.key];
-        std::vector<Outgoing> writes;
-        std::optional<ParkedRecord> next;
-        if (ks.parked && !ks.parked->waiting.empty()) {
-            next = ks.parked->waiting.front();
-            writes.push_back(changelog(h.partition, h.key, encode_head(next->token, HeadLocation::kParked)));
-        } else {
-            writes.push_back(changelog(h.partition, h.key, ""));
-        }
-        produce_all(std::move(writes), [this, h = std::move(h), next](std::vector<std::int64_t>) {
-            Partition* p = partition_of(h);
-            if (p == nullptr) return;
-            KeyState& ks = p->keys[h.key];
-            if (next) {
-                ks.parked->waiting.pop_front();
-                ks.parked->head_token = next->token;
-                ks.parked->head_offset = next->offset;
-                ks.parked->location = HeadLocation::kParked;
-                release_or_defer(*p, h, *next);
-                return;
-            }
-            ks.parked.reset();
-            ks.busy = false;
-            drive(h.partition, h.key);
-        });
     }
 
     // -- periodic: commits and gauges --

@@ -25,9 +25,18 @@
 #include <string>
 #include <string_view>
 
-#include "update.hpp"
+#include "relay/hub/update.hpp"
 
 namespace relay::updater {
+
+// The update request is the hub's contract (relay/hub/update.hpp); the updater speaks it unqualified.
+using hub::Action;
+using hub::AppointmentRequest;
+using hub::AttachmentRequest;
+using hub::is_fhir_id;
+using hub::parse_rfc3339;
+using hub::parse_update;
+using hub::Update;
 
 struct MessageOptions {
     /// MessageHeader.meta.profile; v0.12 uses "|1.1.0" (§3.1). Empty: no profile.

@@ -5,7 +5,7 @@
 // External validation (ctest wiring in tests/unit/updater/CMakeLists.txt): UpdaterSamples writes every
 // update type built over both real Ocean fixtures to $RELAY_UPDATER_FHIR_SAMPLES_DIR (validated by HAPI
 // FHIR against base R4, label fhir) and update requests to $RELAY_UPDATER_REQUEST_SAMPLES_DIR (valid) and
-// ...-invalid (each must fail), checked against services/updater/schemas/update.schema.json.
+// ...-invalid (each must fail), checked against libs/hub/schemas/update.schema.json.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -21,6 +21,7 @@ namespace {
 
 namespace json = boost::json;
 namespace fs = std::filesystem;
+using namespace relay::hub;
 using namespace relay::updater;
 using namespace updater_test;
 

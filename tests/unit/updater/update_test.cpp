@@ -1,6 +1,6 @@
-// The update request format (services/updater/src/update.hpp): every action parses, the canonical JSON
+// The update request format (libs/hub/include/relay/hub/update.hpp): every action parses, the canonical JSON
 // reads back to the same update, and bad input is rejected with the field named and no value echoed.
-#include "update.hpp"
+#include "relay/hub/update.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 namespace {
 
-using namespace relay::updater;
+using namespace relay::hub;
 
 std::string with(const std::string& members) {
     return R"({"update_id":"u-1","referral_ref":"09eb136e-fcdb-454f-8cd7-a415c19cda40",)" + members + "}";

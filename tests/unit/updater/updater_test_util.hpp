@@ -11,11 +11,12 @@
 
 #include "message.hpp"
 #include "test_support.hpp"
-#include "update.hpp"
+#include "relay/hub/update.hpp"
 
 namespace updater_test {
 
 namespace json = boost::json;
+using namespace relay::hub;
 using namespace relay::updater;
 
 inline const std::vector<std::string>& fixture_names() {

@@ -2,7 +2,7 @@
 // it and as `relay.updates.v1` records carry it (value = this JSON, UTF-8). The updater turns it into
 // Ocean's FHIR message (message.hpp, ocean-api.md §3.7).
 //
-// JSON format (JSON Schema: services/updater/schemas/update.schema.json, draft 2020-12). One object;
+// JSON format (JSON Schema: libs/hub/schemas/update.schema.json, draft 2020-12). One object;
 // unknown members, and members that do not belong to the action, are errors:
 //
 //   common (every action)
@@ -54,7 +54,7 @@
 #include <string_view>
 #include <vector>
 
-namespace relay::updater {
+namespace relay::hub {
 
 enum class Action {
     kAccept,
@@ -136,4 +136,4 @@ bool parse_rfc3339(std::string_view text, std::int64_t& epoch_seconds);
 /// A FHIR id: [A-Za-z0-9-.]{1,64}.
 bool is_fhir_id(std::string_view s);
 
-}  // namespace relay::updater
+}  // namespace relay::hub

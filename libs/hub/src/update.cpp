@@ -1,4 +1,4 @@
-#include "update.hpp"
+#include "relay/hub/update.hpp"
 
 #include <array>
 #include <boost/json.hpp>
@@ -7,7 +7,7 @@
 
 #include "relay/core/encoding.hpp"
 
-namespace relay::updater {
+namespace relay::hub {
 
 namespace json = boost::json;
 
@@ -518,4 +518,4 @@ std::string to_json(const Update& u) {
     return json::serialize(o);
 }
 
-}  // namespace relay::updater
+}  // namespace relay::hub

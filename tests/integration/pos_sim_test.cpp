@@ -7,8 +7,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -200,23 +203,63 @@ routes:
     server.stop_accepting();
 }
 
-TEST(PosSimDecisions, EveryNewReferralGetsOneDecisionFromTheMix) {
-    // The decisions go to a second route of the same simulator, standing in for the relay's hub API.
+TEST(PosSimDecisions, FirstDeliveryOfEachReferralGetsOneDecisionOnTheHubApi) {
+    // A stand-in for the relay's hub API on loopback: records each call, refuses the first call of one
+    // referral with a 503 (pos-sim must retry it with the same update id).
+    struct Call {
+        std::string method, target, body, idempotency_key, api_key;
+    };
+    std::mutex mutex;
+    std::vector<Call> calls;
     asio::io_context ioc;
+    http::ListenerConfig hub_listener;
+    hub_listener.address = "127.0.0.1";
+    hub_listener.port = 0;
+    bool refused_once = false;
+    http::Server hub(
+        ioc,
+        hub_listener,
+        [&](http::Request& request, const http::RequestContext&) -> asio::awaitable<http::Response> {
+            Call call{std::string(request.method_string()),
+                      std::string(request.target()),
+                      request.body(),
+                      std::string(request["Idempotency-Key"]),
+                      std::string(request["X-Api-Key"])};
+            bool refuse = false;
+            {
+                std::lock_guard lock(mutex);
+                if (!refused_once && call.target.find("/ref-k3/") != std::string::npos)
+                    refuse = refused_once = true;
+                calls.push_back(std::move(call));
+            }
+            http::Response res{refuse ? bhttp::status::service_unavailable : bhttp::status::accepted,
+                               request.version()};
+            res.set(bhttp::field::content_type, "application/json");
+            res.body() = "{}";
+            co_return res;
+        });
+    hub.start();
+    const auto hub_port = hub.port();
+
     asio::ip::tcp::acceptor probe(ioc, {asio::ip::make_address("127.0.0.1"), 0});
     const auto port = probe.local_endpoint().port();
     probe.close();
     auto config = parse(fmt::format(R"(
 listener: {{address: 127.0.0.1, port: {0}}}
 admin: {{address: 127.0.0.1, port: 0}}
-routes: [{{name: emr}}, {{name: hub-api}}]
+routes: [{{name: emr}}, {{name: other}}]
 decisions:
-  target_url: http://127.0.0.1:{0}/hub-api
+  hub_url: http://127.0.0.1:{1}/hub/v1/
+  auth_header: X-Api-Key
+  auth_value: {{value: hub-key}}
+  routes: [emr]
   delay: 50ms
+  retry_delay: 50ms
   mix: {{accept: 1, decline: 1, book: 1, message: 1}}
   seed: 3
 )",
-                                    port));
+                                    port,
+                                    hub_port));
     pos_sim::PosSim sim(config, ioc.get_executor());
     http::Server server(ioc, config.listener, sim.handler());
     server.start();
@@ -229,30 +272,66 @@ decisions:
                     "application/json",
                     {{"Idempotency-Key", key}, {"X-Relay-Referral-Ref", "ref-" + key}});
     }
+    // A duplicate, a second event of a decided referral, and a delivery on a route that does not decide.
     client.post(
         "/emr", "{}", "application/json", {{"Idempotency-Key", "k0"}, {"X-Relay-Referral-Ref", "ref-k0"}});
+    client.post(
+        "/emr", "{}", "application/json", {{"Idempotency-Key", "k0-b"}, {"X-Relay-Referral-Ref", "ref-k0"}});
+    client.post(
+        "/other", "{}", "application/json", {{"Idempotency-Key", "o1"}, {"X-Relay-Referral-Ref", "ref-o1"}});
     const auto deadline = std::chrono::steady_clock::now() + 10s;
     std::vector<pos_sim::DecisionMaker::Sent> sent;
     for (;;) {
         sent = sim.decisions();
         bool pending = false;
         for (const auto& s : sent) pending = pending || s.status == -1;
-        if (!pending || std::chrono::steady_clock::now() > deadline) break;
+        if ((!pending && sent.size() >= 12) || std::chrono::steady_clock::now() > deadline) break;
         std::this_thread::sleep_for(20ms);
     }
+    const std::string admin_view = sim.decisions_json();
     server.stop_accepting();
+    hub.stop_accepting();
     ioc.stop();
     thread.join();
-    ASSERT_EQ(sent.size(), 12U) << "one decision per new referral; the duplicate gets none";
+
+    ASSERT_EQ(sent.size(), 12U) << "one decision per referral first delivered on a deciding route";
     std::set<std::string> actions;
+    const std::map<std::string, std::string> path_of{
+        {"accept", "accept"}, {"decline", "decline"}, {"book", "appointments"}, {"message", "messages"}};
     for (const auto& s : sent) {
-        EXPECT_EQ(s.status, 200) << s.referral_ref;
+        EXPECT_EQ(s.status, 202) << s.referral_ref;
+        EXPECT_EQ(s.attempts, s.referral_ref == "ref-k3" ? 2 : 1) << s.referral_ref;
         actions.insert(s.action);
+        const std::string target = "/hub/v1/referrals/" + s.referral_ref + "/" + path_of.at(s.action);
+        std::size_t matching = 0;
+        for (const auto& c : calls) {
+            if (c.target != target) continue;
+            ++matching;
+            EXPECT_EQ(c.method, "POST");
+            EXPECT_EQ(c.idempotency_key, s.update_id);
+            EXPECT_EQ(c.api_key, "hub-key");
+            const auto body = boost::json::parse(c.body).as_object();
+            EXPECT_EQ(body.at("update_id").as_string(), s.update_id);
+            if (s.action == "decline") {
+                EXPECT_FALSE(body.at("reason").as_string().empty());
+            }
+            if (s.action == "message") {
+                EXPECT_FALSE(body.at("text").as_string().empty());
+            }
+            if (s.action == "book") {
+                const auto& appointment = body.at("appointment").as_object();
+                EXPECT_EQ(appointment.at("confirmed").as_bool(), s.confirmed);
+                EXPECT_EQ(appointment.at("start").as_string(), s.appointment_start);
+                EXPECT_TRUE(appointment.contains("end"));
+            }
+        }
+        EXPECT_EQ(matching, s.referral_ref == "ref-k3" ? 2U : 1U) << target;
     }
+    EXPECT_EQ(calls.size(), 13U);
     EXPECT_GE(actions.size(), 3U) << "the mix is used";
-    std::size_t received = 0;
-    for (const auto& d : sim.deliveries()) received += d.route == "hub-api" ? 1 : 0;
-    EXPECT_EQ(received, 12U);
+    const auto view = boost::json::parse(admin_view).as_object();
+    EXPECT_EQ(view.at("decisions").as_int64(), 12);
+    EXPECT_EQ(view.at("accepted_by_hub_api").as_int64(), 12);
 }
 
 TEST(PosSimConfig, MistakesNameTheKey) {

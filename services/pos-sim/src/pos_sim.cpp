@@ -209,7 +209,7 @@ asio::awaitable<http::Response> PosSim::accept(Route& route,
         deliveries_.push_back(delivery);
     }
     if (decision_maker_ && !delivery.duplicate && !delivery.referral_ref.empty()) {
-        decision_maker_->decide_later(delivery.referral_ref);
+        decision_maker_->on_delivery(delivery.route, delivery.referral_ref);
     }
     http::Response res{bhttp::status::ok, request.version()};
     res.set(bhttp::field::content_type, "application/json");
@@ -241,6 +241,32 @@ std::string PosSim::deliveries_json() const {
     return boost::json::serialize(out);
 }
 
+std::string PosSim::decisions_json() const {
+    boost::json::array list;
+    std::map<std::string, std::uint64_t> by_action;
+    std::uint64_t answered = 0;
+    for (const auto& d : decisions()) {
+        boost::json::object item{{"referral_ref", d.referral_ref},
+                                 {"action", d.action},
+                                 {"update_id", d.update_id},
+                                 {"status", d.status},
+                                 {"attempts", d.attempts}};
+        if (d.action == "book") {
+            item["confirmed"] = d.confirmed;
+            item["appointment_start"] = d.appointment_start;
+        }
+        list.push_back(std::move(item));
+        ++by_action[d.action];
+        answered += d.status >= 200 && d.status < 300 ? 1 : 0;
+    }
+    boost::json::object counts;
+    for (const auto& [action, n] : by_action) counts[action] = n;
+    return boost::json::serialize(boost::json::object{{"decisions", list.size()},
+                                                      {"accepted_by_hub_api", answered},
+                                                      {"by_action", std::move(counts)},
+                                                      {"items", std::move(list)}});
+}
+
 http::Handler PosSim::admin_handler() {
     return [this](http::Request& request, const http::RequestContext&) -> asio::awaitable<http::Response> {
         http::Response res{bhttp::status::ok, request.version()};
@@ -248,6 +274,9 @@ http::Handler PosSim::admin_handler() {
         if (target == "/deliveries") {
             res.set(bhttp::field::content_type, "application/json");
             res.body() = deliveries_json();
+        } else if (target == "/decisions") {
+            res.set(bhttp::field::content_type, "application/json");
+            res.body() = decisions_json();
         } else if (target == "/healthz") {
             res.set(bhttp::field::content_type, "application/json");
             res.body() = R"({"status":"ok"})";

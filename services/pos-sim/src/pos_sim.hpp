@@ -76,6 +76,8 @@ class PosSim {
     [[nodiscard]] std::vector<Delivery> deliveries() const;
     /// Decisions sent so far (empty without a decisions section).
     [[nodiscard]] std::vector<DecisionMaker::Sent> decisions() const;
+    /// What `/decisions` on the admin port shows: counts by action, then each decision and its answer.
+    [[nodiscard]] std::string decisions_json() const;
     [[nodiscard]] std::string deliveries_json() const;
 
     struct Route;

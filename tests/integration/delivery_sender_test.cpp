@@ -11,14 +11,14 @@
 
 #include "dispatcher.hpp"
 #include "pos_sim.hpp"
-#include "sender.hpp"
+#include "relay/outbound/sender.hpp"
 
 namespace relay::test {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using delivery::DestinationAuth;
+using outbound::DestinationAuth;
 
 constexpr const char* kPosSim = R"(
 listener: {address: 127.0.0.1, port: 0}
@@ -69,8 +69,8 @@ class DeliverySender : public ::testing::Test {
         thread.join();
     }
 
-    delivery::DestinationConfig destination(const std::string& route, DestinationAuth auth = {}) {
-        delivery::DestinationConfig d;
+    outbound::DestinationConfig destination(const std::string& route, DestinationAuth auth = {}) {
+        outbound::DestinationConfig d;
         d.id = route;
         d.url = *http::Url::parse(fmt::format("http://127.0.0.1:{}/{}", server->port(), route));
         d.auth = std::move(auth);
@@ -86,7 +86,7 @@ class DeliverySender : public ::testing::Test {
             Secret::from_value("cs")};
         return a;
     }
-    static delivery::OutboundDelivery record(const std::string& key) {
+    static outbound::OutboundDelivery record(const std::string& key) {
         return {R"({"referral":"ref-1"})",
                 "application/json",
                 key,
@@ -95,7 +95,7 @@ class DeliverySender : public ::testing::Test {
                 "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
                 1};
     }
-    delivery::AttemptResult send(delivery::DestinationSender& sender, const std::string& key) {
+    outbound::AttemptResult send(outbound::DestinationSender& sender, const std::string& key) {
         auto future = asio::co_spawn(ioc, sender.attempt(record(key)), asio::use_future);
         ioc.restart();
         ioc.run();
@@ -104,7 +104,7 @@ class DeliverySender : public ::testing::Test {
 };
 
 TEST_F(DeliverySender, DeliversWithTheRelayHeaders) {
-    delivery::DestinationSender sender(ioc.get_executor(), destination("open"));
+    outbound::DestinationSender sender(ioc.get_executor(), destination("open"));
     const auto result = send(sender, "key-1");
     EXPECT_TRUE(result.outcome.delivered) << result.excerpt;
     EXPECT_EQ(result.status, 200);
@@ -121,11 +121,11 @@ TEST_F(DeliverySender, BasicAuthRightAndWrong) {
     right.scheme = DestinationAuth::Scheme::kBasic;
     right.username = "relay";
     right.secret = Secret::from_value("pw");
-    delivery::DestinationSender good(ioc.get_executor(), destination("basic", right));
+    outbound::DestinationSender good(ioc.get_executor(), destination("basic", right));
     EXPECT_TRUE(send(good, "b1").outcome.delivered);
     DestinationAuth wrong = right;
     wrong.secret = Secret::from_value("nope");
-    delivery::DestinationSender bad(ioc.get_executor(), destination("basic", wrong));
+    outbound::DestinationSender bad(ioc.get_executor(), destination("basic", wrong));
     const auto result = send(bad, "b2");
     EXPECT_FALSE(result.outcome.delivered);
     EXPECT_EQ(result.status, 401);
@@ -133,14 +133,14 @@ TEST_F(DeliverySender, BasicAuthRightAndWrong) {
 }
 
 TEST_F(DeliverySender, OAuthTokenIsFetchedOnceAndReused) {
-    delivery::DestinationSender sender(ioc.get_executor(), destination("oauth", oauth("oauth")));
+    outbound::DestinationSender sender(ioc.get_executor(), destination("oauth", oauth("oauth")));
     EXPECT_TRUE(send(sender, "o1").outcome.delivered);
     EXPECT_TRUE(send(sender, "o2").outcome.delivered);
     EXPECT_EQ(sender.tokens_fetched(), 1);
 }
 
 TEST_F(DeliverySender, A401WithATokenFetchesANewOneAndTriesOnce) {
-    delivery::DestinationSender sender(ioc.get_executor(), destination("revoked", oauth("revoked")));
+    outbound::DestinationSender sender(ioc.get_executor(), destination("revoked", oauth("revoked")));
     const auto result = send(sender, "r1");
     EXPECT_TRUE(result.token_refreshed);
     EXPECT_EQ(sender.tokens_fetched(), 2) << "the token was refreshed once, not in a loop";
@@ -151,19 +151,19 @@ TEST_F(DeliverySender, A401WithATokenFetchesANewOneAndTriesOnce) {
 }
 
 TEST_F(DeliverySender, ThrottledAndDownAreRetryableRejectedIsPermanent) {
-    delivery::DestinationSender throttled(ioc.get_executor(), destination("throttled"));
+    outbound::DestinationSender throttled(ioc.get_executor(), destination("throttled"));
     const auto t = send(throttled, "t1");
     EXPECT_EQ(t.status, 429);
     EXPECT_EQ(t.outcome.kind, ErrorKind::kRetryable);
     ASSERT_TRUE(t.retry_after);
     EXPECT_EQ(*t.retry_after, 7s);
 
-    delivery::DestinationSender down(ioc.get_executor(), destination("down"));
+    outbound::DestinationSender down(ioc.get_executor(), destination("down"));
     const auto d = send(down, "d1");
     EXPECT_EQ(d.status, 503);
     EXPECT_EQ(d.outcome.kind, ErrorKind::kRetryable);
 
-    delivery::DestinationSender rejecting(ioc.get_executor(), destination("rejecting"));
+    outbound::DestinationSender rejecting(ioc.get_executor(), destination("rejecting"));
     const auto r = send(rejecting, "x1");
     EXPECT_EQ(r.status, 400);
     EXPECT_EQ(r.outcome.kind, ErrorKind::kPermanent);
@@ -171,7 +171,7 @@ TEST_F(DeliverySender, ThrottledAndDownAreRetryableRejectedIsPermanent) {
 }
 
 TEST_F(DeliverySender, ASlowDestinationTimesOutAndAClosedPortIsRetryable) {
-    delivery::DestinationSender slow(ioc.get_executor(), destination("slow"));
+    outbound::DestinationSender slow(ioc.get_executor(), destination("slow"));
     const auto s = send(slow, "s1");
     EXPECT_FALSE(s.outcome.delivered);
     EXPECT_EQ(s.outcome.kind, ErrorKind::kTimeout);
@@ -181,13 +181,13 @@ TEST_F(DeliverySender, ASlowDestinationTimesOutAndAClosedPortIsRetryable) {
     probe.close();
     auto config = destination("open");
     config.url = *http::Url::parse(fmt::format("http://127.0.0.1:{}/open", closed_port));
-    delivery::DestinationSender nowhere(ioc.get_executor(), config);
+    outbound::DestinationSender nowhere(ioc.get_executor(), config);
     const auto n = send(nowhere, "n1");
     EXPECT_EQ(n.status, 0);
     EXPECT_EQ(n.outcome.kind, ErrorKind::kRetryable);
 }
 
-delivery::DestinationSettings settings_for(delivery::DestinationConfig destination) {
+delivery::DestinationSettings settings_for(outbound::DestinationConfig destination) {
     delivery::DestinationSettings s;
     s.sender = std::move(destination);
     s.retry.initial = 100ms;
@@ -289,15 +289,15 @@ TEST_F(DeliveryDispatcher, NeverMoreRequestsInFlightThanTheDestinationAllows) {
 }
 
 TEST(ResponseExcerpt, KeepsErrorClassesNeverFreeText) {
-    const std::string excerpt = delivery::response_excerpt(
+    const std::string excerpt = outbound::response_excerpt(
         422,
         "application/fhir+json",
         R"({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid",)"
         R"("diagnostics":"Patient Jane Doe born 1980-01-01 is unknown"}]})");
     EXPECT_EQ(excerpt, "HTTP 422; application/fhir+json; issue=invalid");
-    EXPECT_EQ(delivery::response_excerpt(500, "application/json", R"({"error":"db_down","message":"Jane"})"),
+    EXPECT_EQ(outbound::response_excerpt(500, "application/json", R"({"error":"db_down","message":"Jane"})"),
               "HTTP 500; application/json; error=db_down");
-    EXPECT_EQ(delivery::response_excerpt(502, "text/html", "<html>Jane Doe</html>"),
+    EXPECT_EQ(outbound::response_excerpt(502, "text/html", "<html>Jane Doe</html>"),
               "HTTP 502; text/html; 21 bytes");
 }
 

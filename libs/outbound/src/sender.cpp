@@ -1,4 +1,4 @@
-#include "sender.hpp"
+#include "relay/outbound/sender.hpp"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include "relay/core/encoding.hpp"
 #include "relay/core/time.hpp"
 
-namespace relay::delivery {
+namespace relay::outbound {
 
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
@@ -113,6 +113,7 @@ boost::asio::awaitable<AttemptResult> DestinationSender::exchange(const Outbound
             if (const auto* error = std::get_if<Error>(&token)) {
                 // No token, no request: the token endpoint's failure is this attempt's outcome.
                 result.outcome = Outcome{false, error->kind, "token endpoint failed"};
+                result.token_failed = true;
                 result.excerpt = clipped(error->message);
                 result.latency = std::chrono::steady_clock::now() - started;
                 co_return result;
@@ -134,15 +135,20 @@ boost::asio::awaitable<AttemptResult> DestinationSender::exchange(const Outbound
     }
     const auto& response = *sent.response;
     result.status = response.result_int();
-    result.outcome = classify_status(result.status);
+    result.outcome = delivery::classify_status(result.status);
     if (const auto it = response.find(bhttp::field::retry_after); it != response.end())
-        result.retry_after = parse_retry_after(it->value(), std::chrono::system_clock::now());
+        result.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
     const auto content_type = response.find(bhttp::field::content_type);
     result.excerpt = response_excerpt(
         result.status,
         content_type == response.end() ? std::string_view() : std::string_view(content_type->value()),
         response.body());
+    if ((result.status < 200 || result.status > 299) && config_.keep_error_body > 0 &&
+        response.body().size() <= config_.keep_error_body) {
+        result.error_body = response.body();
+        if (content_type != response.end()) result.error_content_type = std::string(content_type->value());
+    }
     co_return result;
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::outbound

@@ -10,9 +10,17 @@
 #include "relay/delivery/circuit_breaker.hpp"
 #include "relay/delivery/retry_policy.hpp"
 #include "relay/delivery/tiers.hpp"
-#include "sender.hpp"
+#include "relay/outbound/sender.hpp"
 
 namespace relay::delivery {
+
+// The HTTP hop itself lives in relay::outbound (shared with the updater).
+using outbound::AttemptResult;
+using outbound::DestinationAuth;
+using outbound::DestinationConfig;
+using outbound::DestinationSender;
+using outbound::OutboundDelivery;
+using outbound::response_excerpt;
 
 struct RateLimit {
     double per_second = 0;

@@ -16,7 +16,7 @@
 #include "config.hpp"
 #include "relay/delivery/circuit_breaker.hpp"
 #include "relay/delivery/token_bucket.hpp"
-#include "sender.hpp"
+#include "relay/outbound/sender.hpp"
 
 namespace relay::delivery {
 

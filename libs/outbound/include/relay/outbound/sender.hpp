@@ -1,6 +1,9 @@
-// One delivery attempt to one hub destination: the HTTP exchange with the destination's auth, the
-// relay's delivery headers, and the outcome sorted into delivered / retryable / permanent / timeout
-// (issue 5). Retries, tiers, ordering and the DLQ are the caller's business; this is the hop itself.
+// One outbound HTTP attempt: the exchange with the destination's auth (none, Basic, static Bearer or
+// OAuth2 client credentials with a cached token refreshed one fetch at a time and one retry after a
+// 401), the relay's delivery headers, and the outcome sorted into delivered / retryable / permanent /
+// timeout. Retries, ordering and dead letters are the caller's business; this is the hop itself.
+// Shared by the delivery service (hub systems, issue 5) and the updater (Ocean's $process-messages,
+// issue 6).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -19,7 +22,10 @@
 #include "relay/http/async_client.hpp"
 #include "relay/http/oauth_client.hpp"
 
-namespace relay::delivery {
+namespace relay::outbound {
+
+using delivery::Duration;
+using delivery::Outcome;
 
 struct DestinationAuth {
     enum class Scheme { kNone, kBasic, kBearer, kOAuth2 };
@@ -37,6 +43,10 @@ struct DestinationConfig {
     DestinationAuth auth;
     /// Deadline, TLS verification and CA file, client certificate (mTLS), pool size.
     http::ClientOptions client;
+    /// A non-2xx response body up to this size is kept whole in AttemptResult::error_body (0: never).
+    /// For callers that must keep the peer's answer (Ocean's OperationOutcome in a dead letter); it
+    /// may repeat patient data, so it is never logged.
+    std::size_t keep_error_body = 0;
 };
 
 /// What is sent (the record from relay.deliveries.v1).
@@ -61,6 +71,12 @@ struct AttemptResult {
     /// (a hub's error text may repeat patient data).
     std::string excerpt;
     bool token_refreshed = false;  ///< a 401 made us fetch a new OAuth token and try once more
+    /// The token endpoint failed: no request was sent (the outcome is the token endpoint's).
+    bool token_failed = false;
+    /// The whole body of a non-2xx response of at most DestinationConfig::keep_error_body bytes, and
+    /// its content type (empty otherwise).
+    std::string error_body;
+    std::string error_content_type;
 };
 
 /// Sends deliveries to one destination. Safe to use from several coroutines at once (connections
@@ -92,4 +108,4 @@ class DestinationSender {
 /// The PHI-free excerpt of a response (see AttemptResult::excerpt).
 std::string response_excerpt(int status, std::string_view content_type, std::string_view body);
 
-}  // namespace relay::delivery
+}  // namespace relay::outbound

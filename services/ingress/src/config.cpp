@@ -74,6 +74,78 @@ kafka::TopicSpec IngressConfig::inbound_topic_spec() const {
     return spec;
 }
 
+kafka::TopicSpec IngressConfig::updates_topic_spec() const {
+    kafka::TopicSpec spec = inbound_topic_spec();
+    spec.name = hub_api ? hub_api->topic : "relay.updates.v1";
+    return spec;
+}
+
+std::vector<std::string> IngressConfig::topics() const {
+    std::vector<std::string> out{kafka.inbound_topic};
+    if (hub_api) out.push_back(hub_api->topic);
+    return out;
+}
+
+namespace {
+
+HubApiConfig read_hub_api(ConfigReader::Node node,
+                          const std::string& topic_prefix,
+                          std::uint64_t listener_body_limit,
+                          bool have_signing_key,
+                          ConfigReader::Node auth_node) {
+    HubApiConfig hub;
+    hub.path_prefix = node.string("path_prefix", hub.path_prefix);
+    while (hub.path_prefix.size() > 1 && hub.path_prefix.back() == '/') hub.path_prefix.pop_back();
+    if (hub.path_prefix.size() < 2 || hub.path_prefix.front() != '/' ||
+        hub.path_prefix.find_first_of("?#{} ") != std::string::npos) {
+        node.fail("path_prefix", "must be a path starting with '/', such as /hub/v1");
+    }
+    hub.topic = topic_prefix + node.string("topic", hub.topic);
+    if (!is_valid_topic_name(hub.topic)) node.fail("topic", "is not a valid Kafka topic name");
+    hub.max_body_bytes = node.bytes("max_body_bytes", hub.max_body_bytes, 1024, 256ULL << 20);
+    if (hub.max_body_bytes > listener_body_limit) {
+        // The listeners read at most limits.max_body; a larger hub limit could never be reached.
+        node.fail("max_body_bytes", "must not exceed limits.max_body");
+    }
+    std::set<std::string> names, client_ids;
+    for (auto& system_node : node.list("systems")) {
+        HubSystemConfig system;
+        system.name = system_node.required_string("name");
+        if (!is_valid_name(system.name)) {
+            system_node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
+        }
+        if (!names.insert(system.name).second) {
+            system_node.fail("name", fmt::format("'{}' is used twice", system.name));
+        }
+        system.auth = auth::read_policy(system_node.child("auth"));
+        system.sites = system_node.string_list("sites", {});
+        for (const auto& site : system.sites) {
+            if (site.empty() ||
+                !std::all_of(site.begin(), site.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+                system_node.fail("sites", "must be Ocean site numbers (digits)");
+            }
+        }
+        if (system.auth.scheme == auth::Scheme::kOAuth2) {
+            if (!have_signing_key) {
+                auth_node.fail("token_signing_key",
+                               fmt::format("is required because hub system '{}' uses oauth2", system.name));
+            }
+            // The shared token endpoint finds the system by client id: an id must name one system.
+            for (const auto& client : system.auth.oauth_clients) {
+                if (!client_ids.insert(client.client_id).second) {
+                    system_node.fail(
+                        "auth", fmt::format("client_id '{}' is used by two hub systems", client.client_id));
+                }
+            }
+        }
+        hub.systems.push_back(std::move(system));
+    }
+    if (hub.systems.empty()) node.fail("systems", "configure at least one hub system");
+    return hub;
+}
+
+}  // namespace
+
 IngressConfig load_config(ConfigReader& reader) {
     IngressConfig config;
     auto root = reader.root();
@@ -156,7 +228,8 @@ IngressConfig load_config(ConfigReader& reader) {
         IntegrationConfig integration;
         integration.site = node.required_string("site");
         integration.name = node.string("name", integration.site);
-        if (!is_valid_name(integration.name)) node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
+        if (!is_valid_name(integration.name))
+            node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
         if (!names.insert(integration.name).second)
             node.fail("name", fmt::format("'{}' is used twice", integration.name));
         if (!std::all_of(integration.site.begin(), integration.site.end(), [](char c) {
@@ -191,6 +264,24 @@ IngressConfig load_config(ConfigReader& reader) {
         config.integrations.push_back(std::move(integration));
     }
     if (config.integrations.empty()) root.fail("integrations", "configure at least one integration");
+
+    if (root.has("hub_api")) {
+        config.hub_api = read_hub_api(root.child("hub_api"),
+                                      prefix,
+                                      limits.body_limit,
+                                      config.token_signing_key.has_value(),
+                                      auth_node);
+        const std::string& hub_prefix = config.hub_api->path_prefix;
+        for (const auto& path : paths) {
+            if (path == hub_prefix || path.starts_with(hub_prefix + "/")) {
+                root.child("hub_api").fail("path_prefix",
+                                           fmt::format("overlaps the integration path '{}'", path));
+            }
+        }
+        if (config.hub_api->topic == kafka.inbound_topic) {
+            root.child("hub_api").fail("topic", "must differ from topics.inbound");
+        }
+    }
 
     reader.check_no_unknown_keys();
     return config;

@@ -26,6 +26,25 @@ struct IntegrationConfig {
     bool enforce_site = false;
 };
 
+/// One hub system allowed to send updates through the hub API (`hub_api.systems[]`).
+struct HubSystemConfig {
+    std::string name;  ///< [a-z0-9-]: metric label, `hub-system` record header, token audience "hub:{name}"
+    auth::AuthPolicy auth;
+    /// Ocean site numbers this system may update; empty = any site. When set, an update must name
+    /// its `site` and that site must be listed (else 403).
+    std::vector<std::string> sites;
+};
+
+/// The hub-side REST API (`hub_api:`; absent = no hub API): hub decisions in, `relay.updates.v1` out.
+struct HubApiConfig {
+    std::string path_prefix = "/hub/v1";
+    std::string topic = "relay.updates.v1";  ///< topics.prefix is prepended
+    std::uint64_t max_body_bytes = 8ULL << 20;
+    std::vector<HubSystemConfig> systems;
+
+    [[nodiscard]] std::string token_path() const { return path_prefix + "/oauth2/token"; }
+};
+
 struct KafkaSettings {
     bool embedded = false;
     kafka::ProducerConfig producer;
@@ -52,8 +71,13 @@ struct IngressConfig {
     std::chrono::milliseconds drain_delay{0};
     std::chrono::milliseconds grace_period{25'000};
     std::vector<IntegrationConfig> integrations;
+    std::optional<HubApiConfig> hub_api;
 
     [[nodiscard]] kafka::TopicSpec inbound_topic_spec() const;
+    /// The hub API's updates topic, created and verified like the inbound topic (hub_api set).
+    [[nodiscard]] kafka::TopicSpec updates_topic_spec() const;
+    /// Every topic the ingress produces to.
+    [[nodiscard]] std::vector<std::string> topics() const;
 };
 
 /// The Ocean → receiver events published by default (ocean-api.md §3.5); others are acknowledged and

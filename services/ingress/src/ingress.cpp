@@ -13,6 +13,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <optional>
 
+#include "hub_api.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/ids.hpp"
 #include "relay/core/log.hpp"
@@ -36,6 +37,11 @@ struct Ingress::Route {
     const IntegrationConfig* integration;
     std::shared_ptr<auth::Authenticator> authenticator;
     IntegrationMetrics* metrics;
+};
+
+struct Ingress::HubSystem {
+    const HubSystemConfig* config;
+    std::unique_ptr<auth::Authenticator> authenticator;
 };
 
 namespace {
@@ -100,6 +106,72 @@ double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+struct InFlight {
+    prometheus::Gauge& gauge;
+    explicit InFlight(prometheus::Gauge& g) : gauge(g) { gauge.Increment(); }
+    ~InFlight() { gauge.Decrement(); }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+};
+
+// The answer of a token endpoint (RFC 6749 §5.1 / §5.2).
+http::Response token_answer(const std::variant<auth::IssuedToken, auth::TokenEndpointError>& result,
+                            unsigned version) {
+    http::Response res;
+    if (const auto* issued = std::get_if<auth::IssuedToken>(&result)) {
+        std::string body = R"({"access_token":)";
+        append_json_string(body, issued->access_token);
+        body += R"(,"token_type":"Bearer","expires_in":)";
+        body += std::to_string(issued->expires_in.count());
+        if (!issued->scope.empty()) {
+            body += R"(,"scope":)";
+            append_json_string(body, issued->scope);
+        }
+        body += '}';
+        res = json_response(bhttp::status::ok, version, std::move(body));
+    } else {
+        const auto& error = std::get<auth::TokenEndpointError>(result);
+        std::string body = R"({"error":)";
+        append_json_string(body, error.error);
+        body += R"(,"error_description":)";
+        append_json_string(body, error.description);
+        body += '}';
+        res = json_response(static_cast<bhttp::status>(error.status), version, std::move(body));
+        if (error.status == 401) res.set(bhttp::field::www_authenticate, "Basic realm=\"ocean-relay\"");
+    }
+    // RFC 6749 §5.1: token responses must not be cached.
+    res.set(bhttp::field::cache_control, "no-store");
+    res.set(bhttp::field::pragma, "no-cache");
+    return res;
+}
+
+http::Response hub_error(bhttp::status status,
+                         unsigned version,
+                         std::string_view code,
+                         std::string_view message,
+                         const std::vector<hub::FieldError>& fields = {}) {
+    return json_response(status, version, hubapi::error_json(code, message, fields));
+}
+
+// The hub API's error code for a protocol-level rejection of the server ("body_too_large" → ...).
+std::string hub_server_code(int status, std::string_view code) {
+    switch (status) {
+        case 413:
+            return "payload-too-large";
+        case 431:
+            return "headers-too-large";
+        case 503:
+            return "unavailable";
+        case 500:
+            return "internal-error";
+        default:
+            break;
+    }
+    std::string out(code);
+    std::replace(out.begin(), out.end(), '_', '-');
+    return out;
+}
+
 }  // namespace
 
 Ingress::Ingress(IngressConfig config)
@@ -116,18 +188,19 @@ Ingress::Ingress(IngressConfig config)
     if (config_.kafka.embedded) {
         embedded_ = std::make_unique<kafka::EmbeddedCluster>(1);
         embedded_->create_topic(config_.kafka.inbound_topic, config_.kafka.partitions);
+        if (config_.hub_api) embedded_->create_topic(config_.hub_api->topic, config_.kafka.partitions);
         config_.kafka.producer.client.bootstrap_servers = embedded_->bootstrap_servers();
         log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
                   {{"bootstrap_servers", embedded_->bootstrap_servers()}});
     }
     producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer);
     if (!config_.kafka.embedded) {
-        kafka::ensure_topics(producer_->handle(),
-                             {config_.inbound_topic_spec()},
-                             config_.kafka.create_topics,
-                             std::chrono::seconds(30));
+        std::vector<kafka::TopicSpec> specs{config_.inbound_topic_spec()};
+        if (config_.hub_api) specs.push_back(config_.updates_topic_spec());
+        kafka::ensure_topics(
+            producer_->handle(), specs, config_.kafka.create_topics, std::chrono::seconds(30));
     }
-    kafka_ready_ = producer_->topics_available({config_.kafka.inbound_topic}, std::chrono::seconds(10));
+    kafka_ready_ = producer_->topics_available(config_.topics(), std::chrono::seconds(10));
 
     if (config_.token_signing_key) {
         signer_ = std::make_unique<auth::TokenSigner>(
@@ -150,8 +223,27 @@ Ingress::Ingress(IngressConfig config)
         }
     }
 
+    if (config_.hub_api) {
+        std::vector<std::unique_ptr<HubSystem>> open;
+        for (const auto& system : config_.hub_api->systems) {
+            auto entry = std::make_unique<HubSystem>(HubSystem{
+                &system,
+                // "hub:" keeps hub systems' token audiences apart from Ocean integrations' names.
+                std::make_unique<auth::Authenticator>(system.auth, "hub:" + system.name, signer_.get())});
+            const bool admits_anyone =
+                system.auth.scheme == auth::Scheme::kNone && !system.auth.signature_key;
+            (admits_anyone ? open : hub_systems_).push_back(std::move(entry));
+        }
+        for (auto& entry : open) hub_systems_.push_back(std::move(entry));
+    }
+
     auto error_body =
-        [](int status, std::string_view code, std::string_view message, std::string_view target) {
+        [this](int status, std::string_view code, std::string_view message, std::string_view target) {
+            std::string_view path = target.substr(0, target.find('?'));
+            if (is_hub_target(path)) {
+                return std::pair<std::string, std::string>(
+                    "application/json", hubapi::error_json(hub_server_code(status, code), message));
+            }
             if (target.starts_with("/ocean/")) {
                 return std::pair<std::string, std::string>(
                     std::string(kFhirJson),
@@ -229,7 +321,7 @@ void Ingress::readiness_loop() {
         lock.unlock();
         const auto timeout =
             std::min<std::chrono::milliseconds>(config_.kafka.readiness_interval, std::chrono::seconds(2));
-        const bool ok = producer_->topics_available({config_.kafka.inbound_topic}, timeout);
+        const bool ok = producer_->topics_available(config_.topics(), timeout);
         if (ok != kafka_ready_.exchange(ok)) {
             if (ok) {
                 log::info("kafka reachable and topics present: ready");
@@ -322,6 +414,7 @@ asio::awaitable<http::Response> Ingress::handle_public(http::Request& request,
                                                        const http::RequestContext& /*context*/) {
     std::string_view target = sv(request.target());
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    if (is_hub_target(target)) co_return co_await handle_hub(request);
     const auto it = routes_by_path_.find(std::string(target));
     if (it == routes_by_path_.end()) {
         metrics_->request("", "unknown", 404, 0);
@@ -364,36 +457,16 @@ http::Response Ingress::handle_token(http::Request& request, const Route& route)
                                                    sv(request[bhttp::field::authorization]),
                                                    query,
                                                    system_now());
-    http::Response res;
+    http::Response res = token_answer(result, request.version());
     if (auto* issued = std::get_if<auth::IssuedToken>(&result)) {
-        std::string body = R"({"access_token":)";
-        append_json_string(body, issued->access_token);
-        body += R"(,"token_type":"Bearer","expires_in":)";
-        body += std::to_string(issued->expires_in.count());
-        if (!issued->scope.empty()) {
-            body += R"(,"scope":)";
-            append_json_string(body, issued->scope);
-        }
-        body += '}';
-        res = json_response(bhttp::status::ok, request.version(), std::move(body));
         metrics_->tokens_issued(integration.name);
         log::info("access token issued",
                   {{"integration", integration.name}, {"client_id", issued->client_id}});
     } else {
         const auto& error = std::get<auth::TokenEndpointError>(result);
-        std::string body = R"({"error":)";
-        append_json_string(body, error.error);
-        body += R"(,"error_description":)";
-        append_json_string(body, error.description);
-        body += '}';
-        res = json_response(static_cast<bhttp::status>(error.status), request.version(), std::move(body));
-        if (error.status == 401) res.set(bhttp::field::www_authenticate, "Basic realm=\"ocean-relay\"");
         metrics_->rejection(integration.name, "token_" + error.error);
         log::warn("token request refused", {{"integration", integration.name}, {"error", error.error}});
     }
-    // RFC 6749 §5.1: token responses must not be cached.
-    res.set(bhttp::field::cache_control, "no-store");
-    res.set(bhttp::field::pragma, "no-cache");
     metrics_->request(integration.name, "token", res.result_int(), seconds_since(started));
     return res;
 }
@@ -402,11 +475,7 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
     const auto started = Clock::now();
     const IntegrationConfig& integration = *route.integration;
     const unsigned version = request.version();
-    struct InFlight {
-        prometheus::Gauge& gauge;
-        explicit InFlight(prometheus::Gauge& g) : gauge(g) { gauge.Increment(); }
-        ~InFlight() { gauge.Decrement(); }
-    } in_flight(metrics_->in_flight());
+    const InFlight in_flight(metrics_->in_flight());
 
     auto finish = [&](http::Response res, std::string_view rejection = {}) {
         if (!rejection.empty()) metrics_->rejection(integration.name, rejection);
@@ -577,6 +646,251 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
                        "informational",
                        fmt::format("accepted as message {}", message_id));
     res.set("X-Relay-Message-Id", message_id);
+    co_return finish(std::move(res));
+}
+
+bool Ingress::is_hub_target(std::string_view path) const {
+    if (!config_.hub_api) return false;
+    const std::string& prefix = config_.hub_api->path_prefix;
+    return path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+http::Response Ingress::handle_hub_token(http::Request& request) {
+    std::string_view target = sv(request.target());
+    const auto q = target.find('?');
+    const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    // The shared endpoint of every oauth2 hub system: the system whose client the credentials name
+    // issues the token (client ids are unique across hub systems), with itself as the audience.
+    std::optional<std::variant<auth::IssuedToken, auth::TokenEndpointError>> answer;
+    const HubSystem* issuer = nullptr;
+    for (const auto& system : hub_systems_) {
+        if (system->authenticator->scheme() != auth::Scheme::kOAuth2) continue;
+        auto result = system->authenticator->issue_token(sv(request[bhttp::field::content_type]),
+                                                         request.body(),
+                                                         sv(request[bhttp::field::authorization]),
+                                                         query,
+                                                         system_now());
+        if (std::holds_alternative<auth::IssuedToken>(result)) {
+            answer = std::move(result);
+            issuer = system.get();
+            break;
+        }
+        // Keep the most telling refusal: a malformed request or a scope the client may not have says
+        // more than "invalid_client", which every other system answers.
+        if (!answer || std::get<auth::TokenEndpointError>(result).error != "invalid_client") {
+            if (!answer || std::get<auth::TokenEndpointError>(*answer).error == "invalid_client") {
+                answer = std::move(result);
+            }
+        }
+    }
+    if (!answer) {
+        return hub_error(bhttp::status::not_found,
+                         request.version(),
+                         "not-found",
+                         "no hub system uses oauth2: there is no token endpoint");
+    }
+    http::Response res = token_answer(*answer, request.version());
+    if (issuer != nullptr) {
+        const auto& issued = std::get<auth::IssuedToken>(*answer);
+        metrics_->tokens_issued("hub:" + issuer->config->name);
+        log::info("access token issued",
+                  {{"hub_system", issuer->config->name}, {"client_id", issued.client_id}});
+    } else {
+        log::warn("hub token request refused",
+                  {{"error", std::get<auth::TokenEndpointError>(*answer).error}});
+    }
+    return res;
+}
+
+asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request) {
+    const auto started = Clock::now();
+    const unsigned version = request.version();
+    const HubApiConfig& hub_config = *config_.hub_api;
+    const InFlight in_flight(metrics_->in_flight());
+    std::string system_name = "unknown";
+    std::string action_label = "unknown";
+    auto finish = [&](http::Response res, std::string_view rejection = {}) {
+        if (!rejection.empty()) metrics_->hub_rejection(system_name, rejection);
+        metrics_->hub_request(system_name, action_label, res.result_int(), seconds_since(started));
+        return res;
+    };
+
+    std::string_view target = sv(request.target());
+    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const auto match = hubapi::match_route(request.method(), target.substr(hub_config.path_prefix.size()));
+    if (match.status == hubapi::RouteMatch::Status::kNotFound) {
+        co_return finish(
+            hub_error(bhttp::status::not_found, version, "not-found", "no hub API endpoint at this path"),
+            "unknown_route");
+    }
+    if (match.status == hubapi::RouteMatch::Status::kMethodNotAllowed) {
+        auto res = hub_error(bhttp::status::method_not_allowed,
+                             version,
+                             "method-not-allowed",
+                             "this method is not allowed at this path");
+        res.set(bhttp::field::allow, match.allow);
+        co_return finish(std::move(res), "method_not_allowed");
+    }
+    const hubapi::HubRoute& route = match.route;
+    action_label = hubapi::route_label(route);
+    if (route.kind == hubapi::HubRoute::Kind::kToken) {
+        auto res = handle_hub_token(request);
+        const bool issued = res.result() == bhttp::status::ok;
+        co_return finish(std::move(res), issued ? std::string_view() : std::string_view("token_refused"));
+    }
+
+    const std::string& body = request.body();
+    if (body.size() > hub_config.max_body_bytes) {
+        co_return finish(hub_error(bhttp::status::payload_too_large,
+                                   version,
+                                   "payload-too-large",
+                                   fmt::format("the request body exceeds the limit of {} bytes",
+                                               hub_config.max_body_bytes)),
+                         "body_too_large");
+    }
+
+    // Authentication: the system whose credentials the request carries.
+    const auth::HeaderLookup header = [&request](std::string_view name) {
+        return sv(request[boost::core::string_view(name.data(), name.size())]);
+    };
+    const HubSystem* system = nullptr;
+    bool forbidden = false;
+    std::string challenge, reason;
+    const auto now = system_now();
+    for (const auto& candidate : hub_systems_) {
+        const auth::AuthResult result = candidate->authenticator->check(header, body, now);
+        if (result.allowed()) {
+            system = candidate.get();
+            break;
+        }
+        if (result.outcome == auth::AuthResult::Outcome::kForbidden) forbidden = true;
+        if (challenge.empty()) challenge = result.www_authenticate;
+        if (reason.empty() || reason == "missing_credentials") reason = result.reason;
+    }
+    if (system == nullptr) {
+        if (forbidden) {
+            // A genuine token, issued for an Ocean integration or another audience.
+            co_return finish(hub_error(bhttp::status::forbidden,
+                                       version,
+                                       "forbidden",
+                                       "the credentials are not valid for the hub API"),
+                             "token_wrong_audience");
+        }
+        auto res = hub_error(bhttp::status::unauthorized,
+                             version,
+                             "unauthorized",
+                             "authentication is required and was missing or invalid");
+        res.set(bhttp::field::www_authenticate,
+                challenge.empty() ? "Bearer realm=\"ocean-relay\"" : challenge);
+        log::warn("hub request refused", {{"reason", reason}});
+        co_return finish(std::move(res), reason.empty() ? "unauthenticated" : reason);
+    }
+    system_name = system->config->name;
+
+    const std::string type = media_type(sv(request[bhttp::field::content_type]));
+    const bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
+    const bool json_type =
+        type == "application/json" || (type.starts_with("application/") && type.ends_with("+json"));
+    if ((!blank || !type.empty()) && !json_type) {
+        co_return finish(hub_error(bhttp::status::unsupported_media_type,
+                                   version,
+                                   "unsupported-media-type",
+                                   "Content-Type must be application/json"),
+                         "unsupported_media_type");
+    }
+
+    auto built_or_error = hubapi::build_update(route, body, sv(request["idempotency-key"]), &new_message_id);
+    if (auto* error = std::get_if<hubapi::BuildError>(&built_or_error)) {
+        log::warn("hub update refused",
+                  {{"hub_system", system_name},
+                   {"action", action_label},
+                   {"referral_ref", route.referral_ref},
+                   {"errors", static_cast<long long>(error->fields.size())},
+                   {"first_field", error->fields.empty() ? std::string() : error->fields.front().field}});
+        co_return finish(hub_error(static_cast<bhttp::status>(error->status),
+                                   version,
+                                   error->code,
+                                   error->message,
+                                   error->fields),
+                         "invalid_update");
+    }
+    hubapi::BuiltUpdate& built = std::get<hubapi::BuiltUpdate>(built_or_error);
+    const hub::Update& update = built.update;
+    action_label = hub::to_string(update.action);
+
+    const auto& sites = system->config->sites;
+    if (!sites.empty()) {
+        if (update.site.empty()) {
+            co_return finish(
+                hub_error(bhttp::status::bad_request,
+                          version,
+                          "invalid-update",
+                          "this hub system may update only its own sites: the update must name its site",
+                          {{"site", "required", "is required for a hub system limited to sites"}}),
+                "site_required");
+        }
+        if (std::find(sites.begin(), sites.end(), update.site) == sites.end()) {
+            log::warn(
+                "hub update refused: site not allowed",
+                {{"hub_system", system_name}, {"referral_ref", update.referral_ref}, {"site", update.site}});
+            co_return finish(hub_error(bhttp::status::forbidden,
+                                       version,
+                                       "forbidden",
+                                       "this hub system may not update referrals of that Ocean site"),
+                             "site_not_allowed");
+        }
+    }
+
+    std::vector<kafka::Header> headers;
+    headers.reserve(6);
+    headers.push_back({"content-type", "application/json"});
+    headers.push_back({"hub-system", system_name});
+    headers.push_back({"update-id", update.update_id});
+    headers.push_back({"action", hub::to_string(update.action)});
+    headers.push_back({"received-at", format_rfc3339_millis(system_now())});
+    if (const auto incoming = TraceParent::parse(sv(request["traceparent"]))) {
+        headers.push_back({"traceparent", incoming->child().to_string()});
+    }
+    std::string value = std::move(built.value);
+    const kafka::DeliveryResult delivery = co_await producer_->async_produce(hub_config.topic,
+                                                                             update.referral_ref,
+                                                                             std::move(value),
+                                                                             std::move(headers),
+                                                                             config_.kafka.ack_timeout);
+    const double ack_seconds = std::chrono::duration<double>(delivery.latency).count();
+    metrics_->kafka_ack(delivery.ok, ack_seconds);
+    metrics_->hub_publish(system_name, delivery.ok, ack_seconds);
+    if (!delivery.ok) {
+        log::error("broker did not acknowledge a hub update",
+                   {{"hub_system", system_name},
+                    {"update_id", update.update_id},
+                    {"referral_ref", update.referral_ref},
+                    {"error", delivery.error.message},
+                    {"kind", to_string(delivery.error.kind)}});
+        if (delivery.error.kind == ErrorKind::kPermanent) {
+            co_return finish(hub_error(bhttp::status::internal_server_error,
+                                       version,
+                                       "internal-error",
+                                       "the update could not be stored"),
+                             "kafka_permanent_error");
+        }
+        auto res = hub_error(bhttp::status::service_unavailable,
+                             version,
+                             "unavailable",
+                             "the update could not be stored in time; retry later with the same update_id");
+        res.set(bhttp::field::retry_after, std::to_string(config_.kafka.retry_after.count()));
+        co_return finish(std::move(res),
+                         delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
+    }
+    log::info("hub update queued",
+              {{"hub_system", system_name},
+               {"update_id", update.update_id},
+               {"referral_ref", update.referral_ref},
+               {"action", action_label},
+               {"partition", delivery.partition},
+               {"offset", static_cast<long long>(delivery.offset)}});
+    auto res = json_response(
+        bhttp::status::accepted, version, hubapi::queued_json(update, delivery.partition, delivery.offset));
     co_return finish(std::move(res));
 }
 

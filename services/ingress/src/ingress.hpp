@@ -51,6 +51,7 @@ class Ingress {
     [[nodiscard]] IngressMetrics& metrics() { return *metrics_; }
 
     struct Route;
+    struct HubSystem;
 
    private:
     boost::asio::awaitable<http::Response> handle_public(http::Request& request,
@@ -59,6 +60,10 @@ class Ingress {
                                                         const http::RequestContext& context);
     boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Route& route);
     http::Response handle_token(http::Request& request, const Route& route);
+    /// The hub API (hub_api.hpp): a request whose path is under hub_api.path_prefix.
+    boost::asio::awaitable<http::Response> handle_hub(http::Request& request);
+    http::Response handle_hub_token(http::Request& request);
+    [[nodiscard]] bool is_hub_target(std::string_view path) const;
     boost::asio::awaitable<void> shutdown_sequence();
     void readiness_loop();
 
@@ -70,6 +75,9 @@ class Ingress {
     std::unique_ptr<auth::TokenSigner> signer_;
     std::vector<std::unique_ptr<Route>> routes_;
     std::unordered_map<std::string, Route*> routes_by_path_;
+    /// Hub systems in the order their credentials are tried: those with credentials first, scheme
+    /// none without signature last (it admits anyone).
+    std::vector<std::unique_ptr<HubSystem>> hub_systems_;
 
     boost::asio::io_context ioc_;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;

@@ -40,6 +40,22 @@ IngressMetrics::IngressMetrics(std::shared_ptr<prometheus::Registry> registry)
                   .Name("relay_ingress_tokens_issued_total")
                   .Help("OAuth2 access tokens issued, by integration")
                   .Register(*registry_)),
+      hub_requests_(prometheus::BuildCounter()
+                        .Name("relay_ingress_hub_requests_total")
+                        .Help("Hub API requests answered, by hub system, action and status class")
+                        .Register(*registry_)),
+      hub_duration_(prometheus::BuildHistogram()
+                        .Name("relay_ingress_hub_request_duration_seconds")
+                        .Help("Hub API: time from a complete request to its response, by hub system")
+                        .Register(*registry_)),
+      hub_publish_(prometheus::BuildHistogram()
+                       .Name("relay_ingress_hub_publish_duration_seconds")
+                       .Help("Hub API: produce to broker acknowledgement of an update, by system and outcome")
+                       .Register(*registry_)),
+      hub_rejections_(prometheus::BuildCounter()
+                          .Name("relay_ingress_hub_rejections_total")
+                          .Help("Hub API requests refused, by hub system and reason")
+                          .Register(*registry_)),
       in_flight_(&prometheus::BuildGauge()
                       .Name("relay_ingress_inflight_requests")
                       .Help("Requests being handled now")
@@ -112,6 +128,27 @@ void IngressMetrics::ignored(std::string_view integration, std::string_view reas
 
 void IngressMetrics::kafka_ack(bool ok, double seconds) {
     kafka_ack_.Add({{"outcome", ok ? "ok" : "failed"}}, metrics::latency_buckets()).Observe(seconds);
+}
+
+void IngressMetrics::hub_request(std::string_view system,
+                                 std::string_view action,
+                                 int status,
+                                 double seconds) {
+    const std::string status_class = std::to_string(status / 100) + "xx";
+    hub_requests_
+        .Add({{"system", std::string(system)}, {"action", std::string(action)}, {"class", status_class}})
+        .Increment();
+    hub_duration_.Add({{"system", std::string(system)}}, metrics::latency_buckets()).Observe(seconds);
+}
+
+void IngressMetrics::hub_publish(std::string_view system, bool ok, double seconds) {
+    hub_publish_
+        .Add({{"system", std::string(system)}, {"outcome", ok ? "ok" : "failed"}}, metrics::latency_buckets())
+        .Observe(seconds);
+}
+
+void IngressMetrics::hub_rejection(std::string_view system, std::string_view reason) {
+    hub_rejections_.Add({{"system", std::string(system)}, {"reason", std::string(reason)}}).Increment();
 }
 
 void IngressMetrics::tokens_issued(std::string_view integration) {

@@ -45,6 +45,13 @@ class IngressMetrics {
     void kafka_ack(bool ok, double seconds);
     void tokens_issued(std::string_view integration);
 
+    /// Hub API: an answered request, by hub system ("unknown" before authentication), action (or
+    /// "update", "token", "unknown") and status class ("2xx", "4xx", "5xx").
+    void hub_request(std::string_view system, std::string_view action, int status, double seconds);
+    /// Hub API: produce to broker acknowledgement (or failure) of one update.
+    void hub_publish(std::string_view system, bool ok, double seconds);
+    void hub_rejection(std::string_view system, std::string_view reason);
+
     prometheus::Gauge& in_flight() { return *in_flight_; }
     prometheus::Gauge& ready() { return *ready_; }
     prometheus::Registry& registry() { return *registry_; }
@@ -59,6 +66,10 @@ class IngressMetrics {
     prometheus::Family<prometheus::Counter>& ignored_;
     prometheus::Family<prometheus::Histogram>& kafka_ack_;
     prometheus::Family<prometheus::Counter>& tokens_;
+    prometheus::Family<prometheus::Counter>& hub_requests_;
+    prometheus::Family<prometheus::Histogram>& hub_duration_;
+    prometheus::Family<prometheus::Histogram>& hub_publish_;
+    prometheus::Family<prometheus::Counter>& hub_rejections_;
     prometheus::Gauge* in_flight_;
     prometheus::Gauge* ready_;
     std::deque<IntegrationMetrics> integrations_;  // stable addresses

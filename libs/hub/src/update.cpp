@@ -20,7 +20,7 @@ struct ActionName {
     Action action;
     const char* name;
 };
-constexpr std::array<ActionName, 11> kActions = {{
+constexpr std::array<ActionName, 12> kActions = {{
     {Action::kAccept, "accept"},
     {Action::kDecline, "decline"},
     {Action::kComplete, "complete"},
@@ -32,6 +32,7 @@ constexpr std::array<ActionName, 11> kActions = {{
     {Action::kCancelBooking, "cancel_booking"},
     {Action::kBookingInstructions, "booking_instructions"},
     {Action::kMessage, "message"},
+    {Action::kReceived, "received"},
 }};
 
 constexpr std::array<std::string_view, 4> kMilestones = {"wait-1", "wait-1a", "wait-1b", "wait-2"};
@@ -78,6 +79,7 @@ bool allowed(Action action, std::string_view key) {
             return key == "reason";
         case Action::kComplete:
         case Action::kReopen:
+        case Action::kReceived:
             return false;
         case Action::kForward:
             return key == "listing_ref" || key == "reason";
@@ -395,7 +397,7 @@ ParseUpdateResult parse_update(std::string_view text) {
             r.fail("action",
                    "value",
                    "must be accept, decline, complete, reopen, forward, switch_type, book, change_booking, "
-                   "cancel_booking, booking_instructions or message");
+                   "cancel_booking, booking_instructions, message or received");
     }
     if (auto v = r.ref(o, "site", "site", false)) u.site = std::move(*v);
     std::int64_t epoch = 0;
@@ -426,6 +428,7 @@ ParseUpdateResult parse_update(std::string_view text) {
                 break;
             case Action::kComplete:
             case Action::kReopen:
+            case Action::kReceived:
                 break;
             case Action::kForward:
                 if (auto v = r.ref(o, "listing_ref", "listing_ref", true)) u.listing_ref = std::move(*v);
@@ -476,6 +479,7 @@ std::string to_json(const Update& u) {
             break;
         case Action::kComplete:
         case Action::kReopen:
+        case Action::kReceived:
             break;
         case Action::kForward:
             o["listing_ref"] = u.listing_ref;

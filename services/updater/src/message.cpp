@@ -344,6 +344,9 @@ class Builder {
             case Action::kComplete:
                 task("completed", {}, out);
                 break;
+            case Action::kReceived:
+                task("received", {}, out);
+                break;
             case Action::kSwitchType:
                 task(current_task_status(), {}, out);
                 break;

@@ -87,6 +87,9 @@ class OceanSimApply : public ::testing::TestWithParam<std::string> {
 
 TEST_P(OceanSimApply, FolderRules) {
     ASSERT_EQ(folder(), Folder::kNew);
+    post("received", R"("action":"received")");
+    EXPECT_EQ(folder(), Folder::kNew);  // acknowledged, still New (§3.6)
+    EXPECT_EQ(state_.find(ref_)->task_status, "received");
     post("accept", R"("action":"accept","import_to_emr":true)");
     EXPECT_EQ(folder(), Folder::kPendingBooking);
 

@@ -109,7 +109,7 @@ TEST(PushedUpdate, OceansEchoOfEachPushedUpdateIsRecognisedByTheRouter) {
             EXPECT_EQ(take(store, ocean, ++now), Verdict::kEcho);
             ++echoes;
         }
-        EXPECT_EQ(echoes, 11);
+        EXPECT_EQ(echoes, 12);
     }
 }
 

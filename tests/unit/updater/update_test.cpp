@@ -40,6 +40,7 @@ TEST(ParseUpdate, EveryActionParsesAndRoundTrips) {
         with(R"("action":"booking_instructions","instructions":"Call us to book")"),
         with(
             R"("action":"message","text":"Please send the MRI report","attachment":{"content_type":"application/pdf","data":"JVBERi0xLjQK","title":"request.pdf"})"),
+        with(R"("action":"received")"),
     };
     for (const auto& input : inputs) {
         const auto r = parse_update(input);

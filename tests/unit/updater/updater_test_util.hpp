@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "message.hpp"
-#include "test_support.hpp"
 #include "relay/hub/update.hpp"
+#include "test_support.hpp"
 
 namespace updater_test {
 
@@ -68,10 +68,11 @@ struct Step {
     bool over_fixture = true;
 };
 
-/// Every update type; the steps after "book" build over the previous message, so change and cancel
-/// find the booked Appointment and reopen finds the declined Task.
+/// Every update type (a referral is first acknowledged as received); the steps after "book" build over the
+/// previous message, so change and cancel find the booked Appointment and reopen finds the declined Task.
 inline std::vector<Step> every_type() {
     return {
+        {"received", R"("action":"received")"},
         {"accept", R"("action":"accept","import_to_emr":true)"},
         {"decline", R"("action":"decline","reason":"Outside our catchment area")"},
         {"reopen", R"("action":"reopen")", false},

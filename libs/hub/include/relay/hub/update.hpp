@@ -11,14 +11,19 @@
 //     "referral_ref"  string, required. Ocean's referral ref (id-ereferral-reference), 1..128 of
 //                     [A-Za-z0-9_.:-].
 //     "action"        string, required: accept | decline | complete | reopen | forward | switch_type |
-//                     book | change_booking | cancel_booking | booking_instructions | message
+//                     book | change_booking | cancel_booking | booking_instructions | message |
+//                     received
 //     "site"          string, optional: the Ocean site number (whose token the sender uses).
 //     "requested_at"  string, optional: RFC 3339 date-time with seconds and an offset ("Z" or ±hh:mm);
 //                     becomes Bundle.timestamp (and Task.lastModified / Communication.sent).
 //   accept            "import_to_emr" bool, optional (default false): ask Ocean to import the patient
 //                     into the site's EMR (§3.7.3 import extension).
 //   decline           "reason" string, required (shown as the decline reason).
-//   complete, reopen  nothing else.
+//   complete, reopen, received
+//                     nothing else. `received` acknowledges receipt (Task status received: the
+//                     referral stays in Ocean's New folder); the delivery service sends it for
+//                     destinations configured so, and the updater sends it only while Ocean has no
+//                     later status from the receiver.
 //   forward           "listing_ref" string, required (id-referral-target-reference of the new listing,
 //                     1..128 of [A-Za-z0-9_.:-]);
 //                     "reason" string, optional.
@@ -68,6 +73,7 @@ enum class Action {
     kCancelBooking,
     kBookingInstructions,
     kMessage,
+    kReceived,
 };
 
 /// "accept", "decline", ... as in the JSON.

@@ -60,7 +60,7 @@ struct Verb {
     const char* segment;
     hub::Action action;
 };
-constexpr std::array<Verb, 8> kReferralVerbs = {{
+constexpr std::array<Verb, 9> kReferralVerbs = {{
     {"accept", hub::Action::kAccept},
     {"decline", hub::Action::kDecline},
     {"complete", hub::Action::kComplete},
@@ -69,6 +69,7 @@ constexpr std::array<Verb, 8> kReferralVerbs = {{
     {"switch-type", hub::Action::kSwitchType},
     {"booking-instructions", hub::Action::kBookingInstructions},
     {"messages", hub::Action::kMessage},
+    {"received", hub::Action::kReceived},
 }};
 
 RouteMatch found(HubRoute route) {

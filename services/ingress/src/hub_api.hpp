@@ -9,6 +9,7 @@
 //   POST   /referrals/{ref}/appointments/{id}/cancel      cancel_booking (also DELETE .../{id})
 //   POST   /referrals/{ref}/booking-instructions          booking_instructions
 //   POST   /referrals/{ref}/messages                      message
+//   POST   /referrals/{ref}/received                      received
 //   POST   /updates                                       the full canonical request as is
 //   POST   /oauth2/token                                  token endpoint of the oauth2 hub systems
 // The body of a referral route is the canonical request (relay/hub/update.hpp) without referral_ref

@@ -34,6 +34,7 @@
 
 #include "delivery_test_util.hpp"
 #include "parking.hpp"
+#include "process_util.hpp"
 #include "relay/http/client.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/producer.hpp"
@@ -46,162 +47,12 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-/// A scratch directory for one test's files (configurations, process logs): removed at the end of the
-/// test, kept (and named) when it failed. Declared before the processes, so it outlives their logs.
-class ScratchDir {
-   public:
-    ScratchDir() {
-        static int counter = 0;
-        path_ = std::filesystem::temp_directory_path() /
-                fmt::format("delivery-process-{}-{}", ::getpid(), counter++);
-        std::filesystem::create_directories(path_);
-    }
-    ~ScratchDir() {
-        if (::testing::Test::HasFailure())
-            std::cerr << "kept " << path_.string() << " (configurations and process logs)\n";
-        else
-            std::filesystem::remove_all(path_);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-    operator const std::filesystem::path&() const { return path_; }  // NOLINT(google-explicit-constructor)
-
-   private:
-    std::filesystem::path path_;
-};
-
-/// ocean-relay-delivery as a child process with its configuration in a file, its stdout and stderr in a
-/// log file (printed when the test failed). SIGKILLed if still running when it goes out of scope.
-class DeliveryProcess {
+/// ocean-relay-delivery as a child process.
+class DeliveryProcess : public ChildProcess {
    public:
     DeliveryProcess(const std::filesystem::path& dir, const std::string& name, const std::string& yaml)
-        : config_(dir / (name + ".yaml")), log_(dir / (name + ".log")) {
-        std::ofstream(config_) << yaml;
-        const std::string binary = RELAY_DELIVERY_BINARY;
-        std::vector<std::string> args{binary, "--config", config_.string()};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 2, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 2, 1);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        if (posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
-        posix_spawn_file_actions_destroy(&actions);
-    }
-    ~DeliveryProcess() {
-        if (pid_ > 0) kill_hard();
-        if (::testing::Test::HasFailure()) {
-            std::ifstream in(log_);
-            std::stringstream text;
-            text << in.rdbuf();
-            std::string s = text.str();
-            if (s.size() > 12'000) s = "..." + s.substr(s.size() - 12'000);
-            std::cerr << "---- " << log_.filename().string() << " ----\n" << s << "---- end ----\n";
-        }
-    }
-    DeliveryProcess(const DeliveryProcess&) = delete;
-    DeliveryProcess& operator=(const DeliveryProcess&) = delete;
-
-    [[nodiscard]] bool started() const { return pid_ > 0; }
-    void kill_hard() {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
-    /// SIGTERM; the exit code (-1 if it did not exit within `limit` and had to be killed).
-    int terminate(std::chrono::milliseconds limit = 30s) {
-        ::kill(pid_, SIGTERM);
-        const auto deadline = std::chrono::steady_clock::now() + limit;
-        int status = 0;
-        while (std::chrono::steady_clock::now() < deadline) {
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
-                return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        kill_hard();
-        return -1;
-    }
-    /// Exited by itself (a crash or a configuration error): what the log says is in the failure message.
-    [[nodiscard]] bool exited() {
-        int status = 0;
-        if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) pid_ = -1;
-        return pid_ <= 0;
-    }
-
-   private:
-    std::filesystem::path config_, log_;
-    pid_t pid_ = -1;
+        : ChildProcess(dir, name, RELAY_DELIVERY_BINARY, yaml) {}
 };
-
-int free_port() {
-    // Bind port 0, read the port, close: good enough for a test on loopback.
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-/// GET on the process's admin listener: {status, body}, status 0 if it does not answer (yet).
-std::pair<int, std::string> admin_get(int port, const std::string& target) {
-    try {
-        http::BlockingClient admin("127.0.0.1", static_cast<std::uint16_t>(port), 2s);
-        const auto response = admin.get(target);
-        return {static_cast<int>(response.result_int()), response.body()};
-    } catch (const std::exception&) {
-        return {0, ""};
-    }
-}
-
-/// One sample of a Prometheus text exposition: the metric `name` whose labels include every one of
-/// `labels` (any order, others allowed). nullopt if there is none.
-std::optional<double> sample(const std::string& exposition,
-                             const std::string& name,
-                             const std::map<std::string, std::string>& labels = {}) {
-    std::istringstream lines(exposition);
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind(name, 0) != 0 || line.size() <= name.size()) continue;
-        const char next = line[name.size()];
-        if (next != '{' && next != ' ') continue;
-        std::string label_text;
-        std::size_t value_at = name.size() + 1;
-        if (next == '{') {
-            const auto close = line.find('}', name.size());
-            if (close == std::string::npos) continue;
-            label_text = line.substr(name.size(), close - name.size() + 1);
-            value_at = close + 2;
-        }
-        const bool all = std::all_of(labels.begin(), labels.end(), [&](const auto& l) {
-            return label_text.find(fmt::format("{}=\"{}\"", l.first, l.second)) != std::string::npos;
-        });
-        if (!all || value_at >= line.size()) continue;
-        return std::stod(line.substr(value_at));
-    }
-    return std::nullopt;
-}
-
-std::optional<double> metric(int admin_port,
-                             const std::string& name,
-                             const std::map<std::string, std::string>& labels = {}) {
-    const auto [status, body] = admin_get(admin_port, "/metrics");
-    if (status != 200) return std::nullopt;
-    return sample(body, name, labels);
-}
-
-/// Waits until the process answers /readyz with 200 (it has created the topics and subscribed).
-bool wait_ready(DeliveryProcess& process, int admin_port) {
-    return eventually([&] { return process.exited() || admin_get(admin_port, "/readyz").first == 200; },
-                      60s) &&
-           !process.exited();
-}
 
 /// The group's committed offsets on `topic` (next offset to read; RD_KAFKA_OFFSET_INVALID if none), as
 /// a restarted member would find them.
@@ -688,8 +539,7 @@ TEST(DeliveryProcess, ParkedRecordsReReadAfterACrashAreNotSentAgainOnceReleased)
     ASSERT_TRUE(eventually([&] { return whole_topic(topics.deliveries).size() >= 3; }, 20s));
     produce_delivery(topics, sent[1]);
     produce_delivery(topics, sent[2]);
-    ASSERT_TRUE(
-        eventually([&] { return count_outcome(whole_topic(topics.events), "parked") >= 2; }, 20s));
+    ASSERT_TRUE(eventually([&] { return count_outcome(whole_topic(topics.events), "parked") >= 2; }, 20s));
     first->kill_hard();
     std::this_thread::sleep_for(500ms);
     const auto committed = committed_offsets(group, topics.deliveries, 1);

@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "delivery_test_util.hpp"
+#include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
+#include "relay/hub/update.hpp"
 #include "service.hpp"
 
 namespace relay::test {
@@ -157,6 +159,40 @@ TEST(DeliveryKafka, APermanentFailureGoesToTheDlqWithReasonStatusAndExcerptAndDo
         [&] { return (events = all_events(topics)).size() >= rejected.size() + fine.size(); }, 30s));
     EXPECT_EQ(count_outcome(events, "dead-lettered"), rejected.size());
     EXPECT_EQ(count_outcome(events, "delivered"), fine.size());
+}
+
+TEST(DeliveryKafka, ANewReferralDeliveredToAnAcknowledgingDestinationQueuesOneReceivedUpdate) {
+    PosSimServer pos("  - name: acking\n  - name: quiet");
+    const auto topics = delivery_topics("received");
+    RunningDelivery delivery(
+        delivery_yaml(topics,
+                      destination("acking", pos.url("acking"), "    ocean_received_task: true\n") +
+                          destination("quiet", pos.url("quiet"))));
+    // Two events per referral (the new referral, then an update): only the first is acknowledged, and
+    // only for the destination configured so.
+    const auto acking = produce_referrals(topics, "acking", "ack", 3, 2);
+    const auto quiet = produce_referrals(topics, "quiet", "quiet", 2, 1);
+    ASSERT_TRUE(eventually([&] { return received(pos.sim(), "acking").size() == acking.size(); }, 30s));
+    ASSERT_TRUE(eventually([&] { return received(pos.sim(), "quiet").size() == quiet.size(); }, 30s));
+
+    const auto updates = read_topic(topics.prefix + "relay.updates.v1", 3, 20s);
+    ASSERT_EQ(updates.size(), 3U);
+    std::set<std::string> refs;
+    for (const auto& u : updates) {
+        const auto parsed = hub::parse_update(u.value);
+        ASSERT_TRUE(parsed.ok()) << parsed.error_text();
+        EXPECT_EQ(parsed.update->action, hub::Action::kReceived);
+        EXPECT_EQ(parsed.update->referral_ref, u.key) << "keyed by referral, like every update";
+        EXPECT_EQ(parsed.update->site, "1234");
+        EXPECT_EQ(parsed.update->update_id, "received-" + hex_encode(sha256("acking|" + u.key)).substr(0, 32))
+            << "derived from (destination, referral): a re-delivery repeats the same update";
+        EXPECT_EQ(u.header("update-id"), parsed.update->update_id);
+        EXPECT_EQ(u.header("hub-system"), "delivery:acking");
+        EXPECT_EQ(u.header("action"), "received");
+        refs.insert(u.key);
+    }
+    EXPECT_EQ(refs.size(), 3U);
+    for (const auto& ref : refs) EXPECT_EQ(ref.rfind("ack", 0), 0U) << ref;
 }
 
 TEST(DeliveryKafka, ASlowDestinationDoesNotHoldBackAFastOne) {

@@ -95,6 +95,7 @@ DeliveryConfig read_delivery_config(ConfigReader::Node root) {
         if (cert) sender.client.client_certificate = http::TlsFiles{*cert, *key};
 
         d.max_concurrency = static_cast<int>(node.integer("max_concurrency", 8, 1, 10'000));
+        d.ocean_received_task = node.boolean("ocean_received_task", false);
         if (node.has("rate_limit")) {
             auto rate = node.child("rate_limit");
             RateLimit limit;

@@ -34,6 +34,10 @@ struct DestinationSettings {
     std::optional<RateLimit> rate_limit;
     CircuitBreakerConfig breaker;
     RetryPolicy retry;
+    /// Acknowledge receipt to Ocean: when a new referral (add-service-request) is delivered here, a
+    /// `received` update (Task status received; the referral stays New) goes to the updates topic for
+    /// the updater to send (issue 6). Off by default: many hubs answer with their decision directly.
+    bool ocean_received_task = false;
 };
 
 struct DeliveryConfig {

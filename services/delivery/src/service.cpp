@@ -24,6 +24,7 @@
 #include "dispatcher.hpp"
 #include "metrics.hpp"
 #include "parking.hpp"
+#include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
 #include "relay/delivery/tiers.hpp"
@@ -117,6 +118,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         DeliveryMetrics::Destination* metrics = nullptr;
         std::size_t started = 0;
         int max_concurrency = 1;
+        bool ocean_received_task = false;
         /// How fast the destination works through its queue: the mean time between two finished
         /// dispatches (seconds; 0 until there is one), and when the last one finished (or the queue
         /// started after being empty).
@@ -261,6 +263,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             Destination dest;
             dest.metrics = &metrics.destination(d.sender.id);
             dest.max_concurrency = d.max_concurrency;
+            dest.ocean_received_task = d.ocean_received_task;
             const std::string id = d.sender.id;
             dest.dispatcher = std::make_unique<DestinationDispatcher>(
                 pipeline_ioc.get_executor(), d, (static_cast<std::uint64_t>(seed()) << 32) | seed());
@@ -373,6 +376,29 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                         kafka::Producer::kAnyPartition,
                         std::move(ref),
                         json::serialize(body),
+                        std::move(headers)};
+    }
+
+    /// The `received` update for a new referral just delivered to `destination` (ocean_received_task):
+    /// its id is derived from (destination, referral), so a re-delivery or a resent referral gives the
+    /// same update — the same message to Ocean. The updater sends it only while Ocean holds no later
+    /// status from the receiver.
+    Outgoing received_update(const Head& h, const std::string& destination) {
+        const kafka::Message& m = *h.record;
+        std::string ref = header_or(m, "referral-ref");
+        const std::string update_id = "received-" + hex_encode(sha256(destination + "|" + ref)).substr(0, 32);
+        json::object update{{"update_id", update_id}, {"referral_ref", ref}, {"action", "received"}};
+        if (const auto site = header_or(m, "site"); !site.empty()) update["site"] = site;
+        std::vector<kafka::Header> headers{{"content-type", "application/json"},
+                                           {"hub-system", "delivery:" + destination},
+                                           {"update-id", update_id},
+                                           {"action", "received"},
+                                           {"received-at", format_rfc3339_millis(system_now())}};
+        if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
+        return Outgoing{config.topics.updates,
+                        kafka::Producer::kAnyPartition,
+                        std::move(ref),
+                        json::serialize(update),
                         std::move(headers)};
     }
 
@@ -546,6 +572,8 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
                     {"since_first_attempt_ms", std::max<std::int64_t>(0, epoch_ms() - first_ms)}};
                 std::vector<Outgoing> writes;
                 writes.push_back(event("delivered", h, std::move(body)));
+                if (dest.ocean_received_task && header_or(m, "event") == "add-service-request")
+                    writes.push_back(received_update(h, destination));
                 settle(std::move(h), std::move(writes));
                 break;
             }

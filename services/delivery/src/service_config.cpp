@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace relay::delivery {
 
 namespace {
@@ -50,6 +52,12 @@ std::vector<kafka::TopicSpec> DeliveryServiceConfig::topic_specs() const {
     kafka::TopicSpec parked = spec(topics.parked);
     parked.configs = {{"cleanup.policy", "compact"}, {"delete.retention.ms", "86400000"}};
     specs.push_back(std::move(parked));
+    // The updates topic belongs to the ingress and the updater; listed (so a delivery started first
+    // waits for it) only when a destination acknowledges receipt through it.
+    const bool acknowledges = std::any_of(delivery.destinations.begin(),
+                                          delivery.destinations.end(),
+                                          [](const auto& d) { return d.ocean_received_task; });
+    if (acknowledges) specs.push_back(spec(topics.updates));
     return specs;
 }
 
@@ -111,6 +119,7 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
     config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
     config.topics.parked = read_topic(topics, prefix, "parked", config.topics.parked);
+    config.topics.updates = read_topic(topics, prefix, "updates", config.topics.updates);
 
     config.delivery = read_delivery_config(root);
     for (const auto& t : config.tier_topics())

@@ -23,6 +23,8 @@ struct DeliveryTopics {
     std::string dlq = "relay.deliveries.dlq.v1";
     std::string events = "relay.events.v1";
     std::string parked = "relay.deliveries.parked.v1";
+    /// Where `received` updates go for destinations with ocean_received_task (the updater's input).
+    std::string updates = "relay.updates.v1";
 };
 
 struct DeliveryKafka {

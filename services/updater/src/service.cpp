@@ -1,0 +1,939 @@
+#include "service.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <deque>
+#include <future>
+#include <map>
+#include <random>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "bundle_follower.hpp"
+#include "metrics.hpp"
+#include "pushed.hpp"
+#include "relay/core/log.hpp"
+#include "relay/core/time.hpp"
+#include "relay/http/server.hpp"
+#include "relay/kafka/admin.hpp"
+#include "relay/kafka/consumer.hpp"
+#include "relay/kafka/embedded_cluster.hpp"
+#include "relay/kafka/offset_tracker.hpp"
+#include "relay/kafka/producer.hpp"
+#include "relay/metrics/metrics.hpp"
+#include "relay/outbound/sender.hpp"
+#include "relay/transform/referral.hpp"
+
+namespace relay::updater {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kPushedKind = "relay-pushed";
+
+std::int64_t epoch_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string header_or(const kafka::Message& m, std::string_view name, std::string_view fallback = {}) {
+    const auto value = m.header(name);
+    return std::string(value ? *value : fallback);
+}
+
+void set_header(std::vector<kafka::Header>& headers, std::string_view name, std::string value) {
+    std::erase_if(headers, [&](const kafka::Header& h) { return h.name == name; });
+    headers.push_back({std::string(name), std::move(value)});
+}
+
+/// Ocean's answer when it is an OperationOutcome (JSON object with that resourceType), else empty.
+std::string operation_outcome_of(const std::string& body) {
+    if (body.empty()) return {};
+    boost::system::error_code ec;
+    const json::value parsed = json::parse(body, ec);
+    if (ec || !parsed.is_object()) return {};
+    const auto* type = parsed.as_object().if_contains("resourceType");
+    if (type == nullptr || !type->is_string() || type->as_string() != "OperationOutcome") return {};
+    return body;
+}
+
+}  // namespace
+
+/// The Ocean site whose token an update is sent with: the update's own, else the latest bundle's target
+/// listing's site number, else `default_site`.
+std::string site_for(const hub::Update& update,
+                     std::string_view latest_bundle,
+                     const std::string& default_site) {
+    if (!update.site.empty()) return update.site;
+    transform::ReferralParser parser;
+    const transform::ParseResult parsed = parser.parse(latest_bundle);
+    if (parsed.referral && !parsed.referral->target.site_number.empty())
+        return parsed.referral->target.site_number;
+    return default_site;
+}
+
+struct UpdaterService::Impl : kafka::RebalanceListener {
+    explicit Impl(UpdaterServiceConfig c)
+        : config(std::move(c)),
+          registry(std::make_shared<prometheus::Registry>()),
+          metrics(registry, site_ids(config)),
+          rng(std::random_device{}()) {}
+
+    static std::vector<std::string> site_ids(const UpdaterServiceConfig& c) {
+        std::vector<std::string> ids;
+        for (const auto& s : c.ocean.sites) ids.push_back(s.site);
+        return ids;
+    }
+
+    /// An update read and parsed, waiting behind its referral's head or being its head.
+    struct Held {
+        std::shared_ptr<kafka::Message> record;
+        hub::Update update;
+        std::int64_t read_ms = 0;
+    };
+
+    /// One referral of an owned partition: its head is being processed (`busy`), later ones wait.
+    struct KeyState {
+        std::deque<Held> queue;
+        bool busy = false;
+        bool in_call = false;  ///< producing or calling Ocean: a revoke waits for it
+        std::int64_t head_read_ms = 0;
+    };
+
+    struct Partition {
+        kafka::OffsetTracker tracker;
+        std::unordered_map<std::string, KeyState> keys;
+        /// referral ref → its latest inbound bundle (restored, then followed).
+        std::unordered_map<std::string, std::string> bundles;
+        std::uint64_t generation = 0;
+        bool draining = false;
+        std::size_t in_call = 0;
+        std::set<asio::steady_timer*> timers;  ///< heads waiting (retry or bundle): cancelled on revoke
+    };
+
+    /// The update a referral is processing now (a coroutine's own copy).
+    struct Head {
+        std::int32_t partition = 0;
+        std::uint64_t generation = 0;
+        std::string key;
+        Held held;
+    };
+
+    /// Why an update goes to the DLQ: a reason code, Ocean's status (0: no answer), the PHI-free
+    /// excerpt, the site, Ocean's OperationOutcome (bounded; empty if none) and the attempts made.
+    struct DeadLetter {
+        std::string reason;
+        int status = 0;
+        std::string excerpt;
+        std::string site;
+        std::string operation_outcome;
+        int attempts = 0;
+    };
+
+    struct Site {
+        std::unique_ptr<outbound::DestinationSender> sender;
+        UpdaterMetrics::Site* metrics = nullptr;
+        int tokens_seen = 0;
+    };
+
+    UpdaterServiceConfig config;
+    std::shared_ptr<prometheus::Registry> registry;
+    UpdaterMetrics metrics;
+    std::mt19937_64 rng;
+    std::unique_ptr<kafka::EmbeddedCluster> embedded;
+    std::unique_ptr<kafka::Producer> producer;
+    // Declared before the io_contexts and the key state: librdkafka's handles must outlive every
+    // Message they returned (held by key state and coroutine frames, destroyed first).
+    std::unique_ptr<kafka::GroupConsumer> consumer;
+    std::unique_ptr<BundleFollower> follower;
+
+    asio::io_context pipeline_ioc{1};
+    asio::io_context admin_ioc{1};
+    std::unique_ptr<http::Server> admin;
+    std::thread pipeline_thread, admin_thread;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work, admin_work;
+    std::optional<asio::steady_timer> commit_timer;
+
+    // Pipeline-thread state.
+    std::map<std::string, Site, std::less<>> sites;
+    std::map<std::int32_t, Partition> partitions;
+    std::uint64_t next_generation = 1;
+    const std::string instance = instance_name();
+
+    // Consumer-thread state: while paused, the first dropped offset per partition (seek there on resume).
+    bool paused = false;
+    std::map<std::int32_t, std::int64_t> seek_on_resume;
+
+    std::atomic<std::int64_t> held{0};  // updates read and not yet done
+    std::atomic<bool> stopping{false};
+    std::atomic<bool> failed{false};
+    std::atomic<bool> running{false};
+
+    static std::string instance_name() {
+        std::array<char, 256> host{};
+        if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
+        return fmt::format("{}/{}", host.data(), ::getpid());
+    }
+
+    // -- start-up --
+
+    void start() {
+        if (config.kafka.embedded) {
+            embedded = std::make_unique<kafka::EmbeddedCluster>(1);
+            for (const auto& spec : config.topic_specs()) embedded->create_topic(spec.name, spec.partitions);
+            config.kafka.client.bootstrap_servers = embedded->bootstrap_servers();
+            log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
+                      {{"bootstrap_servers", embedded->bootstrap_servers()}});
+        }
+        kafka::ProducerConfig producer_config;
+        producer_config.client = config.kafka.client;
+        producer_config.linger = config.kafka.linger;
+        producer_config.delivery_timeout = config.kafka.produce_timeout;
+        producer_config.message_max_bytes = config.kafka.message_max_bytes;
+        producer = std::make_unique<kafka::Producer>(producer_config);
+        if (!config.kafka.embedded && config.kafka.verify_topics) {
+            kafka::ensure_topics(producer->handle(),
+                                 config.topic_specs(),
+                                 config.kafka.create_topics,
+                                 std::chrono::seconds(30));
+            check_partitions();
+        }
+        for (const auto& s : config.ocean.sites) {
+            Site site;
+            site.sender =
+                std::make_unique<outbound::DestinationSender>(pipeline_ioc.get_executor(), s.sender);
+            site.metrics = &metrics.site(s.site);
+            sites.emplace(s.site, std::move(site));
+        }
+        follower = std::make_unique<BundleFollower>(
+            config.kafka.client, config.topics.state, [this](BundleRecord record) {
+                asio::post(pipeline_ioc,
+                           [this, record = std::move(record)]() mutable { on_bundle(std::move(record)); });
+            });
+
+        admin = std::make_unique<http::Server>(
+            admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
+                return handle_admin(request);
+            });
+        admin->start();
+        admin_work.emplace(admin_ioc.get_executor());
+        admin_thread = std::thread([this] { admin_ioc.run(); });
+        pipeline_work.emplace(pipeline_ioc.get_executor());
+        pipeline_thread = std::thread([this] { pipeline_ioc.run(); });
+    }
+
+    /// An updates partition p pairs with state partition p: the router writes a referral's bundle to
+    /// its inbound partition's number, and updates are keyed by the same referral ref, so the updates
+    /// and inbound topics must have as many partitions (and the changelog at least as many).
+    void check_partitions() {
+        auto count = [this](const std::string& topic) {
+            return kafka::partition_count(producer->handle(), topic, std::chrono::seconds(10));
+        };
+        const int updates = count(config.topics.updates);
+        const int inbound = count(config.topics.inbound);
+        const int state = count(config.topics.state);
+        if (updates > 0 && inbound > 0 && updates != inbound)
+            throw ConfigError(fmt::format(
+                "kafka topic '{}' has {} partitions but '{}' has {}: the updater finds a referral's latest "
+                "bundle in the state partition of the same number, so they must be equal",
+                config.topics.updates,
+                updates,
+                config.topics.inbound,
+                inbound));
+        if (updates > 0 && state >= 0 && state < updates)
+            throw ConfigError(
+                fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the state "
+                            "changelog must have at least as many",
+                            config.topics.state,
+                            state,
+                            config.topics.updates,
+                            updates));
+    }
+
+    asio::awaitable<http::Response> handle_admin(http::Request& request) {
+        http::Response res{bhttp::status::ok, request.version()};
+        const std::string target(request.target());
+        res.set(bhttp::field::content_type, "application/json");
+        if (target == "/metrics") {
+            res.set(bhttp::field::content_type, metrics::kContentType);
+            res.body() = metrics::serialize(*registry);
+        } else if (target == "/healthz") {
+            res.result(failed ? bhttp::status::service_unavailable : bhttp::status::ok);
+            res.body() = failed ? R"({"status":"failed"})" : R"({"status":"ok"})";
+        } else if (target == "/readyz") {
+            const bool ready = running && !failed && !stopping;
+            res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
+            res.body() = ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})";
+        } else {
+            res.result(bhttp::status::not_found);
+            res.body() = R"({"error":"not_found"})";
+        }
+        co_return res;
+    }
+
+    template <typename F>
+    auto on_pipeline(F&& f) -> decltype(f()) {
+        using R = decltype(f());
+        std::packaged_task<R()> task(std::forward<F>(f));
+        auto result = task.get_future();
+        asio::post(pipeline_ioc, [&task] { task(); });
+        return result.get();
+    }
+
+    void fail(std::string_view what) {
+        if (!failed.exchange(true))
+            log::error("stopping without committing past an unfinished update (a restart re-processes it)",
+                       {{"what", std::string(what)}});
+        stopping = true;
+    }
+
+    // -- bundles --
+
+    void on_bundle(BundleRecord record) {
+        const auto it = partitions.find(record.partition);
+        if (it == partitions.end() || it->second.generation != record.generation) return;
+        auto& bundles = it->second.bundles;
+        if (record.bundle)
+            bundles[record.referral_ref] = std::move(*record.bundle);
+        else
+            bundles.erase(record.referral_ref);
+        if (record.timestamp_ms > 0)
+            metrics.bundle_follow_delay().Set(
+                static_cast<double>(std::max<std::int64_t>(0, epoch_ms() - record.timestamp_ms)) / 1000.0);
+    }
+
+    // -- arrival and per-referral order --
+
+    Partition* partition_of(std::int32_t id, std::uint64_t generation) {
+        const auto it = partitions.find(id);
+        if (it == partitions.end() || it->second.generation != generation) return nullptr;
+        return &it->second;
+    }
+
+    void done(Partition& p, std::int64_t offset) {
+        p.tracker.done(offset);
+        --held;
+    }
+
+    void arrive(std::shared_ptr<kafka::Message> m) {
+        const auto it = partitions.find(m->partition());
+        if (it == partitions.end() || stopping || it->second.draining) {
+            --held;  // not ours any more (revoked) or shutting down: another owner re-reads it
+            return;
+        }
+        Partition& p = it->second;
+        p.tracker.add(m->offset());
+        hub::ParseUpdateResult parsed = hub::parse_update(m->value());
+        if (!parsed.ok()) {
+            std::string why = parsed.error_text();
+            const std::int32_t partition = m->partition();
+            asio::co_spawn(pipeline_ioc,
+                           dead_letter_invalid(partition, p.generation, std::move(m), std::move(why)),
+                           asio::detached);
+            return;
+        }
+        // The update's own referral ref orders it (the record key should be the same; a hub system
+        // producing directly might key it otherwise, so the value wins).
+        std::string key = parsed.update->referral_ref;
+        KeyState& ks = p.keys[key];
+        ks.queue.push_back(Held{std::move(m), std::move(*parsed.update), epoch_ms()});
+        drive(it->first, key);
+    }
+
+    void drive(std::int32_t partition_id, const std::string& key) {
+        const auto pit = partitions.find(partition_id);
+        if (pit == partitions.end() || pit->second.draining) return;
+        Partition& p = pit->second;
+        const auto kit = p.keys.find(key);
+        if (kit == p.keys.end()) return;
+        KeyState& ks = kit->second;
+        if (ks.busy) return;
+        if (ks.queue.empty()) {
+            p.keys.erase(kit);
+            return;
+        }
+        ks.busy = true;
+        Head h{partition_id, p.generation, key, std::move(ks.queue.front())};
+        ks.queue.pop_front();
+        ks.head_read_ms = h.held.read_ms;
+        asio::co_spawn(pipeline_ioc, process(std::move(h)), asio::detached);
+    }
+
+    /// The head has its durable outcome: commit it and take the referral's next update.
+    void finish(const Head& h) {
+        Partition* p = partition_of(h.partition, h.generation);
+        if (p == nullptr) return;
+        KeyState& ks = p->keys[h.key];
+        ks.busy = false;
+        set_in_call(*p, ks, false);
+        done(*p, h.held.record->offset());
+        drive(h.partition, h.key);
+    }
+
+    void set_in_call(Partition& p, KeyState& ks, bool value) {
+        if (ks.in_call == value) return;
+        ks.in_call = value;
+        if (value)
+            ++p.in_call;
+        else
+            --p.in_call;
+    }
+
+    /// Waits `delay` unless the partition is revoked meanwhile; false when the head must be abandoned.
+    asio::awaitable<bool> wait(std::int32_t partition_id,
+                               std::uint64_t generation,
+                               SteadyClock::duration delay) {
+        Partition* p = partition_of(partition_id, generation);
+        if (p == nullptr || p->draining) co_return false;
+        asio::steady_timer timer(pipeline_ioc, delay);
+        p->timers.insert(&timer);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        p = partition_of(partition_id, generation);
+        if (p == nullptr) co_return false;
+        p->timers.erase(&timer);
+        co_return !p->draining && !stopping;
+    }
+
+    // -- one update --
+
+    asio::awaitable<void> process(Head h) {
+        const hub::Update& update = h.held.update;
+        const std::string action = hub::to_string(update.action);
+        int attempts = 0;
+        std::int64_t first_attempt_ms = 0;
+        for (;;) {
+            Partition* p = partition_of(h.partition, h.generation);
+            if (p == nullptr || p->draining) co_return;  // revoked: the next owner reads it again
+            const auto bundle_it = p->bundles.find(update.referral_ref);
+            if (bundle_it == p->bundles.end()) {
+                // The router may not have taken the referral in yet (or forgot it): wait a while.
+                if (epoch_ms() - h.held.read_ms >= config.bundle_wait.count()) {
+                    DeadLetter d{"no-latest-bundle", 0, {}, {}, {}, attempts};
+                    co_await dead_letter(std::move(h), std::move(d));
+                    co_return;
+                }
+                const bool go_on = co_await wait(h.partition, h.generation, std::chrono::milliseconds(200));
+                if (!go_on) co_return;
+                continue;
+            }
+            const std::string bundle = bundle_it->second;  // a copy: it may be replaced during the call
+            const std::string site = site_for(update, bundle, config.ocean.default_site);
+            const auto site_it = sites.find(site);
+            if (site_it == sites.end()) {
+                DeadLetter d{"unknown-site", 0, {}, site, {}, attempts};
+                co_await dead_letter(std::move(h), std::move(d));
+                co_return;
+            }
+            Site& target = site_it->second;
+            BuildResult built = build_update_message(update, bundle, config.message);
+            if (!built.ok()) {
+                DeadLetter d{
+                    "build-failed", 0, built.error->code + ": " + built.error->message, site, {}, attempts};
+                co_await dead_letter(std::move(h), std::move(d));
+                co_return;
+            }
+            std::string why;
+            std::optional<std::string> pushed = pushed_update_json(built.message->bundle, &why);
+            if (!pushed) {
+                DeadLetter d{"build-failed", 0, "pushed: " + why, site, {}, attempts};
+                co_await dead_letter(std::move(h), std::move(d));
+                co_return;
+            }
+
+            // The relay-pushed record first, acknowledged, so the router knows Ocean's echo as ours.
+            set_in_call(*p, p->keys[h.key], true);
+            std::vector<kafka::Header> pushed_headers{{"kind", kPushedKind},
+                                                      {"referral-ref", update.referral_ref},
+                                                      {"update-id", update.update_id},
+                                                      {"site", site}};
+            if (const auto tp = h.held.record->header("traceparent"))
+                pushed_headers.push_back({"traceparent", std::string(*tp)});
+            std::string pushed_topic = config.topics.inbound;
+            std::string pushed_key = update.referral_ref;
+            const kafka::DeliveryResult pushed_ack =
+                co_await producer->async_produce(std::move(pushed_topic),
+                                                 std::move(pushed_key),
+                                                 std::move(*pushed),
+                                                 std::move(pushed_headers),
+                                                 config.kafka.produce_timeout,
+                                                 asio::use_awaitable);
+            if (!pushed_ack.ok) {
+                fail("produce relay-pushed: " + pushed_ack.error.message);
+                co_return;
+            }
+            if (partition_of(h.partition, h.generation) == nullptr) co_return;
+
+            outbound::OutboundDelivery delivery;
+            delivery.body = std::move(built.message->bundle);
+            delivery.content_type = "application/fhir+json";
+            delivery.idempotency_key = update.update_id;
+            delivery.referral_ref = update.referral_ref;
+            delivery.event = built.message->event;
+            delivery.traceparent = header_or(*h.held.record, "traceparent");
+            delivery.attempt = attempts + 1;
+            if (first_attempt_ms == 0) first_attempt_ms = epoch_ms();
+            const outbound::AttemptResult result = co_await target.sender->attempt(std::move(delivery));
+            ++attempts;
+            target.metrics->attempts->Increment();
+            target.metrics->latency->Observe(std::chrono::duration<double>(result.latency).count());
+            if (result.token_failed) target.metrics->token_failures->Increment();
+            p = partition_of(h.partition, h.generation);
+            if (p == nullptr) co_return;  // revoked without waiting (lost): the next owner sends it again
+
+            if (result.outcome.delivered) {
+                co_await sent(std::move(h), site, result, attempts, built.message->event);
+                co_return;
+            }
+            const bool retryable = result.token_failed || result.outcome.kind != ErrorKind::kPermanent;
+            if (!retryable) {
+                DeadLetter d{"rejected",
+                             result.status,
+                             result.excerpt,
+                             site,
+                             operation_outcome_of(result.error_body),
+                             attempts};
+                co_await dead_letter(std::move(h), std::move(d));
+                co_return;
+            }
+            target.metrics->retries->Increment();
+            const delivery::Duration age{
+                std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_attempt_ms))};
+            const auto delay = config.retry.next_delay(attempts, age, rng, result.retry_after);
+            if (!delay) {
+                DeadLetter d{"retries-exhausted",
+                             result.status,
+                             result.excerpt,
+                             site,
+                             operation_outcome_of(result.error_body),
+                             attempts};
+                co_await dead_letter(std::move(h), std::move(d));
+                co_return;
+            }
+            set_in_call(*p, p->keys[h.key], false);
+            log::info("update will be retried",
+                      {{"referral_ref", update.referral_ref},
+                       {"update_id", update.update_id},
+                       {"site", site},
+                       {"attempt", attempts},
+                       {"status", result.status},
+                       {"reason", std::string(result.outcome.reason)},
+                       {"excerpt", result.excerpt},
+                       {"retry_in_ms",
+                        static_cast<long long>(
+                            std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count())}});
+            const bool go_on = co_await wait(h.partition, h.generation, *delay);
+            if (!go_on) co_return;
+        }
+    }
+
+    /// Produces `value` and waits for the acknowledgement; false (and the process fails) if it failed.
+    asio::awaitable<bool> produce(std::string topic,
+                                  std::string key,
+                                  std::string value,
+                                  std::vector<kafka::Header> headers) {
+        const std::string what = topic;
+        const kafka::DeliveryResult ack = co_await producer->async_produce(std::move(topic),
+                                                                           std::move(key),
+                                                                           std::move(value),
+                                                                           std::move(headers),
+                                                                           config.kafka.produce_timeout,
+                                                                           asio::use_awaitable);
+        if (!ack.ok) fail(fmt::format("produce to {}: {}", what, ack.error.message));
+        co_return ack.ok;
+    }
+
+    std::vector<kafka::Header> event_headers(const kafka::Message& m,
+                                             std::string_view outcome,
+                                             const std::string& ref) {
+        std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", ref}};
+        if (const auto id = m.header("update-id")) headers.push_back({"update-id", std::string(*id)});
+        if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
+        return headers;
+    }
+
+    asio::awaitable<void> sent(
+        Head h, std::string site, outbound::AttemptResult result, int attempts, std::string event) {
+        const hub::Update& update = h.held.update;
+        const std::string action = hub::to_string(update.action);
+        json::object body{{"outcome", "update-sent"},
+                          {"referral_ref", update.referral_ref},
+                          {"update_id", update.update_id},
+                          {"action", action},
+                          {"event", event},
+                          {"site", site},
+                          {"status", result.status},
+                          {"latency_ms", std::chrono::duration<double, std::milli>(result.latency).count()},
+                          {"attempts", attempts},
+                          {"since_read_ms", std::max<std::int64_t>(0, epoch_ms() - h.held.read_ms)},
+                          {"at", format_rfc3339_millis(system_now())},
+                          {"updater", instance}};
+        std::string events_topic = config.topics.events;
+        std::string key = update.referral_ref;
+        std::string value = json::serialize(body);
+        std::vector<kafka::Header> headers =
+            event_headers(*h.held.record, "update-sent", update.referral_ref);
+        const bool ok =
+            co_await produce(std::move(events_topic), std::move(key), std::move(value), std::move(headers));
+        if (!ok) co_return;
+        metrics.update(action, "sent");
+        log::info("update sent to Ocean",
+                  {{"referral_ref", update.referral_ref},
+                   {"update_id", update.update_id},
+                   {"action", action},
+                   {"site", site},
+                   {"status", result.status},
+                   {"attempts", attempts}});
+        finish(h);
+    }
+
+    /// The DLQ record (value unchanged, dlq-* headers) and the update-dead-lettered event, both
+    /// acknowledged, then the update is done.
+    asio::awaitable<void> dead_letter(Head h, DeadLetter d) {
+        if (Partition* p = partition_of(h.partition, h.generation)) set_in_call(*p, p->keys[h.key], true);
+        const hub::Update& update = h.held.update;
+        std::string action = hub::to_string(update.action);
+        std::string ref = update.referral_ref;
+        std::string update_id = update.update_id;
+        const bool ok = co_await write_dead_letter(
+            h.held.record, std::move(ref), std::move(d), std::move(update_id), action);
+        if (!ok) co_return;
+        metrics.update(action, "dead-lettered");
+        finish(h);
+    }
+
+    asio::awaitable<void> dead_letter_invalid(std::int32_t partition,
+                                              std::uint64_t generation,
+                                              std::shared_ptr<kafka::Message> m,
+                                              std::string why) {
+        std::string ref(m->key());
+        DeadLetter d{"invalid-update", 0, std::move(why), {}, {}, 0};
+        std::string update_id = header_or(*m, "update-id");
+        std::string action = header_or(*m, "action");
+        const bool ok = co_await write_dead_letter(
+            m, std::move(ref), std::move(d), std::move(update_id), std::move(action));
+        if (!ok) co_return;
+        if (Partition* p = partition_of(partition, generation)) done(*p, m->offset());
+    }
+
+    asio::awaitable<bool> write_dead_letter(std::shared_ptr<kafka::Message> m,
+                                            std::string ref,
+                                            DeadLetter d,
+                                            std::string update_id,
+                                            std::string action) {
+        const std::string& reason = d.reason;
+        const int status = d.status;
+        const std::string& excerpt = d.excerpt;
+        const std::string& site = d.site;
+        const int attempts = d.attempts;
+        std::vector<kafka::Header> headers = m->headers();
+        set_header(headers, "dlq-reason", reason);
+        set_header(headers, "dlq-status", std::to_string(status));
+        set_header(headers, "dlq-excerpt", excerpt);
+        set_header(headers, "dlq-at", format_rfc3339_millis(system_now()));
+        set_header(headers, "dlq-attempts", std::to_string(attempts));
+        if (!site.empty()) set_header(headers, "dlq-site", site);
+        if (!d.operation_outcome.empty()) set_header(headers, "dlq-operation-outcome", d.operation_outcome);
+        std::string dlq_topic = config.topics.dlq;
+        std::string dlq_key = ref;
+        std::string value(m->value());
+        const bool written =
+            co_await produce(std::move(dlq_topic), std::move(dlq_key), std::move(value), std::move(headers));
+        if (!written) co_return false;
+        metrics.dead_letter(reason);
+        log::warn("update dead-lettered",
+                  {{"referral_ref", ref},
+                   {"update_id", update_id},
+                   {"action", action},
+                   {"site", site},
+                   {"reason", reason},
+                   {"status", status},
+                   {"excerpt", excerpt},
+                   {"attempts", attempts}});
+        json::object body{{"outcome", "update-dead-lettered"},
+                          {"referral_ref", ref},
+                          {"update_id", update_id},
+                          {"action", action},
+                          {"site", site},
+                          {"reason", reason},
+                          {"status", status},
+                          {"excerpt", excerpt},
+                          {"attempts", attempts},
+                          {"at", format_rfc3339_millis(system_now())},
+                          {"updater", instance}};
+        std::string events_topic = config.topics.events;
+        std::string key = ref;
+        std::string event_value = json::serialize(body);
+        std::vector<kafka::Header> event_hdrs = event_headers(*m, "update-dead-lettered", ref);
+        const bool ok = co_await produce(
+            std::move(events_topic), std::move(key), std::move(event_value), std::move(event_hdrs));
+        co_return ok;
+    }
+
+    // -- periodic: commits and gauges --
+
+    void commit_due() {
+        std::vector<kafka::TopicPartition> offsets;
+        for (auto& [id, p] : partitions)
+            if (const auto next = p.tracker.take_commit())
+                offsets.push_back({config.topics.updates, id, *next});
+        if (!offsets.empty() && consumer) consumer->commit(offsets, /*async=*/true);
+        update_gauges();
+    }
+
+    void update_gauges() {
+        const std::int64_t now = epoch_ms();
+        std::int64_t oldest = 0;
+        double bundles = 0;
+        for (auto& [id, p] : partitions) {
+            bundles += static_cast<double>(p.bundles.size());
+            for (auto& [key, ks] : p.keys) {
+                if (ks.busy && (oldest == 0 || ks.head_read_ms < oldest)) oldest = ks.head_read_ms;
+                for (const auto& q : ks.queue)
+                    if (oldest == 0 || q.read_ms < oldest) oldest = q.read_ms;
+            }
+        }
+        metrics.held().Set(static_cast<double>(held.load()));
+        metrics.oldest_held_seconds().Set(oldest == 0 ? 0.0 : static_cast<double>(now - oldest) / 1000.0);
+        metrics.bundles().Set(bundles);
+        for (auto& [id, site] : sites) {
+            const int tokens = site.sender->tokens_fetched();
+            if (tokens > site.tokens_seen)
+                site.metrics->tokens_refreshed->Increment(tokens - site.tokens_seen);
+            site.tokens_seen = tokens;
+        }
+    }
+
+    void schedule_commit() {
+        commit_timer->expires_after(config.kafka.commit_interval);
+        commit_timer->async_wait([this](boost::system::error_code ec) {
+            if (ec) return;
+            commit_due();
+            schedule_commit();
+        });
+    }
+
+    // -- rebalance, on the consumer thread --
+
+    void on_assigned(const std::vector<kafka::TopicPartition>& assigned) override {
+        for (const auto& tp : assigned) {
+            if (tp.topic != config.topics.updates) continue;
+            const auto start_time = SteadyClock::now();
+            std::unordered_map<std::string, std::string> bundles;
+            std::int64_t next = 0;
+            kafka::read_partition_to_end(
+                config.kafka.client,
+                config.topics.state,
+                tp.partition,
+                [&](const kafka::Message& record) {
+                    next = record.offset() + 1;
+                    auto ref = bundle_key_ref(record.key());
+                    if (!ref) return;
+                    if (record.has_value())
+                        bundles[*ref] = std::string(record.value());
+                    else
+                        bundles.erase(*ref);
+                },
+                config.kafka.restore_timeout);
+            metrics.restore_seconds().Observe(
+                std::chrono::duration<double>(SteadyClock::now() - start_time).count());
+            log::info("latest bundles restored",
+                      {{"partition", tp.partition},
+                       {"referrals", static_cast<long long>(bundles.size())},
+                       {"seconds", std::chrono::duration<double>(SteadyClock::now() - start_time).count()}});
+            const std::uint64_t generation = on_pipeline([&] {
+                Partition& p = partitions[tp.partition];
+                p = Partition{};
+                p.generation = next_generation++;
+                p.bundles = std::move(bundles);
+                metrics.partitions().Set(static_cast<double>(partitions.size()));
+                return p.generation;
+            });
+            follower->follow(tp.partition, next, generation);
+        }
+    }
+
+    void on_revoked(const std::vector<kafka::TopicPartition>& revoked, bool lost) override {
+        const auto deadline = SteadyClock::now() + config.grace_period;
+        std::vector<kafka::TopicPartition> final_offsets;
+        on_pipeline([&] {
+            for (const auto& tp : revoked) {
+                const auto it = partitions.find(tp.partition);
+                if (it == partitions.end() || tp.topic != config.topics.updates) continue;
+                it->second.draining = true;
+                // Heads waiting for a retry or a bundle are abandoned now (the next owner reads them again).
+                for (auto* timer : it->second.timers) timer->cancel();
+            }
+            return 0;
+        });
+        for (const auto& tp : revoked) {
+            if (tp.topic != config.topics.updates) continue;
+            seek_on_resume.erase(tp.partition);
+            follower->unfollow(tp.partition);
+            // Calls to Ocean in flight finish, so what Ocean took is committed (not sent twice).
+            while (!lost && !failed && SteadyClock::now() < deadline) {
+                const bool busy = on_pipeline([&] {
+                    const auto it = partitions.find(tp.partition);
+                    return it != partitions.end() && it->second.in_call > 0;
+                });
+                if (!busy) break;
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+            const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
+                const auto it = partitions.find(tp.partition);
+                if (it == partitions.end()) return std::nullopt;
+                auto commit = it->second.tracker.take_commit();
+                held -= static_cast<std::int64_t>(it->second.tracker.in_flight());  // abandoned
+                partitions.erase(it);
+                metrics.partitions().Set(static_cast<double>(partitions.size()));
+                return commit;
+            });
+            if (next && !lost) final_offsets.push_back({config.topics.updates, tp.partition, *next});
+        }
+        if (!final_offsets.empty() && consumer) consumer->commit(final_offsets, /*async=*/false);
+        log::info("partitions revoked", {{"count", static_cast<long long>(revoked.size())}, {"lost", lost}});
+    }
+
+    // -- the consumer loop --
+
+    void pause_or_resume() {
+        const auto now_held = held.load();
+        const auto cap = static_cast<std::int64_t>(config.max_held);
+        if (!paused && now_held >= cap) {
+            consumer->pause(consumer->assignment());
+            paused = true;
+            metrics.paused().Set(1);
+            log::warn("consumption paused: too many updates held",
+                      {{"held", static_cast<long long>(now_held)}});
+        } else if (paused && now_held < cap - std::max<std::int64_t>(1, cap / 10)) {
+            for (const auto& [partition, offset] : seek_on_resume)
+                consumer->seek({config.topics.updates, partition, offset});
+            seek_on_resume.clear();
+            consumer->resume(consumer->assignment());
+            paused = false;
+            metrics.paused().Set(0);
+            log::info("consumption resumed", {{"held", static_cast<long long>(now_held)}});
+        }
+    }
+
+    int run() {
+        kafka::ConsumerConfig consumer_config;
+        consumer_config.client = config.kafka.client;
+        consumer_config.group_id = config.kafka.group_id;
+        consumer_config.topics = {config.topics.updates};
+        consumer_config.session_timeout = config.kafka.session_timeout;
+        consumer_config.max_fetch_bytes = config.kafka.message_max_bytes;
+        consumer = std::make_unique<kafka::GroupConsumer>(consumer_config, *this);
+        on_pipeline([this] {
+            commit_timer.emplace(pipeline_ioc);
+            schedule_commit();
+            return 0;
+        });
+        running = true;
+        metrics.ready().Set(1);
+        log::info("updater consuming",
+                  {{"topic", config.topics.updates},
+                   {"group", config.kafka.group_id},
+                   {"sites", static_cast<long long>(sites.size())},
+                   {"admin_port", static_cast<int>(admin->port())}});
+        auto last_lag = SteadyClock::now();
+        while (!stopping) {
+            pause_or_resume();
+            std::unique_ptr<kafka::Message> message;
+            try {
+                message = consumer->poll(std::chrono::milliseconds(100));
+            } catch (const std::exception& e) {
+                log::error("consumer failed: stopping", {{"error", e.what()}});
+                failed = true;
+                stopping = true;
+                break;
+            }
+            if (SteadyClock::now() - last_lag > std::chrono::seconds(1)) {
+                metrics.consumer_lag().Set(static_cast<double>(consumer->lag()));
+                last_lag = SteadyClock::now();
+            }
+            if (!message) continue;
+            if (paused) {
+                // Fetched before the pause: dropped, and read again from here on resume.
+                seek_on_resume.try_emplace(message->partition(), message->offset());
+                continue;
+            }
+            ++held;
+            asio::post(pipeline_ioc,
+                       [this, m = std::shared_ptr<kafka::Message>(std::move(message))]() mutable {
+                           arrive(std::move(m));
+                       });
+        }
+        running = false;
+        metrics.ready().Set(0);
+        log::info("updater stopping: finishing the calls in flight and leaving the group");
+        consumer->close();  // revokes everything through on_revoked, which commits what is done
+        on_pipeline([this] {
+            commit_timer->cancel();
+            return 0;
+        });
+        producer->flush(std::chrono::seconds(5));
+        return failed ? 1 : 0;
+    }
+
+    void shutdown() {
+        if (admin) admin->stop_accepting();
+        pipeline_work.reset();
+        admin_work.reset();
+        pipeline_ioc.stop();
+        admin_ioc.stop();
+        if (pipeline_thread.joinable()) pipeline_thread.join();
+        if (admin_thread.joinable()) admin_thread.join();
+    }
+};
+
+UpdaterService::UpdaterService(UpdaterServiceConfig config)
+    : impl_(std::make_unique<Impl>(std::move(config))) {
+    try {
+        impl_->start();
+    } catch (...) {
+        impl_->shutdown();
+        throw;
+    }
+}
+
+UpdaterService::~UpdaterService() {
+    impl_->stopping = true;
+    impl_->shutdown();
+}
+
+int UpdaterService::run() {
+    return impl_->run();
+}
+
+void UpdaterService::stop() {
+    impl_->stopping = true;
+}
+
+std::uint16_t UpdaterService::admin_port() const {
+    return impl_->admin->port();
+}
+
+const std::string& UpdaterService::bootstrap_servers() const {
+    return impl_->config.kafka.client.bootstrap_servers;
+}
+
+}  // namespace relay::updater

@@ -17,6 +17,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(wrk)
   # JSON Schema validation of the hub JSON samples (tests/tools/validate-json-schema.py).
   packages+=(python3-jsonschema)
+  # OpenAPI 3.1 validation of the hub API document (tests/unit/ingress/validate_hub_openapi.py).
+  packages+=(python3-openapi-spec-validator)
   # Java 17+ and Maven start the real Kafka broker; take Debian's only if none is on the PATH.
   command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || packages+=(maven)

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdlib>
+#include <fstream>
 
 #include "config.hpp"
 
@@ -322,6 +324,43 @@ hub_api:
   systems: [{name: a, auth: {scheme: oauth2, clients: [{client_id: c, client_secret: {value: s}}]}}]
 )";
     EXPECT_NE(config_error(no_key).find("auth.token_signing_key"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace relay::ingress
+
+namespace relay::ingress {
+namespace {
+
+// The commented hub_api section of the example configuration is valid once uncommented.
+TEST(HubApiConfig, TheExampleSectionLoadsWhenUncommented) {
+    std::ifstream in(std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml");
+    ASSERT_TRUE(in);
+    std::string yaml, line;
+    bool in_section = false;
+    while (std::getline(in, line)) {
+        if (line.rfind("# hub_api:", 0) == 0) in_section = true;
+        if (in_section && line.rfind("# ", 0) == 0) line = line.substr(2);
+        yaml += line + '\n';
+    }
+    ASSERT_TRUE(in_section);
+    for (const char* name : {"RELAY_TOKEN_SIGNING_KEY",
+                             "RELAY_SITE_1234_CLIENT_SECRET",
+                             "RELAY_SITE_5678_PASSWORD",
+                             "RELAY_HUB_EMR_EAST_KEY",
+                             "RELAY_HUB_INTAKE_SECRET"}) {
+        ::setenv(name, "an-example-secret-of-at-least-32-bytes-long", 1);
+    }
+    auto reader = ConfigReader::from_string(
+        yaml, "RELAY", [](const std::string&) { return std::optional<std::string>(); });
+    const auto config = load_config(reader);
+    ASSERT_TRUE(config.hub_api.has_value());
+    EXPECT_EQ(config.hub_api->path_prefix, "/hub/v1");
+    EXPECT_EQ(config.hub_api->topic, "relay.updates.v1");
+    EXPECT_EQ(config.hub_api->max_body_bytes, 8ULL << 20);
+    ASSERT_EQ(config.hub_api->systems.size(), 2U);
+    EXPECT_EQ(config.hub_api->systems[0].sites, std::vector<std::string>{"1234"});
+    EXPECT_EQ(config.hub_api->systems[1].auth.scheme, auth::Scheme::kOAuth2);
 }
 
 }  // namespace

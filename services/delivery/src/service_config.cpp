@@ -57,7 +57,11 @@ std::vector<kafka::TopicSpec> DeliveryServiceConfig::topic_specs() const {
     const bool acknowledges = std::any_of(delivery.destinations.begin(),
                                           delivery.destinations.end(),
                                           [](const auto& d) { return d.ocean_received_task; });
-    if (acknowledges) specs.push_back(spec(topics.updates));
+    if (acknowledges) {
+        kafka::TopicSpec updates = spec(topics.updates);
+        updates.max_message_bytes = 0;  // a received update is tiny; the ingress sizes this topic
+        specs.push_back(std::move(updates));
+    }
     return specs;
 }
 

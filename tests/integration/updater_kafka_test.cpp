@@ -317,6 +317,45 @@ TEST_F(UpdaterKafka, EveryActionLandsInOceanWithItsFolderAfterItsRelayPushedReco
     }
 }
 
+TEST_F(UpdaterKafka, AReceivedAcknowledgementNeverUndoesADecision) {
+    start_updater();
+    // 1: received first, then the decision: both sent, Ocean ends in the decision's folder.
+    const std::string first = referral("ack-first");
+    update(first, "rcv-1", R"("action":"received")");
+    update(first, "acc-1", R"("action":"accept")");
+    // 2: the hub decided before the acknowledgement was queued: the acknowledgement is dropped.
+    const std::string late = referral("ack-late");
+    update(late, "acc-2", R"("action":"accept")");
+    update(late, "rcv-2", R"("action":"received")");
+    // 3: Ocean's bundle already shows the decision (another updater sent it, or before a restart).
+    const std::string known = referral("ack-known");
+    set_bundle(known,
+               updater_test::must_build(updater_test::request("acc-3", known, R"("action":"accept")"),
+                                        bodies_[known])
+                   .bundle);
+    update(known, "rcv-3", R"("action":"received")");
+
+    const auto got = events(5);
+    ASSERT_EQ(got.size(), 5U);
+    std::map<std::string, std::string> outcome_of;
+    for (const auto& e : got)
+        outcome_of[std::string(json::parse(e.value).at("update_id").as_string())] = e.header("outcome");
+    EXPECT_EQ(outcome_of["rcv-1"], "update-sent");
+    EXPECT_EQ(outcome_of["acc-1"], "update-sent");
+    EXPECT_EQ(outcome_of["acc-2"], "update-sent");
+    EXPECT_EQ(outcome_of["rcv-2"], "update-skipped");
+    EXPECT_EQ(outcome_of["rcv-3"], "update-skipped");
+    EXPECT_EQ(ocean_.state.find(first)->folder, Folder::kPendingBooking);
+    EXPECT_EQ(ocean_.state.find(late)->folder, Folder::kPendingBooking);
+    EXPECT_EQ(ocean_.state.find(known)->folder, Folder::kNew) << "nothing was sent for it";
+    std::size_t calls = 0;
+    for (const auto& u : ocean_.updates().snapshot()) {
+        EXPECT_NE(u.referral_ref, known);
+        calls += u.referral_ref == late ? 1 : 0;
+    }
+    EXPECT_EQ(calls, 1U) << "only the decision reached Ocean";
+}
+
 TEST_F(UpdaterKafka, RejectedInvalidAndUnknownSiteUpdatesAreDeadLetteredOthersUnaffected) {
     start_updater();
     const std::string good = referral("good");

@@ -10,7 +10,9 @@ UpdaterMetrics::UpdaterMetrics(std::shared_ptr<prometheus::Registry> registry,
     auto& r = *registry_;
     updates_ = &prometheus::BuildCounter()
                     .Name("relay_updater_updates_total")
-                    .Help("Hub updates by action and final outcome (sent, dead-lettered)")
+                    .Help(
+                        "Hub updates by action and final outcome (sent, dead-lettered; skipped: a received "
+                        "acknowledgement after a decision)")
                     .Register(r);
     dlq_ = &prometheus::BuildCounter()
                 .Name("relay_updater_dead_letters_total")
@@ -57,9 +59,11 @@ UpdaterMetrics::UpdaterMetrics(std::shared_ptr<prometheus::Registry> registry,
                               hub::Action::kChangeBooking,
                               hub::Action::kCancelBooking,
                               hub::Action::kBookingInstructions,
-                              hub::Action::kMessage})
+                              hub::Action::kMessage,
+                              hub::Action::kReceived})
         for (const char* outcome : {"sent", "dead-lettered"})
             updates_->Add({{"action", hub::to_string(action)}, {"outcome", outcome}});
+    updates_->Add({{"action", "received"}, {"outcome", "skipped"}});
     auto gauge = [&r](const char* name, const char* help) {
         return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
     };

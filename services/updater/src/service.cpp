@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "bundle_follower.hpp"
 #include "metrics.hpp"
@@ -90,6 +91,23 @@ std::string site_for(const hub::Update& update,
     return default_site;
 }
 
+/// Why a `received` acknowledgement must not be sent (nullptr: send it). Ocean files a referral whose
+/// receiver Task is requested / received under New (§3.6): acknowledging receipt after a decision would
+/// move it back. The acknowledgement (queued by the delivery service when the hub got the referral) can
+/// reach us after the hub's decision, which the hub may post before it answers the delivery.
+const char* received_superseded(std::string_view latest_bundle, bool decided_here) {
+    if (decided_here) return "a decision for this referral was sent already";
+    transform::ReferralParser parser;
+    const transform::ParseResult parsed = parser.parse(latest_bundle);
+    if (!parsed.referral) return nullptr;
+    for (const auto& task : parsed.referral->tasks) {
+        if (task.status != "requested" && task.status != "received" && task.status != "draft" &&
+            !task.status.empty())
+            return "Ocean shows a later status";
+    }
+    return nullptr;
+}
+
 struct UpdaterService::Impl : kafka::RebalanceListener {
     explicit Impl(UpdaterServiceConfig c)
         : config(std::move(c)),
@@ -127,7 +145,12 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         bool draining = false;
         std::size_t in_call = 0;
         std::set<asio::steady_timer*> timers;  ///< heads waiting (retry or bundle): cancelled on revoke
+        /// Referrals a decision (any update but `received`) was sent for by this process: a `received`
+        /// read after one is dropped even before Ocean's echo shows it in the bundle. Cleared when it
+        /// grows past kMaxDecided (the bundle check then still covers every echoed decision).
+        std::unordered_set<std::string> decided;
     };
+    static constexpr std::size_t kMaxDecided = 200'000;
 
     /// The update a referral is processing now (a coroutine's own copy).
     struct Head {
@@ -436,6 +459,12 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                 continue;
             }
             const std::string bundle = bundle_it->second;  // a copy: it may be replaced during the call
+            if (update.action == hub::Action::kReceived) {
+                if (const char* why = received_superseded(bundle, p->decided.contains(update.referral_ref))) {
+                    co_await skipped(std::move(h), why);
+                    co_return;
+                }
+            }
             const std::string site = site_for(update, bundle, config.ocean.default_site);
             const auto site_it = sites.find(site);
             if (site_it == sites.end()) {
@@ -595,6 +624,11 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
             co_await produce(std::move(events_topic), std::move(key), std::move(value), std::move(headers));
         if (!ok) co_return;
         metrics.update(action, "sent");
+        if (Partition* p = partition_of(h.partition, h.generation);
+            p && update.action != hub::Action::kReceived) {
+            if (p->decided.size() >= kMaxDecided) p->decided.clear();
+            p->decided.insert(update.referral_ref);
+        }
         log::info("update sent to Ocean",
                   {{"referral_ref", update.referral_ref},
                    {"update_id", update.update_id},
@@ -602,6 +636,31 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                    {"site", site},
                    {"status", result.status},
                    {"attempts", attempts}});
+        finish(h);
+    }
+
+    /// A `received` acknowledgement that would undo a decision: not sent; an update-skipped event says so.
+    asio::awaitable<void> skipped(Head h, std::string why) {
+        const hub::Update& update = h.held.update;
+        const std::string action = hub::to_string(update.action);
+        json::object body{{"outcome", "update-skipped"},
+                          {"referral_ref", update.referral_ref},
+                          {"update_id", update.update_id},
+                          {"action", action},
+                          {"reason", why},
+                          {"at", format_rfc3339_millis(system_now())},
+                          {"updater", instance}};
+        std::string events_topic = config.topics.events;
+        std::string key = update.referral_ref;
+        std::string value = json::serialize(body);
+        std::vector<kafka::Header> headers =
+            event_headers(*h.held.record, "update-skipped", update.referral_ref);
+        const bool ok =
+            co_await produce(std::move(events_topic), std::move(key), std::move(value), std::move(headers));
+        if (!ok) co_return;
+        metrics.update(action, "skipped");
+        log::info("received acknowledgement not sent",
+                  {{"referral_ref", update.referral_ref}, {"update_id", update.update_id}, {"reason", why}});
         finish(h);
     }
 

@@ -80,8 +80,157 @@ def bootstrap(log_path):
             return
 
 
+def _get(port, target):
+    import urllib.request
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{target}", timeout=5) as r:
+            body = r.read().decode()
+    except Exception:
+        return None
+    return body if target == "/metrics" else json.loads(body)
+
+
+def _metric(port, name, labels=None):
+    """Sum of the samples of `name` whose labels include `labels`."""
+    text = _get(port, "/metrics") or ""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        rest = line[len(name):]
+        if rest[:1] not in ("{", " "):
+            continue
+        if labels and not all(f'{k}="{v}"' in rest for k, v in labels.items()):
+            continue
+        total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _expected_folder(d):
+    return {"accept": "Pending Booking", "decline": "Declined", "message": "New"}.get(
+        d["action"], "Booking Confirmed" if d.get("confirmed") else "Booking Unconfirmed")
+
+
+def _settled(referrals, decisions):
+    by_ref = {d["referral_ref"]: d for d in decisions}
+    done = 0
+    for r in referrals:
+        d = by_ref.get(r["ref"])
+        if d is None or r["folder"] != _expected_folder(d):
+            continue
+        if d["action"] == "message" and r["communications"] < 1:
+            continue
+        done += 1
+    return done
+
+
+def progress(ocean_admin, pos_admin, updater_admin, count, limit):
+    """Polls the simulators until every referral shows its decision in Ocean (or `limit` seconds)."""
+    import time
+    count, limit = int(count), float(limit)
+    start = time.time()
+    line = ""
+    while time.time() - start < limit:
+        obs = _get(ocean_admin, "/observations") or {}
+        referrals = _get(ocean_admin, "/referrals") or []
+        pos = _get(pos_admin, "/deliveries") or {}
+        dec = _get(pos_admin, "/decisions") or {"items": []}
+        sent = _metric(updater_admin, "relay_updater_updates_total", {"outcome": "sent"})
+        settled = _settled(referrals, dec["items"])
+        line = (f"  {time.time() - start:5.1f}s  webhooks acked {obs.get('delivered', 0)}/{count}"
+                f" | referrals {len(referrals)} | delivered to hub {pos.get('deliveries', 0)}"
+                f" | decided {dec.get('decisions', 0)} | updates sent to Ocean {int(sent)}"
+                f" | shown in Ocean {settled}/{len(referrals)}")
+        print(line, flush=True)
+        if obs.get("delivered", 0) >= count and referrals and settled == len(referrals):
+            return
+        time.sleep(2)
+    print("  (stopped waiting; the summary shows where things are)")
+
+
+def updates(_=None):
+    # kcat -f '%k\t%h\t%s\n' over relay.updates.v1
+    for line in sys.stdin:
+        key, headers, value = line.rstrip("\n").split("\t", 2)
+        h = dict(x.partition("=")[::2] for x in headers.split(","))
+        print(f"  ref={key}  from={h.get('hub-system', '-'):24} {value}")
+
+
+def _percentile(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, delivery_admin, updater_admin):
+    from datetime import datetime
+    obs = _get(ocean_admin, "/observations") or {}
+    referrals = _get(ocean_admin, "/referrals") or []
+    applied = (_get(ocean_admin, "/updates") or {}).get("updates", [])
+    pos = _get(pos_admin, "/deliveries") or {}
+    dec = _get(pos_admin, "/decisions") or {"items": [], "by_action": {}}
+    rows = [
+        ("Ocean → ingress", "webhooks acknowledged", obs.get("delivered", 0)),
+        ("", "of them Ocean's plain duplicates", obs.get("delivered_by_variant", {}).get("duplicate", 0)),
+        ("", "Ocean's echoes of our updates", obs.get("delivered_by_variant", {}).get("echo", 0)),
+        ("ingress", "published to Kafka", int(_metric(ingress_admin, "relay_ingress_published_total"))),
+        ("", "hub API updates accepted (202)",
+         int(_metric(ingress_admin, "relay_ingress_hub_requests_total", {"class": "2xx"}))),
+        ("router", "routed to the hub systems", int(_metric(router_admin, "relay_router_records_total", {"outcome": "routed"}))),
+        ("", "duplicates dropped", int(_metric(router_admin, "relay_router_records_total", {"outcome": "duplicate"}))),
+        ("", "echoes of our updates dropped", int(_metric(router_admin, "relay_router_records_total", {"outcome": "echo"}))),
+        ("delivery", "delivered", int(_metric(delivery_admin, "relay_delivery_outcomes_total", {"outcome": "delivered"}))),
+        ("", "retries (503s from central-intake)", int(_metric(delivery_admin, "relay_delivery_outcomes_total", {"outcome": "retry"}))),
+        ("", "dead-lettered", int(_metric(delivery_admin, "relay_delivery_outcomes_total", {"outcome": "dead-letter"}))),
+        ("pos-sim (hub)", "deliveries received", pos.get("deliveries", 0)),
+        ("", "decisions made", dec.get("decisions", 0)),
+    ]
+    for action, n in sorted(dec.get("by_action", {}).items()):
+        rows.append(("", f"  {action}", n))
+    rows += [
+        ("updater → Ocean", "updates sent", int(_metric(updater_admin, "relay_updater_updates_total", {"outcome": "sent"}))),
+        ("", "Ocean calls retried", int(_metric(updater_admin, "relay_updater_ocean_retries_total"))),
+        ("", "dead-lettered", int(_metric(updater_admin, "relay_updater_dead_letters_total"))),
+        ("", "OAuth2 tokens fetched", int(_metric(updater_admin, "relay_updater_tokens_refreshed_total"))),
+        ("Ocean (ocean-sim)", "updates applied", sum(1 for u in applied if u.get("outcome") == "accepted")),
+        ("", "updates refused", sum(1 for u in applied if u.get("outcome") != "accepted")),
+    ]
+    folders = {}
+    for r in referrals:
+        folders[r["folder"]] = folders.get(r["folder"], 0) + 1
+    for folder, n in sorted(folders.items()):
+        rows.append(("", f"referrals in folder {folder}", n))
+    rows.append(("", "referrals showing their decision", f"{_settled(referrals, dec['items'])}/{len(referrals)}"))
+
+    # Latency: the referral's arrival in Ocean's history → its decision applied in Ocean (the whole loop,
+    # including pos-sim's deliberate 500 ms before deciding and the retries of failed deliveries).
+    def ts(text):
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    loop = []
+    for r in referrals:
+        hist = r.get("history", [])
+        if len(hist) >= 2:
+            changes = [h for h in hist[1:] if h.get("change") not in ("received",)] or hist[1:]
+            loop.append(ts(changes[-1]["at"]) - ts(hist[0]["at"]))
+    ocean_ms = _metric(updater_admin, "relay_updater_ocean_request_duration_seconds_sum")
+    ocean_n = _metric(updater_admin, "relay_updater_ocean_request_duration_seconds_count")
+    print("== summary")
+    print(f"  {'stage':18} {'what':40} {'count':>8}")
+    print(f"  {'-' * 18} {'-' * 40} {'-' * 8}")
+    for stage, what, n in rows:
+        print(f"  {stage:18} {what:40} {n!s:>8}")
+    print()
+    if loop:
+        print(f"  referral created in Ocean → decision shown in Ocean: p50 {_percentile(loop, 50):.2f} s,"
+              f" p95 {_percentile(loop, 95):.2f} s, max {max(loop):.2f} s ({len(loop)} referrals)")
+    if ocean_n:
+        print(f"  updater → Ocean's $process-messages: mean {1000 * ocean_ms / ocean_n:.1f} ms over {int(ocean_n)} calls")
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"webhooks": webhooks, "records": records, "events": events, "deliveries": deliveries,
      "delivered": delivered, "bootstrap": bootstrap, "delivery_events": delivery_events,
-     "pos_sim_received": pos_sim_received}[command](*args)
+     "pos_sim_received": pos_sim_received, "progress": progress, "updates": updates,
+     "summary": summary}[command](*args)

@@ -5,13 +5,16 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
+#include "commands.hpp"
 #include "ocean_api.hpp"
 #include "referral_state.hpp"
 #include "relay/http/server.hpp"
@@ -398,6 +401,30 @@ TEST_F(UpdaterKafka, RejectedInvalidAndUnknownSiteUpdatesAreDeadLetteredOthersUn
     EXPECT_EQ(sent, 1);
     EXPECT_EQ(dead, 3);
     EXPECT_EQ(ocean_.state.find(good)->folder, Folder::kPendingBooking);
+
+    // Once Ocean knows the referral, relayctl replays the rejected update (the updates DLQ into the
+    // updates topic, as `relayctl --updates dlq replay --reason rejected` does): it is sent, unchanged.
+    ocean_.add(unknown_to_ocean, bodies_[unknown_to_ocean]);
+    relayctl::ReplayOptions replay;
+    replay.kafka.bootstrap_servers = kafka_bootstrap();
+    replay.kafka.dlq_topic = dlq_;
+    replay.kafka.deliveries_topic = updates_;
+    replay.kafka.events_topic = events_;
+    replay.filter.reason = "rejected";
+    replay.yes = true;
+    std::ostringstream out, err;
+    ASSERT_EQ(relayctl::replay_dlq(replay, out, err), 0) << err.str();
+    bool replayed_and_sent = false;
+    for (const auto deadline = std::chrono::steady_clock::now() + 30s;
+         !replayed_and_sent && std::chrono::steady_clock::now() < deadline;) {
+        for (const auto& e : events(6, 2s)) {
+            replayed_and_sent =
+                replayed_and_sent || (e.header("outcome") == "update-sent" &&
+                                      json::parse(e.value).at("update_id").as_string() == "it-rejected");
+        }
+    }
+    ASSERT_TRUE(replayed_and_sent) << out.str() << err.str();
+    EXPECT_EQ(ocean_.state.find(unknown_to_ocean)->folder, Folder::kPendingBooking);
 }
 
 TEST_F(UpdaterKafka, NoLatestBundleWaitsThenDeadLetters) {

@@ -3,7 +3,9 @@
 # Quiet and fast (one dpkg-query) when everything is present. Idempotent.
 #   scripts/install-deps.sh           build + run dependencies
 #   scripts/install-deps.sh --test    also what the test suite needs (Java for the real Kafka broker,
-#                                     Maven to resolve its jars, kcat)
+#                                     Maven to resolve its jars, kcat, the Python validators; the OpenAPI
+#                                     validator, not packaged by Debian, from PyPI into a venv under
+#                                     ~/.cache/ocean-relay/pytools when python3 lacks it)
 set -euo pipefail
 
 packages=(
@@ -17,8 +19,9 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(wrk)
   # JSON Schema validation of the hub JSON samples (tests/tools/validate-json-schema.py).
   packages+=(python3-jsonschema)
-  # OpenAPI 3.1 validation of the hub API document (tests/unit/ingress/validate_hub_openapi.py).
-  packages+=(python3-openapi-spec-validator)
+  # OpenAPI 3.1 validation of the hub API document (tests/unit/ingress/validate_hub_openapi.py): its
+  # validator comes from PyPI (below), into a venv that sees Debian's jsonschema and PyYAML.
+  packages+=(python3-venv python3-yaml)
   # Java 17+ and Maven start the real Kafka broker; take Debian's only if none is on the PATH.
   command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || packages+=(maven)
@@ -31,11 +34,21 @@ installed=$({ dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${packages[@]
 for p in "${packages[@]}"; do
   grep -qx "$p" <<<"$installed" || missing+=("$p")
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=""
-[[ $(id -u) -eq 0 ]] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import openapi_spec_validator' 2>/dev/null; then
+  # The test build runs its Python validators with this venv's python3 when it exists (tests/CMakeLists.txt).
+  pytools="${XDG_CACHE_HOME:-$HOME/.cache}/ocean-relay/pytools"
+  if ! "$pytools/bin/python3" -c 'import openapi_spec_validator' 2>/dev/null; then
+    echo "install-deps: installing openapi-spec-validator (PyPI) into $pytools" >&2
+    python3 -m venv --system-site-packages "$pytools"
+    "$pytools/bin/pip" install -q 'openapi-spec-validator==0.9.0'
+  fi
+fi

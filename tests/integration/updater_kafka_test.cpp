@@ -17,6 +17,7 @@
 #include "commands.hpp"
 #include "ocean_api.hpp"
 #include "referral_state.hpp"
+#include "relay/http/client.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/producer.hpp"
 #include "relay/transform/pushed.hpp"
@@ -390,6 +391,13 @@ TEST_F(UpdaterKafka, RejectedInvalidAndUnknownSiteUpdatesAreDeadLetteredOthersUn
     EXPECT_EQ(rejected.header("update-id"), "it-rejected");
     EXPECT_EQ(by_reason["unknown-site"].header("dlq-site"), "999");
     EXPECT_NE(by_reason["invalid-update"].header("dlq-excerpt").find("referral_ref"), std::string::npos);
+    // The DLQ's depth on /metrics (read from the broker on the scrape).
+    {
+        http::BlockingClient admin("127.0.0.1", service_->admin_port(), 5s);
+        const std::string exposition = admin.get("/metrics").body();
+        EXPECT_NE(exposition.find("\nrelay_updater_dlq_records 3\n"), std::string::npos)
+            << exposition.substr(0, 4000);
+    }
 
     const auto got = events(4);
     ASSERT_EQ(got.size(), 4U);

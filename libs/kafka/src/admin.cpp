@@ -3,13 +3,12 @@
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 
-#include <chrono>
-#include <thread>
-
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "relay/core/config.hpp"
 #include "relay/core/log.hpp"
@@ -115,13 +114,17 @@ MetadataPtr settled_metadata(rd_kafka_t* rk,
             if (why == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
                 throw ConfigError(fmt::format(
                     "kafka topic '{}' does not exist (set kafka.create_topics: true or create it)", missing));
-            throw ConfigError(fmt::format("kafka topic '{}' is not available: {}", missing, rd_kafka_err2name(why)));
+            throw ConfigError(
+                fmt::format("kafka topic '{}' is not available: {}", missing, rd_kafka_err2name(why)));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
 }
 
-void verify(rd_kafka_t* rk, const std::vector<TopicSpec>& topics, bool created, std::chrono::milliseconds timeout) {
+void verify(rd_kafka_t* rk,
+            const std::vector<TopicSpec>& topics,
+            bool created,
+            std::chrono::milliseconds timeout) {
     const MetadataPtr metadata = settled_metadata(rk, topics, created, timeout);
     for (const auto& spec : topics) {
         int partitions = -1;
@@ -186,7 +189,8 @@ void ensure_topics(rd_kafka_s* rk,
 
 int partition_count(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout) {
     const rd_kafka_metadata_t* raw = nullptr;
-    if (rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count())) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (rd_kafka_metadata(rk, 1, nullptr, &raw, static_cast<int>(timeout.count())) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
         return -1;
     const MetadataPtr metadata(raw, rd_kafka_metadata_destroy);
     for (int i = 0; i < metadata->topic_cnt; ++i) {
@@ -194,6 +198,23 @@ int partition_count(rd_kafka_t* rk, const std::string& topic, std::chrono::milli
             return metadata->topics[i].partition_cnt;
     }
     return -1;
+}
+
+std::optional<std::int64_t> topic_depth(rd_kafka_t* rk,
+                                        const std::string& topic,
+                                        std::chrono::milliseconds timeout) {
+    const int partitions = partition_count(rk, topic, timeout);
+    if (partitions < 0) return std::nullopt;
+    std::int64_t depth = 0;
+    for (int p = 0; p < partitions; ++p) {
+        std::int64_t low = 0, high = 0;
+        if (rd_kafka_query_watermark_offsets(
+                rk, topic.c_str(), p, &low, &high, static_cast<int>(timeout.count())) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+            return std::nullopt;
+        depth += high > low ? high - low : 0;
+    }
+    return depth;
 }
 
 }  // namespace relay::kafka

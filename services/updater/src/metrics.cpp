@@ -74,6 +74,9 @@ UpdaterMetrics::UpdaterMetrics(std::shared_ptr<prometheus::Registry> registry,
     paused_ =
         gauge("relay_updater_consumption_paused", "1 while consumption is paused (too many updates held)");
     bundles_ = gauge("relay_updater_latest_bundles", "Latest inbound bundles held for the owned partitions");
+    dlq_records_ = gauge("relay_updater_dlq_records",
+                         "Records in the updates dead-letter topic (all partitions, high - low watermark; "
+                         "read at most every 10 s, on a scrape)");
     follow_delay_ =
         gauge("relay_updater_bundle_follow_delay_seconds",
               "Time from the router writing a latest bundle to the updater reading it (last one)");

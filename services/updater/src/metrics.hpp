@@ -44,6 +44,7 @@ class UpdaterMetrics {
     prometheus::Gauge& consumer_lag() { return *consumer_lag_; }
     prometheus::Gauge& partitions() { return *partitions_; }
     prometheus::Gauge& ready() { return *ready_; }
+    prometheus::Gauge& dlq_records() { return *dlq_records_; }
 
    private:
     std::shared_ptr<prometheus::Registry> registry_;
@@ -60,6 +61,7 @@ class UpdaterMetrics {
     prometheus::Gauge* consumer_lag_;
     prometheus::Gauge* partitions_;
     prometheus::Gauge* ready_;
+    prometheus::Gauge* dlq_records_;
 };
 
 }  // namespace relay::updater

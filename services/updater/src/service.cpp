@@ -291,11 +291,24 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                             updates));
     }
 
+    /// The DLQ's depth, read from the broker at most every 10 s (on the admin thread: a scrape waits at
+    /// most 2 s per round trip; the data path never does).
+    void refresh_dlq_depth() {
+        const auto now = std::chrono::steady_clock::now();
+        if (producer == nullptr || now - dlq_depth_read_at < std::chrono::seconds(10)) return;
+        dlq_depth_read_at = now;
+        if (const auto depth =
+                kafka::topic_depth(producer->handle(), config.topics.dlq, std::chrono::seconds(2)))
+            metrics.dlq_records().Set(static_cast<double>(*depth));
+    }
+    std::chrono::steady_clock::time_point dlq_depth_read_at{};
+
     asio::awaitable<http::Response> handle_admin(http::Request& request) {
         http::Response res{bhttp::status::ok, request.version()};
         const std::string target(request.target());
         res.set(bhttp::field::content_type, "application/json");
         if (target == "/metrics") {
+            refresh_dlq_depth();
             res.set(bhttp::field::content_type, metrics::kContentType);
             res.body() = metrics::serialize(*registry);
         } else if (target == "/healthz") {

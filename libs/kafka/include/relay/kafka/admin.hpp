@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,5 +30,12 @@ void ensure_topics(rd_kafka_s* rk,
 
 /// The partition count of `topic` from the cluster's metadata; -1 if the topic is unknown.
 int partition_count(rd_kafka_s* rk, const std::string& topic, std::chrono::milliseconds timeout);
+
+/// The records `topic` holds now: the sum over its partitions of high - low watermark (a dead-letter
+/// topic's depth). nullopt if the topic is unknown or a partition's watermarks could not be read within
+/// `timeout` each. Blocking: call it off the data path (e.g. on a metrics scrape).
+std::optional<std::int64_t> topic_depth(rd_kafka_s* rk,
+                                        const std::string& topic,
+                                        std::chrono::milliseconds timeout);
 
 }  // namespace relay::kafka

@@ -942,7 +942,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
                 const auto it = partitions.find(tp.partition);
                 if (it == partitions.end()) return std::nullopt;
-                auto commit = it->second.tracker.take_commit();
+                auto commit = it->second.tracker.position();
                 in_flight -= static_cast<std::int64_t>(it->second.tracker.in_flight());  // abandoned
                 partitions.erase(it);
                 metrics.partitions().Set(static_cast<double>(partitions.size()));

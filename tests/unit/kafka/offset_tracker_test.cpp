@@ -24,6 +24,21 @@ TEST(OffsetTracker, NothingToCommitUntilTheFirstRecordIsDone) {
     EXPECT_FALSE(t.oldest());
 }
 
+TEST(OffsetTracker, PositionIsTheNextOffsetEvenAfterItWasTaken) {
+    // A final commit on revoke sends the position: the asynchronous commit that took it may have failed.
+    OffsetTracker t;
+    EXPECT_FALSE(t.position());
+    t.add(3);
+    t.add(4);
+    EXPECT_FALSE(t.position());
+    t.done(3);
+    EXPECT_EQ(t.take_commit(), 4);
+    EXPECT_FALSE(t.take_commit());
+    EXPECT_EQ(t.position(), 4);
+    t.done(4);
+    EXPECT_EQ(t.position(), 5);
+}
+
 TEST(OffsetTracker, GapsInOffsetsAndUnknownOrRepeatedOffsetsAreHarmless) {
     OffsetTracker t;
     t.add(5);

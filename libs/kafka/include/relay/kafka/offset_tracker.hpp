@@ -45,6 +45,13 @@ class OffsetTracker {
         return committed_;
     }
 
+    /// The next offset to commit whether or not it was taken before: what a final, synchronous commit
+    /// sends when the partition is given up (an earlier asynchronous commit of it may have failed).
+    [[nodiscard]] std::optional<std::int64_t> position() const {
+        if (next_commit_ < 0) return std::nullopt;
+        return next_commit_;
+    }
+
     /// Records added and not yet done.
     [[nodiscard]] std::size_t in_flight() const { return entries_.size(); }
     /// The offset of the oldest unfinished record, if any.

@@ -140,8 +140,14 @@ void write_inspection(std::ostream& out, const std::string& topic, const DlqReco
     for (const auto& h : r.headers) name_width = std::max(name_width, printable(h.name).size());
     for (const auto& h : r.headers) {
         const std::string name = printable(h.name);
-        out << "  " << name << ':' << std::string(name_width - name.size() + 1, ' ') << printable(h.value)
-            << '\n';
+        out << "  " << name << ':' << std::string(name_width - name.size() + 1, ' ');
+        // Ocean's OperationOutcome (updates DLQ) may repeat the referral's data in its diagnostics: it is
+        // shown with the body, on request.
+        if (h.name == "dlq-operation-outcome" && !show_body)
+            out << "(" << h.value.size() << " bytes, not shown: it may contain PHI; --show-body prints it)";
+        else
+            out << printable(h.value);
+        out << '\n';
     }
     if (show_body) {
         // Byte for byte, as it was delivered: the operator asked for the body, maybe to save it.

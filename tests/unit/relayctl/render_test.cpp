@@ -111,6 +111,22 @@ TEST(RelayctlInspection, HeadersAlwaysBodyOnlyOnRequest) {
     EXPECT_TRUE(shown.str().ends_with("body:\nPATIENT DATA\n")) << shown.str();
 }
 
+TEST(RelayctlInspection, OceansOperationOutcomeIsShownOnlyWithTheBody) {
+    // The updates DLQ keeps Ocean's OperationOutcome, whose diagnostics may repeat the referral's data.
+    auto r = letter(1, 3, "", "rejected");
+    const std::string outcome =
+        R"({"resourceType":"OperationOutcome","issue":[{"diagnostics":"PATIENT NAME unknown"}]})";
+    r.headers.push_back({"dlq-operation-outcome", outcome});
+    std::ostringstream hidden;
+    write_inspection(hidden, "relay.updates.dlq.v1", r, false);
+    EXPECT_EQ(hidden.str().find("PATIENT"), std::string::npos) << hidden.str();
+    EXPECT_NE(hidden.str().find(std::to_string(outcome.size()) + " bytes, not shown"), std::string::npos)
+        << hidden.str();
+    std::ostringstream shown;
+    write_inspection(shown, "relay.updates.dlq.v1", r, true);
+    EXPECT_NE(shown.str().find("PATIENT NAME unknown"), std::string::npos) << shown.str();
+}
+
 TEST(RelayctlProgressBar, FillsInProportion) {
     EXPECT_EQ(progress_bar(0, 40, 10), "[..........] 0/40");
     EXPECT_EQ(progress_bar(12, 40, 10), "[###.......] 12/40");

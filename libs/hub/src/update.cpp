@@ -1,5 +1,6 @@
 #include "relay/hub/update.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/json.hpp>
 #include <cctype>
@@ -109,6 +110,16 @@ constexpr std::array<std::string_view, 8> kActionMembers = {"import_to_emr",
                                                             "text",
                                                             "attachment"};
 
+/// An unknown member's name as errors name it: the caller chose it, so it is kept only when it looks like
+/// a field name (it could be anything — even patient data — and error texts reach logs and the DLQ).
+std::string member_name(std::string_view key) {
+    const bool plain = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+               c == '-';
+    });
+    return plain ? std::string(key) : std::string("(unnamed member)");
+}
+
 class Reader {
    public:
     std::vector<FieldError> errors;
@@ -215,7 +226,7 @@ class Reader {
         for (const auto& [key, value] : o) {
             bool known = false;
             for (const auto k : keys) known = known || k == key;
-            if (!known) fail(prefix + std::string(key), "unknown", "is not a known member");
+            if (!known) fail(prefix + member_name(key), "unknown", "is not a known member");
         }
     }
 };
@@ -410,7 +421,7 @@ ParseUpdateResult parse_update(std::string_view text) {
         bool known = false;
         for (const auto k : kActionMembers) known = known || k == key;
         if (!known)
-            r.fail(std::string(key), "unknown", "is not a known member");
+            r.fail(member_name(key), "unknown", "is not a known member");
         else if (action && !allowed(*action, key))
             r.fail(std::string(key),
                    "not-allowed",

@@ -88,6 +88,11 @@ TEST(ParseUpdate, UnknownAndMisplacedMembersAreErrors) {
     r = parse_update(with(
         R"("action":"message","text":"hi","attachment":{"content_type":"text/plain","data":"aGk=","size":2})"));
     EXPECT_EQ(error_on(r, "attachment.size")->code, "unknown");
+    // A member name that is not a field name (it could be anything, even patient data) is not repeated.
+    r = parse_update(with(R"("action":"accept","Jane Doe 1234-567-890":"x")"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error_text().find("Jane"), std::string::npos) << r.error_text();
+    EXPECT_EQ(error_on(r, "(unnamed member)")->code, "unknown");
 }
 
 TEST(ParseUpdate, FormatsAndValuesAreChecked) {

@@ -118,6 +118,15 @@ HubApiConfig read_hub_api(ConfigReader::Node node,
             system_node.fail("name", fmt::format("'{}' is used twice", system.name));
         }
         system.auth = auth::read_policy(system_node.child("auth"));
+        // A hub system's updates change referrals in Ocean: an unauthenticated one would accept anyone's
+        // (and, tried last, everyone whose credentials are wrong), so it must be asked for by name.
+        const bool open_door = system.auth.scheme == auth::Scheme::kNone && !system.auth.signature_key;
+        const bool allow_unauthenticated = system_node.boolean("allow_unauthenticated", false);
+        if (open_door && !allow_unauthenticated) {
+            system_node.fail("auth",
+                             "is required (api_key, bearer, basic, oauth2 or a signature); set "
+                             "allow_unauthenticated: true only for a closed test network");
+        }
         system.sites = system_node.string_list("sites", {});
         for (const auto& site : system.sites) {
             if (site.empty() ||

@@ -292,14 +292,22 @@ TEST(HubApiConfig, MistakesNameTheKey) {
     const std::string system = "  systems: [{name: a, auth: {scheme: bearer, token: {value: t}}}]\n";
     EXPECT_NE(config_error(kBase + "hub_api:\n  colour: red\n" + system).find("hub_api.colour"),
               std::string::npos);
-    EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: a, auth: {scheme: none}, site: ['1']}]\n")
+    EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: a, auth: {scheme: none}, "
+                                   "allow_unauthenticated: true, site: ['1']}]\n")
                   .find("hub_api.systems[0].site"),
               std::string::npos);
     EXPECT_NE(config_error(kBase + "hub_api:\n  systems: []\n").find("hub_api.systems"), std::string::npos);
+    // A system without credentials would take anyone's updates: refused unless asked for by name.
+    EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: a}]\n").find("hub_api.systems[0].auth"),
+              std::string::npos);
+    EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: a, auth: {scheme: none}}]\n")
+                  .find("allow_unauthenticated"),
+              std::string::npos);
     EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: A_B, auth: {scheme: none}}]\n")
                   .find("hub_api.systems[0].name"),
               std::string::npos);
-    EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: a, auth: {scheme: none}, sites: [abc]}]\n")
+    EXPECT_NE(config_error(kBase + "hub_api:\n  systems: [{name: a, auth: {scheme: none}, "
+                                   "allow_unauthenticated: true, sites: [abc]}]\n")
                   .find("hub_api.systems[0].sites"),
               std::string::npos);
     EXPECT_NE(config_error(kBase + "hub_api:\n  path_prefix: hub\n" + system).find("hub_api.path_prefix"),

@@ -164,7 +164,7 @@ class UpdaterKafka : public ::testing::Test {
 
     std::string yaml(const std::string& extra = "") const {
         return fmt::format(R"(
-service: {{log_level: {}, bundle_wait: 3s}}
+service: {{log_level: {}, bundle_wait: 3s, dlq_depth_interval: 200ms}}
 admin: {{address: 127.0.0.1, port: 0}}
 kafka:
   bootstrap_servers: "{}"
@@ -177,9 +177,11 @@ kafka:
 topics: {{prefix: "{}"}}
 ocean:
   base_url: {}
-  timeout: 5s
+  timeout: 3s
+  connect_timeout: 1s
   sites:
     - {{site: "1234", client_id: {}, client_secret: {{value: {}}}, token_auth: form}}
+    - {{site: "5678", client_id: {}, client_secret: {{value: {}}}, token_auth: form}}
 retry: {{initial: 100ms, max_delay: 400ms, max_age: 1h}}
 shutdown: {{grace_period: 5s}}
 {}
@@ -189,6 +191,8 @@ shutdown: {{grace_period: 5s}}
                            prefix_,
                            prefix_,
                            ocean_.base_url(),
+                           kClientId,
+                           kClientSecret,
                            kClientId,
                            kClientSecret,
                            extra);
@@ -391,10 +395,16 @@ TEST_F(UpdaterKafka, RejectedInvalidAndUnknownSiteUpdatesAreDeadLetteredOthersUn
     EXPECT_EQ(rejected.header("update-id"), "it-rejected");
     EXPECT_EQ(by_reason["unknown-site"].header("dlq-site"), "999");
     EXPECT_NE(by_reason["invalid-update"].header("dlq-excerpt").find("referral_ref"), std::string::npos);
-    // The DLQ's depth on /metrics (read from the broker on the scrape).
+    // The DLQ's depth on /metrics (read from the broker every dlq_depth_interval).
     {
-        http::BlockingClient admin("127.0.0.1", service_->admin_port(), 5s);
-        const std::string exposition = admin.get("/metrics").body();
+        std::string exposition;
+        for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+             std::chrono::steady_clock::now() < deadline;
+             std::this_thread::sleep_for(100ms)) {
+            http::BlockingClient admin("127.0.0.1", service_->admin_port(), 5s);
+            exposition = admin.get("/metrics").body();
+            if (exposition.find("\nrelay_updater_dlq_records 3\n") != std::string::npos) break;
+        }
         EXPECT_NE(exposition.find("\nrelay_updater_dlq_records 3\n"), std::string::npos)
             << exposition.substr(0, 4000);
     }
@@ -435,13 +445,52 @@ TEST_F(UpdaterKafka, RejectedInvalidAndUnknownSiteUpdatesAreDeadLetteredOthersUn
     EXPECT_EQ(ocean_.state.find(unknown_to_ocean)->folder, Folder::kPendingBooking);
 }
 
-TEST_F(UpdaterKafka, NoLatestBundleWaitsThenDeadLetters) {
+TEST_F(UpdaterKafka, AnUpdateNamingAnotherSiteThanItsReferralsIsDeadLettered) {
+    // A hub system allowed to update site 5678 must not change a referral of site 1234 with 5678's token.
     start_updater();
+    const std::string ref = referral("other-site");
+    update(ref, "it-other-site", R"("action":"decline","reason":"Not ours","site":"5678")");
+    update(ref, "it-own-site", R"("action":"accept","site":"1234")");
+    const auto dlq = consume_all(kafka_bootstrap(), dlq_, 1, 30s);
+    ASSERT_EQ(dlq.size(), 1U);
+    EXPECT_EQ(dlq[0].header("dlq-reason"), "site-mismatch");
+    EXPECT_EQ(dlq[0].header("update-id"), "it-other-site");
+    const auto got = events(2);
+    ASSERT_EQ(got.size(), 2U);
+    EXPECT_EQ(got[1].header("outcome"), "update-sent");
+    EXPECT_EQ(ocean_.state.find(ref)->folder, Folder::kPendingBooking) << "only the accept reached Ocean";
+    EXPECT_EQ(ocean_.updates().snapshot().size(), 1U);
+}
+
+TEST_F(UpdaterKafka, NoLatestBundleWaitsThenDeadLetters) {
+    start_updater();  // bundle_wait: 3s
     const std::string ref = fixture_ref_ + "-nobundle";
+    const auto produced_at = std::chrono::steady_clock::now();
     update(ref, "it-nobundle", R"("action":"accept")");
+    // A referral the router takes in while its update waits: the update is sent once the bundle is there.
+    const std::string late = fixture_ref_ + "-late-bundle";
+    update(late, "it-late-bundle", R"("action":"accept")");
+    std::this_thread::sleep_for(1s);
+    std::string body = fixture_;
+    for (std::size_t at = body.find(fixture_ref_); at != std::string::npos;
+         at = body.find(fixture_ref_, at + late.size()))
+        body.replace(at, fixture_ref_.size(), late);
+    ocean_.add(late, body);
+    set_bundle(late, body);
+
     const auto dlq = consume_all(kafka_bootstrap(), dlq_, 1, 20s);
+    const auto waited = std::chrono::steady_clock::now() - produced_at;
     ASSERT_EQ(dlq.size(), 1U);
     EXPECT_EQ(dlq[0].header("dlq-reason"), "no-latest-bundle");
+    EXPECT_EQ(dlq[0].header("update-id"), "it-nobundle");
+    EXPECT_GE(waited, 3s) << "dead-lettered only after bundle_wait";
+    const auto got = events(2);
+    ASSERT_EQ(got.size(), 2U);
+    std::map<std::string, std::string> outcome_of;
+    for (const auto& e : got)
+        outcome_of[std::string(json::parse(e.value).at("update_id").as_string())] = e.header("outcome");
+    EXPECT_EQ(outcome_of["it-late-bundle"], "update-sent");
+    EXPECT_EQ(ocean_.state.find(late)->folder, Folder::kPendingBooking);
 }
 
 /// Messages m0..m{n-1} per referral; ocean-sim keeps each referral's communications in arrival order.

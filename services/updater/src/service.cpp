@@ -14,9 +14,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <condition_variable>
+#include <functional>
 #include <deque>
 #include <future>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -252,6 +255,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                            [this, record = std::move(record)]() mutable { on_bundle(std::move(record)); });
             });
 
+        start_depth_reader();
         admin = std::make_unique<http::Server>(
             admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
                 return handle_admin(request);
@@ -291,24 +295,40 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                             updates));
     }
 
-    /// The DLQ's depth, read from the broker at most every 10 s (on the admin thread: a scrape waits at
-    /// most 2 s per round trip; the data path never does).
-    void refresh_dlq_depth() {
-        const auto now = std::chrono::steady_clock::now();
-        if (producer == nullptr || now - dlq_depth_read_at < std::chrono::seconds(10)) return;
-        dlq_depth_read_at = now;
-        if (const auto depth =
-                kafka::topic_depth(producer->handle(), config.topics.dlq, std::chrono::seconds(2)))
-            metrics.dlq_records().Set(static_cast<double>(*depth));
+    // The DLQ's depth, read from the broker every dlq_depth_interval on a thread of its own: a broker outage
+    // slows that thread, never a scrape (the admin thread also answers the liveness probe) or the data path.
+    std::thread depth_thread;
+    std::mutex depth_mutex;
+    std::condition_variable depth_wake;
+    bool depth_stop = false;
+
+    void start_depth_reader() {
+        depth_thread = std::thread([this] {
+            std::unique_lock lock(depth_mutex);
+            while (!depth_stop) {
+                lock.unlock();
+                if (const auto depth =
+                        kafka::topic_depth(producer->handle(), config.topics.dlq, std::chrono::seconds(2)))
+                    metrics.dlq_records().Set(static_cast<double>(*depth));
+                lock.lock();
+                depth_wake.wait_for(lock, config.dlq_depth_interval, [this] { return depth_stop; });
+            }
+        });
     }
-    std::chrono::steady_clock::time_point dlq_depth_read_at{};
+    void stop_depth_reader() {
+        {
+            std::lock_guard lock(depth_mutex);
+            depth_stop = true;
+        }
+        depth_wake.notify_all();
+        if (depth_thread.joinable()) depth_thread.join();
+    }
 
     asio::awaitable<http::Response> handle_admin(http::Request& request) {
         http::Response res{bhttp::status::ok, request.version()};
         const std::string target(request.target());
         res.set(bhttp::field::content_type, "application/json");
         if (target == "/metrics") {
-            refresh_dlq_depth();
             res.set(bhttp::field::content_type, metrics::kContentType);
             res.body() = metrics::serialize(*registry);
         } else if (target == "/healthz") {
@@ -383,7 +403,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
             const std::int32_t partition = m->partition();
             asio::co_spawn(pipeline_ioc,
                            dead_letter_invalid(partition, p.generation, std::move(m), std::move(why)),
-                           asio::detached);
+                           on_coroutine_end("dead-letter"));
             return;
         }
         // The update's own referral ref orders it (the record key should be the same; a hub system
@@ -410,7 +430,23 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         Head h{partition_id, p.generation, key, std::move(ks.queue.front())};
         ks.queue.pop_front();
         ks.head_read_ms = h.held.read_ms;
-        asio::co_spawn(pipeline_ioc, process(std::move(h)), asio::detached);
+        asio::co_spawn(pipeline_ioc, process(std::move(h)), on_coroutine_end("process"));
+    }
+
+    /// A coroutine of the pipeline that ends by an exception leaves its referral busy and its offset
+    /// uncommitted for good: the process fails (not ready, exits non-zero) rather than stall silently.
+    std::function<void(std::exception_ptr)> on_coroutine_end(const char* what) {
+        return [this, what](std::exception_ptr error) {
+            if (!error) return;
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                log::error("updater pipeline failed", {{"step", what}, {"error", e.what()}});
+            } catch (...) {
+                log::error("updater pipeline failed", {{"step", what}, {"error", "unknown exception"}});
+            }
+            fail("a pipeline step failed");
+        };
     }
 
     /// The head has its durable outcome: commit it and take the referral's next update.
@@ -484,6 +520,21 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                 DeadLetter d{"unknown-site", 0, {}, site, {}, attempts};
                 co_await dead_letter(std::move(h), std::move(d));
                 co_return;
+            }
+            if (!update.site.empty()) {
+                // A hub system limited to some sites names one of them; it must be the referral's own, or
+                // that site's credentials would change another site's referral.
+                const std::string listed = site_for(hub::Update{}, bundle, std::string());
+                if (!listed.empty() && listed != update.site) {
+                    DeadLetter d{"site-mismatch",
+                                 0,
+                                 "the update names another site than its referral's",
+                                 site,
+                                 {},
+                                 attempts};
+                    co_await dead_letter(std::move(h), std::move(d));
+                    co_return;
+                }
             }
             Site& target = site_it->second;
             BuildResult built = build_update_message(update, bundle, config.message);
@@ -872,7 +923,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
             const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
                 const auto it = partitions.find(tp.partition);
                 if (it == partitions.end()) return std::nullopt;
-                auto commit = it->second.tracker.take_commit();
+                auto commit = it->second.tracker.position();
                 held -= static_cast<std::int64_t>(it->second.tracker.in_flight());  // abandoned
                 partitions.erase(it);
                 metrics.partitions().Set(static_cast<double>(partitions.size()));
@@ -968,12 +1019,17 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
 
     void shutdown() {
         if (admin) admin->stop_accepting();
+        stop_depth_reader();
         pipeline_work.reset();
         admin_work.reset();
         pipeline_ioc.stop();
         admin_ioc.stop();
         if (pipeline_thread.joinable()) pipeline_thread.join();
         if (admin_thread.joinable()) admin_thread.join();
+        // The follower's thread and the producer's callbacks post to the pipeline's io_context: both go
+        // while it still exists (stopped: what they post is destroyed with it, after the consumer).
+        follower.reset();
+        producer.reset();
     }
 };
 

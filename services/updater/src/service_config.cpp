@@ -41,7 +41,7 @@ OceanConfig read_ocean(ConfigReader::Node node) {
 
     http::ClientOptions client;
     client.request_timeout =
-        node.duration("timeout", std::chrono::seconds(30), std::chrono::milliseconds(100));
+        node.duration("timeout", std::chrono::seconds(15), std::chrono::milliseconds(100));
     client.connect_timeout =
         node.duration("connect_timeout", std::chrono::seconds(5), std::chrono::milliseconds(100));
     auto tls = node.child("tls");
@@ -124,6 +124,8 @@ UpdaterServiceConfig load_service_config(ConfigReader& reader) {
     config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
     config.bundle_wait = service.duration("bundle_wait", config.bundle_wait, std::chrono::milliseconds(0));
     config.max_held = static_cast<std::size_t>(service.integer("max_held", 10'000, 1, 10'000'000));
+    config.dlq_depth_interval =
+        service.duration("dlq_depth_interval", config.dlq_depth_interval, std::chrono::milliseconds(100));
     config.max_operation_outcome = static_cast<std::size_t>(
         service.bytes("max_operation_outcome", config.max_operation_outcome, 0, 512 * 1024));
 
@@ -199,6 +201,16 @@ UpdaterServiceConfig load_service_config(ConfigReader& reader) {
     auto shutdown = root.child("shutdown");
     config.grace_period =
         shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    // A call to Ocean still running when a revoked partition is given up could land after the next
+    // owner's calls for the same referral (out of order): the grace must outlast one attempt.
+    if (!config.ocean.sites.empty()) {
+        const auto& client = config.ocean.sites.front().sender.client;
+        if (config.grace_period <= client.request_timeout + client.connect_timeout)
+            shutdown.fail(
+                "grace_period",
+                "must be longer than ocean.timeout + ocean.connect_timeout (a call to Ocean in flight "
+                "must finish before its partition is given up)");
+    }
     reader.check_no_unknown_keys();
     return config;
 }

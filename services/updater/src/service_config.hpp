@@ -75,6 +75,8 @@ struct UpdaterServiceConfig {
     /// Updates held in memory (waiting behind their referral's head, retrying, or being sent) above which
     /// consumption pauses until some finish.
     std::size_t max_held = 10'000;
+    /// How often the DLQ's depth (relay_updater_dlq_records) is read from the broker.
+    std::chrono::milliseconds dlq_depth_interval{15'000};
     /// Ocean's response body is kept for the DLQ's dlq-operation-outcome header up to this size.
     std::size_t max_operation_outcome = 16 * 1024;
     std::chrono::milliseconds grace_period{25'000};

@@ -80,6 +80,9 @@ TEST(UpdaterConfig, MistakesNamed) {
     EXPECT_NE(error_of("ocean: {base_url: https://o.example}").find("sites"), std::string::npos);
     EXPECT_NE(error_of(kMinimal + "  default_site: '999'\n").find("default_site"), std::string::npos);
     EXPECT_NE(error_of(kMinimal + "service: {surprise: 1}\n").find("surprise"), std::string::npos);
+    // A call to Ocean must be able to finish within the grace a revoke or SIGTERM gives it.
+    EXPECT_NE(error_of(kMinimal + "shutdown: {grace_period: 10s}\n").find("shutdown.grace_period"),
+              std::string::npos);
     EXPECT_NE(error_of(R"(
 ocean:
   base_url: https://o.example

@@ -127,6 +127,9 @@ destinations:
   - id: central-intake
     url: http://127.0.0.1:$pos_port/central-intake
     retry: {initial: 500ms, max_delay: 2s, max_attempts: 20, max_age: 10m}
+    # A third of the answers fail: a breaker that opens on 5 failures in a row would pause this system
+    # for 30 s (the default, for a hub system that is down) every few hundred requests.
+    breaker: {consecutive_failures: 12, open_for: 5s}
     ocean_received_task: true      # tell Ocean "received" when a new referral gets here
   - id: clinic-emr
     url: http://127.0.0.1:$pos_port/clinic-emr

@@ -189,7 +189,7 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
     for action, n in sorted(dec.get("by_action", {}).items()):
         rows.append(("", f"  {action}", n))
     rows += [
-        ("updater → Ocean", "updates sent", int(_metric(updater_admin, "relay_updater_updates_total", {"outcome": "sent"}))),
+        ("updater → Ocean", "updates sent (decisions + received)", int(_metric(updater_admin, "relay_updater_updates_total", {"outcome": "sent"}))),
         ("", "Ocean calls retried", int(_metric(updater_admin, "relay_updater_ocean_retries_total"))),
         ("", "dead-lettered", int(_metric(updater_admin, "relay_updater_dead_letters_total"))),
         ("", "OAuth2 tokens fetched", int(_metric(updater_admin, "relay_updater_tokens_refreshed_total"))),

@@ -551,6 +551,9 @@ struct Router::Impl : kafka::RebalanceListener {
                 if (it == partitions.end()) return std::nullopt;
                 const std::size_t before = it->second.ledger.in_flight();
                 auto commit = it->second.ledger.take_commit();
+                // The asynchronous commit that took the last offset may have failed: the final,
+                // synchronous commit always sends the partition's position.
+                if (!commit && it->second.ledger.committed() >= 0) commit = it->second.ledger.committed();
                 in_flight -= static_cast<std::int64_t>(before);  // whatever is left is abandoned
                 partitions.erase(it);
                 metrics.partitions().Set(static_cast<double>(partitions.size()));

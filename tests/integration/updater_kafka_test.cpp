@@ -164,7 +164,7 @@ class UpdaterKafka : public ::testing::Test {
 
     std::string yaml(const std::string& extra = "") const {
         return fmt::format(R"(
-service: {{log_level: {}, bundle_wait: 3s, dlq_depth_interval: 200ms}}
+service: {{log_level: {}, bundle_wait: {}, dlq_depth_interval: 200ms}}
 admin: {{address: 127.0.0.1, port: 0}}
 kafka:
   bootstrap_servers: "{}"
@@ -187,6 +187,7 @@ shutdown: {{grace_period: 5s}}
 {}
 )",
                            std::getenv("RELAY_TEST_LOG_LEVEL") ? std::getenv("RELAY_TEST_LOG_LEVEL") : "warn",
+                           bundle_wait_,
                            kafka_bootstrap(),
                            prefix_,
                            prefix_,
@@ -254,6 +255,7 @@ shutdown: {{grace_period: 5s}}
     std::unique_ptr<updater::UpdaterService> service_;
     std::thread thread_;
     int exit_code_ = -1;
+    std::string bundle_wait_ = "3s";
 };
 
 TEST_F(UpdaterKafka, EveryActionLandsInOceanWithItsFolderAfterItsRelayPushedRecord) {
@@ -567,6 +569,50 @@ TEST_F(UpdaterKafka, ARestartMidStreamLosesNothing) {
     const auto got = events(kReferrals * kEach);
     ASSERT_EQ(got.size(), static_cast<std::size_t>(kReferrals * kEach));
     EXPECT_EQ(check_landed_once_in_order(ocean_.state, refs, kEach), "");
+}
+
+TEST_F(UpdaterKafka, UpdatesReadAgainAfterARestartAreNotSentTwice) {
+    // A referral whose update cannot go yet (no bundle: it waits) holds its partition's committed offset
+    // back while the updates behind it, of other referrals, are sent. A restart reads those again: the
+    // sent markers recognise them, so Ocean gets each once.
+    bundle_wait_ = "2m";
+    start_updater();
+    const std::string stuck = fixture_ref_ + "-stuck";
+    const auto stuck_partition = produce(updates_,
+                                         kafka::Producer::kAnyPartition,
+                                         stuck,
+                                         updater_test::request("it-stuck", stuck, R"("action":"accept")"),
+                                         {{"update-id", "it-stuck"}})
+                                     .partition;
+    std::vector<std::string> behind;
+    for (int i = 0; behind.size() < 3 && i < 60; ++i) {
+        const std::string ref = referral(fmt::format("behind{}", i));
+        if (partitions_[ref] == stuck_partition) behind.push_back(ref);
+    }
+    ASSERT_EQ(behind.size(), 3U) << "referrals sharing the stuck one's partition";
+    for (const auto& ref : behind) update(ref, "it-" + ref.substr(ref.size() - 7), R"("action":"accept")");
+    ASSERT_EQ(events(3).size(), 3U);
+    stop_updater();  // the stuck update is abandoned; the committed offset stays before it
+    EXPECT_EQ(exit_code_, 0);
+
+    // The router takes the referral in; Ocean knows it under its ref.
+    std::string body = fixture_;
+    for (std::size_t at = body.find(fixture_ref_); at != std::string::npos;
+         at = body.find(fixture_ref_, at + stuck.size()))
+        body.replace(at, fixture_ref_.size(), stuck);
+    ocean_.add(stuck, body);
+    set_bundle(stuck, body);
+    start_updater();
+    const auto got = events(4);
+    ASSERT_EQ(got.size(), 4U);
+    EXPECT_EQ(json::parse(got.back().value).at("update_id").as_string(), "it-stuck");
+    std::map<std::string, int> calls;
+    for (const auto& u : ocean_.updates().snapshot()) ++calls[u.referral_ref];
+    for (const auto& ref : behind) EXPECT_EQ(calls[ref], 1) << ref << " was sent again after the restart";
+    EXPECT_EQ(calls[stuck], 1);
+    EXPECT_EQ(ocean_.state.find(stuck)->folder, Folder::kPendingBooking);
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(events(5, 2s).size(), 4U) << "nothing else was sent";
 }
 
 }  // namespace

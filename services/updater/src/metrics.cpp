@@ -12,7 +12,7 @@ UpdaterMetrics::UpdaterMetrics(std::shared_ptr<prometheus::Registry> registry,
                     .Name("relay_updater_updates_total")
                     .Help(
                         "Hub updates by action and final outcome (sent, dead-lettered; skipped: a received "
-                        "acknowledgement after a decision)")
+                        "acknowledgement after a decision; already-sent: read again after Ocean took it)")
                     .Register(r);
     dlq_ = &prometheus::BuildCounter()
                 .Name("relay_updater_dead_letters_total")

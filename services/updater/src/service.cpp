@@ -15,8 +15,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <condition_variable>
-#include <functional>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -152,6 +152,10 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         /// read after one is dropped even before Ocean's echo shows it in the bundle. Cleared when it
         /// grows past kMaxDecided (the bundle check then still covers every echoed decision).
         std::unordered_set<std::string> decided;
+        /// Update ids Ocean took (the sent markers of this partition, restored on assignment): one read
+        /// again — after a restart, behind a referral whose retries held the committed offset back — is
+        /// not sent twice.
+        std::unordered_set<std::string> sent_ids;
     };
     static constexpr std::size_t kMaxDecided = 200'000;
 
@@ -404,6 +408,16 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
             asio::co_spawn(pipeline_ioc,
                            dead_letter_invalid(partition, p.generation, std::move(m), std::move(why)),
                            on_coroutine_end("dead-letter"));
+            return;
+        }
+        if (p.sent_ids.contains(parsed.update->update_id)) {
+            // Ocean took it already (re-read after a restart, or a hub system sent it twice after the
+            // first was sent): the same message again would only repeat a notification.
+            metrics.update(hub::to_string(parsed.update->action), "already-sent");
+            log::debug(
+                "update already sent; not sent again",
+                {{"referral_ref", parsed.update->referral_ref}, {"update_id", parsed.update->update_id}});
+            done(p, m->offset());
             return;
         }
         // The update's own referral ref orders it (the record key should be the same; a hub system
@@ -687,6 +701,24 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         const bool ok =
             co_await produce(std::move(events_topic), std::move(key), std::move(value), std::move(headers));
         if (!ok) co_return;
+        // The sent marker, on the update's partition number (read back by whoever owns it next).
+        std::string marker_topic = config.topics.sent;
+        std::string marker_key = update.update_id;
+        std::string marker_value = json::serialize(
+            json::object{{"at", format_rfc3339_millis(system_now())}, {"offset", h.held.record->offset()}});
+        std::vector<kafka::Header> marker_headers{{"referral-ref", update.referral_ref}, {"action", action}};
+        const kafka::DeliveryResult marked = co_await producer->async_produce_to(std::move(marker_topic),
+                                                                                 h.partition,
+                                                                                 std::move(marker_key),
+                                                                                 std::move(marker_value),
+                                                                                 std::move(marker_headers),
+                                                                                 config.kafka.produce_timeout,
+                                                                                 asio::use_awaitable);
+        if (!marked.ok) {
+            fail(fmt::format("produce to {}: {}", config.topics.sent, marked.error.message));
+            co_return;
+        }
+        if (Partition* p = partition_of(h.partition, h.generation)) p->sent_ids.insert(update.update_id);
         metrics.update(action, "sent");
         if (Partition* p = partition_of(h.partition, h.generation);
             p && update.action != hub::Action::kReceived) {
@@ -876,17 +908,35 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                         bundles.erase(*ref);
                 },
                 config.kafka.restore_timeout);
+            // What Ocean took from this partition's updates (within sent_memory), and which referrals had
+            // a decision sent (the received guard).
+            std::unordered_set<std::string> sent_ids, decided;
+            kafka::read_partition_to_end(
+                config.kafka.client,
+                config.topics.sent,
+                tp.partition,
+                [&](const kafka::Message& record) {
+                    if (record.key().empty()) return;
+                    sent_ids.insert(std::string(record.key()));
+                    const auto ref = record.header("referral-ref");
+                    const auto action = record.header("action");
+                    if (ref && action && *action != "received") decided.insert(std::string(*ref));
+                },
+                config.kafka.restore_timeout);
             metrics.restore_seconds().Observe(
                 std::chrono::duration<double>(SteadyClock::now() - start_time).count());
             log::info("latest bundles restored",
                       {{"partition", tp.partition},
                        {"referrals", static_cast<long long>(bundles.size())},
+                       {"sent_markers", static_cast<long long>(sent_ids.size())},
                        {"seconds", std::chrono::duration<double>(SteadyClock::now() - start_time).count()}});
             const std::uint64_t generation = on_pipeline([&] {
                 Partition& p = partitions[tp.partition];
                 p = Partition{};
                 p.generation = next_generation++;
                 p.bundles = std::move(bundles);
+                p.sent_ids = std::move(sent_ids);
+                p.decided = std::move(decided);
                 metrics.partitions().Set(static_cast<double>(partitions.size()));
                 return p.generation;
             });

@@ -113,6 +113,12 @@ std::vector<kafka::TopicSpec> UpdaterServiceConfig::topic_specs() const {
     specs.push_back(std::move(state));
     specs.push_back(spec(topics.dlq));
     specs.push_back(spec(topics.events));
+    // One small record per update sent, read back whole on assignment: kept `sent_memory`.
+    kafka::TopicSpec sent_markers = spec(topics.sent);
+    sent_markers.max_message_bytes = 0;
+    sent_markers.configs = {{"cleanup.policy", "delete"},
+                            {"retention.ms", std::to_string(sent_memory.count())}};
+    specs.push_back(std::move(sent_markers));
     return specs;
 }
 
@@ -124,6 +130,7 @@ UpdaterServiceConfig load_service_config(ConfigReader& reader) {
     config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
     config.bundle_wait = service.duration("bundle_wait", config.bundle_wait, std::chrono::milliseconds(0));
     config.max_held = static_cast<std::size_t>(service.integer("max_held", 10'000, 1, 10'000'000));
+    config.sent_memory = service.duration("sent_memory", config.sent_memory, std::chrono::minutes(1));
     config.dlq_depth_interval =
         service.duration("dlq_depth_interval", config.dlq_depth_interval, std::chrono::milliseconds(100));
     config.max_operation_outcome = static_cast<std::size_t>(
@@ -169,6 +176,7 @@ UpdaterServiceConfig load_service_config(ConfigReader& reader) {
     config.topics.state = read_topic(topics, prefix, "state", config.topics.state);
     config.topics.inbound = read_topic(topics, prefix, "inbound", config.topics.inbound);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
+    config.topics.sent = read_topic(topics, prefix, "sent", config.topics.sent);
 
     config.ocean = read_ocean(root.child("ocean"));
     for (auto& site : config.ocean.sites) site.sender.keep_error_body = config.max_operation_outcome;

@@ -27,6 +27,9 @@ struct UpdaterTopics {
     /// Where the relay-pushed record goes (the router reads it there, ahead of Ocean's echo).
     std::string inbound = "ocean.inbound.v1";
     std::string events = "relay.events.v1";
+    /// The updater's own record of what Ocean took: key = update id, written to the update's partition
+    /// number; read back on assignment, so updates re-read after a restart are not sent twice.
+    std::string sent = "relay.updates.sent.v1";
 };
 
 struct UpdaterKafka {
@@ -75,6 +78,9 @@ struct UpdaterServiceConfig {
     /// Updates held in memory (waiting behind their referral's head, retrying, or being sent) above which
     /// consumption pauses until some finish.
     std::size_t max_held = 10'000;
+    /// How long the sent markers are kept (the sent topic's retention.ms): an update re-read within this
+    /// long after it was sent is recognised and not sent again.
+    std::chrono::milliseconds sent_memory{std::chrono::hours(24 * 7)};
     /// How often the DLQ's depth (relay_updater_dlq_records) is read from the broker.
     std::chrono::milliseconds dlq_depth_interval{15'000};
     /// Ocean's response body is kept for the DLQ's dlq-operation-outcome header up to this size.

@@ -49,6 +49,8 @@ TEST(UpdaterConfig, ExampleLoads) {
     EXPECT_EQ(c.topics.updates, "relay.updates.v1");
     EXPECT_EQ(c.topics.state, "relay.referrals.state.v1");
     EXPECT_EQ(c.bundle_wait, std::chrono::minutes(2));
+    EXPECT_EQ(c.topics.sent, "relay.updates.sent.v1");
+    EXPECT_EQ(c.sent_memory, std::chrono::hours(24 * 7));
     EXPECT_EQ(c.retry.max_age, std::chrono::hours(96));
     ASSERT_EQ(c.ocean.sites.size(), 2U);
     EXPECT_EQ(c.ocean.default_site, "1234");

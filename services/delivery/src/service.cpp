@@ -29,6 +29,7 @@
 #include "relay/core/time.hpp"
 #include "relay/delivery/tiers.hpp"
 #include "relay/http/server.hpp"
+#include "relay/hub/update.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/consumer.hpp"
 #include "relay/kafka/embedded_cluster.hpp"
@@ -386,19 +387,22 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     Outgoing received_update(const Head& h, const std::string& destination) {
         const kafka::Message& m = *h.record;
         std::string ref = header_or(m, "referral-ref");
-        const std::string update_id = "received-" + hex_encode(sha256(destination + "|" + ref)).substr(0, 32);
-        json::object update{{"update_id", update_id}, {"referral_ref", ref}, {"action", "received"}};
-        if (const auto site = header_or(m, "site"); !site.empty()) update["site"] = site;
+        // The hub's own update format, written by its own serializer (what the updater parses).
+        hub::Update update;
+        update.update_id = "received-" + hex_encode(sha256(destination + "|" + ref)).substr(0, 32);
+        update.referral_ref = ref;
+        update.action = hub::Action::kReceived;
+        update.site = header_or(m, "site");
         std::vector<kafka::Header> headers{{"content-type", "application/json"},
                                            {"hub-system", "delivery:" + destination},
-                                           {"update-id", update_id},
+                                           {"update-id", update.update_id},
                                            {"action", "received"},
                                            {"received-at", format_rfc3339_millis(system_now())}};
         if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
         return Outgoing{config.topics.updates,
                         kafka::Producer::kAnyPartition,
                         std::move(ref),
-                        json::serialize(update),
+                        hub::to_json(update),
                         std::move(headers)};
     }
 

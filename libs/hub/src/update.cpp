@@ -38,16 +38,6 @@ constexpr std::array<ActionName, 12> kActions = {{
 
 constexpr std::array<std::string_view, 4> kMilestones = {"wait-1", "wait-1a", "wait-1b", "wait-2"};
 
-bool is_ref(std::string_view s) {
-    if (s.empty() || s.size() > kMaxRef) return false;
-    for (const char c : s) {
-        const bool ok =
-            std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == ':' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
-
 bool is_blank(std::string_view s) {
     for (const char c : s) {
         if (std::isspace(static_cast<unsigned char>(c)) == 0) return false;
@@ -318,6 +308,16 @@ std::optional<Action> parse_action(std::string_view text) {
         if (text == a.name) return a.action;
     }
     return std::nullopt;
+}
+
+bool is_ref(std::string_view s) {
+    if (s.empty() || s.size() > kMaxRef) return false;
+    for (const char c : s) {
+        const bool ok =
+            std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == ':' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
 }
 
 bool is_fhir_id(std::string_view s) {

@@ -804,7 +804,9 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request) {
         log::warn("hub update refused",
                   {{"hub_system", system_name},
                    {"action", action_label},
-                   {"referral_ref", route.referral_ref},
+                   // From the path, not yet validated: logged only when it looks like a ref (a caller's
+                   // text could be anything, patient data included).
+                   {"referral_ref", hub::is_ref(route.referral_ref) ? route.referral_ref : "(invalid)"},
                    {"errors", static_cast<long long>(error->fields.size())},
                    {"first_field", error->fields.empty() ? std::string() : error->fields.front().field}});
         co_return finish(hub_error(static_cast<bhttp::status>(error->status),

@@ -139,6 +139,9 @@ std::string to_json(const Update& update);
 /// Whether `text` is an RFC 3339 date-time with seconds and an offset; sets `epoch_seconds` (UTC).
 bool parse_rfc3339(std::string_view text, std::int64_t& epoch_seconds);
 
+/// A referral ref (or site number) as the format takes it: 1..128 of [A-Za-z0-9_.:-].
+bool is_ref(std::string_view s);
+
 /// A FHIR id: [A-Za-z0-9-.]{1,64}.
 bool is_fhir_id(std::string_view s);
 

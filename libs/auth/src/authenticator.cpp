@@ -64,8 +64,9 @@ AuthResult Authenticator::check_headers(const HeaderLookup& header, SystemTime n
             if (authorization.empty()) return unauthenticated("missing_credentials", challenge);
             auto credentials = parse_basic(authorization);
             if (!credentials) return unauthenticated("malformed_credentials", challenge);
-            // Evaluate both comparisons so the timing does not tell which part was wrong.
-            const bool user_ok = constant_time_equals(credentials->user, policy_.basic_user);
+            // Evaluate both comparisons so the timing does not tell which part was wrong; both compare
+            // keyed digests, so neither the user's nor the password's length shows in the timing.
+            const bool user_ok = secret_equals(credentials->user, policy_.basic_user);
             const bool password_ok = policy_.basic_password.equals(credentials->password);
             if (!(user_ok && password_ok)) return unauthenticated("bad_credentials", challenge);
             return AuthResult{AuthResult::Outcome::kAllowed, {}, {}, credentials->user};
@@ -137,7 +138,7 @@ std::variant<IssuedToken, TokenEndpointError> Authenticator::issue_token(std::st
     const OAuthClient* match = nullptr;
     for (const auto& client : policy_.oauth_clients) {
         // Compare every client's secret so the timing does not reveal which ids exist.
-        const bool id_ok = constant_time_equals(client.client_id, request.client_id);
+        const bool id_ok = secret_equals(client.client_id, request.client_id);
         const bool secret_ok = client.client_secret.equals(request.client_secret);
         if (id_ok && secret_ok) match = &client;
     }

@@ -11,6 +11,8 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "relay/core/config.hpp"
 
@@ -225,4 +227,52 @@ TEST(SecretValue, EqualsComparesTheWholeValue) {
     EXPECT_FALSE(secret.equals(""));
     EXPECT_FALSE(secret.empty());
     EXPECT_TRUE(relay::Secret().empty());
+}
+
+// --- comparisons that reveal neither the value nor its length -----------------------------------
+
+TEST(SecretEquals, EqualAndUnequalValues) {
+    EXPECT_TRUE(relay::secret_equals("correct horse", "correct horse"));
+    EXPECT_FALSE(relay::secret_equals("correct horse", "correct horsf"));
+    EXPECT_FALSE(relay::secret_equals("Correct horse", "correct horse"));
+    EXPECT_TRUE(relay::secret_equals(std::string("a\0b", 3), std::string("a\0b", 3)));
+    EXPECT_FALSE(relay::secret_equals(std::string("a\0b", 3), std::string("a\0c", 3)));
+}
+
+TEST(SecretEquals, DifferentLengthsAreUnequal) {
+    EXPECT_FALSE(relay::secret_equals("abc", "ab"));
+    EXPECT_FALSE(relay::secret_equals("ab", "abc"));
+    EXPECT_FALSE(relay::secret_equals("abc", std::string(1 << 20, 'a')));
+    // A prefix followed by NULs is another value, not a padded copy of the same one.
+    EXPECT_FALSE(relay::secret_equals("abc", std::string("abc\0", 4)));
+}
+
+TEST(SecretEquals, EmptyValues) {
+    EXPECT_TRUE(relay::secret_equals("", ""));
+    EXPECT_TRUE(relay::secret_equals(std::string_view(), ""));
+    EXPECT_FALSE(relay::secret_equals("", "a"));
+    EXPECT_FALSE(relay::secret_equals("a", ""));
+}
+
+TEST(SecretValue, EqualsHandlesLengthsAndEmptiness) {
+    const auto secret = relay::Secret::from_value("s3cret");
+    EXPECT_FALSE(secret.equals(std::string(1 << 20, 's')));
+    EXPECT_FALSE(secret.equals(std::string("s3cret\0", 7)));
+    EXPECT_TRUE(relay::Secret().equals(""));
+    EXPECT_FALSE(relay::Secret().equals("x"));
+    EXPECT_TRUE(relay::Secret::from_value("").equals(""));
+}
+
+TEST(SecretValue, CopiesCompareLikeTheOriginalAndAMovedFromSecretIsEmpty) {
+    auto original = relay::Secret::from_value("s3cret");
+    const relay::Secret copy = original;  // NOLINT(performance-unnecessary-copy-initialization)
+    EXPECT_TRUE(copy.equals("s3cret"));
+    relay::Secret moved = std::move(original);
+    EXPECT_TRUE(moved.equals("s3cret"));
+    EXPECT_TRUE(original.empty());            // NOLINT(bugprone-use-after-move)
+    EXPECT_FALSE(original.equals("s3cret"));  // NOLINT(bugprone-use-after-move)
+    relay::Secret assigned;
+    assigned = std::move(moved);
+    EXPECT_TRUE(assigned.equals("s3cret"));
+    EXPECT_FALSE(moved.equals("s3cret"));  // NOLINT(bugprone-use-after-move)
 }

@@ -1,6 +1,9 @@
 #include "relay/auth/authenticator.hpp"
 
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "relay/auth/basic.hpp"
 #include "relay/auth/client_credentials.hpp"
@@ -14,19 +17,28 @@ AuthResult unauthenticated(std::string reason, std::string challenge) {
     return AuthResult{AuthResult::Outcome::kUnauthenticated, std::move(reason), std::move(challenge), {}};
 }
 
-bool scope_allowed(const OAuthClient& client, std::string_view requested) {
-    if (client.allowed_scopes.empty()) return true;
-    // Every space-separated requested scope must be allowed.
+// The scope a token gets (RFC 6749 §3.3 lets the server grant less than asked): nothing for a client
+// without configured scopes, whatever it asked for, so a caller's text never ends up in a token;
+// otherwise exactly the requested scopes (repeats dropped), each of which must be configured; nothing
+// when none is asked for. nullopt = invalid_scope. `requested` is already valid scope syntax.
+std::optional<std::string> granted_scope(const OAuthClient& client, std::string_view requested) {
+    if (client.allowed_scopes.empty()) return std::string();
+    std::vector<bool> granted(client.allowed_scopes.size(), false);
+    std::string scope;
     while (!requested.empty()) {
         const auto space = requested.find(' ');
-        std::string_view one = requested.substr(0, space);
+        const std::string_view one = requested.substr(0, space);
         requested = space == std::string_view::npos ? std::string_view() : requested.substr(space + 1);
         if (one.empty()) continue;
-        bool found = false;
-        for (const auto& allowed : client.allowed_scopes) found = found || allowed == one;
-        if (!found) return false;
+        std::size_t i = 0;
+        while (i < client.allowed_scopes.size() && client.allowed_scopes[i] != one) ++i;
+        if (i == client.allowed_scopes.size()) return std::nullopt;
+        if (granted[i]) continue;
+        granted[i] = true;
+        if (!scope.empty()) scope += ' ';
+        scope += one;
     }
-    return true;
+    return scope;
 }
 
 }  // namespace
@@ -143,14 +155,12 @@ std::variant<IssuedToken, TokenEndpointError> Authenticator::issue_token(std::st
         if (id_ok && secret_ok) match = &client;
     }
     if (match == nullptr) return TokenEndpointError{401, "invalid_client", "client authentication failed"};
-    if (!scope_allowed(*match, request.scope)) {
+    std::optional<std::string> scope = granted_scope(*match, request.scope);
+    if (!scope) {
         return TokenEndpointError{400, "invalid_scope", "the requested scope is not allowed for this client"};
     }
-    return IssuedToken{
-        signer_->issue(audience_, match->client_id, request.scope, policy_.token_lifetime, now),
-        policy_.token_lifetime,
-        request.scope,
-        match->client_id};
+    std::string token = signer_->issue(audience_, match->client_id, *scope, policy_.token_lifetime, now);
+    return IssuedToken{std::move(token), policy_.token_lifetime, std::move(*scope), match->client_id};
 }
 
 }  // namespace relay::auth

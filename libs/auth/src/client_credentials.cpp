@@ -47,6 +47,26 @@ bool is_form(std::string_view content_type) {
 
 }  // namespace
 
+bool is_valid_scope_token(std::string_view token) {
+    if (token.empty() || token.size() > kMaxScopeBytes) return false;
+    for (const char ch : token) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x21 || c > 0x7e || c == 0x22 || c == 0x5c) return false;
+    }
+    return true;
+}
+
+bool is_valid_scope(std::string_view scope) {
+    if (scope.size() > kMaxScopeBytes) return false;
+    if (scope.empty()) return true;
+    while (true) {
+        const auto space = scope.find(' ');
+        if (!is_valid_scope_token(scope.substr(0, space))) return false;  // also "a  b", " a", "a "
+        if (space == std::string_view::npos) return true;
+        scope.remove_prefix(space + 1);
+    }
+}
+
 std::variant<TokenRequest, TokenRequestError> parse_token_request(std::string_view content_type,
                                                                   std::string_view body,
                                                                   std::string_view authorization,
@@ -94,6 +114,12 @@ std::variant<TokenRequest, TokenRequestError> parse_token_request(std::string_vi
         }
         request.client_id = std::move(*body_fields.client_id);
         request.client_secret = std::move(*body_fields.client_secret);
+    }
+    // After the credential checks, so a request without credentials is invalid_client (401) whatever
+    // its scope. The scope is not repeated in the description: it is the caller's text.
+    if (!is_valid_scope(request.scope)) {
+        return TokenRequestError{"invalid_scope",
+                                 "the scope is longer than 1024 bytes or not RFC 6749 scope syntax"};
     }
     return request;
 }

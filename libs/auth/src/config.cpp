@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "relay/auth/client_credentials.hpp"
 #include "relay/core/encoding.hpp"
 
 namespace relay::auth {
@@ -35,6 +36,14 @@ AuthPolicy read_policy(ConfigReader::Node node) {
             c.client_id = client.required_string("client_id");
             c.client_secret = client.required_secret("client_secret");
             c.allowed_scopes = client.string_list("scopes", {});
+            for (const auto& scope : c.allowed_scopes) {
+                // A scope with a space or a quote could never be asked for: RFC 6749 scope-tokens only.
+                if (!is_valid_scope_token(scope)) {
+                    client.fail("scopes",
+                                "each scope must be printable ASCII without spaces, '\"' or '\\' "
+                                "(RFC 6749 scope-token)");
+                }
+            }
             policy.oauth_clients.push_back(std::move(c));
         }
     }

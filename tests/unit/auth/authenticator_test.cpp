@@ -401,14 +401,113 @@ TEST_F(OAuthTest, AllowedScopesAreGrantedAndEchoed) {
     EXPECT_EQ(token.scope, "user/*.read user/*.write");
 }
 
-TEST_F(OAuthTest, ClientWithoutScopeListGetsTheScopeItAsksFor) {
+namespace {
+
+// The form fields of a token request with the right secret for client-a or client-b.
+std::string form_for(const std::string& client) {
+    return "grant_type=client_credentials&client_id=" + client + "&client_secret=secret-" + client.back();
+}
+
+}  // namespace
+
+// Was "ClientWithoutScopeListGetsTheScopeItAsksFor": a client without configured scopes used to get
+// whatever it asked for echoed into its token. Now it gets a token without scope (RFC 6749 §3.3 allows
+// granting less than asked), so Ocean's default scope still works and no caller text is signed.
+TEST_F(OAuthTest, ClientWithoutConfiguredScopesGetsATokenWithoutScope) {
     const auto token = issued(site_a_.issue_token(
         kForm,
-        "grant_type=client_credentials&client_id=client-a&client_secret=secret-a&scope=anything",
+        "grant_type=client_credentials&client_id=client-a&client_secret=secret-a&scope=user%2F*+anything",
         "",
         "",
         kNow));
-    EXPECT_EQ(token.scope, "anything");
+    EXPECT_EQ(token.scope, "");
+    const auto claims = signer_.verify(token.access_token, "site-a", kNow);
+    ASSERT_TRUE(std::holds_alternative<relay::auth::TokenClaims>(claims));
+    EXPECT_EQ(std::get<relay::auth::TokenClaims>(claims).scope, "");
+    EXPECT_EQ(token.access_token.find("anything"), std::string::npos);
+}
+
+TEST_F(OAuthTest, ConfiguredScopesAskedForAreGrantedExactlyAndSigned) {
+    const auto token = issued(site_a_.issue_token(
+        kForm,
+        "grant_type=client_credentials&client_id=client-b&client_secret=secret-b&scope=user%2F*.read",
+        "",
+        "",
+        kNow));
+    EXPECT_EQ(token.scope, "user/*.read");
+    const auto claims = signer_.verify(token.access_token, "site-a", kNow);
+    ASSERT_TRUE(std::holds_alternative<relay::auth::TokenClaims>(claims));
+    EXPECT_EQ(std::get<relay::auth::TokenClaims>(claims).scope, "user/*.read");
+}
+
+TEST_F(OAuthTest, ClientWithConfiguredScopesAskingForNoneGetsATokenWithoutScope) {
+    const auto token = issued(site_a_.issue_token(
+        kForm, "grant_type=client_credentials&client_id=client-b&client_secret=secret-b", "", "", kNow));
+    EXPECT_EQ(token.scope, "");
+    const auto claims = signer_.verify(token.access_token, "site-a", kNow);
+    ASSERT_TRUE(std::holds_alternative<relay::auth::TokenClaims>(claims));
+    EXPECT_EQ(std::get<relay::auth::TokenClaims>(claims).scope, "");
+}
+
+TEST_F(OAuthTest, RepeatedScopesAreGrantedOnce) {
+    const auto token = issued(site_a_.issue_token(kForm,
+                                                  "grant_type=client_credentials&client_id=client-b&client_"
+                                                  "secret=secret-b&scope=user%2F*.read+user%2F*.write+user%"
+                                                  "2F*.read",
+                                                  "",
+                                                  "",
+                                                  kNow));
+    EXPECT_EQ(token.scope, "user/*.read user/*.write");
+}
+
+TEST_F(OAuthTest, ScopeLongerThan1024BytesIsInvalidScopeForEveryClient) {
+    for (const std::string client : {"client-a", "client-b"}) {
+        for (const std::size_t size : {std::size_t{1025}, std::size_t{1} << 20}) {
+            const auto error = endpoint_error(site_a_.issue_token(
+                kForm,
+                form_for(client) + "&scope=" + std::string(size, 'x'),
+                "",
+                "",
+                kNow));
+            EXPECT_EQ(error.status, 400) << client << " " << size;
+            EXPECT_EQ(error.error, "invalid_scope") << client << " " << size;
+            EXPECT_EQ(error.description.find("xxx"), std::string::npos);
+        }
+    }
+    // 1024 bytes is still a scope; client-a's token carries none of it.
+    const auto token = issued(site_a_.issue_token(
+        kForm,
+        form_for("client-a") + "&scope=" + std::string(1024, 'x'),
+        "",
+        "",
+        kNow));
+    EXPECT_EQ(token.scope, "");
+    EXPECT_LT(token.access_token.size(), 1024U);
+}
+
+TEST_F(OAuthTest, ScopeOutsideRfc6749SyntaxIsInvalidScopeForEveryClient) {
+    // Form-encoded: a quote, a backslash, a tab, a double space, leading and trailing spaces, a NUL,
+    // a non-ASCII byte, a control character.
+    for (const std::string_view scope :
+         {"a%22b", "a%5Cb", "a%09b", "a++b", "+a", "a+", "a%00b", "caf%C3%A9", "a%7Fb", "%0A"}) {
+        for (const std::string client : {"client-a", "client-b"}) {
+            const auto error = endpoint_error(site_a_.issue_token(
+                kForm,
+                form_for(client) + "&scope=" + std::string(scope),
+                "",
+                "",
+                kNow));
+            EXPECT_EQ(error.status, 400) << scope << " " << client;
+            EXPECT_EQ(error.error, "invalid_scope") << scope << " " << client;
+        }
+    }
+}
+
+TEST_F(OAuthTest, BadCredentialsAreInvalidClientEvenWithAMalformedScope) {
+    const auto error = endpoint_error(site_a_.issue_token(
+        kForm, "grant_type=client_credentials&client_id=client-a&scope=a%22b", "", "", kNow));
+    EXPECT_EQ(error.status, 401);
+    EXPECT_EQ(error.error, "invalid_client");
 }
 
 TEST_F(OAuthTest, RequestErrorsMapToRfc6749Statuses) {

@@ -183,3 +183,60 @@ TEST(ParseTokenRequest, ErrorDescriptionsNeverRepeatValues) {
         ""));
     EXPECT_EQ(error.description.find("SECRET-MARKER"), std::string::npos) << error.description;
 }
+
+// --- scope syntax (RFC 6749 §3.3) ---------------------------------------------------------------
+
+TEST(ScopeSyntax, ScopeTokensSeparatedBySingleSpacesAreValid) {
+    EXPECT_TRUE(relay::auth::is_valid_scope(""));
+    EXPECT_TRUE(relay::auth::is_valid_scope("user/*"));
+    EXPECT_TRUE(relay::auth::is_valid_scope("user/*.read user/*.write system/Task.rs"));
+    EXPECT_TRUE(relay::auth::is_valid_scope("!#[]~"));
+    EXPECT_TRUE(relay::auth::is_valid_scope(std::string(1024, 'x')));
+    EXPECT_TRUE(relay::auth::is_valid_scope(std::string(511, 'x') + " " + std::string(512, 'y')));
+}
+
+TEST(ScopeSyntax, OtherCharactersSpacingAndLengthsAreInvalid) {
+    for (const std::string& scope : {std::string("a\"b"),
+                                    std::string("a\\b"),
+                                    std::string("a\tb"),
+                                    std::string("a  b"),
+                                    std::string(" a"),
+                                    std::string("a "),
+                                    std::string(" "),
+                                    std::string("a\0b", 3),
+                                    std::string("caf\xc3\xa9"),
+                                    std::string("a\x7f"),
+                                    std::string("a\nb"),
+                                    std::string(1025, 'x'),
+                                    std::string(512, 'x') + " " + std::string(512, 'y')}) {
+        EXPECT_FALSE(relay::auth::is_valid_scope(scope)) << scope.size();
+    }
+}
+
+TEST(ScopeSyntax, AScopeTokenHasNoSpaces) {
+    EXPECT_TRUE(relay::auth::is_valid_scope_token("user/*.write"));
+    EXPECT_FALSE(relay::auth::is_valid_scope_token(""));
+    EXPECT_FALSE(relay::auth::is_valid_scope_token("a b"));
+    EXPECT_FALSE(relay::auth::is_valid_scope_token("a\"b"));
+    EXPECT_FALSE(relay::auth::is_valid_scope_token(std::string(1025, 'x')));
+}
+
+TEST(ParseTokenRequest, MalformedOrOversizedScopeIsInvalidScopeWithoutRepeatingIt) {
+    for (const std::string& scope : {std::string("a%22secretvalue"), std::string("a++secretvalue"),
+                                    "secretvalue" + std::string(1020, 'x')}) {
+        const auto error = error_of(relay::auth::parse_token_request(
+            kForm, "grant_type=client_credentials&client_id=id&client_secret=sec&scope=" + scope, "", ""));
+        EXPECT_EQ(error.error, "invalid_scope");
+        EXPECT_EQ(error.description.find("secretvalue"), std::string::npos);
+    }
+    // In the query string, too.
+    const auto error = error_of(relay::auth::parse_token_request(
+        "", "", basic("id", "sec"), "grant_type=client_credentials&scope=%01"));
+    EXPECT_EQ(error.error, "invalid_scope");
+}
+
+TEST(ParseTokenRequest, MissingCredentialsComeBeforeAMalformedScope) {
+    const auto error = error_of(relay::auth::parse_token_request(
+        kForm, "grant_type=client_credentials&client_id=id&scope=a%22b", "", ""));
+    EXPECT_EQ(error.error, "invalid_client");
+}

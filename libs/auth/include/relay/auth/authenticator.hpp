@@ -19,7 +19,9 @@ enum class Scheme { kNone, kBasic, kBearer, kApiKey, kOAuth2 };
 struct OAuthClient {
     std::string client_id;
     Secret client_secret;
-    /// Scopes this client may ask for; empty = any scope is granted as asked.
+    /// Scopes this client may ask for. A token carries exactly the scopes asked for, each of which must
+    /// be in this list (else invalid_scope), and none when none is asked for. Empty = the client's
+    /// tokens carry no scope, whatever it asks for (RFC 6749 §3.3 allows granting less than asked).
     std::vector<std::string> allowed_scopes;
 };
 
@@ -54,7 +56,7 @@ struct AuthResult {
 struct IssuedToken {
     std::string access_token;
     std::chrono::seconds expires_in;
-    std::string scope;
+    std::string scope;  ///< the granted scope (see OAuthClient::allowed_scopes); empty = none
     std::string client_id;
 };
 struct TokenEndpointError {

@@ -10,6 +10,7 @@ namespace relay::auth {
 ///   scheme: none | basic | bearer | api_key | oauth2
 ///   basic: username, password;  bearer: token;  api_key: header, key
 ///   oauth2: token_lifetime, clients: [{client_id, client_secret, scopes}]
+///           (scopes: what the client may ask for; without them its tokens carry no scope)
 ///   signature: {key, tolerance}   (Standard Webhooks; a "whsec_" key is base64-decoded)
 /// Throws ConfigError naming the key.
 AuthPolicy read_policy(ConfigReader::Node node);

@@ -16,6 +16,15 @@ if(RELAY_SANITIZE)
   target_link_options(relay_build_flags INTERFACE -fsanitize=${_relay_sanitizers})
 endif()
 
+# Fuzzing: every relay target gets libFuzzer's coverage instrumentation (without its main); only the fuzz
+# executables link the libFuzzer runtime (tests/fuzz, relay_add_fuzzer).
+if(RELAY_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "RELAY_BUILD_FUZZERS needs clang (libFuzzer); use the 'fuzz' preset")
+  endif()
+  target_compile_options(relay_build_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 # relay_add_library(<name> SOURCES ... DEPS ...): static library relay_<name>, alias relay::<name>,
 # public headers in include/, private code in src/.
 function(relay_add_library name)

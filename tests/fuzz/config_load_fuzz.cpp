@@ -1,0 +1,125 @@
+// relay::ConfigReader::from_string over arbitrary text, then a walk of the document through every typed
+// getter (as a service's configuration reader would), then check_no_unknown_keys.
+//
+// Invariants: the only exceptions are the documented ones: relay::ConfigError (a configuration mistake,
+// naming the key) and yaml-cpp's YAML::Exception; a getter that returns gives a value in its bounds;
+// a key read once is not an unknown key.
+#include <yaml-cpp/yaml.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fuzz_check.hpp"
+#include "relay/core/config.hpp"
+
+namespace {
+
+using relay::ConfigError;
+using relay::ConfigReader;
+
+// Environment overrides: variables whose name ends in _FUZZENV have a value, so the override path of
+// every getter is reachable from a key named "fuzzenv".
+std::optional<std::string> fuzz_env(const std::string& name) {
+    if (name.ends_with("_FUZZENV")) return std::string("5s");
+    return std::nullopt;
+}
+
+/// Each getter on `key` of `node`, each allowed to refuse with ConfigError.
+void read_key(ConfigReader::Node& node, const std::string& key) {
+    const auto attempt = [](auto&& read) {
+        try {
+            read();
+        } catch (const ConfigError& e) {
+            FUZZ_CHECK(std::string_view(e.what()).find(": ") != std::string_view::npos);
+        }
+    };
+    attempt([&] { (void)node.string(key, "fallback"); });
+    attempt([&] { (void)node.optional_string(key); });
+    attempt([&] { FUZZ_CHECK(!node.required_string(key).empty()); });
+    attempt([&] {
+        const auto v = node.choice(key, "a", {"a", "b", "5s"});
+        FUZZ_CHECK(v == "a" || v == "b" || v == "5s");
+    });
+    attempt([&] {
+        const auto v = node.integer(key, 7, -1000, 1'000'000);
+        FUZZ_CHECK(v >= -1000 && v <= 1'000'000);
+    });
+    attempt([&] { (void)node.boolean(key, false); });
+    attempt([&] {
+        const double v = node.number(key, 0.5, 0.0, 1.0);
+        FUZZ_CHECK(v >= 0.0 && v <= 1.0);
+    });
+    attempt([&] {
+        const auto v = node.duration(key, std::chrono::seconds(1), std::chrono::milliseconds(10));
+        FUZZ_CHECK(v >= std::chrono::milliseconds(10));
+    });
+    attempt([&] {
+        const auto v = node.bytes(key, 512, 1, std::uint64_t{1} << 40);
+        FUZZ_CHECK(v >= 1 && v <= std::uint64_t{1} << 40);
+    });
+    attempt([&] { (void)node.string_list(key, {}); });
+    attempt([&] { (void)node.string_map(key); });
+    attempt([&] { (void)node.has(key); });
+}
+
+/// Walks the map `yaml` (the same document the reader holds) through `node`, at most `budget` keys in all.
+void walk(ConfigReader::Node node, const YAML::Node& yaml, int depth, int& budget) {
+    if (!yaml.IsMap() || depth > 16) return;
+    for (const auto& item : yaml) {
+        if (--budget < 0) return;
+        if (!item.first.IsScalar()) continue;
+        const std::string key = item.first.Scalar();
+        read_key(node, key);
+        if (item.second.IsMap()) {
+            try {
+                walk(node.child(key), item.second, depth + 1, budget);
+            } catch (const ConfigError&) {
+            }
+        } else if (item.second.IsSequence()) {
+            try {
+                const auto items = node.list(key);
+                std::size_t i = 0;
+                for (const auto& child : items) {
+                    FUZZ_CHECK(child.path().ends_with("[" + std::to_string(i) + "]"));
+                    walk(child, item.second[i++], depth + 1, budget);
+                }
+            } catch (const ConfigError&) {
+            }
+        }
+    }
+    // Secrets only as literals: {file: ...} and {env: ...} would read the machine's files and environment.
+    if (yaml["secret"].IsMap() && !yaml["secret"]["file"].IsDefined() && !yaml["secret"]["env"].IsDefined()) {
+        try {
+            FUZZ_CHECK(!node.required_secret("secret").empty());
+        } catch (const ConfigError&) {
+        }
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string text(reinterpret_cast<const char*>(data), size);
+    try {
+        ConfigReader reader = ConfigReader::from_string(text, "RELAY", fuzz_env);
+        // The reader accepted the text, so yaml-cpp parses it again to the same document.
+        const YAML::Node yaml = YAML::Load(text);
+        int budget = 2000;
+        walk(reader.root(), yaml, 0, budget);
+        try {
+            reader.check_no_unknown_keys();
+        } catch (const ConfigError& e) {
+            FUZZ_CHECK(std::string_view(e.what()).find(": ") != std::string_view::npos);
+        }
+    } catch (const ConfigError& e) {
+        FUZZ_CHECK(std::string_view(e.what()).starts_with("configuration: ") ||
+                   std::string_view(e.what()).find(": ") != std::string_view::npos);
+    } catch (const YAML::Exception&) {
+        // yaml-cpp's own exceptions (bad conversions, invalid nodes) are documented to pass through.
+    }
+    return 0;
+}

@@ -1,5 +1,6 @@
 #include "relay/auth/authenticator.hpp"
 
+#include <charconv>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -60,7 +61,20 @@ const char* to_string(Scheme scheme) {
 }
 
 Authenticator::Authenticator(AuthPolicy policy, std::string audience, const TokenSigner* signer)
-    : policy_(std::move(policy)), audience_(std::move(audience)), signer_(signer) {
+    : Authenticator(std::move(policy), std::move(audience), signer, nullptr) {
+    if (policy_.signature_key && policy_.signature_replay_memory > 0) {
+        replay_guard_ = std::make_shared<ReplayGuard>(policy_.signature_replay_memory);
+    }
+}
+
+Authenticator::Authenticator(AuthPolicy policy,
+                             std::string audience,
+                             const TokenSigner* signer,
+                             std::shared_ptr<ReplayGuard> replay_guard)
+    : policy_(std::move(policy)),
+      audience_(std::move(audience)),
+      signer_(signer),
+      replay_guard_(std::move(replay_guard)) {
     if (policy_.scheme == Scheme::kOAuth2 && signer_ == nullptr) {
         throw std::invalid_argument("oauth2 authentication needs a token signer");
     }
@@ -121,16 +135,60 @@ AuthResult Authenticator::check_headers(const HeaderLookup& header, SystemTime n
 
 AuthResult Authenticator::check(const HeaderLookup& header, std::string_view body, SystemTime now) const {
     AuthResult result = check_headers(header, now);
-    if (!result.allowed() || !policy_.signature_key) return result;
+    if (!result.allowed()) return result;
+    AuthResult signature = check_signature(header, body, now);
+    if (!signature.allowed()) return signature;
+    return result;
+}
+
+AuthResult Authenticator::check_signature(const HeaderLookup& header,
+                                          std::string_view body,
+                                          SystemTime now) const {
+    if (!policy_.signature_key) return {};
+    const std::string_view id = header("webhook-id");
+    const std::string_view timestamp = header("webhook-timestamp");
+    // Before any hashing: an id is bounded and printable, whether or not replays are remembered.
+    if (!id.empty() && !ReplayGuard::is_valid_id(id)) return unauthenticated("bad_signature_id", {});
     const SignatureCheck signature = verify_webhook(policy_.signature_key->reveal(),
-                                                    header("webhook-id"),
-                                                    header("webhook-timestamp"),
+                                                    id,
+                                                    timestamp,
                                                     header("webhook-signature"),
                                                     body,
                                                     now,
                                                     policy_.signature_tolerance);
     if (signature != SignatureCheck::kValid) return unauthenticated(to_string(signature), {});
-    return result;
+    if (replay_guard_) {
+        long long ts = 0;  // verify_webhook accepted it: an integer within the tolerance
+        std::from_chars(timestamp.data(), timestamp.data() + timestamp.size(), ts);
+        const SystemTime expires_at = SystemTime(std::chrono::seconds(ts)) + policy_.signature_tolerance;
+        if (replay_guard_->remember(audience_, id, expires_at, now) == ReplayGuard::Verdict::kReplayed) {
+            return unauthenticated("signature_replayed", {});
+        }
+    }
+    return {};
+}
+
+void Authenticator::forget_signature(const HeaderLookup& header) const {
+    if (replay_guard_) replay_guard_->forget(audience_, header("webhook-id"));
+}
+
+std::string Authenticator::claimed_credential(const HeaderLookup& header) const {
+    if (policy_.scheme == Scheme::kBasic) {
+        const auto credentials = parse_basic(header("authorization"));
+        if (credentials) return audience_ + "/" + credentials->user;
+    }
+    return audience_;
+}
+
+std::string Authenticator::claimed_token_credential(std::string_view content_type,
+                                                    std::string_view body,
+                                                    std::string_view authorization,
+                                                    std::string_view query) const {
+    const auto parsed = parse_token_request(content_type, body, authorization, query);
+    if (const auto* request = std::get_if<TokenRequest>(&parsed); request != nullptr) {
+        return audience_ + "/" + request->client_id;
+    }
+    return audience_;
 }
 
 std::variant<IssuedToken, TokenEndpointError> Authenticator::issue_token(std::string_view content_type,

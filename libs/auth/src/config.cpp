@@ -60,6 +60,8 @@ AuthPolicy read_policy(ConfigReader::Node node) {
         policy.signature_key = std::move(key);
         policy.signature_tolerance = std::chrono::duration_cast<std::chrono::seconds>(
             signature.duration("tolerance", std::chrono::minutes(5), std::chrono::seconds(1)));
+        policy.signature_replay_memory = static_cast<std::size_t>(signature.integer(
+            "replay_memory", static_cast<std::int64_t>(ReplayGuard::kDefaultMaxEntries), 0, 10'000'000));
     }
     return policy;
 }

@@ -3,11 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -541,4 +543,173 @@ TEST(AuthenticatorScheme, NamesAreStable) {
     EXPECT_STREQ(relay::auth::to_string(Scheme::kBearer), "bearer");
     EXPECT_STREQ(relay::auth::to_string(Scheme::kApiKey), "api_key");
     EXPECT_STREQ(relay::auth::to_string(Scheme::kOAuth2), "oauth2");
+}
+
+// --- replays of signed requests -----------------------------------------------------------------
+
+TEST_F(SignedBasicTest, TheSameSignedRequestIsRefusedAsAReplay) {
+    Headers headers = signed_headers(body_, 1'700'000'000, good_auth_);
+    EXPECT_TRUE(authenticator_->check(headers.lookup(), body_, kNow).allowed());
+    const AuthResult replay = authenticator_->check(headers.lookup(), body_, kNow + 10s);
+    EXPECT_EQ(replay.outcome, Outcome::kUnauthenticated);
+    EXPECT_EQ(replay.reason, "signature_replayed");
+    EXPECT_TRUE(replay.subject.empty());
+}
+
+TEST_F(SignedBasicTest, AnotherIdIsNotAReplay) {
+    Headers first = signed_headers(body_, 1'700'000'000, good_auth_);
+    EXPECT_TRUE(authenticator_->check(first.lookup(), body_, kNow).allowed());
+    const std::string ts = "1700000000";
+    Headers second{{{"authorization", good_auth_},
+                    {"webhook-id", "msg_2"},
+                    {"webhook-timestamp", ts},
+                    {"webhook-signature", relay::auth::sign_webhook("raw-signing-key", "msg_2", ts, body_)}}};
+    EXPECT_TRUE(authenticator_->check(second.lookup(), body_, kNow).allowed());
+}
+
+TEST_F(SignedBasicTest, TheIdMayBeReusedOnceTheFirstTimestampLeftTheTolerance) {
+    Headers first = signed_headers(body_, 1'700'000'000, good_auth_);
+    EXPECT_TRUE(authenticator_->check(first.lookup(), body_, kNow).allowed());
+    // Re-signed with a newer timestamp: refused while the first one is still acceptable...
+    Headers resigned = signed_headers(body_, 1'700'000'200, good_auth_);
+    EXPECT_EQ(authenticator_->check(resigned.lookup(), body_, kNow + 200s).reason, "signature_replayed");
+    EXPECT_EQ(authenticator_->check(resigned.lookup(), body_, kNow + 300s).reason, "signature_replayed");
+    // ...and accepted after it is not.
+    EXPECT_TRUE(authenticator_->check(resigned.lookup(), body_, kNow + 301s).allowed());
+}
+
+TEST_F(SignedBasicTest, FailedChecksAreNotRemembered) {
+    // A bad signature or bad credentials do not use up the id.
+    Headers headers = signed_headers(body_, 1'700'000'000, good_auth_);
+    EXPECT_EQ(authenticator_->check(headers.lookup(), body_ + " ", kNow).reason, "signature_mismatch");
+    Headers wrong_password = signed_headers(body_, 1'700'000'000, basic("ocean", "wrong"));
+    EXPECT_EQ(authenticator_->check(wrong_password.lookup(), body_, kNow).reason, "bad_credentials");
+    EXPECT_TRUE(authenticator_->check(headers.lookup(), body_, kNow).allowed());
+}
+
+TEST_F(SignedBasicTest, ForgetSignatureLetsTheSenderRetryWithTheSameId) {
+    Headers headers = signed_headers(body_, 1'700'000'000, good_auth_);
+    EXPECT_TRUE(authenticator_->check(headers.lookup(), body_, kNow).allowed());
+    authenticator_->forget_signature(headers.lookup());
+    EXPECT_TRUE(authenticator_->check(headers.lookup(), body_, kNow + 5s).allowed());
+}
+
+TEST_F(SignedBasicTest, OverlongOrControlCharacterIdsAreRefusedBeforeHashing) {
+    for (const std::string& id : {std::string(257, 'a'), std::string("msg\n1"), std::string("msg\x01")}) {
+        const std::string ts = "1700000000";
+        Headers headers{{{"authorization", good_auth_},
+                         {"webhook-id", id},
+                         {"webhook-timestamp", ts},
+                         {"webhook-signature", relay::auth::sign_webhook("raw-signing-key", id, ts, body_)}}};
+        const AuthResult result = authenticator_->check(headers.lookup(), body_, kNow);
+        EXPECT_EQ(result.outcome, Outcome::kUnauthenticated) << id.size();
+        EXPECT_EQ(result.reason, "bad_signature_id") << id.size();
+    }
+    EXPECT_EQ(authenticator_->replay_guard()->size(), 0U);
+}
+
+TEST_F(SignedBasicTest, CheckSignatureJudgesOnlyTheSignature) {
+    // No credentials at all: check_signature does not look at them (check_headers does).
+    Headers headers = signed_headers(body_, 1'700'000'000, "");
+    headers.values.erase("authorization");
+    const AuthResult result = authenticator_->check_signature(headers.lookup(), body_, kNow);
+    EXPECT_TRUE(result.allowed());
+    EXPECT_TRUE(result.subject.empty());
+    EXPECT_EQ(authenticator_->check_signature(headers.lookup(), body_, kNow).reason, "signature_replayed");
+    EXPECT_EQ(authenticator_->check_signature(headers.lookup(), "other", kNow).reason, "signature_mismatch");
+}
+
+TEST(AuthenticatorSignature, WithoutASignatureKeyCheckSignatureAllowsAndNothingIsRemembered) {
+    Authenticator authenticator(basic_policy(), "site", nullptr);
+    Headers none;
+    EXPECT_TRUE(authenticator.check_signature(none.lookup(), "", kNow).allowed());
+    EXPECT_EQ(authenticator.replay_guard(), nullptr);
+}
+
+TEST(AuthenticatorSignature, ReplayMemoryZeroDisablesReplayRefusal) {
+    AuthPolicy policy;
+    policy.signature_key = relay::Secret::from_value("k");
+    policy.signature_replay_memory = 0;
+    Authenticator authenticator(policy, "site", nullptr);
+    const std::string ts = "1700000000";
+    Headers headers{{{"webhook-id", "msg_1"},
+                     {"webhook-timestamp", ts},
+                     {"webhook-signature", relay::auth::sign_webhook("k", "msg_1", ts, "{}")}}};
+    EXPECT_TRUE(authenticator.check(headers.lookup(), "{}", kNow).allowed());
+    EXPECT_TRUE(authenticator.check(headers.lookup(), "{}", kNow).allowed());
+}
+
+TEST(AuthenticatorSignature, CopiesAndASharedGuardRememberTheSameIds) {
+    AuthPolicy policy;
+    policy.signature_key = relay::Secret::from_value("k");
+    const Authenticator original(policy, "site", nullptr);
+    const Authenticator copy = original;  // NOLINT(performance-unnecessary-copy-initialization)
+    const std::string ts = "1700000000";
+    Headers headers{{{"webhook-id", "msg_1"},
+                     {"webhook-timestamp", ts},
+                     {"webhook-signature", relay::auth::sign_webhook("k", "msg_1", ts, "{}")}}};
+    EXPECT_TRUE(original.check(headers.lookup(), "{}", kNow).allowed());
+    EXPECT_EQ(copy.check(headers.lookup(), "{}", kNow).reason, "signature_replayed");
+
+    auto shared = std::make_shared<relay::auth::ReplayGuard>(10);
+    const Authenticator a(policy, "site-a", nullptr, shared);
+    const Authenticator b(policy, "site-b", nullptr, shared);
+    EXPECT_TRUE(a.check(headers.lookup(), "{}", kNow).allowed());
+    EXPECT_TRUE(b.check(headers.lookup(), "{}", kNow).allowed());  // another audience
+    EXPECT_EQ(a.check(headers.lookup(), "{}", kNow).reason, "signature_replayed");
+    EXPECT_EQ(shared->size(), 2U);
+}
+
+TEST(AuthenticatorSignature, ConcurrentChecksAcceptEachSignedRequestOnce) {
+    AuthPolicy policy;
+    policy.signature_key = relay::Secret::from_value("k");
+    const Authenticator authenticator(policy, "site", nullptr);
+    constexpr int kRequests = 300;
+    std::vector<Headers> requests;
+    for (int i = 0; i < kRequests; ++i) {
+        const std::string id = "msg_" + std::to_string(i);
+        const std::string ts = "1700000000";
+        requests.push_back(Headers{{{"webhook-id", id},
+                                    {"webhook-timestamp", ts},
+                                    {"webhook-signature", relay::auth::sign_webhook("k", id, ts, "{}")}}});
+    }
+    std::atomic<int> allowed{0};
+    std::atomic<int> replayed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+        threads.emplace_back([&] {
+            for (const auto& request : requests) {
+                const AuthResult result = authenticator.check(request.lookup(), "{}", kNow);
+                if (result.allowed()) ++allowed;
+                if (result.reason == "signature_replayed") ++replayed;
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(allowed.load(), kRequests);
+    EXPECT_EQ(replayed.load(), kRequests * 5);
+}
+
+// --- what a request claims, for counting failures -----------------------------------------------
+
+TEST(AuthenticatorClaims, BasicNamesTheUserOtherSchemesTheIntegration) {
+    Authenticator basic_auth(basic_policy(), "site", nullptr);
+    Headers with_user{{{"authorization", basic("ocean", "guess")}}};
+    EXPECT_EQ(basic_auth.claimed_credential(with_user.lookup()), "site/ocean");
+    Headers garbage{{{"authorization", "Basic !!!"}}};
+    EXPECT_EQ(basic_auth.claimed_credential(garbage.lookup()), "site");
+
+    AuthPolicy bearer;
+    bearer.scheme = Scheme::kBearer;
+    bearer.bearer_token = relay::Secret::from_value("t");
+    Authenticator bearer_auth(bearer, "site-b", nullptr);
+    Headers token{{{"authorization", "Bearer guess"}}};
+    EXPECT_EQ(bearer_auth.claimed_credential(token.lookup()), "site-b");
+}
+
+TEST_F(OAuthTest, TokenRequestsClaimTheirClientId) {
+    EXPECT_EQ(site_a_.claimed_token_credential(
+                  kForm, "grant_type=client_credentials&client_id=client-z&client_secret=x", "", ""),
+              "site-a/client-z");
+    EXPECT_EQ(site_a_.claimed_token_credential(kForm, "grant_type=client_credentials", "", ""), "site-a");
 }

@@ -1,13 +1,16 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "relay/auth/replay_guard.hpp"
 #include "relay/auth/token.hpp"
 #include "relay/core/secret.hpp"
 
@@ -38,6 +41,8 @@ struct AuthPolicy {
     /// Optional Standard Webhooks HMAC-SHA256 signature required on top of the scheme.
     std::optional<Secret> signature_key;
     std::chrono::seconds signature_tolerance{300};
+    /// How many accepted webhook ids are remembered to refuse replays within the tolerance; 0 = none.
+    std::size_t signature_replay_memory = ReplayGuard::kDefaultMaxEntries;
 };
 
 const char* to_string(Scheme scheme);
@@ -67,17 +72,51 @@ struct TokenEndpointError {
 
 using HeaderLookup = std::function<std::string_view(std::string_view lower_case_name)>;
 
+/// Thread-safe: `check`, `check_headers`, `check_signature` and `issue_token` may be called from several
+/// threads at once. Copies share the replay memory.
 class Authenticator {
    public:
     /// `audience` names the integration; tokens are issued for it and only accepted for it.
     /// `signer` must outlive the authenticator and is required for kOAuth2.
+    /// With a signature key and `signature_replay_memory` > 0, the authenticator keeps its own
+    /// ReplayGuard of that size.
     Authenticator(AuthPolicy policy, std::string audience, const TokenSigner* signer);
+    /// The same with a replay memory shared with other authenticators (ids are remembered per
+    /// audience); null = no replay protection, whatever `signature_replay_memory` says.
+    Authenticator(AuthPolicy policy,
+                  std::string audience,
+                  const TokenSigner* signer,
+                  std::shared_ptr<ReplayGuard> replay_guard);
 
-    /// Checks the request's credentials (and signature, when configured, over `body`).
+    /// Checks the request's credentials, then (when configured) its signature over `body`:
+    /// check_headers followed by check_signature.
     [[nodiscard]] AuthResult check(const HeaderLookup& header, std::string_view body, SystemTime now) const;
 
-    /// True when the credentials can be judged before the body is read (everything but signatures).
+    /// The credentials, which can be judged before the body is read (everything but signatures).
     [[nodiscard]] AuthResult check_headers(const HeaderLookup& header, SystemTime now) const;
+
+    /// Only the Standard Webhooks signature over `body` (allowed when none is configured), for after
+    /// check_headers once the body is read. A verified request's webhook-id is remembered until its
+    /// timestamp leaves the tolerance: the same id again is refused as `signature_replayed`. An id
+    /// over 256 bytes or with a control character is `bad_signature_id`. Other reasons as in
+    /// SignatureCheck's to_string. The result's subject is empty.
+    [[nodiscard]] AuthResult check_signature(const HeaderLookup& header,
+                                             std::string_view body,
+                                             SystemTime now) const;
+
+    /// Forgets the request's webhook-id after check/check_signature accepted it but the request was
+    /// refused afterwards (e.g. the message could not be stored): the sender's retry may reuse the id.
+    void forget_signature(const HeaderLookup& header) const;
+
+    /// The credential a request claims before it is checked, as a FailureLimiter key:
+    /// "<audience>/<user>" for Basic, else "<audience>" (a static token, an API key or a bearer token
+    /// names nobody until verified). Caller text: only ever hash it (FailureLimiter does), never log it.
+    [[nodiscard]] std::string claimed_credential(const HeaderLookup& header) const;
+    /// The same for a token request: "<audience>/<client_id>", or "<audience>" when it names no client.
+    [[nodiscard]] std::string claimed_token_credential(std::string_view content_type,
+                                                       std::string_view body,
+                                                       std::string_view authorization,
+                                                       std::string_view query) const;
 
     /// The OAuth2 token endpoint for this integration (only for kOAuth2).
     [[nodiscard]] std::variant<IssuedToken, TokenEndpointError> issue_token(std::string_view content_type,
@@ -88,11 +127,14 @@ class Authenticator {
 
     [[nodiscard]] Scheme scheme() const { return policy_.scheme; }
     [[nodiscard]] const std::string& audience() const { return audience_; }
+    /// Null when signatures are not required or replays are not remembered.
+    [[nodiscard]] const std::shared_ptr<ReplayGuard>& replay_guard() const { return replay_guard_; }
 
    private:
     AuthPolicy policy_;
     std::string audience_;
     const TokenSigner* signer_;
+    std::shared_ptr<ReplayGuard> replay_guard_;
 };
 
 }  // namespace relay::auth

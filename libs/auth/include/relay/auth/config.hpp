@@ -11,7 +11,9 @@ namespace relay::auth {
 ///   basic: username, password;  bearer: token;  api_key: header, key
 ///   oauth2: token_lifetime, clients: [{client_id, client_secret, scopes}]
 ///           (scopes: what the client may ask for; without them its tokens carry no scope)
-///   signature: {key, tolerance}   (Standard Webhooks; a "whsec_" key is base64-decoded)
+///   signature: {key, tolerance, replay_memory}   (Standard Webhooks; a "whsec_" key is base64-decoded;
+///              replay_memory: accepted webhook ids remembered to refuse replays, default 100000,
+///              0 = replays within the tolerance are not refused)
 /// Throws ConfigError naming the key.
 AuthPolicy read_policy(ConfigReader::Node node);
 

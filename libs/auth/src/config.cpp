@@ -66,4 +66,21 @@ AuthPolicy read_policy(ConfigReader::Node node) {
     return policy;
 }
 
+FailureLimits read_failure_limits(ConfigReader::Node node) {
+    FailureLimits limits;
+    const auto window = node.duration("window", limits.window, std::chrono::seconds(1));
+    if (window % std::chrono::seconds(1) != std::chrono::milliseconds(0)) {
+        node.fail("window", "must be a whole number of seconds");
+    }
+    if (window > std::chrono::hours(24)) node.fail("window", "must be at most 24h");
+    limits.window = std::chrono::duration_cast<std::chrono::seconds>(window);
+    limits.max_per_address =
+        static_cast<std::uint32_t>(node.integer("max_per_address", limits.max_per_address, 0, 1'000'000));
+    limits.max_per_credential = static_cast<std::uint32_t>(
+        node.integer("max_per_credential", limits.max_per_credential, 0, 1'000'000));
+    limits.max_tracked = static_cast<std::size_t>(
+        node.integer("max_tracked", static_cast<std::int64_t>(limits.max_tracked), 1, 10'000'000));
+    return limits;
+}
+
 }  // namespace relay::auth

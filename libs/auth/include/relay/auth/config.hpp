@@ -1,6 +1,7 @@
 #pragma once
 
 #include "relay/auth/authenticator.hpp"
+#include "relay/auth/failure_limiter.hpp"
 #include "relay/core/config.hpp"
 
 namespace relay::auth {
@@ -16,5 +17,11 @@ namespace relay::auth {
 ///              0 = replays within the tolerance are not refused)
 /// Throws ConfigError naming the key.
 AuthPolicy read_policy(ConfigReader::Node node);
+
+/// Reads FailureLimiter limits (each key optional, defaults as in FailureLimits):
+///   window: a whole number of seconds, 1s-24h ("60s", "2m");  max_per_address, max_per_credential:
+///   0-1000000, 0 = that kind is not limited;  max_tracked: 1-10000000.
+/// Throws ConfigError naming the key.
+FailureLimits read_failure_limits(ConfigReader::Node node);
 
 }  // namespace relay::auth

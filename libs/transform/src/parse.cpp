@@ -176,6 +176,7 @@ class BundleReader {
         out.timestamp = r_.string(bundle, "timestamp", bundle_);
         if (const auto meta = r_.object(bundle, "meta", bundle_)) {
             const Path meta_at = bundle_.member("meta");
+            out.last_updated = r_.string(*meta, "lastUpdated", meta_at);
             r_.each_object(*meta, "security", meta_at, [&](dom::object coding, const Path& at) {
                 if (r_.string(coding, "code", at) == "HTEST") out.test_data = true;
             });

@@ -106,8 +106,13 @@ class BundleWriter {
         bundle.reserve(6);
         bundle["resourceType"] = "Bundle";
         put(bundle, "id", r_.bundle_id);
+        if (r_.test_data || !r_.last_updated.empty()) {
+            json::object& meta = set_object(bundle, "meta");
+            // Ocean's own clock for this message: kept, as the router orders a referral's versions by it.
+            put(meta, "lastUpdated", r_.last_updated);
+        }
         if (r_.test_data) {
-            json::object& security = add_object(set_array(set_object(bundle, "meta"), "security"));
+            json::object& security = add_object(set_array(bundle["meta"].as_object(), "security"));
             security["system"] = "http://terminology.hl7.org/CodeSystem/v3-ActReason";
             security["code"] = "HTEST";
             security["display"] = "test health data";

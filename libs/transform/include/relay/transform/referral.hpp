@@ -182,6 +182,7 @@ struct Referral {
     std::string bundle_id;
     std::string message_header_id;  ///< MessageHeader.id, else its entry's fullUrl
     std::string timestamp;          ///< Bundle.timestamp
+    std::string last_updated;       ///< Bundle.meta.lastUpdated
     std::string reason;             ///< MessageHeader.reason.text ("Initial" on a first send)
     std::string source_endpoint;    ///< MessageHeader.source.endpoint
     bool test_data = false;         ///< Bundle.meta.security HTEST

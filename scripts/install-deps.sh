@@ -3,7 +3,8 @@
 # Quiet and fast (one dpkg-query) when everything is present. Idempotent.
 #   scripts/install-deps.sh           build + run dependencies
 #   scripts/install-deps.sh --test    also what the test suite needs (Java for the real Kafka broker,
-#                                     Maven to resolve its jars, kcat, the Python validators; the OpenAPI
+#                                     Maven to resolve its jars, kcat, clang and libFuzzer for the fuzz
+#                                     targets, the Python validators; the OpenAPI
 #                                     validator, not packaged by Debian, from PyPI into a venv under
 #                                     ~/.cache/ocean-relay/pytools when python3 lacks it)
 set -euo pipefail
@@ -22,6 +23,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # OpenAPI 3.1 validation of the hub API document (tests/unit/ingress/validate_hub_openapi.py): its
   # validator comes from PyPI (below), into a venv that sees Debian's jsonschema and PyYAML.
   packages+=(python3-venv python3-yaml)
+  # The fuzz targets (tests/fuzz): clang 14 and its libFuzzer runtime.
+  packages+=(clang libclang-rt-14-dev)
   # Java 17+ and Maven start the real Kafka broker; take Debian's only if none is on the PATH.
   command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || packages+=(maven)

@@ -38,6 +38,15 @@ const T* value_or_checked_error(const ocean::Result<T>& result) {
     }
     return &std::get<T>(result);
 }
+/// Only for results that outlive the returned pointer.
+template <typename T>
+const T* value_or_checked_error(const ocean::Result<T>&& result) = delete;
+
+/// Checks the error branch of a result that is not used further; true when it holds a value.
+template <typename T>
+bool checked(const ocean::Result<T>& result) {
+    return value_or_checked_error(result) != nullptr;
+}
 
 void check_decrypt(const ocean::Result<std::string>& plain, std::size_t ciphertext_size) {
     if (const auto* p = value_or_checked_error(plain)) {
@@ -76,7 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (const std::string& text : {b64, "\"" + b64 + "\"", array, " \n" + array + "\t"}) {
         const auto decoded = ocean::decode_ciphertext(text);
         if (size == 0 && text != array && !text.starts_with(' ')) {
-            value_or_checked_error(decoded);  // empty base64 is refused as empty ciphertext
+            checked(decoded);  // empty base64 is refused as empty ciphertext
             continue;
         }
         const auto* bytes = value_or_checked_error(decoded);
@@ -99,10 +108,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(std::get<std::string>(again) == relay::base64_encode(*bytes));
         check_decrypt(ocean::aes_cbc_decrypt(kOneTimeKey, iv(), *bytes), bytes->size());
     }
-    value_or_checked_error(ocean::signed_byte_array_to_bytes(input));
-    if (const auto* parsed = value_or_checked_error(ocean::parse_encrypted_block(input))) {
-        value_or_checked_error(ocean::decrypt_block(kOneTimeKey, *parsed));
-        value_or_checked_error(ocean::unwrap_one_time_key(kSek, *parsed));
+    checked(ocean::signed_byte_array_to_bytes(input));
+    const auto parsed_block = ocean::parse_encrypted_block(input);
+    if (const auto* parsed = value_or_checked_error(parsed_block)) {
+        checked(ocean::decrypt_block(kOneTimeKey, *parsed));
+        checked(ocean::unwrap_one_time_key(kSek, *parsed));
     }
 
     // -- the input as key material
@@ -118,16 +128,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
         FUZZ_CHECK(size == 0 || size > ocean::kMaxSekBytes);
     }
-    value_or_checked_error(ocean::unwrap_one_time_key(input, ocean::EncryptedBlock{wrapped_otk, iv_b64}));
+    checked(ocean::unwrap_one_time_key(input, ocean::EncryptedBlock{wrapped_otk, iv_b64}));
     if (size == 16 || size == 24 || size == 32) {
         const auto ct = ocean::aes_cbc_encrypt(input, iv(), kSek);
         FUZZ_CHECK(std::get<std::string>(ocean::aes_cbc_decrypt(input, iv(), std::get<std::string>(ct))) == kSek);
     } else {
-        FUZZ_CHECK(value_or_checked_error(ocean::aes_cbc_decrypt(input, iv(), std::string(32, 'x'))) == nullptr);
+        FUZZ_CHECK(!checked(ocean::aes_cbc_decrypt(input, iv(), std::string(32, 'x'))));
     }
     if (size >= 16) {
         // The first 16 bytes as an IV.
-        value_or_checked_error(ocean::aes_cbc_decrypt(kOneTimeKey, input.substr(0, 16), input.substr(16)));
+        checked(ocean::aes_cbc_decrypt(kOneTimeKey, input.substr(0, 16), input.substr(16)));
     }
 
     // -- the input as plaintext: encryption round-trips

@@ -25,6 +25,16 @@ bool parse_i64(std::string_view text, std::int64_t& out) {
     return ec == std::errc() && ptr == text.data() + text.size();
 }
 
+/// A map key as text. YAML also allows a list or a map as a key (`? [a, b]`); a configuration does not, and
+/// yaml-cpp's conversion would throw its own exception that names no key.
+std::string key_text(const YAML::Node& key, const std::string& path) {
+    if (key.IsSequence() || key.IsMap()) {
+        throw ConfigError(fmt::format("{}: keys must be single values, not a list or a map",
+                                      path.empty() ? "configuration" : path));
+    }
+    return key.as<std::string>();
+}
+
 }  // namespace
 
 EnvLookup process_env() {
@@ -153,7 +163,7 @@ void ConfigReader::check_node(const YAML::Node& node, const std::string& path) c
     if (opaque_.contains(path)) return;
     if (node.IsMap()) {
         for (const auto& item : node) {
-            const std::string key = item.first.as<std::string>();
+            const std::string key = key_text(item.first, path);
             const std::string child = path.empty() ? key : path + "." + key;
             if (!seen_.contains(child)) {
                 throw ConfigError(fmt::format("{}: unknown key", child));
@@ -360,7 +370,7 @@ std::vector<std::pair<std::string, std::string>> ConfigReader::Node::string_map(
     if (!value.IsMap()) fail(key, "must be a map of names to values");
     for (const auto& item : value) {
         if (!item.second.IsScalar()) fail(key, "values must be single values");
-        items.emplace_back(item.first.as<std::string>(), item.second.Scalar());
+        items.emplace_back(key_text(item.first, path), item.second.Scalar());
     }
     return items;
 }

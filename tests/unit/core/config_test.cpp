@@ -347,6 +347,35 @@ TEST(ConfigReaderTypes, StringListReadsScalarsAndRejectsAMap) {
     EXPECT_NE(config_error([&] { root.string_list("b", {}); }).find("b: must be a list"), std::string::npos);
 }
 
+TEST(ConfigReaderTypes, AListOrAMapAsAKeyIsAConfigErrorNamingWhereItIs) {
+    // YAML allows `? [a, b] : 1`; the reader reports it as a configuration mistake (not yaml-cpp's own
+    // conversion error, which names no key).
+    auto top = relay::ConfigReader::from_string("a: 1\n? [b, c]\n: 2\n", "RELAY", no_env());
+    (void)top.root().string("a", "");
+    EXPECT_NE(
+        config_error([&] { top.check_no_unknown_keys(); }).find("configuration: keys must be single values"),
+        std::string::npos);
+
+    auto nested = relay::ConfigReader::from_string("kafka:\n  ? {x: 1}\n  : v\n", "RELAY", no_env());
+    (void)nested.root().child("kafka");
+    EXPECT_NE(config_error([&] { nested.check_no_unknown_keys(); }).find("kafka: keys must be single values"),
+              std::string::npos);
+
+    auto map =
+        relay::ConfigReader::from_string("kafka:\n  properties:\n    ? [x]\n    : v\n", "RELAY", no_env());
+    EXPECT_NE(config_error([&] {
+                  map.root().child("kafka").string_map("properties");
+              }).find("kafka.properties: keys must be single values"),
+              std::string::npos);
+
+    // Scalar keys, null included, read as before.
+    auto plain =
+        relay::ConfigReader::from_string("kafka:\n  properties:\n    ~: v\n    7: w\n", "RELAY", no_env());
+    const auto props = plain.root().child("kafka").string_map("properties");
+    ASSERT_EQ(props.size(), 2u);
+    EXPECT_EQ(props[1].first, "7");
+}
+
 // --- parse_duration / parse_bytes ---------------------------------------------------------------
 
 TEST(ParseDuration, AcceptsEveryUnit) {

@@ -36,7 +36,8 @@ const relay::SystemTime kNow = relay::SystemTime(std::chrono::seconds(1767225600
 constexpr std::chrono::seconds kLeeway{30};
 
 const auth::TokenSigner& signer() {
-    static const auth::TokenSigner s(relay::Secret::from_value(std::string(kKey)), std::string(kIssuer), kLeeway);
+    static const auth::TokenSigner s(
+        relay::Secret::from_value(std::string(kKey)), std::string(kIssuer), kLeeway);
     return s;
 }
 
@@ -102,7 +103,8 @@ void fuzz_tokens(FuzzedDataProvider& in) {
         const auto round_trip = signer().verify(issued, kAudience, kNow);
         FUZZ_CHECK(std::holds_alternative<auth::TokenClaims>(round_trip));
         const auto& c = std::get<auth::TokenClaims>(round_trip);
-        FUZZ_CHECK(c.subject == subject && c.scope == scope && c.expires_at - c.issued_at == lifetime.count());
+        FUZZ_CHECK(c.subject == subject && c.scope == scope &&
+                   c.expires_at - c.issued_at == lifetime.count());
         FUZZ_CHECK(std::get<auth::TokenError>(signer().verify(issued, "another-integration", kNow)) ==
                    auth::TokenError::kWrongAudience);
     }
@@ -112,7 +114,8 @@ void fuzz_tokens(FuzzedDataProvider& in) {
         const char replacement = in.ConsumeIntegral<char>();
         if (tampered[at] != replacement) {
             tampered[at] = replacement;
-            FUZZ_CHECK(!std::holds_alternative<auth::TokenClaims>(signer().verify(tampered, kAudience, kNow)));
+            FUZZ_CHECK(
+                !std::holds_alternative<auth::TokenClaims>(signer().verify(tampered, kAudience, kNow)));
         }
     }
 }
@@ -162,7 +165,8 @@ void fuzz_webhook(FuzzedDataProvider& in) {
     FUZZ_CHECK(auth::to_string(check) != std::string_view("unknown"));
     if (check == auth::SignatureCheck::kValid) {
         // Only a header that contains the key's own signature verifies.
-        FUZZ_CHECK(signature.find(auth::sign_webhook(kKey, id, timestamp, body).substr(3)) != std::string::npos);
+        FUZZ_CHECK(signature.find(auth::sign_webhook(kKey, id, timestamp, body).substr(3)) !=
+                   std::string::npos);
     }
 
     // The key's own signature, among the input's entries, verifies whenever the timestamp is acceptable.

@@ -1,8 +1,9 @@
 // relay::ConfigReader::from_string over arbitrary text, then a walk of the document through every typed
 // getter (as a service's configuration reader would), then check_no_unknown_keys.
 //
-// Invariants: the only exceptions are the documented ones: relay::ConfigError (a configuration mistake,
-// naming the key) and yaml-cpp's YAML::Exception; a getter that returns gives a value in its bounds.
+// Invariants: parsing throws only relay::ConfigError or yaml-cpp's YAML::Exception; once parsed, the
+// getters and check_no_unknown_keys throw only ConfigError (a configuration mistake, naming the key);
+// a getter that returns gives a value in its bounds.
 #include <yaml-cpp/yaml.h>
 
 #include <chrono>
@@ -90,7 +91,9 @@ void walk(ConfigReader::Node node, const YAML::Node& yaml, int depth, int& budge
         }
     }
     // Secrets only as literals: {file: ...} and {env: ...} would read the machine's files and environment.
-    if (yaml["secret"].IsMap() && !yaml["secret"]["file"].IsDefined() && !yaml["secret"]["env"].IsDefined()) {
+    // (A missing key gives yaml-cpp's invalid node, on which only IsDefined may be called.)
+    const YAML::Node secret = yaml["secret"];
+    if (secret.IsDefined() && secret.IsMap() && !secret["file"].IsDefined() && !secret["env"].IsDefined()) {
         try {
             FUZZ_CHECK(!node.required_secret("secret").empty());
         } catch (const ConfigError&) {
@@ -102,19 +105,29 @@ void walk(ConfigReader::Node node, const YAML::Node& yaml, int depth, int& budge
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string text(reinterpret_cast<const char*>(data), size);
+    std::optional<ConfigReader> reader;
+    YAML::Node yaml;
     try {
-        ConfigReader reader = ConfigReader::from_string(text, "RELAY", fuzz_env);
+        reader.emplace(ConfigReader::from_string(text, "RELAY", fuzz_env));
         // The reader accepted the text, so yaml-cpp parses it again to the same document.
-        const YAML::Node yaml = YAML::Load(text);
+        yaml = YAML::Load(text);
+    } catch (const ConfigError&) {
+        return 0;
+    } catch (const YAML::Exception&) {
+        // yaml-cpp's own exceptions while it parses are documented to pass through.
+        return 0;
+    }
+    // Once parsed, the reader's getters and its key check report mistakes as ConfigError only.
+    try {
         int budget = 2000;
-        walk(reader.root(), yaml, 0, budget);
+        walk(reader->root(), yaml, 0, budget);
         try {
-            reader.check_no_unknown_keys();
+            reader->check_no_unknown_keys();
         } catch (const ConfigError&) {
         }
-    } catch (const ConfigError&) {
-    } catch (const YAML::Exception&) {
-        // yaml-cpp's own exceptions (bad conversions, invalid nodes) are documented to pass through.
+    } catch (const YAML::Exception& e) {
+        std::fprintf(stderr, "yaml-cpp exception escaped the reader: %s\n", e.what());
+        FUZZ_CHECK(false);
     }
     return 0;
 }

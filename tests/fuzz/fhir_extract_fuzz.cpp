@@ -1,8 +1,9 @@
 // fhir::Extractor::extract over arbitrary bytes, strict and lenient, each over a padded copy of the input.
 //
 // Invariants: no exception escapes; every fact is a piece of the input (never longer than it); on failure
-// the error has a code, a location and a message of bounded size (never a copy of the payload); a bundle the strict extractor accepts, the lenient one accepts
-// with the same facts; a strict refusal other than invalid JSON is the lenient refusal too.
+// the error has a code, a location and a message of bounded size (never a copy of the payload); a bundle the
+// strict extractor accepts, the lenient one accepts with the same facts; a strict refusal other than invalid
+// JSON is the lenient refusal too.
 #include <simdjson.h>
 
 #include <cstddef>

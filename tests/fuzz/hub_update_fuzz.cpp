@@ -6,7 +6,6 @@
 // satisfies the documented constraints (refs, texts, dates), and re-encodes with to_json into JSON that
 // parses back to the same update (to_json is a fixed point). The helpers agree with their definitions.
 #include <boost/json.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,7 +19,8 @@ namespace {
 namespace hub = relay::hub;
 
 bool documented_code(std::string_view code) {
-    for (const std::string_view known : {"required", "type", "format", "unknown", "not-allowed", "value", "json"}) {
+    for (const std::string_view known :
+         {"required", "type", "format", "unknown", "not-allowed", "value", "json"}) {
         if (code == known) return true;
     }
     return false;

@@ -20,8 +20,8 @@ namespace {
 
 namespace ocean = relay::ocean;
 
-constexpr std::string_view kSek = "fuzzSharedKey123";                                   // 16 bytes
-constexpr std::string_view kOneTimeKey = "0123456789abcdef";                             // 16 bytes
+constexpr std::string_view kSek = "fuzzSharedKey123";         // 16 bytes
+constexpr std::string_view kOneTimeKey = "0123456789abcdef";  // 16 bytes
 constexpr char kIv[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 std::string_view iv() {
@@ -78,7 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_decrypt(ocean::open(kSek, payload), size);
         check_decrypt(ocean::open(kSek, payload, layout), size);
     }
-    const ocean::SealedBlocks sealed{ocean::EncryptedBlock{wrapped_otk, iv_b64}, ocean::EncryptedBlock{b64, iv_b64}};
+    const ocean::SealedBlocks sealed{ocean::EncryptedBlock{wrapped_otk, iv_b64},
+                                     ocean::EncryptedBlock{b64, iv_b64}};
     check_decrypt(ocean::open_blocks(kSek, sealed), size);
 
     const std::string array = ocean::bytes_to_signed_byte_array(input);
@@ -97,7 +98,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto block_json = ocean::encrypted_block_json(ocean::EncryptedBlock{b64, iv_b64});
     const auto block = ocean::parse_encrypted_block(block_json);
     FUZZ_CHECK(std::get<ocean::EncryptedBlock>(block) == (ocean::EncryptedBlock{b64, iv_b64}));
-    const auto array_block = ocean::parse_encrypted_block("{\"iv\":\"" + iv_b64 + "\",\"data\":" + array + "}");
+    const auto array_block =
+        ocean::parse_encrypted_block("{\"iv\":\"" + iv_b64 + "\",\"data\":" + array + "}");
     FUZZ_CHECK(std::get<ocean::EncryptedBlock>(array_block).data_b64 == b64);
 
     // -- the input as wire text: decoders and the {data, iv} block parser
@@ -131,7 +133,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     checked(ocean::unwrap_one_time_key(input, ocean::EncryptedBlock{wrapped_otk, iv_b64}));
     if (size == 16 || size == 24 || size == 32) {
         const auto ct = ocean::aes_cbc_encrypt(input, iv(), kSek);
-        FUZZ_CHECK(std::get<std::string>(ocean::aes_cbc_decrypt(input, iv(), std::get<std::string>(ct))) == kSek);
+        FUZZ_CHECK(std::get<std::string>(ocean::aes_cbc_decrypt(input, iv(), std::get<std::string>(ct))) ==
+                   kSek);
     } else {
         FUZZ_CHECK(!checked(ocean::aes_cbc_decrypt(input, iv(), std::string(32, 'x'))));
     }
@@ -146,6 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(ciphertext.size() == (size / 16 + 1) * 16);
     FUZZ_CHECK(std::get<std::string>(ocean::aes_cbc_decrypt(kOneTimeKey, iv(), ciphertext)) == input);
     const auto sealed_input = ocean::seal(kSek, input, ocean::HeaderLayout::kSeparateKeyIv);
-    FUZZ_CHECK(std::get<std::string>(ocean::open(kSek, std::get<ocean::EncryptedPayload>(sealed_input))) == input);
+    FUZZ_CHECK(std::get<std::string>(ocean::open(kSek, std::get<ocean::EncryptedPayload>(sealed_input))) ==
+               input);
     return 0;
 }

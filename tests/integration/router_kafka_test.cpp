@@ -11,13 +11,16 @@
 #include <boost/json.hpp>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
+#include "commands.hpp"
 #include "ingress_harness.hpp"
 #include "ocean_api.hpp"
 #include "referral_state.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/transform/events.hpp"
 #include "router.hpp"
 #include "router_test_util.hpp"
 #include "state.hpp"
@@ -253,6 +256,250 @@ TEST(RouterKafka, AChangelogWithFewerPartitionsThanTheInboundTopicIsRefusedAtSta
     } catch (const ConfigError& e) {
         EXPECT_NE(std::string(e.what()).find("has 1 partitions but"), std::string::npos) << e.what();
     }
+}
+
+// -- the authenticated site, unhandled events, stale versions ------------------------------------
+
+/// A record's headers as a multimap, for comparing with a consumed record's.
+std::multimap<std::string, std::string> header_map(
+    const std::vector<std::pair<std::string, std::string>>& in) {
+    return {in.begin(), in.end()};
+}
+
+TEST(RouterKafka, TheAuthenticatedSiteHeaderDecidesTheRouteNotThePayload) {
+    const RouterTopics topics = router_topics("site");
+    RunningRouter router(router_yaml(topics, /*partitions=*/1));
+    // Site 1234's integration sent a bundle whose listing names site 7777: routed for 1234, flagged.
+    const auto foreign_payload = generated_bundle(21, "7777", "sim_listing_1", "INTAKE");
+    produce_record(topics.inbound,
+                   foreign_payload.referral_ref,
+                   foreign_payload.body,
+                   inbound_headers(foreign_payload, "1234"));
+    // Site 7777's credentials cannot inject a referral for site 1234: routed for 7777 (no route there).
+    const auto injected = generated_bundle(22, "1234", "sim_listing_1", "INTAKE");
+    produce_record(topics.inbound, injected.referral_ref, injected.body, inbound_headers(injected, "7777"));
+    // A record written before the ingress set the header: the payload's site, as before.
+    const auto old_record = generated_bundle(23, "1234", "sim_listing_1", "INTAKE");
+    auto without_site = inbound_headers(old_record, "");
+    std::erase_if(without_site, [](const auto& h) { return h.first == "site"; });
+    produce_record(topics.inbound, old_record.referral_ref, old_record.body, without_site);
+
+    const auto events = consume_all(kafka_bootstrap(), topics.events, 3, 30s);
+    ASSERT_EQ(events.size(), 3U);
+    const auto first = boost::json::parse(events[0].value).as_object();
+    EXPECT_EQ(events[0].header("outcome"), "routed");
+    EXPECT_EQ(first.at("site").as_string(), "1234");
+    ASSERT_TRUE(first.contains("warnings"));
+    bool flagged = false;
+    for (const auto& w : first.at("warnings").as_array())
+        flagged = flagged || w.at("code").as_string() == "site-mismatch";
+    EXPECT_TRUE(flagged) << first;
+
+    const auto second = boost::json::parse(events[1].value).as_object();
+    EXPECT_EQ(events[1].header("outcome"), "unrouted");
+    EXPECT_EQ(second.at("site").as_string(), "7777");
+    EXPECT_NE(boost::json::serialize(second.at("warnings")).find("site-mismatch"), std::string::npos);
+
+    const auto third = boost::json::parse(events[2].value).as_object();
+    EXPECT_EQ(events[2].header("outcome"), "routed");
+    EXPECT_EQ(third.at("site").as_string(), "1234");
+    EXPECT_FALSE(third.contains("warnings") &&
+                 boost::json::serialize(third.at("warnings")).find("site-mismatch") != std::string::npos);
+
+    const auto deliveries = consume_all(kafka_bootstrap(), topics.deliveries, 5, 5s);
+    ASSERT_EQ(deliveries.size(), 4U) << "the first and the third record, to both destinations";
+    for (const auto& d : deliveries) {
+        EXPECT_EQ(d.header("site"), "1234");
+        EXPECT_NE(d.header("referral-ref"), injected.referral_ref);
+    }
+    // The dedup key is the routing site's: the same bundle under another site's header is another message.
+    const std::string key_1234 = first.at("idempotency_key").as_string().c_str();
+    produce_record(topics.inbound,
+                   foreign_payload.referral_ref,
+                   foreign_payload.body,
+                   inbound_headers(foreign_payload, "1234"));
+    const auto again = consume_all(kafka_bootstrap(), topics.events, 4, 30s);
+    ASSERT_EQ(again.size(), 4U);
+    EXPECT_EQ(again[3].header("outcome"), "duplicate");
+    EXPECT_EQ(boost::json::parse(again[3].value).at("idempotency_key").as_string(), key_1234);
+}
+
+TEST(RouterKafka, AnUnhandledEventIsDeadLetteredAndRoutedOnceHandledAndReplayed) {
+    const RouterTopics topics = router_topics("unhandled");
+    const std::string dlq = topics.prefix + "relay.inbound.dlq.v1";
+    ocean_sim::ReferralSpec spec;
+    spec.seed = 31;
+    spec.site_number = "1234";
+    spec.listing_ref = "sim_listing_1";
+    spec.external_service_id = "INTAKE";
+    spec.request_url = "https://relay.example/ocean/1234/fhir";
+    spec.event = "notify-update-appointment";
+    const auto bundle = ocean_sim::generate(spec);
+    auto headers = inbound_headers(bundle, "1234");
+    headers.emplace_back("integration", "site-1234");
+    headers.emplace_back("received-at", "2026-11-24T15:00:00.000Z");
+    headers.emplace_back("event-handled", "false");
+    std::int64_t inbound_offset = -1;
+    {
+        RunningRouter router(router_yaml(topics, /*partitions=*/1));
+        inbound_offset = produce_record(topics.inbound, bundle.referral_ref, bundle.body, headers).second;
+        // A bundle no router can read is kept too.
+        produce_record(topics.inbound,
+                       "ref-broken",
+                       R"({"resourceType":"Bundle","type":"message"})",
+                       {{"kind", "fhir"},
+                        {"event", "add-service-request"},
+                        {"referral-ref", "ref-broken"},
+                        {"site", "1234"}});
+        const auto events = consume_all(kafka_bootstrap(), topics.events, 2, 30s);
+        ASSERT_EQ(events.size(), 2U);
+        EXPECT_EQ(events[0].header("outcome"), "unhandled-event");
+        EXPECT_EQ(events[0].key, bundle.referral_ref);
+        const auto body = boost::json::parse(events[0].value).as_object();
+        EXPECT_EQ(body.at("event").as_string(), "notify-update-appointment");
+        EXPECT_EQ(body.at("dlq_topic").as_string(), dlq);
+        EXPECT_EQ(events[1].header("outcome"), "invalid");
+
+        const auto dead = consume_all(kafka_bootstrap(), dlq, 2, 30s);
+        ASSERT_EQ(dead.size(), 2U);
+        EXPECT_EQ(dead[0].key, bundle.referral_ref);
+        EXPECT_EQ(dead[0].value, bundle.body) << "byte for byte";
+        auto expected = header_map(headers);
+        for (const auto& [name, value] : dead[0].headers) {
+            if (!name.starts_with("dlq-")) continue;
+            expected.emplace(name, value);
+        }
+        EXPECT_EQ(dead[0].headers, expected) << "every original header, plus the dlq-* ones";
+        EXPECT_EQ(dead[0].header("dlq-reason"), "unhandled-event");
+        EXPECT_EQ(dead[0].header("dlq-source"), fmt::format("{}/0/{}", topics.inbound, inbound_offset));
+        EXPECT_TRUE(relayctl::parse_rfc3339(dead[0].header("dlq-at")).has_value())
+            << dead[0].header("dlq-at");
+        EXPECT_EQ(dead[1].header("dlq-reason"), "invalid-bundle");
+        EXPECT_FALSE(dead[1].header("dlq-excerpt").empty());
+
+        EXPECT_TRUE(consume_all(kafka_bootstrap(), topics.deliveries, 1, 2s).empty());
+        EXPECT_TRUE(consume_all(kafka_bootstrap(), topics.state, 1, 2s).empty())
+            << "a dead letter does not touch the referral's state";
+
+        // relayctl sees them as inbound records.
+        relayctl::ListOptions list;
+        list.kafka.bootstrap_servers = kafka_bootstrap();
+        list.kafka.dlq_topic = dlq;
+        list.filter.events = {"notify-update-appointment"};
+        list.format = relayctl::ListFormat::kJson;
+        std::ostringstream out, err;
+        ASSERT_EQ(relayctl::list_dlq(list, out, err), 0) << err.str();
+        const auto row = boost::json::parse(out.str()).as_object();
+        EXPECT_EQ(row.at("referral_ref").as_string(), bundle.referral_ref);
+        EXPECT_EQ(row.at("reason").as_string(), "unhandled-event");
+        EXPECT_EQ(row.at("site").as_string(), "1234");
+    }
+
+    // A later router version handles the event: the operator replays the dead letter into the inbound
+    // topic (`relayctl --inbound dlq replay --event notify-update-appointment`).
+    auto defaults = transform::default_handled_events();
+    std::string handled = "handled_events: [notify-update-appointment";
+    for (const auto& e : defaults) handled += ", " + e;
+    handled += "]";
+    RunningRouter router(router_yaml(topics, /*partitions=*/1, "", 0, handled));
+    relayctl::ReplayOptions replay;
+    replay.kafka.bootstrap_servers = kafka_bootstrap();
+    replay.kafka.dlq_topic = dlq;
+    replay.kafka.deliveries_topic = topics.inbound;
+    replay.kafka.events_topic = topics.events;
+    replay.filter.events = {"notify-update-appointment"};
+    replay.yes = true;
+    std::ostringstream out, err;
+    ASSERT_EQ(relayctl::replay_dlq(replay, out, err), 0) << err.str();
+
+    const auto inbound = consume_all(kafka_bootstrap(), topics.inbound, 3, 30s);
+    ASSERT_EQ(inbound.size(), 3U);
+    const auto& replayed = inbound[2];
+    EXPECT_EQ(replayed.key, bundle.referral_ref);
+    EXPECT_EQ(replayed.value, bundle.body);
+    for (const auto& [name, value] : header_map(headers))
+        EXPECT_EQ(replayed.header(name), value) << name << ": every original header is kept";
+    for (const auto& [name, value] : replayed.headers) EXPECT_FALSE(name.starts_with("dlq-")) << name;
+    EXPECT_EQ(replayed.headers.count("attempt"), 0U) << "an inbound record has no delivery attempt";
+    EXPECT_EQ(replayed.header("replayed-from"), dlq + "/0/0");
+
+    const auto events = consume_all(kafka_bootstrap(), topics.events, 4, 30s);
+    ASSERT_EQ(events.size(), 4U) << "unhandled-event, invalid, replayed, routed";
+    int routed = 0;
+    for (const auto& e : events) routed += e.header("outcome") == "routed" ? 1 : 0;
+    EXPECT_EQ(routed, 1);
+    const auto deliveries = consume_all(kafka_bootstrap(), topics.deliveries, 3, 10s);
+    ASSERT_EQ(deliveries.size(), 2U) << "delivered once, to each of the route's two destinations";
+    for (const auto& d : deliveries) {
+        EXPECT_EQ(d.header("event"), "notify-update-appointment");
+        EXPECT_EQ(d.header("referral-ref"), bundle.referral_ref);
+    }
+}
+
+/// Three destinations for site 1234 + INTAKE; `archive` also takes stale versions.
+std::string stale_yaml(const RouterTopics& topics) {
+    std::string yaml = router_yaml(topics, /*partitions=*/1);
+    yaml.erase(yaml.find("destinations:"));
+    return yaml + R"(
+destinations:
+  - {id: intake, format: fhir-r4}
+  - {id: simple, format: hub-json}
+  - {id: archive, format: ocean-fhir, stale: deliver}
+routes:
+  - {site: "1234", external_service_id: INTAKE, destinations: [intake, simple, archive]}
+)";
+}
+
+TEST(RouterKafka, AnOlderVersionArrivingLastNeverReplacesTheNewestAndIsDeliveredOnlyWhereAsked) {
+    const RouterTopics topics = router_topics("stale");
+    RunningRouter router(stale_yaml(topics));
+    ocean_sim::ReferralSpec spec;
+    spec.seed = 41;
+    spec.site_number = "1234";
+    spec.listing_ref = "sim_listing_1";
+    spec.external_service_id = "INTAKE";
+    spec.request_url = "https://relay.example/ocean/1234/fhir";
+    const auto created = ocean_sim::generate(spec);         // Ocean's clock: T
+    const auto spec_1 = ocean_sim::resend_as_update(spec);  // T + 1 h
+    const auto update_1 = ocean_sim::generate(spec_1);
+    const auto update_2 = ocean_sim::generate(ocean_sim::resend_as_update(spec_1));  // T + 2 h
+    ASSERT_LT(*router::parse_fhir_instant_ms(update_1.timestamp),
+              *router::parse_fhir_instant_ms(update_2.timestamp));
+    // The first update reaches us last (Ocean retried it for hours, or resent it after an incident).
+    for (const auto* b : {&created, &update_2, &update_1})
+        produce_record(topics.inbound, b->referral_ref, b->body, inbound_headers(*b, "1234"));
+
+    const auto events = consume_all(kafka_bootstrap(), topics.events, 3, 30s);
+    ASSERT_EQ(events.size(), 3U);
+    EXPECT_EQ(events[0].header("outcome"), "routed");
+    EXPECT_EQ(events[1].header("outcome"), "routed");
+    EXPECT_EQ(events[2].header("outcome"), "stale");
+    const auto stale_event = boost::json::parse(events[2].value).as_object();
+    ASSERT_TRUE(stale_event.contains("destinations"));
+    EXPECT_EQ(boost::json::serialize(stale_event.at("destinations")), R"(["archive"])");
+
+    const auto deliveries = consume_all(kafka_bootstrap(), topics.deliveries, 8, 10s);
+    ASSERT_EQ(deliveries.size(), 7U) << "two versions to three destinations, the stale one to archive only";
+    int stale = 0;
+    for (const auto& d : deliveries) {
+        if (d.header("stale") != "true") continue;
+        ++stale;
+        EXPECT_EQ(d.header("destination"), "archive");
+        EXPECT_EQ(d.value, update_1.body);
+    }
+    EXPECT_EQ(stale, 1);
+
+    // The changelog: state + bundle for the two versions taken in, only the state (its seen key) for the
+    // stale one. The latest bundle, what the updater echoes to Ocean, is the newest version.
+    const auto changelog = consume_all(kafka_bootstrap(), topics.state, 6, 10s);
+    ASSERT_EQ(changelog.size(), 5U);
+    std::map<std::string, std::string> last;
+    for (const auto& record : changelog) last[record.key] = record.value;
+    EXPECT_EQ(last.at(created.referral_ref + "#bundle"), update_2.body);
+    const auto state = router::decode_state(last.at(created.referral_ref));
+    ASSERT_TRUE(state);
+    EXPECT_EQ(state->ocean_ms, *router::parse_fhir_instant_ms(update_2.timestamp));
+    EXPECT_EQ(state->seen.size(), 3U);
 }
 
 }  // namespace

@@ -18,6 +18,8 @@ namespace {
 struct FilterArgs {
     std::vector<std::string> destinations;
     std::vector<std::string> referrals;
+    std::vector<std::string> events;
+    std::vector<std::string> sites;
     std::string since;
     std::string until;
     std::vector<std::string> records;
@@ -26,6 +28,8 @@ struct FilterArgs {
     void add_to(CLI::App& command) {
         command.add_option("--destination", destinations, "only this destination id (repeatable)");
         command.add_option("--referral", referrals, "only this referral ref (repeatable)");
+        command.add_option("--event", events, "only this Ocean event code, the `event` header (repeatable)");
+        command.add_option("--site", sites, "only this Ocean site, the `site` header (repeatable)");
         command.add_option("--since",
                            since,
                            "dead-lettered at or after: RFC 3339 (2026-11-24T15:00:00Z, 2026-11-24) or an age "
@@ -39,6 +43,8 @@ struct FilterArgs {
         Filter filter;
         filter.destinations = destinations;
         filter.referrals = referrals;
+        filter.events = events;
+        filter.sites = sites;
         if (!since.empty()) filter.since = parse_time_bound("--since", since, now);
         if (!until.empty()) filter.until = parse_time_bound("--until", until, now);
         for (const auto& text : records) {
@@ -89,9 +95,17 @@ int run_cli(
     app.add_option("--kafka-property",
                    properties,
                    "extra librdkafka property key=value, e.g. security.protocol=SASL_SSL (repeatable)");
-    app.add_option("--dlq-topic", kafka.dlq_topic, "dead-letter topic")->capture_default_str();
-    app.add_option("--deliveries-topic", kafka.deliveries_topic, "topic replays are produced to")
-        ->capture_default_str();
+    CLI::Option* dlq_topic =
+        app.add_option("--dlq-topic", kafka.dlq_topic, "dead-letter topic")->capture_default_str();
+    CLI::Option* deliveries_topic =
+        app.add_option("--deliveries-topic", kafka.deliveries_topic, "topic replays are produced to")
+            ->capture_default_str();
+    bool inbound = false;
+    app.add_flag("--inbound",
+                 inbound,
+                 fmt::format("the router's dead letters: --dlq-topic {} --deliveries-topic {} unless given",
+                             kInboundDlqTopic,
+                             kInboundTopic));
     app.add_option("--events-topic", kafka.events_topic, "topic of the 'replayed' outcomes")
         ->capture_default_str();
     app.add_option("--timeout", timeout, "deadline of each broker round trip (250ms, 5s, 2m)")
@@ -139,6 +153,11 @@ int run_cli(
     // Library log lines are for services; an operator's terminal gets relayctl's own messages.
     log::set_service("relayctl");
     log::set_level(log::Level::kError);
+
+    if (inbound) {
+        if (dlq_topic->count() == 0) kafka.dlq_topic = kInboundDlqTopic;
+        if (deliveries_topic->count() == 0) kafka.deliveries_topic = kInboundTopic;
+    }
 
     try {
         const auto parsed_timeout = parse_duration(timeout);

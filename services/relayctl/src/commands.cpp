@@ -337,8 +337,8 @@ int replay_dlq(const ReplayOptions& options, std::ostream& out, std::ostream& er
         // Checked before anything touches the cluster: the guard against replaying everything by accident.
         if (options.filter.empty() && !options.all) {
             throw UsageError(
-                "replay needs a filter (--destination, --referral, --since, --until, --record, --reason) or "
-                "--all to replay every record");
+                "replay needs a filter (--destination, --referral, --event, --site, --since, --until, "
+                "--record, --reason) or --all to replay every record");
         }
         if (options.all && !options.filter.empty())
             throw UsageError("--all replays every record: drop it, or drop the filters");
@@ -377,7 +377,9 @@ int replay_dlq(const ReplayOptions& options, std::ostream& out, std::ostream& er
         }
 
         std::map<std::string, std::size_t> by_destination;
-        for (const auto& r : selected) ++by_destination[printable(r.destination())];
+        // Inbound records (the router's DLQ) have no destination yet: counted by event code instead.
+        for (const auto& r : selected)
+            ++by_destination[printable(r.is_inbound() ? "event " + r.header("event") : r.destination())];
         std::string destinations;
         for (const auto& [destination, count] : by_destination)
             destinations += fmt::format("{}{} {}", destinations.empty() ? "" : ", ", count, destination);

@@ -87,6 +87,10 @@ std::string DlqRecord::referral_ref() const {
     return bar == std::string::npos ? key : key.substr(bar + 1);
 }
 
+bool DlqRecord::is_inbound() const {
+    return has_header("kind") && !has_header("destination");
+}
+
 std::optional<SystemTime> DlqRecord::dead_lettered_at() const {
     if (const std::string at = header("dlq-at"); !at.empty()) {
         if (auto parsed = parse_rfc3339(at)) return parsed;
@@ -166,7 +170,8 @@ SystemTime parse_time_bound(std::string_view option, std::string_view text, Syst
 // -- Filter ---------------------------------------------------------------------------------------
 
 bool Filter::empty() const {
-    return destinations.empty() && referrals.empty() && !since && !until && records.empty() && !reason;
+    return destinations.empty() && referrals.empty() && events.empty() && sites.empty() && !since && !until &&
+           records.empty() && !reason;
 }
 
 bool Filter::matches(const DlqRecord& record) const {
@@ -175,6 +180,8 @@ bool Filter::matches(const DlqRecord& record) const {
     };
     if (!one_of(destinations, record.destination())) return false;
     if (!one_of(referrals, record.referral_ref())) return false;
+    if (!one_of(events, record.header("event"))) return false;
+    if (!one_of(sites, record.header("site"))) return false;
     if (!records.empty() && std::find(records.begin(), records.end(), record.ref()) == records.end())
         return false;
     if (reason && lower(record.header("dlq-reason")).find(lower(*reason)) == std::string::npos) return false;
@@ -204,7 +211,7 @@ std::vector<kafka::Header> replay_headers(const DlqRecord& record,
     out.reserve(record.headers.size() + 3);
     for (const auto& h : record.headers)
         if (!is_dropped_on_replay(h.name)) out.push_back(h);
-    out.push_back({"attempt", "0"});
+    if (!record.is_inbound()) out.push_back({"attempt", "0"});
     out.push_back({"replayed-from", fmt::format("{}/{}/{}", dlq_topic, record.partition, record.offset)});
     out.push_back({"replayed-at", std::string(replayed_at)});
     return out;

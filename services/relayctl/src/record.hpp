@@ -31,6 +31,10 @@ class UsageError : public std::runtime_error {
 inline constexpr std::string_view kDefaultDlqTopic = "relay.deliveries.dlq.v1";
 inline constexpr std::string_view kDefaultDeliveriesTopic = "relay.deliveries.v1";
 inline constexpr std::string_view kDefaultEventsTopic = "relay.events.v1";
+/// The router's dead letters (what Ocean sent that it did not route) and where their replays go
+/// (`--inbound`): a replayed record is routed again by the router.
+inline constexpr std::string_view kInboundDlqTopic = "relay.inbound.dlq.v1";
+inline constexpr std::string_view kInboundTopic = "ocean.inbound.v1";
 
 /// One record of the DLQ topic: "<partition>:<offset>".
 struct RecordRef {
@@ -66,6 +70,9 @@ struct DlqRecord {
     [[nodiscard]] std::string referral_ref() const;
     /// When it was dead-lettered: the `dlq-at` header, else the record timestamp; nullopt if neither.
     [[nodiscard]] std::optional<SystemTime> dead_lettered_at() const;
+    /// An inbound record (the router's DLQ): the ingress's `kind` header and no destination. Its replay
+    /// is the record Ocean sent, so it gets none of the delivery service's per-run state.
+    [[nodiscard]] bool is_inbound() const;
 };
 
 /// RFC 3339 ("2026-11-24T15:17:05.123Z", "2026-11-24T10:17:05-05:00", fraction optional, 't'/'z' or a
@@ -81,6 +88,10 @@ SystemTime parse_time_bound(std::string_view option, std::string_view text, Syst
 struct Filter {
     std::vector<std::string> destinations;
     std::vector<std::string> referrals;
+    /// The `event` header (Ocean's event code), e.g. the one a router did not handle.
+    std::vector<std::string> events;
+    /// The `site` header (the Ocean site the record came from or is for).
+    std::vector<std::string> sites;
     /// Both bounds inclusive, compared with dead_lettered_at(); a record without a time never matches
     /// a time bound.
     std::optional<SystemTime> since;
@@ -100,7 +111,8 @@ struct Filter {
 /// (`dlq-*`) and the delivery service's per-hop state (`park-token`, `due`, `first-attempt-at`,
 /// `attempt`, earlier `replayed-*`), then `attempt: 0`, `replayed-from: <dlq topic>/<p>/<o>` and
 /// `replayed-at`. `idempotency-key` passes through unchanged, so a destination that already took the
-/// record recognises the replay.
+/// record recognises the replay. An inbound record (is_inbound) gets no `attempt`: every other header
+/// it came with is kept, so the router reads it as the ingress wrote it.
 std::vector<kafka::Header> replay_headers(const DlqRecord& record,
                                           std::string_view dlq_topic,
                                           std::string_view replayed_at);

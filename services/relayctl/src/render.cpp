@@ -115,6 +115,7 @@ void write_json_lines(std::ostream& out, const std::string& topic, const std::ve
                          {"destination", r.destination()},
                          {"referral_ref", r.referral_ref()},
                          {"event", r.header("event")},
+                         {"site", r.header("site")},
                          {"attempts", number_or_text(r, "attempt")},
                          {"status", number_or_text(r, "dlq-status")},
                          {"reason", r.header("dlq-reason")},

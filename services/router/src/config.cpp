@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <set>
 
+#include "relay/transform/events.hpp"
+
 namespace relay::router {
 namespace {
 
@@ -36,6 +38,9 @@ std::vector<kafka::TopicSpec> RouterConfig::topic_specs() const {
     // The changelog keeps the last record per referral forever; tombstones go after a day.
     state.configs = {{"cleanup.policy", "compact"}, {"delete.retention.ms", "86400000"}};
     specs.push_back(std::move(state));
+    // The inbound DLQ holds inbound records byte for byte (plus a few headers): its record size is the
+    // router's own message_max_bytes, the largest inbound record it fetches.
+    specs.push_back(spec(topics.inbound_dlq));
     return specs;
 }
 
@@ -86,6 +91,23 @@ RouterConfig load_config(ConfigReader& reader) {
     config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
     config.topics.state = read_topic(topics, prefix, "state", config.topics.state);
+    config.topics.inbound_dlq = read_topic(topics, prefix, "inbound_dlq", config.topics.inbound_dlq);
+    for (const auto* other :
+         {&config.topics.inbound, &config.topics.deliveries, &config.topics.events, &config.topics.state}) {
+        if (*other == config.topics.inbound_dlq)
+            topics.fail("inbound_dlq", "must be a topic of its own, not '" + *other + "'");
+    }
+
+    config.handled_events = root.string_list("handled_events", transform::default_handled_events());
+    config.ignored_events = root.string_list("ignored_events", {});
+    for (const auto& e : config.handled_events)
+        if (e.empty()) root.fail("handled_events", "an event code must not be empty");
+    for (const auto& e : config.ignored_events) {
+        if (e.empty()) root.fail("ignored_events", "an event code must not be empty");
+        if (std::find(config.handled_events.begin(), config.handled_events.end(), e) !=
+            config.handled_events.end())
+            root.fail("ignored_events", "'" + e + "' is also in handled_events: handle it or ignore it");
+    }
 
     auto dedup = root.child("dedup");
     config.dedup.window = std::chrono::duration_cast<std::chrono::seconds>(
@@ -107,6 +129,7 @@ RouterConfig load_config(ConfigReader& reader) {
         const std::string format =
             node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
         d.format = *transform::parse_format(format);
+        d.deliver_stale = node.choice("stale", "drop", {"drop", "deliver"}) == "deliver";
         config.destinations.push_back(std::move(d));
     }
     for (auto& node : root.list("routes")) {

@@ -20,6 +20,9 @@ struct RouterTopics {
     std::string deliveries = "relay.deliveries.v1";
     std::string events = "relay.events.v1";
     std::string state = "relay.referrals.state.v1";
+    /// What Ocean sent that the router does not route (an event it does not handle, a bundle it cannot
+    /// read): the inbound record as it was, for relayctl to replay once a router handles it.
+    std::string inbound_dlq = "relay.inbound.dlq.v1";
 };
 
 struct RouterKafka {
@@ -52,6 +55,10 @@ struct RouterConfig {
     DedupPolicy dedup;
     std::vector<Destination> destinations;
     std::vector<Route> routes;
+    /// Event codes routed; any other (not ignored) goes to the inbound DLQ as `unhandled-event`.
+    std::vector<std::string> handled_events;
+    /// Event codes dropped on purpose (an `ignored` event, committed): nothing to deliver, nothing kept.
+    std::vector<std::string> ignored_events;
     std::chrono::milliseconds grace_period{25'000};
     /// How often idle referrals are looked for (dedup.retention).
     std::chrono::milliseconds sweep_interval{600'000};

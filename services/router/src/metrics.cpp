@@ -37,8 +37,8 @@ RouterMetrics::RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
       records_(
           prometheus::BuildCounter()
               .Name("relay_router_records_total")
-              .Help("Inbound records by Ocean event and outcome (routed, duplicate, echo, unrouted, invalid, "
-                    "pushed)")
+              .Help("Inbound records by Ocean event and outcome (routed, duplicate, echo, stale, unrouted, "
+                    "invalid, ignored, unhandled-event, pushed)")
               .Register(*registry_)),
       render_(prometheus::BuildHistogram()
                   .Name("relay_router_render_duration_seconds")
@@ -51,7 +51,12 @@ RouterMetrics::RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
       warnings_(prometheus::BuildCounter()
                     .Name("relay_router_parse_warnings_total")
                     .Help("Unexpected but tolerated bundle shapes, by warning code")
-                    .Register(*registry_)) {
+                    .Register(*registry_)),
+      dead_letters_(prometheus::BuildCounter()
+                        .Name("relay_router_dead_letters_total")
+                        .Help("Inbound records produced to the inbound DLQ, by reason (unhandled-event, "
+                              "invalid-bundle)")
+                        .Register(*registry_)) {
     parse_ = &prometheus::BuildHistogram()
                   .Name("relay_router_parse_duration_seconds")
                   .Help("Time to parse one inbound bundle into the canonical referral")

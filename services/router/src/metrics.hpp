@@ -22,12 +22,17 @@ class RouterMetrics {
     RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
                   const std::vector<std::string>& destinations);
 
-    /// outcome: routed | duplicate | echo | unrouted | invalid | pushed
+    /// outcome: routed | duplicate | echo | stale | unrouted | invalid | ignored | unhandled-event |
+    /// pushed
     void record(std::string_view event, std::string_view outcome);
     void parse_seconds(double seconds) { parse_->Observe(seconds); }
     void render_seconds(std::string_view format, double seconds);
     void delivery(const std::string& destination);
     void parse_warning(std::string_view code);
+    /// reason: unhandled-event | invalid-bundle
+    void dead_letter(std::string_view reason) {
+        dead_letters_.Add({{"reason", std::string(reason)}}).Increment();
+    }
 
     prometheus::Gauge& state_referrals() { return *state_referrals_; }
     prometheus::Gauge& consumer_lag() { return *consumer_lag_; }
@@ -45,6 +50,7 @@ class RouterMetrics {
     prometheus::Family<prometheus::Histogram>& render_;
     prometheus::Family<prometheus::Counter>& deliveries_;
     prometheus::Family<prometheus::Counter>& warnings_;
+    prometheus::Family<prometheus::Counter>& dead_letters_;
     prometheus::Histogram* parse_;
     std::map<std::string, prometheus::Counter*, std::less<>> records_cache_;
     std::map<std::string, prometheus::Histogram*, std::less<>> render_cache_;

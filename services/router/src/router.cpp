@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -57,6 +58,10 @@ double seconds_since(Clock::time_point start) {
 std::string header_or(const kafka::Message& m, std::string_view name, std::string_view fallback = {}) {
     const auto value = m.header(name);
     return std::string(value ? *value : fallback);
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
 }
 
 struct Outgoing {
@@ -333,6 +338,48 @@ struct Router::Impl : kafka::RebalanceListener {
         return Outgoing{config.topics.events, referral_ref, json::serialize(body), std::move(headers)};
     }
 
+    [[nodiscard]] bool handles(std::string_view event) const {
+        return contains(config.handled_events, event);
+    }
+
+    /// The inbound record for the inbound DLQ: key, value and every header as they came (a replay
+    /// removes only the `dlq-*` ones), plus why, when and where from. `excerpt` is codes only, no PHI.
+    Outgoing dead_letter(const kafka::Message& m, std::string_view reason, std::string excerpt = {}) {
+        std::vector<kafka::Header> headers = m.headers();
+        headers.push_back({"dlq-reason", std::string(reason)});
+        headers.push_back({"dlq-at", format_rfc3339_millis(system_now())});
+        headers.push_back({"dlq-source", fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())});
+        if (!excerpt.empty()) headers.push_back({"dlq-excerpt", std::move(excerpt)});
+        metrics.dead_letter(reason);
+        return Outgoing{
+            config.topics.inbound_dlq, std::string(m.key()), std::string(m.value()), std::move(headers)};
+    }
+
+    /// An event code the router does not route: ignored on purpose (configured), or dead-lettered so a
+    /// router that handles it can take it in after a replay. Neither touches the referral's state.
+    void not_handled(const kafka::Message& m,
+                     const std::string& event,
+                     const std::string& referral_ref,
+                     const std::string& site,
+                     const std::string& traceparent,
+                     std::vector<Outgoing>& outgoing) {
+        const bool ignored = contains(config.ignored_events, event);
+        const std::string outcome = ignored ? "ignored" : "unhandled-event";
+        auto body = event_base(outcome, m, referral_ref, event, site);
+        if (!ignored) {
+            body["dlq_topic"] = config.topics.inbound_dlq;
+            outgoing.push_back(dead_letter(m, "unhandled-event"));
+        }
+        outgoing.push_back(event_record(body, outcome, referral_ref, traceparent));
+        metrics.record(event, outcome);
+        log::debug("inbound record not routed: event not handled",
+                   {{"outcome", outcome},
+                    {"referral_ref", referral_ref},
+                    {"event", event},
+                    {"partition", m.partition()},
+                    {"offset", static_cast<long long>(m.offset())}});
+    }
+
     void process(const kafka::Message& m) {
         const auto it = partitions.find(m.partition());
         if (it == partitions.end() || stopping) {
@@ -362,6 +409,10 @@ struct Router::Impl : kafka::RebalanceListener {
                 outgoing.push_back(event_record(body, "invalid", referral_ref, traceparent));
                 metrics.record(kPushedKind, "invalid");
             }
+        } else if (const std::string& claimed = event; !claimed.empty() && !handles(claimed)) {
+            // The ingress's `event` header is the bundle's own code: an event this router does not
+            // route needs no parse (it may not even be a referral).
+            not_handled(m, claimed, referral_ref, site, traceparent, outgoing);
         } else {
             const auto parse_start = Clock::now();
             transform::ParseResult parsed = parser.parse(m.value());
@@ -378,6 +429,9 @@ struct Router::Impl : kafka::RebalanceListener {
                 body["error"] = json::object{
                     {"code", error.code}, {"expression", error.expression}, {"message", error.message}};
                 outgoing.push_back(event_record(body, "invalid", referral_ref, traceparent));
+                // Nothing Ocean sent is lost: the record as it came, for inspection and replay.
+                outgoing.push_back(
+                    dead_letter(m, "invalid-bundle", fmt::format("{} at {}", error.code, error.expression)));
                 metrics.record(event.empty() ? "unknown" : event, "invalid");
                 log::warn("inbound record is not a usable referral",
                           {{"partition", m.partition()},
@@ -385,6 +439,8 @@ struct Router::Impl : kafka::RebalanceListener {
                            {"referral_ref", referral_ref},
                            {"code", error.code},
                            {"expression", error.expression}});
+            } else if (!handles(parsed.referral->event)) {
+                not_handled(m, parsed.referral->event, referral_ref, site, traceparent, outgoing);
             } else {
                 route(m, slot, *parsed.referral, std::move(warnings), traceparent, now, outgoing, state);
             }
@@ -415,17 +471,37 @@ struct Router::Impl : kafka::RebalanceListener {
                std::int64_t now,
                std::vector<Outgoing>& outgoing,
                std::optional<PendingState>& state) {
-        const std::string key = idempotency_key(referral);
+        // The ingress writes the authenticated integration's site into the `site` header: that, not the
+        // payload's target listing, says whose referral this is, so one site's credentials cannot route
+        // a referral to another site's destinations. The payload's site only serves older records.
+        const std::string header_site = header_or(m, "site");
+        const std::string& payload_site = referral.target.site_number;
+        const std::string& site = header_site.empty() ? payload_site : header_site;
+        if (!header_site.empty() && header_site != payload_site) {
+            metrics.parse_warning("site-mismatch");
+            warnings.push_back(json::object{
+                {"code", "site-mismatch"},
+                {"expression", "MessageHeader.destination.receiver (target listing id-site-number)"},
+                {"message",
+                 fmt::format("the target listing names site '{}' but the record came from site '{}'s "
+                             "integration: routed for site '{}'",
+                             payload_site,
+                             header_site,
+                             header_site)}});
+        }
+        const std::string key = idempotency_key(referral, site);
         const Verdict verdict = slot.store.take(referral, key, now);
         const std::string& ref = referral.referral_ref;
-        const std::string& site = referral.target.site_number;
         std::string outcome = verdict == Verdict::kDeliver ? "routed" : to_string(verdict);
         json::array destinations;
 
-        if (verdict == Verdict::kDeliver) {
-            const auto targets =
+        if (verdict == Verdict::kDeliver || verdict == Verdict::kStale) {
+            auto targets =
                 routing.resolve(site, referral.target.external_service_id, referral.target.listing_ref);
-            if (targets.empty()) outcome = "unrouted";
+            if (targets.empty() && verdict == Verdict::kDeliver) outcome = "unrouted";
+            // A stale version goes only where a destination asked for them, marked as such.
+            if (verdict == Verdict::kStale)
+                std::erase_if(targets, [](const Destination* d) { return !d->deliver_stale; });
             std::map<transform::Format, std::string> rendered;
             for (const Destination* d : targets) {
                 auto cached = rendered.find(d->format);
@@ -446,6 +522,7 @@ struct Router::Impl : kafka::RebalanceListener {
                     {"site", site},
                     {"attempt", "0"},
                     {"source", fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())}};
+                if (verdict == Verdict::kStale) headers.push_back({"stale", "true"});
                 if (!traceparent.empty()) headers.push_back({"traceparent", traceparent});
                 outgoing.push_back(Outgoing{
                     config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
@@ -465,10 +542,13 @@ struct Router::Impl : kafka::RebalanceListener {
         outgoing.push_back(event_record(body, outcome, ref, traceparent));
 
         if (verdict != Verdict::kDuplicate) {
-            // The bundle was taken in: its state and the latest bundle go to the changelog.
+            // The bundle was taken in: its state and the latest bundle go to the changelog. A stale one
+            // only adds its key to the state: the latest bundle (what the updater echoes back to Ocean)
+            // stays the newer one.
             state.emplace();
             state->records.push_back({ref, encode_state(*slot.store.find(ref))});
-            state->records.push_back({ref + std::string(kBundleKeySuffix), std::string(m.value())});
+            if (verdict != Verdict::kStale)
+                state->records.push_back({ref + std::string(kBundleKeySuffix), std::string(m.value())});
         }
         // Every outcome is on relay.events.v1; the log only repeats it at debug level, as a burst of
         // Ocean resends would otherwise be a burst of log lines.

@@ -14,6 +14,9 @@ namespace relay::router {
 struct Destination {
     std::string id;  ///< [a-z0-9-]: Kafka key part, header, metric label
     transform::Format format = transform::Format::kFhirR4;
+    /// A version older than the referral's latest (a late Ocean retry or resend): dropped by default;
+    /// true = delivered anyway, marked with the header `stale: true`.
+    bool deliver_stale = false;
 };
 
 /// One routing rule. The most specific matching rule wins:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <chrono>
 
 #include "relay/core/encoding.hpp"
 
@@ -119,14 +120,65 @@ std::string str(const json::object& o, std::string_view key) {
 }  // namespace
 
 std::string idempotency_key(const Referral& r) {
+    return idempotency_key(r, r.target.site_number);
+}
+
+std::string idempotency_key(const Referral& r, std::string_view site) {
     const std::string& message_id = !r.message_header_id.empty() ? r.message_header_id : r.bundle_id;
     return hex_encode(Sha256()
-                          .field(r.target.site_number)
+                          .field(site)
                           .field(r.referral_ref)
                           .field(r.event)
                           .field(message_id)
                           .field(r.timestamp)
                           .finish());
+}
+
+std::optional<std::int64_t> parse_fhir_instant_ms(std::string_view text) {
+    using namespace std::chrono;
+    const auto digits = [&text](std::size_t pos, std::size_t n, int& out) {
+        if (pos + n > text.size()) return false;
+        out = 0;
+        for (std::size_t i = pos; i < pos + n; ++i) {
+            if (text[i] < '0' || text[i] > '9') return false;
+            out = out * 10 + (text[i] - '0');
+        }
+        return true;
+    };
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
+    if (!digits(0, 4, y) || text.size() < 19 || text[4] != '-' || !digits(5, 2, mo) || text[7] != '-' ||
+        !digits(8, 2, d) || text[10] != 'T' || !digits(11, 2, h) || text[13] != ':' || !digits(14, 2, mi) ||
+        text[16] != ':' || !digits(17, 2, s))
+        return std::nullopt;
+    const year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+    if (!date.ok() || h > 23 || mi > 59 || s > 60) return std::nullopt;
+    std::int64_t ms = duration_cast<milliseconds>(sys_days(date).time_since_epoch()).count() +
+                      ((h * 60LL + mi) * 60LL + s) * 1000LL;
+    std::size_t pos = 19;
+    if (pos < text.size() && text[pos] == '.') {
+        const std::size_t start = ++pos;
+        int fraction = 0;
+        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+            if (pos - start < 3) fraction = fraction * 10 + (text[pos] - '0');
+            ++pos;
+        }
+        if (pos == start) return std::nullopt;
+        for (std::size_t n = pos - start; n < 3; ++n) fraction *= 10;
+        ms += fraction;
+    }
+    if (pos >= text.size()) return std::nullopt;
+    if (text[pos] == 'Z' && pos + 1 == text.size()) return ms;
+    int oh = 0, om = 0;
+    if ((text[pos] != '+' && text[pos] != '-') || text.size() != pos + 6 || !digits(pos + 1, 2, oh) ||
+        text[pos + 3] != ':' || !digits(pos + 4, 2, om) || oh > 23 || om > 59)
+        return std::nullopt;
+    const std::int64_t offset = (oh * 60LL + om) * 60'000LL;
+    return text[pos] == '+' ? ms - offset : ms + offset;
+}
+
+std::optional<std::int64_t> ocean_time_ms(const Referral& r) {
+    if (auto t = parse_fhir_instant_ms(r.timestamp)) return t;
+    return parse_fhir_instant_ms(r.last_updated);
 }
 
 std::string content_fingerprint(const Referral& r) {
@@ -174,12 +226,16 @@ std::string encode_state(const ReferralState& state) {
         for (const auto& i : items) out.emplace_back(i);
         return out;
     };
-    return json::serialize(json::object{{"v", 1},
-                                        {"seen", std::move(seen)},
-                                        {"content", state.content},
-                                        {"receiver", strings(state.receiver)},
-                                        {"pushed", strings(state.pushed)},
-                                        {"updated_at", state.updated_at}});
+    json::object out{{"v", 1},
+                     {"seen", std::move(seen)},
+                     {"content", state.content},
+                     {"receiver", strings(state.receiver)},
+                     {"pushed", strings(state.pushed)},
+                     {"updated_at", state.updated_at}};
+    // Optional within version 1: a reader without it ignores it, and a record without it decodes as
+    // "unknown", so routers of either kind can read each other's changelog during a rolling upgrade.
+    if (state.ocean_ms != 0) out["ocean_at_ms"] = state.ocean_ms;
+    return json::serialize(out);
 }
 
 std::optional<ReferralState> decode_state(std::string_view text) {
@@ -209,6 +265,8 @@ std::optional<ReferralState> decode_state(std::string_view text) {
     strings("pushed", state.pushed);
     if (const auto* at = o.if_contains("updated_at"); at != nullptr && at->is_int64())
         state.updated_at = at->as_int64();
+    if (const auto* at = o.if_contains("ocean_at_ms"); at != nullptr && at->is_int64())
+        state.ocean_ms = at->as_int64();
     return state;
 }
 
@@ -222,6 +280,8 @@ const char* to_string(Verdict verdict) {
             return "duplicate";
         case Verdict::kEcho:
             return "echo";
+        case Verdict::kStale:
+            return "stale";
     }
     return "unknown";
 }
@@ -246,6 +306,14 @@ Verdict PartitionStore::take(const Referral& referral, const std::string& key, s
     const std::int64_t horizon = now - policy_.window.count();
     for (const auto& s : state.seen)
         if (s.key == key && s.at >= horizon) return Verdict::kDuplicate;
+
+    // Equal times, or a time missing on either side, order nothing: taken in as before.
+    const std::optional<std::int64_t> ocean = ocean_time_ms(referral);
+    if (ocean && state.ocean_ms != 0 && *ocean < state.ocean_ms) {
+        remember(state, key, now);
+        return Verdict::kStale;
+    }
+    if (ocean) state.ocean_ms = *ocean;
 
     std::string content = content_fingerprint(referral);
     std::vector<std::string> receiver = receiver_items(referral);

@@ -24,8 +24,25 @@ namespace relay::router {
 
 /// ocean-api.md §8 [P]: sha256(site | referral ref | event | MessageHeader.id or Bundle.id |
 /// Bundle.timestamp), hex. The same Ocean message (a retry, a plain duplicate, a replay of the topic) gives
-/// the same key; a resend is a new message (new MessageHeader id) and a new key.
+/// the same key; a resend is a new message (new MessageHeader id) and a new key. `site` is the site the
+/// record is routed for (the authenticated integration's); the one-argument form uses the payload's.
+std::string idempotency_key(const transform::Referral& referral, std::string_view site);
 std::string idempotency_key(const transform::Referral& referral);
+
+/// A FHIR instant / dateTime with a time and an offset ("2025-05-27T11:45:06.783-04:00", "...Z"; any
+/// number of fraction digits) as milliseconds since the epoch; nullopt for anything else (a bare date,
+/// no offset, out-of-range fields).
+std::optional<std::int64_t> parse_fhir_instant_ms(std::string_view text);
+
+/// Ocean's clock for this version of the referral, in ms since the epoch; nullopt if the bundle carries
+/// none. Measured over the real v0.11.1 fixtures, the v0.10/v0.11 test samples and ocean-sim's
+/// generator: Bundle.timestamp is present in every one of them (with milliseconds and Toronto's offset,
+/// which changes with DST: hence compared as instants, never as text), and a resend of the same referral
+/// gets a later one; Bundle.meta.lastUpdated is present and equal to it wherever seen; MessageHeader and
+/// ServiceRequest carry no meta.lastUpdated at all (their meta holds only profile / security), and
+/// ServiceRequest.authoredOn is the referral's creation, the same on every version. So: Bundle.timestamp,
+/// else Bundle.meta.lastUpdated, else none (the version is then taken in as before, unordered).
+std::optional<std::int64_t> ocean_time_ms(const transform::Referral& referral);
 
 /// What the referral says, without the message envelope (ids, timestamp, event, reason) and without the
 /// receiver side (Tasks, Appointments, Communications): equal fingerprints = the same referral content.
@@ -57,6 +74,9 @@ struct ReferralState {
     std::vector<std::string> receiver;  ///< receiver_items of the last bundle taken in
     std::vector<std::string> pushed;    ///< items pushed by the updater that Ocean has not echoed yet
     std::int64_t updated_at = 0;
+    /// ocean_time_ms of the latest version taken in (0 = unknown: none yet, none in the bundles, or a
+    /// changelog record written before this was kept). An older version never replaces it.
+    std::int64_t ocean_ms = 0;
     bool operator==(const ReferralState&) const = default;
 };
 
@@ -79,6 +99,9 @@ enum class Verdict {
     kDeliver,    ///< new: route and deliver
     kDuplicate,  ///< the same message again (retry, duplicate, replay): drop
     kEcho,       ///< Ocean reflecting only what the updater pushed: drop
+    /// Older (by Ocean's clock) than the latest version taken in: a late retry or resend. Never replaces
+    /// the state or the latest bundle; delivered only where a destination asks for stale versions.
+    kStale,
 };
 const char* to_string(Verdict verdict);
 
@@ -87,8 +110,8 @@ class PartitionStore {
    public:
     explicit PartitionStore(DedupPolicy policy) : policy_(policy) {}
 
-    /// Decides what an inbound message is and records it (a kDuplicate changes nothing). `now` in
-    /// seconds since the epoch.
+    /// Decides what an inbound message is and records it (a kDuplicate changes nothing; a kStale only
+    /// remembers its key, so its own retries are duplicates). `now` in seconds since the epoch.
     Verdict take(const transform::Referral& referral, const std::string& key, std::int64_t now);
 
     /// The updater pushed these items: Ocean's echo of them will not be delivered.

@@ -42,6 +42,9 @@ TEST(RelayctlCli, HelpAndVersionExitZero) {
     EXPECT_EQ(replay_help.code, kExitOk);
     EXPECT_NE(replay_help.out.find("--dry-run"), std::string::npos);
     EXPECT_EQ(run({"--version"}).code, kExitOk);
+    EXPECT_NE(help.out.find("--inbound"), std::string::npos) << "the router's dead letters";
+    EXPECT_NE(replay_help.out.find("--event"), std::string::npos);
+    EXPECT_NE(replay_help.out.find("--site"), std::string::npos);
 }
 
 TEST(RelayctlCli, ParseErrorsAreUsageErrors) {

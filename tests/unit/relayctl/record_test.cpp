@@ -230,3 +230,73 @@ TEST(RelayctlReplay, EventNamesTheRecordAndItsOrigin) {
 
 }  // namespace
 }  // namespace relay::relayctl
+
+namespace relay::relayctl {
+namespace {
+
+/// A dead letter of the router: the inbound record as the ingress wrote it, plus the router's dlq-*.
+DlqRecord inbound_letter(std::string event, std::string site) {
+    DlqRecord r;
+    r.partition = 0;
+    r.offset = 5;
+    r.key = "R9";
+    r.headers = {{"kind", "fhir"},
+                 {"integration", "clinic"},
+                 {"site", site},
+                 {"event", event},
+                 {"referral-ref", "R9"},
+                 {"received-at", "2026-11-24T09:00:00.000Z"},
+                 {"event-handled", "false"},
+                 {"traceparent", "00-abc-def-01"},
+                 {"dlq-reason", "unhandled-event"},
+                 {"dlq-at", "2026-11-24T09:00:01.000Z"},
+                 {"dlq-source", "ocean.inbound.v1/0/12"}};
+    return r;
+}
+
+TEST(RelayctlInbound, TheRoutersDeadLettersAreInboundRecordsAndFilterByEventAndSite) {
+    const DlqRecord a = inbound_letter("notify-update-appointment", "1234");
+    const DlqRecord b = inbound_letter("add-service-request", "5678");
+    EXPECT_TRUE(a.is_inbound());
+    EXPECT_FALSE(letter("intake", "R1", "x", "").is_inbound()) << "a delivery dead letter";
+    EXPECT_EQ(a.destination(), "") << "none yet: --destination selects no inbound record";
+    EXPECT_EQ(a.referral_ref(), "R9");
+
+    Filter events;
+    events.events = {"notify-update-appointment"};
+    EXPECT_FALSE(events.empty());
+    EXPECT_TRUE(events.matches(a));
+    EXPECT_FALSE(events.matches(b));
+    Filter sites;
+    sites.sites = {"5678", "9999"};
+    EXPECT_FALSE(sites.empty());
+    EXPECT_FALSE(sites.matches(a));
+    EXPECT_TRUE(sites.matches(b));
+    Filter destination;
+    destination.destinations = {"intake"};
+    EXPECT_FALSE(destination.matches(a));
+    Filter reason;
+    reason.reason = "unhandled";
+    EXPECT_TRUE(reason.matches(a));
+}
+
+TEST(RelayctlInbound, AReplayKeepsEveryInboundHeaderButTheDeadLettersAndAddsNoAttempt) {
+    const DlqRecord r = inbound_letter("notify-update-appointment", "1234");
+    const auto headers = replay_headers(r, "relay.inbound.dlq.v1", "2026-11-24T12:00:00.000Z");
+    std::vector<std::pair<std::string, std::string>> got;
+    for (const auto& h : headers) got.emplace_back(h.name, h.value);
+    const std::vector<std::pair<std::string, std::string>> want{{"kind", "fhir"},
+                                                                {"integration", "clinic"},
+                                                                {"site", "1234"},
+                                                                {"event", "notify-update-appointment"},
+                                                                {"referral-ref", "R9"},
+                                                                {"received-at", "2026-11-24T09:00:00.000Z"},
+                                                                {"event-handled", "false"},
+                                                                {"traceparent", "00-abc-def-01"},
+                                                                {"replayed-from", "relay.inbound.dlq.v1/0/5"},
+                                                                {"replayed-at", "2026-11-24T12:00:00.000Z"}};
+    EXPECT_EQ(got, want);
+}
+
+}  // namespace
+}  // namespace relay::relayctl

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "relay/transform/events.hpp"
+
 namespace relay::router {
 namespace {
 
@@ -42,7 +44,7 @@ routes:
     ASSERT_EQ(config.destinations.size(), 2U);
     EXPECT_EQ(config.destinations[1].format, transform::Format::kHubJson);
     const auto specs = config.topic_specs();
-    ASSERT_EQ(specs.size(), 4U);
+    ASSERT_EQ(specs.size(), 5U);
     EXPECT_EQ(specs[3].name, "acme.relay.referrals.state.v1");
     EXPECT_EQ(specs[3].partitions, 6) << "the changelog is co-partitioned with the inbound topic";
     EXPECT_EQ(specs[3].configs.at(0), (std::pair<std::string, std::string>{"cleanup.policy", "compact"}));
@@ -93,6 +95,54 @@ namespace {
 TEST(RouterConfig, RetentionMustCoverTheDedupWindow) {
     EXPECT_NE(error_of("dedup: {window: 100h, retention: 50h}").find("dedup.retention"), std::string::npos);
     EXPECT_EQ(error_of("dedup: {window: 100h, retention: 200h, sweep_interval: 1m}"), "accepted");
+}
+
+}  // namespace
+}  // namespace relay::router
+
+namespace relay::router {
+namespace {
+
+TEST(RouterConfig, HandledAndIgnoredEventsAndTheInboundDeadLetterTopic) {
+    const auto defaults = load("topics: {prefix: 'acme.'}\n");
+    EXPECT_EQ(defaults.handled_events, transform::default_handled_events());
+    EXPECT_TRUE(defaults.ignored_events.empty());
+    EXPECT_EQ(defaults.topics.inbound_dlq, "acme.relay.inbound.dlq.v1");
+    const auto specs = defaults.topic_specs();
+    ASSERT_EQ(specs.size(), 5U);
+    EXPECT_EQ(specs[4].name, "acme.relay.inbound.dlq.v1") << "created / verified at start like the others";
+    EXPECT_EQ(specs[4].max_message_bytes, defaults.kafka.message_max_bytes)
+        << "any inbound record the router can read fits";
+
+    const auto configured = load(R"(
+topics: {inbound_dlq: ocean.dead.v1}
+handled_events: [add-service-request, notify-update-appointment]
+ignored_events: [notify-update-status]
+)");
+    EXPECT_EQ(configured.topics.inbound_dlq, "ocean.dead.v1");
+    EXPECT_EQ(configured.handled_events,
+              (std::vector<std::string>{"add-service-request", "notify-update-appointment"}));
+    EXPECT_EQ(configured.ignored_events, std::vector<std::string>{"notify-update-status"});
+
+    EXPECT_NE(error_of("handled_events: [a]\nignored_events: [a]").find("ignored_events"), std::string::npos)
+        << "an event is handled or ignored, not both";
+    EXPECT_NE(error_of("topics: {inbound_dlq: relay.events.v1}").find("topics.inbound_dlq"),
+              std::string::npos);
+}
+
+TEST(RouterConfig, StaleVersionsAreDroppedUnlessADestinationAsksForThem) {
+    const auto config = load(R"(
+destinations:
+  - {id: intake}
+  - {id: archive, format: ocean-fhir, stale: deliver}
+  - {id: emr, stale: drop}
+)");
+    ASSERT_EQ(config.destinations.size(), 3U);
+    EXPECT_FALSE(config.destinations[0].deliver_stale) << "the safe default";
+    EXPECT_TRUE(config.destinations[1].deliver_stale);
+    EXPECT_FALSE(config.destinations[2].deliver_stale);
+    EXPECT_NE(error_of("destinations: [{id: a, stale: sometimes}]").find("destinations[0].stale"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -206,3 +206,115 @@ TEST(PartitionStore, IdleReferralsAreForgottenAfterTheRetentionOnly) {
 
 }  // namespace
 }  // namespace relay::router
+
+namespace relay::router {
+namespace {
+
+TEST(OceanClock, FhirInstantsAreComparedAsInstantsNotAsText) {
+    EXPECT_EQ(parse_fhir_instant_ms("1970-01-01T00:00:00Z"), 0);
+    EXPECT_EQ(parse_fhir_instant_ms("1970-01-01T00:00:01.5Z"), 1'500);
+    EXPECT_EQ(parse_fhir_instant_ms("1970-01-01T00:00:00.123456Z"), 123);
+    EXPECT_EQ(parse_fhir_instant_ms("2025-05-27T11:45:06.783-04:00"),
+              parse_fhir_instant_ms("2025-05-27T15:45:06.783Z"));
+    // Toronto's offset changes with DST: 01:30-05:00 (after the switch back) is later than 01:45-04:00.
+    EXPECT_LT(*parse_fhir_instant_ms("2026-11-01T01:45:00.000-04:00"),
+              *parse_fhir_instant_ms("2026-11-01T01:30:00.000-05:00"));
+    for (const char* bad : {"",
+                            "2025-05-27",
+                            "2025-05-27T11:45:06",
+                            "2025-05-27T11:45:06.-04:00",
+                            "2025-13-27T11:45:06Z",
+                            "2025-05-27 11:45:06Z",
+                            "2025-05-27T11:45:06+0400",
+                            "2025-05-27T11:45:06Zjunk"})
+        EXPECT_FALSE(parse_fhir_instant_ms(bad).has_value()) << bad;
+}
+
+TEST(OceanClock, BundleTimestampThenBundleLastUpdatedThenNone) {
+    Referral r;
+    r.timestamp = "2026-11-24T10:00:00.250-05:00";
+    r.last_updated = "2026-11-24T09:00:00-05:00";
+    EXPECT_EQ(ocean_time_ms(r), parse_fhir_instant_ms("2026-11-24T15:00:00.250Z"));
+    r.timestamp.clear();
+    EXPECT_EQ(ocean_time_ms(r), parse_fhir_instant_ms("2026-11-24T14:00:00Z"));
+    r.timestamp = "not a time";
+    EXPECT_EQ(ocean_time_ms(r), parse_fhir_instant_ms("2026-11-24T14:00:00Z"));
+    r.last_updated.clear();
+    EXPECT_FALSE(ocean_time_ms(r).has_value());
+}
+
+Referral version(const std::string& message_id, const std::string& timestamp, const std::string& note) {
+    Referral r = referral(message_id, "notify-update-service-request");
+    r.timestamp = timestamp;
+    r.notes[0].html = note;
+    return r;
+}
+
+TEST(PartitionStore, AVersionOlderThanTheLatestIsStaleAndChangesNothingButItsKey) {
+    PartitionStore store(DedupPolicy{});
+    const Referral created = version("mh-1", "2026-11-24T10:00:00.000-05:00", "first");
+    const Referral updated = version("mh-2", "2026-11-24T11:00:00.000-05:00", "second");
+    // A resend of the first version, phased in hours later: a new message, but Ocean's clock says older.
+    const Referral resend = version("mh-3", "2026-11-24T10:30:00.000-05:00", "first");
+    EXPECT_EQ(store.take(created, idempotency_key(created), kNow), Verdict::kDeliver);
+    EXPECT_EQ(store.take(updated, idempotency_key(updated), kNow + 1), Verdict::kDeliver);
+    const ReferralState latest = *store.find("ref-1");
+    EXPECT_EQ(latest.ocean_ms, *ocean_time_ms(updated));
+
+    EXPECT_EQ(store.take(resend, idempotency_key(resend), kNow + 2), Verdict::kStale);
+    const ReferralState after = *store.find("ref-1");
+    EXPECT_EQ(after.content, latest.content) << "the newer content stays the latest";
+    EXPECT_EQ(after.receiver, latest.receiver);
+    EXPECT_EQ(after.ocean_ms, latest.ocean_ms);
+    ASSERT_EQ(after.seen.size(), 3U);
+    EXPECT_EQ(after.seen.back().key, idempotency_key(resend));
+    EXPECT_EQ(store.take(resend, idempotency_key(resend), kNow + 3), Verdict::kDuplicate)
+        << "a retry of the stale message is a plain duplicate";
+    EXPECT_EQ(to_string(Verdict::kStale), std::string("stale"));
+}
+
+TEST(PartitionStore, EqualOrMissingTimesOrderNothing) {
+    PartitionStore store(DedupPolicy{});
+    const Referral a = version("mh-1", "2026-11-24T10:00:00-05:00", "first");
+    const Referral same_time = version("mh-2", "2026-11-24T10:00:00-05:00", "second");
+    const Referral no_time = version("mh-3", "", "third");
+    const Referral older = version("mh-4", "2026-11-24T09:00:00-05:00", "fourth");
+    EXPECT_EQ(store.take(a, idempotency_key(a), kNow), Verdict::kDeliver);
+    EXPECT_EQ(store.take(same_time, idempotency_key(same_time), kNow), Verdict::kDeliver);
+    EXPECT_EQ(store.take(no_time, idempotency_key(no_time), kNow), Verdict::kDeliver);
+    EXPECT_EQ(store.find("ref-1")->content, content_fingerprint(no_time));
+    EXPECT_EQ(store.find("ref-1")->ocean_ms, *ocean_time_ms(a)) << "a version without a time keeps the clock";
+    EXPECT_EQ(store.take(older, idempotency_key(older), kNow), Verdict::kStale);
+
+    // A state restored from a changelog record written before the clock was kept: unknown, so the next
+    // version is taken in whatever its time, and sets the clock.
+    PartitionStore restored(DedupPolicy{});
+    auto old_state =
+        decode_state(R"({"v":1,"seen":[],"content":"x","receiver":[],"pushed":[],"updated_at":5})");
+    ASSERT_TRUE(old_state);
+    EXPECT_EQ(old_state->ocean_ms, 0);
+    restored.restore("ref-1", *old_state);
+    EXPECT_EQ(restored.take(older, idempotency_key(older), kNow), Verdict::kDeliver);
+    EXPECT_EQ(restored.find("ref-1")->ocean_ms, *ocean_time_ms(older));
+}
+
+TEST(StateEncoding, TheOceanClockRoundTripsAndStaysOptional) {
+    ReferralState state;
+    state.content = "c";
+    state.updated_at = 7;
+    EXPECT_EQ(encode_state(state).find("ocean_at_ms"), std::string::npos)
+        << "unknown is not written: the record is what an older router wrote";
+    state.ocean_ms = 1'795'000'000'123;
+    const auto decoded = decode_state(encode_state(state));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(*decoded, state);
+}
+
+TEST(IdempotencyKey, TheRoutingSiteIsPartOfTheKey) {
+    const Referral a = referral("mh-1");
+    EXPECT_EQ(idempotency_key(a, "1234"), idempotency_key(a)) << "same site: the key records already had";
+    EXPECT_NE(idempotency_key(a, "5678"), idempotency_key(a));
+}
+
+}  // namespace
+}  // namespace relay::router

@@ -23,6 +23,7 @@
 
 #include "relay/core/config.hpp"
 #include "relay/core/log.hpp"
+#include "session.hpp"
 
 namespace relay::http {
 
@@ -31,69 +32,45 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 
-namespace {
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-
-// What the drain needs to reach a connection from outside its strand.
-struct ConnectionState {
-    asio::any_io_executor strand;   // the connection's strand
-    tcp::socket* socket = nullptr;  // touched only on `strand`
-    bool busy = false;              // touched only on `strand`
-    explicit ConnectionState(asio::any_io_executor s) : strand(std::move(s)) {}
-};
-}  // namespace
+using detail::ConnectionState;
+using detail::kTuple;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::io_context& ioc;
     ListenerConfig config;
     Handler handler;
-    ErrorBodyBuilder error_body;
-    RejectObserver on_reject;
+    ServerHooks hooks;
     tcp::acceptor acceptor;
     std::optional<asio::ssl::context> tls;
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> active{0};
+    std::atomic<std::size_t> overflow{0};  // connections being told 503 past max_connections
     std::mutex mutex;
     std::unordered_map<std::uint64_t, std::shared_ptr<ConnectionState>> connections;
     std::uint64_t next_id = 0;
+    detail::SessionEnv env;
 
-    Impl(asio::io_context& io, ListenerConfig c, Handler h, ErrorBodyBuilder e, RejectObserver r)
+    Impl(asio::io_context& io, ListenerConfig c, Handler h, ServerHooks k)
         : ioc(io),
           config(std::move(c)),
           handler(std::move(h)),
-          error_body(std::move(e)),
-          on_reject(std::move(r)),
-          acceptor(asio::make_strand(io)) {}
+          hooks(std::move(k)),
+          acceptor(asio::make_strand(io)),
+          env{config,
+              handler,
+              hooks.admission,
+              hooks.error_body,
+              hooks.on_reject,
+              *(hooks.body_budget ? hooks.body_budget : (hooks.body_budget = BodyBudget::process_default())),
+              draining,
+              active} {}
 
-    void reject(std::string_view reason) const {
-        if (on_reject) on_reject(reason);
-    }
+    void reject(std::string_view reason) const { env.reject(reason); }
 
-    Response error_response(bhttp::status status,
-                            std::string_view code,
-                            std::string_view message,
-                            std::string_view target,
-                            unsigned version) const {
-        Response res{status, version};
-        res.set(bhttp::field::server, "ocean-relay");
-        if (error_body) {
-            auto [content_type, body] = error_body(static_cast<int>(status), code, message, target);
-            res.set(bhttp::field::content_type, content_type);
-            res.body() = std::move(body);
-        } else {
-            res.set(bhttp::field::content_type, "application/json");
-            res.body() = fmt::format(R"({{"error":"{}","message":"{}"}})", code, message);
-        }
-        res.keep_alive(false);
-        res.prepare_payload();
-        return res;
-    }
-
-    std::shared_ptr<ConnectionState> track(const std::shared_ptr<ConnectionState>& state, std::uint64_t& id) {
+    void track(const std::shared_ptr<ConnectionState>& state, std::uint64_t& id) {
         std::lock_guard lock(mutex);
         id = next_id++;
         connections.emplace(id, state);
-        return state;
     }
     void untrack(std::uint64_t id) {
         std::lock_guard lock(mutex);
@@ -103,187 +80,13 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
 namespace {
 
-template <class Stream>
-tcp::socket& lowest_socket(Stream& stream) {
-    return beast::get_lowest_layer(stream).socket();
-}
-
-template <class Stream>
-asio::awaitable<void> write_error(Server::Impl& impl,
-                                  Stream& stream,
-                                  bhttp::status status,
-                                  std::string_view code,
-                                  std::string_view message,
-                                  std::string_view target,
-                                  unsigned version) {
-    impl.reject(code);
-    Response res = impl.error_response(status, code, message, target, version);
-    beast::get_lowest_layer(stream).expires_after(impl.config.limits.write_timeout);
-    co_await bhttp::async_write(stream, res, kTuple);
-}
-
-template <class Stream>
-asio::awaitable<void> serve(std::shared_ptr<Server::Impl> impl,
-                            Stream& stream,
-                            std::shared_ptr<ConnectionState> conn,
-                            RequestContext context) {
-    const Limits& limits = impl->config.limits;
-    beast::flat_buffer buffer;
-    buffer.reserve(limits.read_buffer);
-    for (;;) {
-        conn->busy = false;
-        if (impl->draining.load()) co_return;
-        if (buffer.size() == 0) {
-            // Wait for the first byte of the next request under the idle deadline; the header deadline
-            // starts only when a request begins, so an idle keep-alive peer costs nothing but a socket.
-            beast::get_lowest_layer(stream).expires_after(limits.idle_timeout);
-            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(limits.read_buffer), kTuple);
-            if (ec) {
-                if (ec == beast::error::timeout) impl->reject("idle_timeout");
-                co_return;
-            }
-            buffer.commit(n);
-        }
-        conn->busy = true;
-
-        bhttp::request_parser<PaddedStringBody> parser;
-        parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-        parser.body_limit(limits.body_limit);
-        beast::get_lowest_layer(stream).expires_after(limits.header_timeout);
-        {
-            auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTuple);
-            if (ec == bhttp::error::body_limit) {
-                // Content-Length above the limit: Beast refuses it as soon as the headers are read.
-                co_await write_error(
-                    *impl,
-                    stream,
-                    bhttp::status::payload_too_large,
-                    "body_too_large",
-                    fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
-                    std::string(parser.get().target()),
-                    parser.get().version());
-                co_return;
-            }
-            if (ec == bhttp::error::header_limit) {
-                co_await write_error(*impl,
-                                     stream,
-                                     bhttp::status::request_header_fields_too_large,
-                                     "header_too_large",
-                                     "request headers exceed the configured limit",
-                                     {},
-                                     11);
-                co_return;
-            }
-            if (ec == beast::error::timeout) {
-                // tcp_stream closes the socket when its deadline passes: nothing more can be sent.
-                impl->reject("header_timeout");
-                co_return;
-            }
-            if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-                co_return;
-            }
-            if (ec) {
-                co_await write_error(*impl,
-                                     stream,
-                                     bhttp::status::bad_request,
-                                     "bad_request",
-                                     "the request is not valid HTTP/1.1",
-                                     {},
-                                     11);
-                co_return;
-            }
-        }
-        const std::string target(parser.get().target());
-        const unsigned version = parser.get().version();
-        if (const auto length = parser.content_length(); length && *length > limits.body_limit) {
-            // Refuse before reading: the declared body is over the limit.
-            co_await write_error(
-                *impl,
-                stream,
-                bhttp::status::payload_too_large,
-                "body_too_large",
-                fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
-                target,
-                version);
-            co_return;
-        }
-        if (bhttp::token_list(parser.get()[bhttp::field::expect]).exists("100-continue")) {
-            bhttp::response<bhttp::empty_body> interim{bhttp::status::continue_, version};
-            beast::get_lowest_layer(stream).expires_after(limits.write_timeout);
-            auto [ec, n] = co_await bhttp::async_write(stream, interim, kTuple);
-            if (ec) co_return;
-        }
-        beast::get_lowest_layer(stream).expires_after(limits.body_timeout);
-        {
-            auto [ec, n] = co_await bhttp::async_read(stream, buffer, parser, kTuple);
-            if (ec == bhttp::error::body_limit) {
-                co_await write_error(
-                    *impl,
-                    stream,
-                    bhttp::status::payload_too_large,
-                    "body_too_large",
-                    fmt::format("the request body exceeds the limit of {} bytes", limits.body_limit),
-                    target,
-                    version);
-                co_return;
-            }
-            if (ec == beast::error::timeout) {
-                impl->reject("body_timeout");
-                co_return;
-            }
-            if (ec == asio::error::eof || ec == bhttp::error::partial_message ||
-                ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
-                impl->reject("incomplete_body");
-                co_return;
-            }
-            if (ec) {
-                co_await write_error(*impl,
-                                     stream,
-                                     bhttp::status::bad_request,
-                                     "bad_request",
-                                     "the request body is not valid HTTP/1.1 framing",
-                                     target,
-                                     version);
-                co_return;
-            }
-        }
-
-        Request request = parser.release();
-        Response response;
-        bool abort_connection = false;
-        impl->active.fetch_add(1);
-        try {
-            response = co_await impl->handler(request, context);
-        } catch (const AbortConnection&) {
-            abort_connection = true;
-        } catch (const std::exception& e) {
-            log::error("request handler failed", {{"listener", impl->config.name}, {"error", e.what()}});
-            response = impl->error_response(bhttp::status::internal_server_error,
-                                            "internal_error",
-                                            "the request could not be processed",
-                                            target,
-                                            version);
-        }
-        impl->active.fetch_sub(1);
-        if (abort_connection) {
-            // A reset, not a close: linger 0 makes the kernel send RST, as a crashed peer would.
-            auto& socket = lowest_socket(stream);
-            boost::system::error_code ignored;
-            socket.set_option(asio::socket_base::linger(true, 0), ignored);
-            socket.close(ignored);
-            co_return;
-        }
-
-        const bool keep_alive = request.keep_alive() && response.keep_alive() && !impl->draining.load();
-        response.version(version);
-        response.keep_alive(keep_alive);
-        if (response[bhttp::field::server].empty()) response.set(bhttp::field::server, "ocean-relay");
-        response.prepare_payload();
-        beast::get_lowest_layer(stream).expires_after(limits.write_timeout);
-        auto [ec, n] = co_await bhttp::async_write(stream, response, kTuple);
-        if (ec || !keep_alive) co_return;
-    }
+// Cancels the connection's pending network step from its strand (the drain uses it on idle peers).
+template <class Socket>
+std::function<void()> canceller(Socket& socket) {
+    return [&socket] {
+        boost::system::error_code ignored;
+        socket.cancel(ignored);
+    };
 }
 
 asio::awaitable<void> run_plain(std::shared_ptr<Server::Impl> impl,
@@ -291,9 +94,9 @@ asio::awaitable<void> run_plain(std::shared_ptr<Server::Impl> impl,
                                 std::shared_ptr<ConnectionState> conn,
                                 RequestContext context) {
     beast::tcp_stream stream(std::move(socket));
-    conn->socket = &stream.socket();
-    co_await serve(impl, stream, conn, context);
-    conn->socket = nullptr;
+    conn->cancel = canceller(stream.socket());
+    co_await detail::serve(impl->env, stream, conn, std::move(context));
+    conn->cancel = nullptr;
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
@@ -303,20 +106,20 @@ asio::awaitable<void> run_tls(std::shared_ptr<Server::Impl> impl,
                               std::shared_ptr<ConnectionState> conn,
                               RequestContext context) {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *impl->tls);
-    conn->socket = &beast::get_lowest_layer(stream).socket();
+    conn->cancel = canceller(beast::get_lowest_layer(stream).socket());
     beast::get_lowest_layer(stream).expires_after(impl->config.limits.header_timeout);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (ec) {
         impl->reject("tls_handshake_failed");
-        conn->socket = nullptr;
+        conn->cancel = nullptr;
         co_return;
     }
     if (X509* peer = SSL_get1_peer_certificate(stream.native_handle()); peer != nullptr) {
         context.client_certificate_verified = SSL_get_verify_result(stream.native_handle()) == X509_V_OK;
         X509_free(peer);
     }
-    co_await serve(impl, stream, conn, context);
-    conn->socket = nullptr;
+    co_await detail::serve(impl->env, stream, conn, std::move(context));
+    conn->cancel = nullptr;
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
     co_await stream.async_shutdown(kTuple);
 }
@@ -330,9 +133,9 @@ asio::awaitable<void> run_connection(std::shared_ptr<Server::Impl> impl, tcp::so
     context.remote = socket.remote_endpoint(ec);
     try {
         if (impl->tls) {
-            co_await run_tls(impl, std::move(socket), conn, context);
+            co_await run_tls(impl, std::move(socket), conn, std::move(context));
         } else {
-            co_await run_plain(impl, std::move(socket), conn, context);
+            co_await run_plain(impl, std::move(socket), conn, std::move(context));
         }
     } catch (const std::exception& e) {
         log::error("connection failed", {{"listener", impl->config.name}, {"error", e.what()}});
@@ -340,7 +143,37 @@ asio::awaitable<void> run_connection(std::shared_ptr<Server::Impl> impl, tcp::so
     impl->untrack(id);
 }
 
+// Past max_connections: a short answer instead of a silent close, so a caller (Ocean retries every
+// non-2xx) and a load balancer see "busy" rather than a broken server. Bounded in time and in number.
+template <class Stream>
+asio::awaitable<void> answer_busy(std::shared_ptr<Server::Impl> impl, Stream& stream) {
+    Response res = impl->env.error_response(
+        bhttp::status::service_unavailable, "too_many_connections", "the server is busy; retry later", {}, 11);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    auto [ec, n] = co_await bhttp::async_write(stream, res, kTuple);
+    if (!ec) co_await detail::linger_close(stream);
+}
+
+asio::awaitable<void> refuse_connection(std::shared_ptr<Server::Impl> impl, tcp::socket socket) {
+    try {
+        if (impl->tls) {
+            beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *impl->tls);
+            beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+            auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+            if (!ec) co_await answer_busy(impl, stream);
+        } else {
+            beast::tcp_stream stream(std::move(socket));
+            co_await answer_busy(impl, stream);
+        }
+    } catch (const std::exception&) {
+        // Best effort: the connection is refused either way.
+    }
+    impl->overflow.fetch_sub(1);
+}
+
 asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
+    const std::size_t max_connections = impl->config.limits.max_connections;
+    const std::size_t max_overflow = std::max<std::size_t>(16, max_connections / 16);
     for (;;) {
         auto [ec, socket] = co_await impl->acceptor.async_accept(asio::make_strand(impl->ioc), kTuple);
         if (ec == asio::error::operation_aborted || !impl->acceptor.is_open()) co_return;
@@ -360,9 +193,15 @@ asio::awaitable<void> accept_loop(std::shared_ptr<Server::Impl> impl) {
             std::lock_guard lock(impl->mutex);
             open = impl->connections.size();
         }
-        if (open >= impl->config.limits.max_connections) {
+        if (open >= max_connections) {
             impl->reject("too_many_connections");
-            socket.close();
+            if (impl->overflow.fetch_add(1) < max_overflow) {
+                auto executor = socket.get_executor();
+                asio::co_spawn(executor, refuse_connection(impl, std::move(socket)), asio::detached);
+            } else {
+                impl->overflow.fetch_sub(1);
+                socket.close();
+            }
             continue;
         }
         auto executor = socket.get_executor();
@@ -377,8 +216,13 @@ Server::Server(asio::io_context& ioc,
                Handler handler,
                ErrorBodyBuilder error_body,
                RejectObserver on_reject)
-    : impl_(std::make_shared<Impl>(
-          ioc, std::move(config), std::move(handler), std::move(error_body), std::move(on_reject))) {
+    : Server(ioc,
+             std::move(config),
+             std::move(handler),
+             ServerHooks{std::move(error_body), std::move(on_reject), {}, {}}) {}
+
+Server::Server(asio::io_context& ioc, ListenerConfig config, Handler handler, ServerHooks hooks)
+    : impl_(std::make_shared<Impl>(ioc, std::move(config), std::move(handler), std::move(hooks))) {
     if (impl_->config.tls) {
         auto& ctx = impl_->tls.emplace(asio::ssl::context::tls_server);
         ctx.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
@@ -460,10 +304,7 @@ void Server::drain() {
     std::lock_guard lock(impl_->mutex);
     for (auto& [id, conn] : impl_->connections) {
         asio::post(conn->strand, [conn] {
-            if (!conn->busy && conn->socket != nullptr) {
-                boost::system::error_code ec;
-                conn->socket->cancel(ec);
-            }
+            if (!conn->busy && conn->cancel) conn->cancel();
         });
     }
 }

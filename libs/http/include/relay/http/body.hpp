@@ -6,6 +6,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/optional.hpp>
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace relay::http {
@@ -13,6 +14,14 @@ namespace relay::http {
 /// Spare bytes kept after every request body, so a JSON parser that reads ahead in SIMD blocks
 /// (simdjson needs SIMDJSON_PADDING = 64) can parse the body in place instead of copying it.
 inline constexpr std::size_t kBodyPadding = 64;
+
+/// The capacity a body string grows to when `needed` bytes (padding included) must fit: geometric, so
+/// a body costs O(size) copies however it arrives, but never beyond `ceiling` (the announced length
+/// plus padding) unless more is needed. Memory follows the bytes that arrived, not an announcement.
+inline std::size_t grown_capacity(std::size_t capacity, std::size_t needed, std::size_t ceiling) {
+    const std::size_t doubled = capacity > std::numeric_limits<std::size_t>::max() / 2 ? needed : capacity * 2;
+    return std::max(needed, std::min(std::max(doubled, std::size_t{4096}), ceiling));
+}
 
 /// A Beast body whose value is a std::string with at least kBodyPadding bytes of capacity beyond its
 /// size. Reading only (requests into the server).
@@ -32,7 +41,9 @@ struct PaddedStringBody {
                     ec = boost::beast::http::error::buffer_overflow;
                     return;
                 }
-                body_.reserve(static_cast<std::size_t>(*length) + kBodyPadding);
+                // Nothing is reserved from the announcement: a peer that announces 20 MiB and sends
+                // ten bytes costs ten bytes (plus the growth step).
+                ceiling_ = static_cast<std::size_t>(*length) + kBodyPadding;
             }
             ec = {};
         }
@@ -45,10 +56,8 @@ struct PaddedStringBody {
                 ec = boost::beast::http::error::buffer_overflow;
                 return 0;
             }
-            if (body_.capacity() < size + extra + kBodyPadding) {
-                // Chunked bodies grow geometrically, always keeping the padding.
-                body_.reserve(std::max(size + extra + kBodyPadding, body_.capacity() * 2));
-            }
+            const std::size_t needed = size + extra + kBodyPadding;
+            if (body_.capacity() < needed) body_.reserve(grown_capacity(body_.capacity(), needed, ceiling_));
             // append copies without first zero-filling the new bytes (resize would).
             for (auto buffer : boost::beast::buffers_range_ref(buffers)) {
                 body_.append(static_cast<const char*>(buffer.data()), buffer.size());
@@ -61,6 +70,7 @@ struct PaddedStringBody {
 
        private:
         value_type& body_;
+        std::size_t ceiling_ = std::numeric_limits<std::size_t>::max();
     };
 };
 

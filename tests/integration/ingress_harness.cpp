@@ -24,7 +24,7 @@ bool RunningIngress::stop() {
     return ingress_->wait();
 }
 
-std::string small_bundle(const std::string& ref, const std::string& event) {
+std::string small_bundle(const std::string& ref, const std::string& event, const std::string& site) {
     return R"({"resourceType":"Bundle","id":"b-)" + ref +
            R"(","type":"message","entry":[{"fullUrl":"urn:uuid:mh-)" + ref +
            R"(","resource":{"resourceType":"MessageHeader","id":"mh-)" + ref +
@@ -36,7 +36,7 @@ std::string small_bundle(const std::string& ref, const std::string& event) {
            R"("},"destination":[{"receiver":{"reference":"urn:uuid:pr-1"}}]}},)"
            R"({"fullUrl":"urn:uuid:pr-1","resource":{"resourceType":"PractitionerRole","identifier":[)"
            R"({"system":"https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-referral-target-reference","value":"listing_1"},)"
-           R"({"system":"https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-site-number","value":"1234"}]}}]})";
+           R"({"system":"https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-site-number","value":")" + site + R"("}]}}]})";
 }
 
 }  // namespace relay::test

@@ -32,7 +32,9 @@ class RunningIngress {
 
 ingress::IngressConfig parse_ingress_config(const std::string& yaml);
 
-/// A minimal Ocean-shaped (v0.11.1) add-service-request message bundle for referral `ref`.
-std::string small_bundle(const std::string& ref, const std::string& event = "add-service-request");
+/// A minimal v0.11 message bundle whose target listing is on `site` (the integration's own, or it is 403).
+std::string small_bundle(const std::string& ref,
+                         const std::string& event = "add-service-request",
+                         const std::string& site = "1234");
 
 }  // namespace relay::test

@@ -143,42 +143,67 @@ TEST_F(IngressHttp, MalformedInputIs400WithAPreciseOperationOutcome) {
     EXPECT_EQ(stored(), 0U);
 }
 
-TEST_F(IngressHttp, UnhandledEventIsAcknowledgedButNotStored) {
-    auto res = post_fhir("/ocean/2005/fhir", small_bundle("r", "notify-update-service-request"), {});
+TEST_F(IngressHttp, UnhandledEventIsStoredAndMarkedNeverDropped) {
+    auto res = post_fhir("/ocean/2005/fhir", small_bundle("r", "notify-update-service-request", "2005"), {});
     // The signed integration refuses unsigned requests before looking at the event.
     EXPECT_EQ(res.result_int(), 401);
+    // An event code this version does not handle (a newer IG's, say): Ocean never resends a 200, so it
+    // is stored and marked for the router to dead-letter, not dropped.
     res = post_fhir("/ocean/1234/fhir", small_bundle("r", "some-future-event"));
     EXPECT_EQ(res.result_int(), 200);
-    EXPECT_NE(res.body().find("ignored"), std::string::npos);
-    EXPECT_EQ(stored(), 0U);
+    const auto records = consume_all(running.ingress().kafka_bootstrap(), "ocean.inbound.v1", 100000, 1500ms);
+    ASSERT_EQ(records.size(), 1U);
+    EXPECT_EQ(records[0].header("event"), "some-future-event");
+    EXPECT_EQ(records[0].header("event-handled"), "false");
     auto metrics = http::BlockingClient("127.0.0.1", running.admin_port()).get("/metrics").body();
-    EXPECT_NE(metrics.find(R"(relay_ingress_ignored_total{integration="1234",reason="event_not_handled"} 1)"),
+    EXPECT_NE(metrics.find(R"(relay_ingress_published_total{event="unhandled",integration="1234"} 1)"),
+              std::string::npos);
+    // A handled event carries no mark.
+    EXPECT_EQ(post_fhir("/ocean/1234/fhir", small_bundle("r2")).result_int(), 200);
+    const auto both = consume_all(running.ingress().kafka_bootstrap(), "ocean.inbound.v1", 100000, 1500ms);
+    ASSERT_EQ(both.size(), 2U);
+    for (const auto& record : both) {
+        EXPECT_EQ(record.header("event-handled"), record.header("referral-ref") == "r2" ? "" : "false");
+    }
+}
+
+TEST(IngressHttpIgnored, AnEventConfiguredAsIgnoredIsAcknowledgedButNotStored) {
+    RunningIngress running(std::string(kBase) + "fhir: {ignored_events: [some-noise-event]}\n");
+    auto client = running.client();
+    auto res = client.post("/ocean/2005/fhir", small_bundle("r", "some-noise-event", "2005"), "application/fhir+json");
+    EXPECT_EQ(res.result_int(), 401);  // still authenticated first
+    res = client.post("/ocean/1234/fhir", small_bundle("r", "some-noise-event"), "application/fhir+json");
+    EXPECT_EQ(res.result_int(), 200);
+    EXPECT_NE(res.body().find("ignored"), std::string::npos);
+    EXPECT_EQ(consume_all(running.ingress().kafka_bootstrap(), "ocean.inbound.v1", 100000, 1500ms).size(), 0U);
+    auto metrics = http::BlockingClient("127.0.0.1", running.admin_port()).get("/metrics").body();
+    EXPECT_NE(metrics.find(R"(relay_ingress_ignored_total{integration="1234",reason="event_ignored"} 1)"),
               std::string::npos);
 }
 
 TEST_F(IngressHttp, BasicBearerAndApiKeySchemes) {
     const std::string good_basic = "Basic " + base64_encode("ocean:s3cret-pass");
     const std::string bad_basic = "Basic " + base64_encode("ocean:wrong");
-    EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b1"), {{"Authorization", good_basic}}).result_int(),
+    EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b1", "add-service-request", "2000"), {{"Authorization", good_basic}}).result_int(),
               200);
-    auto res = post_fhir("/ocean/2000/fhir", small_bundle("b2"), {{"Authorization", bad_basic}});
+    auto res = post_fhir("/ocean/2000/fhir", small_bundle("b2", "add-service-request", "2000"), {{"Authorization", bad_basic}});
     EXPECT_EQ(res.result_int(), 401);
     EXPECT_NE(std::string(res[bhttp::field::www_authenticate]).find("Basic"), std::string::npos);
-    EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b3")).result_int(), 401);
+    EXPECT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("b3", "add-service-request", "2000")).result_int(), 401);
 
     EXPECT_EQ(
-        post_fhir("/ocean/2001/fhir", small_bundle("t1"), {{"Authorization", "Bearer static-token-value"}})
+        post_fhir("/ocean/2001/fhir", small_bundle("t1", "add-service-request", "2001"), {{"Authorization", "Bearer static-token-value"}})
             .result_int(),
         200);
     EXPECT_EQ(
-        post_fhir("/ocean/2001/fhir", small_bundle("t2"), {{"Authorization", "Bearer other"}}).result_int(),
+        post_fhir("/ocean/2001/fhir", small_bundle("t2", "add-service-request", "2001"), {{"Authorization", "Bearer other"}}).result_int(),
         401);
 
     EXPECT_EQ(
-        post_fhir("/ocean/2002/fhir", small_bundle("k1"), {{"X-Ocean-Key", "key-value-123"}}).result_int(),
+        post_fhir("/ocean/2002/fhir", small_bundle("k1", "add-service-request", "2002"), {{"X-Ocean-Key", "key-value-123"}}).result_int(),
         200);
     EXPECT_EQ(
-        post_fhir("/ocean/2002/fhir", small_bundle("k2"), {{"X-Ocean-Key", "key-value-124"}}).result_int(),
+        post_fhir("/ocean/2002/fhir", small_bundle("k2", "add-service-request", "2002"), {{"X-Ocean-Key", "key-value-124"}}).result_int(),
         401);
     EXPECT_EQ(stored(), 3U);
 }
@@ -186,7 +211,7 @@ TEST_F(IngressHttp, BasicBearerAndApiKeySchemes) {
 TEST_F(IngressHttp, OAuth2ClientCredentialsAsOceanSendsThem) {
     const std::string token_a = token("/ocean/2003/oauth2/token", "ocean-client-a", "secret-a-0123456789");
     ASSERT_FALSE(token_a.empty());
-    EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o1"), {{"Authorization", "Bearer " + token_a}})
+    EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o1", "add-service-request", "2003"), {{"Authorization", "Bearer " + token_a}})
                   .result_int(),
               200);
 
@@ -202,15 +227,15 @@ TEST_F(IngressHttp, OAuth2ClientCredentialsAsOceanSendsThem) {
     EXPECT_NE(res.body().find("\"expires_in\":3600"), std::string::npos);
 
     // A token for integration A is genuine but not good for B.
-    res = post_fhir("/ocean/2004/fhir", small_bundle("o2"), {{"Authorization", "Bearer " + token_a}});
+    res = post_fhir("/ocean/2004/fhir", small_bundle("o2", "add-service-request", "2004"), {{"Authorization", "Bearer " + token_a}});
     EXPECT_EQ(res.result_int(), 403);
     // Tampered and missing tokens.
     std::string forged = token_a;
     forged[forged.size() / 2] = forged[forged.size() / 2] == 'A' ? 'B' : 'A';
-    res = post_fhir("/ocean/2003/fhir", small_bundle("o3"), {{"Authorization", "Bearer " + forged}});
+    res = post_fhir("/ocean/2003/fhir", small_bundle("o3", "add-service-request", "2003"), {{"Authorization", "Bearer " + forged}});
     EXPECT_EQ(res.result_int(), 401);
     EXPECT_NE(std::string(res[bhttp::field::www_authenticate]).find("invalid_token"), std::string::npos);
-    EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o4")).result_int(), 401);
+    EXPECT_EQ(post_fhir("/ocean/2003/fhir", small_bundle("o4", "add-service-request", "2003")).result_int(), 401);
 
     // Wrong secret at the token endpoint.
     res = client.post("/ocean/2003/oauth2/token",
@@ -223,7 +248,7 @@ TEST_F(IngressHttp, OAuth2ClientCredentialsAsOceanSendsThem) {
 }
 
 TEST_F(IngressHttp, StandardWebhooksSignatureIsChecked) {
-    const std::string body = small_bundle("s1");
+    const std::string body = small_bundle("s1", "add-service-request", "2005");
     const std::string key = *base64_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     const std::string ts = std::to_string(
         std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -257,7 +282,7 @@ TEST_F(IngressHttp, OversizedBodyIs413) {
     body.insert(body.size() - 2, std::string(70 * 1024, ' '));
     auto res = post_fhir("/ocean/1234/fhir", body);
     EXPECT_EQ(res.result_int(), 413) << res.body();
-    EXPECT_NE(res.body().find("too-costly"), std::string::npos);
+    EXPECT_NE(res.body().find("too-costly"), std::string::npos) << res.body();
     EXPECT_EQ(stored(), 0U);
 }
 

@@ -100,14 +100,11 @@ constexpr std::array<std::string_view, 8> kActionMembers = {"import_to_emr",
                                                             "text",
                                                             "attachment"};
 
-/// An unknown member's name as errors name it: the caller chose it, so it is kept only when it looks like
-/// a field name (it could be anything — even patient data — and error texts reach logs and the DLQ).
-std::string member_name(std::string_view key) {
-    const bool plain = !key.empty() && key.size() <= 64 && std::all_of(key.begin(), key.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-               c == '-';
-    });
-    return plain ? std::string(key) : std::string("(unnamed member)");
+/// An unknown member as errors name it. Its name is the caller's text and did not pass validation: it
+/// could be anything, patient data included (`"JaneDoe": ...`), and error texts reach logs and the DLQ,
+/// so it is never repeated. The caller knows what it sent; the path says where.
+std::string member_name(std::string_view /*key*/) {
+    return "(unknown member)";
 }
 
 class Reader {
@@ -141,7 +138,7 @@ class Reader {
                                    bool required) {
         auto s = string(o, key, field, required);
         if (s && !is_ref(*s)) {
-            fail(field, "format", "must be 1..128 of A-Z a-z 0-9 _ . : -");
+            fail(field, "format", "must be 1..128 of A-Z a-z 0-9 _ . : - (not . or ..)");
             return std::nullopt;
         }
         return s;
@@ -311,7 +308,8 @@ std::optional<Action> parse_action(std::string_view text) {
 }
 
 bool is_ref(std::string_view s) {
-    if (s.empty() || s.size() > kMaxRef) return false;
+    // "." and ".." are path segments with a meaning of their own wherever a ref lands in a URL or a path.
+    if (s.empty() || s.size() > kMaxRef || s == "." || s == "..") return false;
     for (const char c : s) {
         const bool ok =
             std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == ':' || c == '-';
@@ -410,7 +408,14 @@ ParseUpdateResult parse_update(std::string_view text) {
                    "must be accept, decline, complete, reopen, forward, switch_type, book, change_booking, "
                    "cancel_booking, booking_instructions, message or received");
     }
-    if (auto v = r.ref(o, "site", "site", false)) u.site = std::move(*v);
+    if (auto v = r.string(o, "site", "site", false)) {
+        if (v->empty() || v->size() > 16 ||
+            !std::all_of(v->begin(), v->end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            r.fail("site", "format", "must be an Ocean site number (1..16 digits)");
+        } else {
+            u.site = std::move(*v);
+        }
+    }
     std::int64_t epoch = 0;
     if (auto v = r.date_time(o, "requested_at", "requested_at", false, epoch)) u.requested_at = std::move(*v);
 

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "relay/fhir/extract.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -129,8 +131,7 @@ HubApiConfig read_hub_api(ConfigReader::Node node,
         }
         system.sites = system_node.string_list("sites", {});
         for (const auto& site : system.sites) {
-            if (site.empty() ||
-                !std::all_of(site.begin(), site.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            if (!fhir::is_site_number(site)) {
                 system_node.fail("sites", "must be Ocean site numbers (digits)");
             }
         }
@@ -164,6 +165,11 @@ IngressConfig load_config(ConfigReader& reader) {
     config.threads = static_cast<int>(service.integer("threads", 0, 0, 256));
 
     const http::Limits limits = read_limits(root.child("limits"));
+    config.max_body_memory =
+        root.child("limits").bytes("max_body_memory", config.max_body_memory, 1ULL << 20, 64ULL << 30);
+    if (config.max_body_memory < limits.body_limit + http::kBodyPadding) {
+        root.child("limits").fail("max_body_memory", "must be at least limits.max_body");
+    }
 
     auto listeners = root.list("listeners");
     int index = 0;
@@ -222,10 +228,12 @@ IngressConfig load_config(ConfigReader& reader) {
     if (config.token_signing_key && config.token_signing_key->reveal().size() < 32) {
         auth_node.fail("token_signing_key", "must be at least 32 bytes");
     }
+    config.auth_failures = auth::read_failure_limits(auth_node.child("failures"));
 
     auto fhir = root.child("fhir");
     config.strict_json = fhir.boolean("strict_json", true);
     const auto accepted_events = fhir.string_list("accepted_events", default_accepted_events());
+    const auto ignored_events = fhir.string_list("ignored_events", {});
 
     auto shutdown = root.child("shutdown");
     config.drain_delay = shutdown.duration("drain_delay", config.drain_delay);
@@ -241,17 +249,14 @@ IngressConfig load_config(ConfigReader& reader) {
             node.fail("name", "must be 1-63 characters of a-z, 0-9 and '-'");
         if (!names.insert(integration.name).second)
             node.fail("name", fmt::format("'{}' is used twice", integration.name));
-        if (!std::all_of(integration.site.begin(), integration.site.end(), [](char c) {
-                return c >= '0' && c <= '9';
-            })) {
-            node.fail("site", "must be an Ocean site number (digits)");
-        }
+        if (!fhir::is_site_number(integration.site)) node.fail("site", "must be an Ocean site number (1-16 digits)");
         integration.fhir_path = substitute(node.string("fhir_path", "/ocean/{site}/fhir"), integration);
         integration.token_path =
             substitute(node.string("token_path", "/ocean/{site}/oauth2/token"), integration);
         integration.auth = auth::read_policy(node.child("auth"));
         integration.accepted_events = node.string_list("accepted_events", accepted_events);
-        integration.enforce_site = node.boolean("enforce_site", false);
+        integration.ignored_events = node.string_list("ignored_events", ignored_events);
+        integration.enforce_site = node.boolean("enforce_site", true);
         if (integration.fhir_path.empty() || integration.fhir_path.front() != '/') {
             node.fail("fhir_path", "must start with '/'");
         }

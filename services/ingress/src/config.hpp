@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "relay/auth/authenticator.hpp"
+#include "relay/auth/failure_limiter.hpp"
 #include "relay/core/config.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/admin.hpp"
@@ -21,9 +22,17 @@ struct IntegrationConfig {
     std::string fhir_path;   ///< POST target for FHIR message bundles
     std::string token_path;  ///< POST target of the OAuth2 token endpoint (scheme oauth2)
     auth::AuthPolicy auth;
+    /// Event codes the relay handles. Others are stored all the same, marked `event-handled: false`;
+    /// the router dead-letters what it does not handle (`unhandled-event`), to be replayed later.
     std::vector<std::string> accepted_events;
-    /// Refuse (403) bundles whose target listing belongs to another site than `site`.
-    bool enforce_site = false;
+    /// Event codes acknowledged (200) and not stored at all. Empty by default: nothing Ocean sends is
+    /// dropped unless an operator says so.
+    std::vector<std::string> ignored_events;
+    /// Refuse (403) bundles whose target listing names another site than `site`. Records always carry
+    /// the integration's site, which is what the router routes on: one site's credentials cannot place a
+    /// referral with another site. Off only for an integration that legitimately receives for several
+    /// sites (its records then carry the bundle's site).
+    bool enforce_site = true;
 };
 
 /// One hub system allowed to send updates through the hub API (`hub_api.systems[]`).
@@ -63,6 +72,10 @@ struct IngressConfig {
     int threads = 0;  ///< 0 = one per core
     std::vector<http::ListenerConfig> listeners;
     http::ListenerConfig admin;
+    /// Memory all request bodies in flight may take together (`limits.max_body_memory`).
+    std::uint64_t max_body_memory = http::BodyBudget::kDefaultBytes;
+    /// Failed authentications tolerated per client address and per credential (`auth.failures`).
+    auth::FailureLimits auth_failures;
     KafkaSettings kafka;
     std::optional<Secret> token_signing_key;
     std::string token_issuer = "ocean-relay";
@@ -80,8 +93,8 @@ struct IngressConfig {
     [[nodiscard]] std::vector<std::string> topics() const;
 };
 
-/// The Ocean → receiver events published by default (ocean-api.md §3.5); others are acknowledged and
-/// counted as ignored, because Ocean retries every non-2xx for 96 hours.
+/// The Ocean → receiver events the relay handles by default (ocean-api.md §3.5); others are stored and
+/// marked, never dropped (Ocean retries every non-2xx for 96 hours, and never resends a 200).
 std::vector<std::string> default_accepted_events();
 
 /// Parses and validates; throws ConfigError naming the key. Unknown keys are errors.

@@ -11,9 +11,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <any>
 #include <optional>
+#include <stdexcept>
 
 #include "hub_api.hpp"
+#include "relay/auth/basic.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/ids.hpp"
 #include "relay/core/log.hpp"
@@ -42,6 +45,19 @@ struct Ingress::Route {
 struct Ingress::HubSystem {
     const HubSystemConfig* config;
     std::unique_ptr<auth::Authenticator> authenticator;
+};
+
+// What the admission hook learnt from the headers, for the handler once the body is read.
+struct Ingress::Admitted {
+    enum class Kind { kFhir, kToken, kHub, kHubToken };
+    Kind kind = Kind::kFhir;
+    const Route* route = nullptr;  // kFhir, kToken
+    hubapi::HubRoute hub_route;    // kHub, kHubToken
+    /// kHub: the hub systems whose header credentials passed, in order; the first whose signature (if
+    /// it needs one) also passes is the caller.
+    std::vector<const HubSystem*> hub_candidates;
+    std::string address;     // the client address, for the failure limiter
+    std::string credential;  // what the request claims to be, for the failure limiter (hashed there)
 };
 
 namespace {
@@ -101,6 +117,29 @@ fhir::Extractor& thread_extractor(bool strict_json) {
     if (!extractor) extractor.emplace(strict_json);
     return *extractor;
 }
+
+std::string_view path_of(boost::core::string_view target) {
+    std::string_view path(target.data(), target.size());
+    if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
+    return path;
+}
+
+std::string_view query_of(boost::core::string_view target) {
+    std::string_view t(target.data(), target.size());
+    const auto q = t.find('?');
+    return q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
+}
+
+auth::HeaderLookup header_lookup(const http::Request& request) {
+    return [&request](std::string_view name) { return sv(request[boost::core::string_view(name.data(), name.size())]); };
+}
+
+std::string client_address(const http::RequestContext& context) {
+    return context.remote.address().to_string();
+}
+
+// The small bodies of token requests: a form with a grant type, a client id and secret and a scope.
+constexpr std::uint64_t kTokenBodyLimit = 64 * 1024;
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
@@ -252,15 +291,24 @@ Ingress::Ingress(IngressConfig config)
             return std::pair<std::string, std::string>("application/json", json_error(code, message));
         };
     auto on_reject = [this](std::string_view reason) { metrics_->rejection("", reason); };
+    failures_ = std::make_unique<auth::FailureLimiter>(config_.auth_failures);
+    // One budget for every listener of the process: bodies in flight, wherever they arrive.
+    body_budget_ = std::make_shared<http::BodyBudget>(config_.max_body_memory);
     for (const auto& listener : config_.listeners) {
+        http::ServerHooks hooks{
+            error_body,
+            on_reject,
+            [this](const http::Request& request, http::RequestContext& context) {
+                return admit_public(request, context);
+            },
+            body_budget_};
         public_servers_.push_back(std::make_unique<http::Server>(
             ioc_,
             listener,
             [this](http::Request& request, const http::RequestContext& context) {
                 return handle_public(request, context);
             },
-            error_body,
-            on_reject));
+            std::move(hooks)));
     }
     admin_server_ = std::make_unique<http::Server>(
         ioc_,
@@ -268,8 +316,7 @@ Ingress::Ingress(IngressConfig config)
         [this](http::Request& request, const http::RequestContext& context) {
             return handle_admin(request, context);
         },
-        error_body,
-        on_reject);
+        http::ServerHooks{error_body, on_reject, {}, body_budget_});
 }
 
 Ingress::~Ingress() {
@@ -410,60 +457,265 @@ int Ingress::run() {
     return clean ? 0 : 1;
 }
 
-asio::awaitable<http::Response> Ingress::handle_public(http::Request& request,
-                                                       const http::RequestContext& /*context*/) {
-    std::string_view target = sv(request.target());
-    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    if (is_hub_target(target)) co_return co_await handle_hub(request);
+// -- admission: everything that can be judged from the request line and headers, before the body --
+
+std::optional<std::chrono::seconds> Ingress::throttled(std::string_view address, std::string_view credential) {
+    const auto now = std::chrono::steady_clock::now();
+    const auto blocked = failures_->blocked(address, credential, now);
+    for (const auto& ended : failures_->take_ended_episodes(now)) {
+        log::info("authentication failures: block ended",
+                  {{"scope", auth::FailureLimiter::to_string(ended.scope)},
+                   {"key_tag", ended.tag},
+                   {"failures", static_cast<long long>(ended.failures)},
+                   {"refused", static_cast<long long>(ended.refused)},
+                   {"blocked_seconds", static_cast<long long>(ended.blocked_for.count())},
+                   {"evicted", ended.evicted ? "true" : "false"}});
+    }
+    if (!blocked) return std::nullopt;
+    metrics_->throttled(auth::FailureLimiter::to_string(blocked->scope));
+    return blocked->retry_after;
+}
+
+void Ingress::authentication_failed(std::string_view address, std::string_view credential, std::string_view where) {
+    for (const auto& episode : failures_->record_failure(address, credential, std::chrono::steady_clock::now())) {
+        metrics_->throttle_episode(auth::FailureLimiter::to_string(episode.scope));
+        // Once per episode, not per attempt; the tag correlates start and end without naming the key.
+        log::warn("authentication failures: blocking for one window",
+                  {{"scope", auth::FailureLimiter::to_string(episode.scope)},
+                   {"key_tag", episode.tag},
+                   {"failures", static_cast<long long>(episode.failures)},
+                   {"window_seconds", static_cast<long long>(config_.auth_failures.window.count())},
+                   {"endpoint", where}});
+    }
+}
+
+std::optional<http::Response> Ingress::admit_public(const http::Request& request, http::RequestContext& context) {
+    const std::string_view target = path_of(request.target());
+    const unsigned version = request.version();
+    if (is_hub_target(target)) return admit_hub(request, context, target);
     const auto it = routes_by_path_.find(std::string(target));
     if (it == routes_by_path_.end()) {
         metrics_->request("", "unknown", 404, 0);
         metrics_->rejection("", "unknown_route");
-        co_return outcome(bhttp::status::not_found,
-                          request.version(),
-                          "error",
-                          "not-found",
-                          "no integration is configured at this path");
+        return outcome(bhttp::status::not_found, version, "error", "not-found", "no integration is configured at this path");
     }
     const Route& route = *it->second;
+    const char* route_name = route.kind == Route::Kind::kFhir ? "fhir" : "token";
     if (request.method() != bhttp::verb::post) {
-        const char* route_name = route.kind == Route::Kind::kFhir ? "fhir" : "token";
         metrics_->request(route.integration->name, route_name, 405, 0);
         metrics_->rejection(route.integration->name, "method_not_allowed");
         auto res = route.kind == Route::Kind::kFhir
-                       ? outcome(bhttp::status::method_not_allowed,
-                                 request.version(),
-                                 "error",
-                                 "not-supported",
-                                 "only POST is allowed here")
+                       ? outcome(bhttp::status::method_not_allowed, version, "error", "not-supported", "only POST is allowed here")
                        : json_response(bhttp::status::method_not_allowed,
-                                       request.version(),
+                                       version,
                                        json_error("invalid_request", "only POST is allowed here"));
         res.set(bhttp::field::allow, "POST");
-        co_return res;
+        return res;
     }
-    if (route.kind == Route::Kind::kToken) co_return handle_token(request, route);
-    co_return co_await handle_fhir(request, route);
+    const auth::HeaderLookup header = header_lookup(request);
+    Admitted admitted;
+    admitted.route = &route;
+    admitted.address = client_address(context);
+
+    if (route.kind == Route::Kind::kToken) {
+        admitted.kind = Admitted::Kind::kToken;
+        // The client id is in the body unless a Basic header names it; the address counts either way.
+        admitted.credential = route.authenticator->claimed_token_credential(
+            sv(request[bhttp::field::content_type]), {}, sv(request[bhttp::field::authorization]), query_of(request.target()));
+        if (const auto wait = throttled(admitted.address, admitted.credential)) {
+            metrics_->request(route.integration->name, route_name, 429, 0);
+            metrics_->rejection(route.integration->name, "throttled");
+            auto res = json_response(bhttp::status::too_many_requests,
+                                     version,
+                                     json_error("temporarily_unavailable", "too many failed authentications; retry later"));
+            res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+            return res;
+        }
+        context.body_limit = kTokenBodyLimit;
+        context.admitted = std::move(admitted);
+        return std::nullopt;
+    }
+
+    const IntegrationConfig& integration = *route.integration;
+    const std::string type = media_type(sv(request[bhttp::field::content_type]));
+    if (type != kFhirJson && type != "application/json" && type != "application/json+fhir") {
+        metrics_->fhir_request(*route.metrics, 415, 0);
+        metrics_->rejection(integration.name, "unsupported_media_type");
+        return outcome(bhttp::status::unsupported_media_type,
+                       version,
+                       "error",
+                       "not-supported",
+                       "Content-Type must be application/fhir+json or application/json");
+    }
+    admitted.credential = route.authenticator->claimed_credential(header);
+    if (const auto wait = throttled(admitted.address, admitted.credential)) {
+        metrics_->fhir_request(*route.metrics, 429, 0);
+        metrics_->rejection(integration.name, "throttled");
+        auto res = outcome(bhttp::status::too_many_requests,
+                           version,
+                           "error",
+                           "throttled",
+                           "too many failed authentications from this client or for these credentials; retry later");
+        res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+        return res;
+    }
+    const auth::AuthResult result = route.authenticator->check_headers(header, system_now());
+    if (!result.allowed()) {
+        authentication_failed(admitted.address, admitted.credential, "fhir");
+        metrics_->fhir_request(*route.metrics, result.outcome == auth::AuthResult::Outcome::kForbidden ? 403 : 401, 0);
+        return refuse_fhir(result, integration, version);
+    }
+    admitted.kind = Admitted::Kind::kFhir;
+    context.admitted = std::move(admitted);
+    return std::nullopt;
 }
 
-http::Response Ingress::handle_token(http::Request& request, const Route& route) {
+http::Response Ingress::refuse_fhir(const auth::AuthResult& result, const IntegrationConfig& integration, unsigned version) {
+    const bool forbidden = result.outcome == auth::AuthResult::Outcome::kForbidden;
+    auto res = outcome(forbidden ? bhttp::status::forbidden : bhttp::status::unauthorized,
+                       version,
+                       "error",
+                       forbidden ? "forbidden" : "login",
+                       forbidden ? "the credentials are not valid for this integration"
+                                 : "authentication is required and was missing or invalid");
+    if (!result.www_authenticate.empty()) res.set(bhttp::field::www_authenticate, result.www_authenticate);
+    metrics_->rejection(integration.name, result.reason);
+    log::warn("request refused", {{"integration", integration.name}, {"reason", result.reason}});
+    return res;
+}
+
+std::optional<http::Response> Ingress::admit_hub(const http::Request& request,
+                                                 http::RequestContext& context,
+                                                 std::string_view path) {
+    const unsigned version = request.version();
+    const HubApiConfig& hub_config = *config_.hub_api;
+    auto refuse = [&](http::Response res, std::string_view label, std::string_view rejection) {
+        metrics_->hub_rejection("unknown", rejection);
+        metrics_->hub_request("unknown", label, res.result_int(), 0);
+        return res;
+    };
+    const auto match = hubapi::match_route(request.method(), path.substr(hub_config.path_prefix.size()));
+    if (match.status == hubapi::RouteMatch::Status::kNotFound) {
+        return refuse(hub_error(bhttp::status::not_found, version, "not-found", "no hub API endpoint at this path"),
+                      "unknown",
+                      "unknown_route");
+    }
+    if (match.status == hubapi::RouteMatch::Status::kMethodNotAllowed) {
+        auto res = hub_error(
+            bhttp::status::method_not_allowed, version, "method-not-allowed", "this method is not allowed at this path");
+        res.set(bhttp::field::allow, match.allow);
+        return refuse(std::move(res), "unknown", "method_not_allowed");
+    }
+    const std::string label = hubapi::route_label(match.route);
+    const auth::HeaderLookup header = header_lookup(request);
+    Admitted admitted;
+    admitted.hub_route = match.route;
+    admitted.address = client_address(context);
+    // Only a Basic user names a credential before it is checked; tokens and keys count by address.
+    if (const auto basic = auth::parse_basic(sv(request[bhttp::field::authorization]))) {
+        admitted.credential = "hub-api/" + basic->user;
+    }
+    if (const auto wait = throttled(admitted.address, admitted.credential)) {
+        auto res = hub_error(bhttp::status::too_many_requests,
+                             version,
+                             "too-many-requests",
+                             "too many failed authentications from this client or for these credentials; retry later");
+        res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+        return refuse(std::move(res), label, "throttled");
+    }
+    // Judged from Content-Length before anything else is read (a chunked body meets the same limit
+    // as it arrives).
+    if (const auto length = context.content_length;
+        match.route.kind != hubapi::HubRoute::Kind::kToken && length && *length > hub_config.max_body_bytes) {
+        return refuse(hub_error(bhttp::status::payload_too_large,
+                                version,
+                                "payload-too-large",
+                                fmt::format("the request body exceeds the limit of {} bytes", hub_config.max_body_bytes)),
+                      label,
+                      "body_too_large");
+    }
+    if (match.route.kind == hubapi::HubRoute::Kind::kToken) {
+        admitted.kind = Admitted::Kind::kHubToken;
+        context.body_limit = kTokenBodyLimit;
+        context.admitted = std::move(admitted);
+        return std::nullopt;
+    }
+
+    bool forbidden = false;
+    std::string challenge, reason;
+    const auto now = system_now();
+    for (const auto& candidate : hub_systems_) {
+        const auth::AuthResult result = candidate->authenticator->check_headers(header, now);
+        if (result.allowed()) {
+            admitted.hub_candidates.push_back(candidate.get());
+            continue;
+        }
+        if (result.outcome == auth::AuthResult::Outcome::kForbidden) forbidden = true;
+        if (challenge.empty()) challenge = result.www_authenticate;
+        if (reason.empty() || reason == "missing_credentials") reason = result.reason;
+    }
+    if (admitted.hub_candidates.empty()) {
+        authentication_failed(admitted.address, admitted.credential, "hub");
+        if (forbidden) {
+            // A genuine token, issued for an Ocean integration or another audience.
+            return refuse(hub_error(bhttp::status::forbidden, version, "forbidden", "the credentials are not valid for the hub API"),
+                          label,
+                          "token_wrong_audience");
+        }
+        auto res = hub_error(bhttp::status::unauthorized, version, "unauthorized", "authentication is required and was missing or invalid");
+        res.set(bhttp::field::www_authenticate, challenge.empty() ? "Bearer realm=\"ocean-relay\"" : challenge);
+        log::warn("hub request refused", {{"reason", reason}});
+        return refuse(std::move(res), label, reason.empty() ? "unauthenticated" : reason);
+    }
+    admitted.kind = Admitted::Kind::kHub;
+    context.body_limit = hub_config.max_body_bytes;
+    context.admitted = std::move(admitted);
+    return std::nullopt;
+}
+
+// -- handlers: the body has been read --
+
+asio::awaitable<http::Response> Ingress::handle_public(http::Request& request, const http::RequestContext& context) {
+    const auto* admitted = std::any_cast<Admitted>(&context.admitted);
+    if (admitted == nullptr) {
+        // Every request that reaches here passed admit_public, which always says what it admitted.
+        throw std::logic_error("request handled without admission");
+    }
+    switch (admitted->kind) {
+        case Admitted::Kind::kToken:
+            co_return handle_token(request, *admitted);
+        case Admitted::Kind::kFhir:
+            co_return co_await handle_fhir(request, *admitted);
+        case Admitted::Kind::kHubToken:
+        case Admitted::Kind::kHub:
+            co_return co_await handle_hub(request, *admitted);
+    }
+    throw std::logic_error("unknown admission");
+}
+
+http::Response Ingress::handle_token(http::Request& request, const Admitted& admitted) {
     const auto started = Clock::now();
+    const Route& route = *admitted.route;
     const IntegrationConfig& integration = *route.integration;
-    std::string_view target = sv(request.target());
-    const auto q = target.find('?');
-    const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
     auto result = route.authenticator->issue_token(sv(request[bhttp::field::content_type]),
                                                    request.body(),
                                                    sv(request[bhttp::field::authorization]),
-                                                   query,
+                                                   query_of(request.target()),
                                                    system_now());
     http::Response res = token_answer(result, request.version());
     if (auto* issued = std::get_if<auth::IssuedToken>(&result)) {
         metrics_->tokens_issued(integration.name);
-        log::info("access token issued",
-                  {{"integration", integration.name}, {"client_id", issued->client_id}});
+        log::info("access token issued", {{"integration", integration.name}, {"client_id", issued->client_id}});
     } else {
         const auto& error = std::get<auth::TokenEndpointError>(result);
+        if (error.error == "invalid_client") {
+            authentication_failed(admitted.address,
+                                  route.authenticator->claimed_token_credential(sv(request[bhttp::field::content_type]),
+                                                                                request.body(),
+                                                                                sv(request[bhttp::field::authorization]),
+                                                                                query_of(request.target())),
+                                  "token");
+        }
         metrics_->rejection(integration.name, "token_" + error.error);
         log::warn("token request refused", {{"integration", integration.name}, {"error", error.error}});
     }
@@ -471,8 +723,9 @@ http::Response Ingress::handle_token(http::Request& request, const Route& route)
     return res;
 }
 
-asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, const Route& route) {
+asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, const Admitted& admitted) {
     const auto started = Clock::now();
+    const Route& route = *admitted.route;
     const IntegrationConfig& integration = *route.integration;
     const unsigned version = request.version();
     const InFlight in_flight(metrics_->in_flight());
@@ -483,41 +736,15 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
         return res;
     };
 
-    const std::string type = media_type(sv(request[bhttp::field::content_type]));
-    if (type != kFhirJson && type != "application/json" && type != "application/json+fhir") {
-        co_return finish(outcome(bhttp::status::unsupported_media_type,
-                                 version,
-                                 "error",
-                                 "not-supported",
-                                 "Content-Type must be application/fhir+json or application/json"),
-                         "unsupported_media_type");
-    }
-
-    const auth::HeaderLookup header = [&request](std::string_view name) {
-        return sv(request[boost::core::string_view(name.data(), name.size())]);
-    };
-    const auth::AuthResult auth_result = route.authenticator->check(header, request.body(), system_now());
-    if (!auth_result.allowed()) {
-        const bool forbidden = auth_result.outcome == auth::AuthResult::Outcome::kForbidden;
-        auto res = outcome(forbidden ? bhttp::status::forbidden : bhttp::status::unauthorized,
-                           version,
-                           "error",
-                           forbidden ? "forbidden" : "login",
-                           forbidden ? "the credentials are not valid for this integration"
-                                     : "authentication is required and was missing or invalid");
-        if (!auth_result.www_authenticate.empty())
-            res.set(bhttp::field::www_authenticate, auth_result.www_authenticate);
-        log::warn("request refused", {{"integration", integration.name}, {"reason", auth_result.reason}});
-        co_return finish(std::move(res), auth_result.reason);
+    const auth::HeaderLookup header = header_lookup(request);
+    const auth::AuthResult signature = route.authenticator->check_signature(header, request.body(), system_now());
+    if (!signature.allowed()) {
+        authentication_failed(admitted.address, admitted.credential, "fhir");
+        co_return finish(refuse_fhir(signature, integration, version));
     }
 
     if (request.body().empty()) {
-        co_return finish(outcome(bhttp::status::bad_request,
-                                 version,
-                                 "error",
-                                 "required",
-                                 "the request body is empty",
-                                 "Bundle"),
+        co_return finish(outcome(bhttp::status::bad_request, version, "error", "required", "the request body is empty", "Bundle"),
                          "empty_body");
     }
     route.metrics->body_bytes->Observe(static_cast<double>(request.body().size()));
@@ -530,33 +757,32 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
                   {{"integration", integration.name},
                    {"reason", fhir::to_string(error->code)},
                    {"expression", error->expression}});
-        co_return finish(
-            outcome(bhttp::status::bad_request,
-                    version,
-                    "error",
-                    error->code == fhir::ExtractErrorCode::kInvalidJson ? "structure" : "invalid",
-                    error->message,
-                    error->expression),
-            fhir::to_string(error->code));
+        co_return finish(outcome(bhttp::status::bad_request,
+                                 version,
+                                 "error",
+                                 error->code == fhir::ExtractErrorCode::kInvalidJson ? "structure" : "invalid",
+                                 error->message,
+                                 error->expression),
+                         fhir::to_string(error->code));
     }
     fhir::InboundFacts& facts = std::get<fhir::InboundFacts>(extracted);
     const std::string message_id = new_message_id();
 
-    const auto& accepted = integration.accepted_events;
-    if (std::find(accepted.begin(), accepted.end(), facts.event_code) == accepted.end()) {
-        // Ocean retries every non-2xx for 96 hours: acknowledge what we will never handle.
-        metrics_->ignored(integration.name, "event_not_handled");
-        log::info("bundle ignored: event not handled",
-                  {{"integration", integration.name},
-                   {"message_id", message_id},
-                   {"referral_ref", facts.referral_ref}});
-        auto res = outcome(bhttp::status::ok,
-                           version,
-                           "information",
-                           "informational",
-                           "event code not handled by this integration; acknowledged and ignored");
-        co_return finish(std::move(res));
+    const auto contains = [](const std::vector<std::string>& list, const std::string& value) {
+        return std::find(list.begin(), list.end(), value) != list.end();
+    };
+    if (contains(integration.ignored_events, facts.event_code)) {
+        // Configured by an operator: acknowledged and not stored (Ocean retries every non-2xx for 96 hours).
+        metrics_->ignored(integration.name, "event_ignored");
+        log::info("bundle ignored: event configured as ignored",
+                  {{"integration", integration.name}, {"message_id", message_id}, {"event", facts.event_code}});
+        co_return finish(outcome(bhttp::status::ok,
+                                 version,
+                                 "information",
+                                 "informational",
+                                 "event code configured to be ignored by this integration; acknowledged and not stored"));
     }
+    const bool handled = contains(integration.accepted_events, facts.event_code);
     if (facts.referral_ref.empty()) {
         co_return finish(outcome(bhttp::status::bad_request,
                                  version,
@@ -569,32 +795,38 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
                          "no_referral_ref");
     }
     if (integration.enforce_site && !facts.site_number.empty() && facts.site_number != integration.site) {
-        co_return finish(
-            outcome(bhttp::status::forbidden,
-                    version,
-                    "error",
-                    "forbidden",
-                    "the bundle's target listing belongs to another Ocean site than this integration"),
-            "site_mismatch");
+        log::warn("bundle refused: another site",
+                  {{"integration", integration.name}, {"message_id", message_id}, {"referral_ref", facts.referral_ref}});
+        co_return finish(outcome(bhttp::status::forbidden,
+                                 version,
+                                 "error",
+                                 "forbidden",
+                                 "the bundle's target listing belongs to another Ocean site than this integration",
+                                 "PractitionerRole.identifier"),
+                         "site_mismatch");
     }
+    // The router routes on this header: the authenticated integration's site, never the payload's
+    // (unless the integration is allowed to receive for other sites).
+    const std::string& site =
+        integration.enforce_site || facts.site_number.empty() ? integration.site : facts.site_number;
 
     const auto incoming_trace = TraceParent::parse(sv(request["traceparent"]));
     const TraceParent trace = incoming_trace ? incoming_trace->child() : TraceParent::new_root();
     std::vector<kafka::Header> headers;
-    headers.reserve(14);
+    headers.reserve(15);
     headers.push_back({"kind", "fhir"});
     headers.push_back({"integration", integration.name});
-    headers.push_back({"site", facts.site_number.empty() ? integration.site : facts.site_number});
+    headers.push_back({"site", site});
     headers.push_back({"event", facts.event_code});
     headers.push_back({"referral-ref", facts.referral_ref});
     headers.push_back({"message-id", message_id});
     headers.push_back({"received-at", format_rfc3339_millis(system_now())});
     headers.push_back({"traceparent", trace.to_string()});
-    headers.push_back({"content-type", type});
+    headers.push_back({"content-type", std::string(media_type(sv(request[bhttp::field::content_type])))});
     headers.push_back({"fhir-dialect", fhir::to_string(facts.dialect)});
+    if (!handled) headers.push_back({"event-handled", "false"});
     if (!facts.listing_ref.empty()) headers.push_back({"listing-ref", facts.listing_ref});
-    if (!facts.external_service_id.empty())
-        headers.push_back({"external-service-id", facts.external_service_id});
+    if (!facts.external_service_id.empty()) headers.push_back({"external-service-id", facts.external_service_id});
     if (!facts.message_header_id.empty()) headers.push_back({"message-header-id", facts.message_header_id});
     if (!facts.bundle_id.empty()) headers.push_back({"bundle-id", facts.bundle_id});
 
@@ -606,6 +838,8 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
                                                                              config_.kafka.ack_timeout);
     metrics_->kafka_ack(delivery.ok, std::chrono::duration<double>(delivery.latency).count());
     if (!delivery.ok) {
+        // Not stored: Ocean's retry (or a signing sender's) may carry the same webhook-id again.
+        route.authenticator->forget_signature(header);
         log::error("broker did not acknowledge; answering so that Ocean retries",
                    {{"integration", integration.name},
                     {"message_id", message_id},
@@ -630,12 +864,14 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
         co_return finish(std::move(res),
                          delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
     }
-    metrics_->published(*route.metrics, facts.event_code);
+    // Unhandled codes share one label: a code is the payload's text, and labels must stay few.
+    metrics_->published(*route.metrics, handled ? facts.event_code : std::string("unhandled"));
     log::info("bundle accepted",
               {{"integration", integration.name},
                {"message_id", message_id},
                {"referral_ref", facts.referral_ref},
                {"event", facts.event_code},
+               {"event_handled", handled ? "true" : "false"},
                {"partition", delivery.partition},
                {"offset", static_cast<long long>(delivery.offset)},
                {"bytes", static_cast<long long>(body_size)},
@@ -655,10 +891,8 @@ bool Ingress::is_hub_target(std::string_view path) const {
     return path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '/');
 }
 
-http::Response Ingress::handle_hub_token(http::Request& request) {
-    std::string_view target = sv(request.target());
-    const auto q = target.find('?');
-    const std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+http::Response Ingress::handle_hub_token(http::Request& request, const Admitted& admitted) {
+    const std::string_view query = query_of(request.target());
     // The shared endpoint of every oauth2 hub system: the system whose client the credentials name
     // issues the token (client ids are unique across hub systems), with itself as the audience.
     std::optional<std::variant<auth::IssuedToken, auth::TokenEndpointError>> answer;
@@ -696,92 +930,62 @@ http::Response Ingress::handle_hub_token(http::Request& request) {
         log::info("access token issued",
                   {{"hub_system", issuer->config->name}, {"client_id", issued.client_id}});
     } else {
-        log::warn("hub token request refused",
-                  {{"error", std::get<auth::TokenEndpointError>(*answer).error}});
+        const auto& error = std::get<auth::TokenEndpointError>(*answer).error;
+        if (error == "invalid_client") {
+            // No system knew the client: count the claim under the hub API, as the address is.
+            const auto claimed = hub_systems_.empty() ? std::string()
+                                                      : hub_systems_.front()->authenticator->claimed_token_credential(
+                                                            sv(request[bhttp::field::content_type]),
+                                                            request.body(),
+                                                            sv(request[bhttp::field::authorization]),
+                                                            query);
+            authentication_failed(admitted.address, claimed, "hub-token");
+        }
+        log::warn("hub token request refused", {{"error", error}});
     }
     return res;
 }
 
-asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request) {
+asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, const Admitted& admitted) {
     const auto started = Clock::now();
     const unsigned version = request.version();
     const HubApiConfig& hub_config = *config_.hub_api;
     const InFlight in_flight(metrics_->in_flight());
     std::string system_name = "unknown";
-    std::string action_label = "unknown";
+    std::string action_label = hubapi::route_label(admitted.hub_route);
     auto finish = [&](http::Response res, std::string_view rejection = {}) {
         if (!rejection.empty()) metrics_->hub_rejection(system_name, rejection);
         metrics_->hub_request(system_name, action_label, res.result_int(), seconds_since(started));
         return res;
     };
-
-    std::string_view target = sv(request.target());
-    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    const auto match = hubapi::match_route(request.method(), target.substr(hub_config.path_prefix.size()));
-    if (match.status == hubapi::RouteMatch::Status::kNotFound) {
-        co_return finish(
-            hub_error(bhttp::status::not_found, version, "not-found", "no hub API endpoint at this path"),
-            "unknown_route");
-    }
-    if (match.status == hubapi::RouteMatch::Status::kMethodNotAllowed) {
-        auto res = hub_error(bhttp::status::method_not_allowed,
-                             version,
-                             "method-not-allowed",
-                             "this method is not allowed at this path");
-        res.set(bhttp::field::allow, match.allow);
-        co_return finish(std::move(res), "method_not_allowed");
-    }
-    const hubapi::HubRoute& route = match.route;
-    action_label = hubapi::route_label(route);
-    if (route.kind == hubapi::HubRoute::Kind::kToken) {
-        auto res = handle_hub_token(request);
+    const hubapi::HubRoute& route = admitted.hub_route;
+    if (admitted.kind == Admitted::Kind::kHubToken) {
+        auto res = handle_hub_token(request, admitted);
         const bool issued = res.result() == bhttp::status::ok;
         co_return finish(std::move(res), issued ? std::string_view() : std::string_view("token_refused"));
     }
 
+    // The header credentials passed for these systems; a signature, where one is required, decides.
     const std::string& body = request.body();
-    if (body.size() > hub_config.max_body_bytes) {
-        co_return finish(hub_error(bhttp::status::payload_too_large,
-                                   version,
-                                   "payload-too-large",
-                                   fmt::format("the request body exceeds the limit of {} bytes",
-                                               hub_config.max_body_bytes)),
-                         "body_too_large");
-    }
-
-    // Authentication: the system whose credentials the request carries.
-    const auth::HeaderLookup header = [&request](std::string_view name) {
-        return sv(request[boost::core::string_view(name.data(), name.size())]);
-    };
+    const auth::HeaderLookup header = header_lookup(request);
     const HubSystem* system = nullptr;
-    bool forbidden = false;
-    std::string challenge, reason;
+    std::string reason;
     const auto now = system_now();
-    for (const auto& candidate : hub_systems_) {
-        const auth::AuthResult result = candidate->authenticator->check(header, body, now);
+    for (const HubSystem* candidate : admitted.hub_candidates) {
+        const auth::AuthResult result = candidate->authenticator->check_signature(header, body, now);
         if (result.allowed()) {
-            system = candidate.get();
+            system = candidate;
             break;
         }
-        if (result.outcome == auth::AuthResult::Outcome::kForbidden) forbidden = true;
-        if (challenge.empty()) challenge = result.www_authenticate;
-        if (reason.empty() || reason == "missing_credentials") reason = result.reason;
+        if (reason.empty()) reason = result.reason;
     }
     if (system == nullptr) {
-        if (forbidden) {
-            // A genuine token, issued for an Ocean integration or another audience.
-            co_return finish(hub_error(bhttp::status::forbidden,
-                                       version,
-                                       "forbidden",
-                                       "the credentials are not valid for the hub API"),
-                             "token_wrong_audience");
-        }
+        authentication_failed(admitted.address, admitted.credential, "hub");
         auto res = hub_error(bhttp::status::unauthorized,
                              version,
                              "unauthorized",
                              "authentication is required and was missing or invalid");
-        res.set(bhttp::field::www_authenticate,
-                challenge.empty() ? "Bearer realm=\"ocean-relay\"" : challenge);
+        res.set(bhttp::field::www_authenticate, "Bearer realm=\"ocean-relay\"");
         log::warn("hub request refused", {{"reason", reason}});
         co_return finish(std::move(res), reason.empty() ? "unauthenticated" : reason);
     }
@@ -832,9 +1036,8 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request) {
                 "site_required");
         }
         if (std::find(sites.begin(), sites.end(), update.site) == sites.end()) {
-            log::warn(
-                "hub update refused: site not allowed",
-                {{"hub_system", system_name}, {"referral_ref", update.referral_ref}, {"site", update.site}});
+            log::warn("hub update refused: site not allowed",
+                      {{"hub_system", system_name}, {"referral_ref", update.referral_ref}});
             co_return finish(hub_error(bhttp::status::forbidden,
                                        version,
                                        "forbidden",
@@ -912,6 +1115,7 @@ asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request,
         co_return res;
     }
     if (target == "/metrics") {
+        metrics_->body_memory(body_budget_->used(), body_budget_->capacity());
         http::Response res{bhttp::status::ok, version};
         res.set(bhttp::field::content_type, metrics::kContentType);
         res.body() = metrics::serialize(*registry_);

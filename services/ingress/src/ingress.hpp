@@ -14,6 +14,7 @@
 #include "config.hpp"
 #include "metrics.hpp"
 #include "relay/auth/authenticator.hpp"
+#include "relay/auth/failure_limiter.hpp"
 #include "relay/auth/token.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/embedded_cluster.hpp"
@@ -52,17 +53,29 @@ class Ingress {
 
     struct Route;
     struct HubSystem;
+    struct Admitted;
 
    private:
+    /// Before the body: route, method, media type, throttling, header credentials (401/403 without
+    /// reading a byte of the body), the route's body limit.
+    std::optional<http::Response> admit_public(const http::Request& request, http::RequestContext& context);
+    std::optional<http::Response> admit_hub(const http::Request& request,
+                                            http::RequestContext& context,
+                                            std::string_view path);
+    /// Whether the failure limiter blocks this address or credential now: the Retry-After if so.
+    std::optional<std::chrono::seconds> throttled(std::string_view address, std::string_view credential);
+    void authentication_failed(std::string_view address, std::string_view credential, std::string_view where);
+    http::Response refuse_fhir(const auth::AuthResult& result, const IntegrationConfig& integration, unsigned version);
+
     boost::asio::awaitable<http::Response> handle_public(http::Request& request,
                                                          const http::RequestContext& context);
     boost::asio::awaitable<http::Response> handle_admin(http::Request& request,
                                                         const http::RequestContext& context);
-    boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Route& route);
-    http::Response handle_token(http::Request& request, const Route& route);
+    boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Admitted& admitted);
+    http::Response handle_token(http::Request& request, const Admitted& admitted);
     /// The hub API (hub_api.hpp): a request whose path is under hub_api.path_prefix.
-    boost::asio::awaitable<http::Response> handle_hub(http::Request& request);
-    http::Response handle_hub_token(http::Request& request);
+    boost::asio::awaitable<http::Response> handle_hub(http::Request& request, const Admitted& admitted);
+    http::Response handle_hub_token(http::Request& request, const Admitted& admitted);
     [[nodiscard]] bool is_hub_target(std::string_view path) const;
     boost::asio::awaitable<void> shutdown_sequence();
     void readiness_loop();
@@ -73,6 +86,8 @@ class Ingress {
     std::unique_ptr<kafka::EmbeddedCluster> embedded_;
     std::unique_ptr<kafka::Producer> producer_;
     std::unique_ptr<auth::TokenSigner> signer_;
+    std::unique_ptr<auth::FailureLimiter> failures_;
+    std::shared_ptr<http::BodyBudget> body_budget_;
     std::vector<std::unique_ptr<Route>> routes_;
     std::unordered_map<std::string, Route*> routes_by_path_;
     /// Hub systems in the order their credentials are tried: those with credentials first, scheme

@@ -61,6 +61,25 @@ IngressMetrics::IngressMetrics(std::shared_ptr<prometheus::Registry> registry)
                       .Help("Requests being handled now")
                       .Register(*registry_)
                       .Add({})),
+      throttled_(prometheus::BuildCounter()
+                     .Name("relay_ingress_auth_throttled_total")
+                     .Help("Requests answered 429 because their client address or credential failed "
+                           "authentication too often, by scope (address, credential)")
+                     .Register(*registry_)),
+      throttle_episodes_(prometheus::BuildCounter()
+                             .Name("relay_ingress_auth_throttle_episodes_total")
+                             .Help("Addresses or credentials blocked after repeated failed authentications")
+                             .Register(*registry_)),
+      body_memory_used_(&prometheus::BuildGauge()
+                             .Name("relay_ingress_body_memory_bytes")
+                             .Help("Memory charged to request bodies in flight (limits.max_body_memory)")
+                             .Register(*registry_)
+                             .Add({})),
+      body_memory_capacity_(&prometheus::BuildGauge()
+                                 .Name("relay_ingress_body_memory_limit_bytes")
+                                 .Help("The budget of request body memory; past it requests get 503")
+                                 .Register(*registry_)
+                                 .Add({})),
       ready_(&prometheus::BuildGauge()
                   .Name("relay_ingress_ready")
                   .Help("1 when the broker is reachable and the topics exist, 0 otherwise or while draining")
@@ -145,6 +164,19 @@ void IngressMetrics::hub_publish(std::string_view system, bool ok, double second
     hub_publish_
         .Add({{"system", std::string(system)}, {"outcome", ok ? "ok" : "failed"}}, metrics::latency_buckets())
         .Observe(seconds);
+}
+
+void IngressMetrics::throttled(std::string_view scope) {
+    throttled_.Add({{"scope", std::string(scope)}}).Increment();
+}
+
+void IngressMetrics::throttle_episode(std::string_view scope) {
+    throttle_episodes_.Add({{"scope", std::string(scope)}}).Increment();
+}
+
+void IngressMetrics::body_memory(std::uint64_t used, std::uint64_t capacity) {
+    body_memory_used_->Set(static_cast<double>(used));
+    body_memory_capacity_->Set(static_cast<double>(capacity));
 }
 
 void IngressMetrics::hub_rejection(std::string_view system, std::string_view reason) {

@@ -51,6 +51,12 @@ class IngressMetrics {
     /// Hub API: produce to broker acknowledgement (or failure) of one update.
     void hub_publish(std::string_view system, bool ok, double seconds);
     void hub_rejection(std::string_view system, std::string_view reason);
+    /// A request answered 429 because its address or credential failed authentication too often.
+    void throttled(std::string_view scope);
+    /// A blocked episode started (once per episode, not per request).
+    void throttle_episode(std::string_view scope);
+    /// The request body memory in use and its budget, read at each scrape.
+    void body_memory(std::uint64_t used, std::uint64_t capacity);
 
     prometheus::Gauge& in_flight() { return *in_flight_; }
     prometheus::Gauge& ready() { return *ready_; }
@@ -71,6 +77,10 @@ class IngressMetrics {
     prometheus::Family<prometheus::Histogram>& hub_publish_;
     prometheus::Family<prometheus::Counter>& hub_rejections_;
     prometheus::Gauge* in_flight_;
+    prometheus::Family<prometheus::Counter>& throttled_;
+    prometheus::Family<prometheus::Counter>& throttle_episodes_;
+    prometheus::Gauge* body_memory_used_;
+    prometheus::Gauge* body_memory_capacity_;
     prometheus::Gauge* ready_;
     std::deque<IntegrationMetrics> integrations_;  // stable addresses
 };

@@ -45,6 +45,8 @@ enum class ExtractErrorCode {
     kNoMessageHeader,  ///< no entries, or the first entry is not a MessageHeader
     kNoEventCode,      ///< MessageHeader.eventCoding.code missing
     kUnexpectedType,   ///< a field we read has the wrong JSON type
+    kDuplicateKey,     ///< a member the relay reads appears twice in one object
+    kInvalidFact,      ///< a routing fact outside its bounds or character set (see the checks below)
 };
 const char* to_string(ExtractErrorCode code);
 
@@ -53,6 +55,23 @@ struct ExtractError {
     std::string expression;  ///< FHIRPath-like location, e.g. "Bundle.entry[0].resource.resourceType"
     std::string message;     ///< precise and PHI-free: never repeats a value from the payload
 };
+
+/// The bounds of the routing facts, which go into Kafka keys and headers, log lines and routing rules:
+/// no control character, quote or backslash ever passes. Measured on Ocean's payloads: referral refs are
+/// UUIDs (36), listing refs slugs with digits (`autorouter_test49721437`, `bayshore_healthcare-73632721`),
+/// sites 4–7 digits, External Service IDs short free text typed by an Ocean admin (`Test`).
+/// Referral and listing refs: 1–128 of [A-Za-z0-9_.:-], not "." or "..".
+bool is_safe_ref(std::string_view s);
+/// Site numbers: 1–16 digits.
+bool is_site_number(std::string_view s);
+/// External Service IDs: 1–128 bytes of printable text (UTF-8 allowed) without control characters,
+/// quotes or backslashes.
+bool is_external_service_id(std::string_view s);
+/// Event codes: 1–64 of [a-z0-9-] (a FHIR code of Ocean's message-event-code system).
+bool is_event_code(std::string_view s);
+/// Ids and fullUrls kept as headers (MessageHeader id, Bundle id): 1–256 printable ASCII, no space,
+/// quote or backslash.
+bool is_message_id(std::string_view s);
 
 /// simdjson 3.0's On-Demand runs on the kernel the translation unit was compiled for; the build
 /// compiles the extractor for x86-64-v3 (AVX2) unless RELAY_ONDEMAND_ARCH is emptied. False when this

@@ -479,13 +479,15 @@ struct Router::Impl : kafka::RebalanceListener {
         const std::string& site = header_site.empty() ? payload_site : header_site;
         if (!header_site.empty() && header_site != payload_site) {
             metrics.parse_warning("site-mismatch");
+            const std::string named =
+                payload_site.empty() ? std::string("no site") : fmt::format("site '{}'", payload_site);
             warnings.push_back(json::object{
                 {"code", "site-mismatch"},
-                {"expression", "MessageHeader.destination.receiver (target listing id-site-number)"},
+                {"expression", "PractitionerRole.identifier(id-site-number)"},
                 {"message",
-                 fmt::format("the target listing names site '{}' but the record came from site '{}'s "
-                             "integration: routed for site '{}'",
-                             payload_site,
+                 fmt::format("the target listing names {}, the authenticated integration is site '{}': "
+                             "routed for site '{}'",
+                             named,
                              header_site,
                              header_site)}});
         }

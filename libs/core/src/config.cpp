@@ -162,12 +162,16 @@ void ConfigReader::check_no_unknown_keys() const {
 void ConfigReader::check_node(const YAML::Node& node, const std::string& path) const {
     if (opaque_.contains(path)) return;
     if (node.IsMap()) {
+        std::set<std::string> keys;
         for (const auto& item : node) {
             const std::string key = key_text(item.first, path);
             const std::string child = path.empty() ? key : path + "." + key;
             if (!seen_.contains(child)) {
                 throw ConfigError(fmt::format("{}: unknown key", child));
             }
+            // yaml-cpp keeps a repeated key and every lookup finds the first: the later one would be
+            // silently ignored.
+            if (!keys.insert(key).second) throw ConfigError(fmt::format("{}: repeated key", child));
             check_node(item.second, child);
         }
     } else if (node.IsSequence()) {

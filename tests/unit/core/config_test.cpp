@@ -108,6 +108,22 @@ TEST(ConfigReaderUnknownKeys, MisspeltKeyInTheSecondListItemNamesIndexOne) {
     EXPECT_NE(message.find("integrations[1].nmae"), std::string::npos) << message;
 }
 
+TEST(ConfigReaderUnknownKeys, ARepeatedKeyIsRejectedWithItsDottedPath) {
+    // Every lookup finds the first "kafka"; the second section would be silently ignored.
+    auto reader = relay::ConfigReader::from_string(
+        "kafka:\n  bootstrap_servers: a:9092\nkafka:\n  bootstrap_servers: b:9092\n", "RELAY", no_env());
+    EXPECT_EQ(reader.root().child("kafka").string("bootstrap_servers", ""), "a:9092");
+    EXPECT_EQ(config_error([&] { reader.check_no_unknown_keys(); }), "kafka: repeated key");
+
+    auto nested = relay::ConfigReader::from_string(
+        "integrations:\n  - {name: a, site: x, site: y}\n", "RELAY", no_env());
+    for (auto& item : nested.root().list("integrations")) {
+        (void)item.string("name", "");
+        (void)item.string("site", "");
+    }
+    EXPECT_EQ(config_error([&] { nested.check_no_unknown_keys(); }), "integrations[0].site: repeated key");
+}
+
 TEST(ConfigReaderUnknownKeys, KeysOfAFreeFormStringMapAreNotChecked) {
     auto reader = relay::ConfigReader::from_string(
         "kafka:\n  properties:\n    security.protocol: SSL\n    any.thing: x\n", "RELAY", no_env());

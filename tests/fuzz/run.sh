@@ -21,7 +21,7 @@ targets=("$@")
 
 # target -> max_len, dictionaries, extra read-only seed directories (by path: too large to copy).
 declare -A max_len=([fhir_extract]=65536 [referral_parse]=65536 [hub_update]=8192 [ocean_decrypt]=4096
-  [auth_token]=8192 [config_load]=16384)
+  [auth_token]=8192 [config_load]=8192)
 declare -A dicts=([fhir_extract]="json fhir" [referral_parse]="json fhir" [hub_update]="json hub"
   [ocean_decrypt]="json ocean" [auth_token]="json auth" [config_load]="yaml")
 declare -A extra_seeds=([referral_parse]="tests/golden/transform" [fhir_extract]="tests/golden/transform")

@@ -44,6 +44,7 @@ class ChildProcess {
     ChildProcess& operator=(const ChildProcess&) = delete;
 
     [[nodiscard]] bool started() const { return pid_ > 0; }
+    [[nodiscard]] pid_t pid() const { return pid_; }
     void kill_hard();
     /// SIGTERM; the exit code (-1 if it did not exit within `limit` and had to be killed).
     int terminate(std::chrono::milliseconds limit = std::chrono::seconds(30));
@@ -55,6 +56,9 @@ class ChildProcess {
     std::filesystem::path config_, log_;
     pid_t pid_ = -1;
 };
+
+/// A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); -1 if it cannot be read.
+long proc_status_kib(pid_t pid, const std::string& field);
 
 /// A loopback port free a moment ago (bind port 0, read it, close): good enough for a test.
 int free_port();

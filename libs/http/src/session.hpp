@@ -200,9 +200,9 @@ asio::awaitable<Next> serve_request(const SessionEnv& env,
             const std::size_t n = parser.put(buffer.data(), ec);
             buffer.consume(n);
             consumed += n;
-            if (ec == bhttp::error::need_more) return {};
-            if (ec) return ec;
+            if (ec && ec != bhttp::error::need_more) return ec;
             if (framing_bytes() > limits.header_limit) return bhttp::error::header_limit;
+            if (ec == bhttp::error::need_more) return {};
             if (header_only && parser.is_header_done()) return {};
             if (n == 0) return {};
         }

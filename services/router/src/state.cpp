@@ -308,7 +308,8 @@ Verdict PartitionStore::take(const Referral& referral, const std::string& key, s
         if (s.key == key && s.at >= horizon) return Verdict::kDuplicate;
 
     // Equal times, or a time missing on either side, order nothing: taken in as before.
-    const std::optional<std::int64_t> ocean = ocean_time_ms(referral);
+    std::optional<std::int64_t> ocean = ocean_time_ms(referral);
+    if (ocean && *ocean > (now + policy_.max_clock_skew.count()) * 1000) ocean.reset();
     if (ocean && state.ocean_ms != 0 && *ocean < state.ocean_ms) {
         remember(state, key, now);
         return Verdict::kStale;

@@ -93,6 +93,9 @@ struct DedupPolicy {
     /// A referral with no message for this long is forgotten (memory and changelog): a later message
     /// about it is then simply new. At least `window`, so no duplicate slips through.
     std::chrono::seconds retention{std::chrono::hours(24 * 30)};
+    /// An Ocean time further ahead of ours than this orders nothing (as if absent): one bundle with a
+    /// wrong clock must not make every later version of its referral look stale.
+    std::chrono::seconds max_clock_skew{std::chrono::hours(1)};
 };
 
 enum class Verdict {

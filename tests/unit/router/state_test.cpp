@@ -318,3 +318,23 @@ TEST(IdempotencyKey, TheRoutingSiteIsPartOfTheKey) {
 
 }  // namespace
 }  // namespace relay::router
+
+namespace relay::router {
+namespace {
+
+TEST(PartitionStore, AnOceanTimeFarAheadOfOursOrdersNothing) {
+    PartitionStore store(DedupPolicy{});
+    // kNow is 2027-01-15T08:00:00Z; this bundle claims a day later.
+    const Referral future = version("mh-1", "2027-01-16T08:00:00Z", "first");
+    const Referral next = version("mh-2", "2027-01-15T07:00:00Z", "second");
+    EXPECT_EQ(store.take(future, idempotency_key(future), kNow), Verdict::kDeliver);
+    EXPECT_EQ(store.find("ref-1")->ocean_ms, 0) << "not trusted for ordering";
+    EXPECT_EQ(store.take(next, idempotency_key(next), kNow), Verdict::kDeliver) << "so not stale";
+    EXPECT_EQ(store.find("ref-1")->ocean_ms, *ocean_time_ms(next));
+    const Referral slightly_ahead = version("mh-3", "2027-01-15T08:30:00Z", "third");
+    EXPECT_EQ(store.take(slightly_ahead, idempotency_key(slightly_ahead), kNow), Verdict::kDeliver);
+    EXPECT_EQ(store.find("ref-1")->ocean_ms, *ocean_time_ms(slightly_ahead)) << "within the skew: trusted";
+}
+
+}  // namespace
+}  // namespace relay::router

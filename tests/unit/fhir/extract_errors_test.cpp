@@ -326,3 +326,111 @@ TEST(ExtractErrorCode, NamesAreStable) {
     EXPECT_STREQ(relay::fhir::to_string(relay::fhir::ReferralRefSource::kReferralIdentifierExtension),
                  "ext-referral-identifier");
 }
+
+// --- facts that reach Kafka keys, headers and logs are bounded and charset-checked ------------
+
+namespace {
+
+std::string bundle_with_ref(const std::string& ref) {
+    return message_bundle({entry(message_header()),
+                           entry(R"({"resourceType":"ServiceRequest","id":"sr-1","identifier":[)" +
+                                 fhir_test::identifier(fhir_test::naming_system("id-ereferral-reference"), ref) + "]}")});
+}
+
+std::string bundle_with_target(const std::string& listing, const std::string& site, const std::string& service) {
+    return message_bundle(
+        {entry(message_header(R"("destination":[{"receiver":{"reference":"PractitionerRole/pr-1"}}])")),
+         entry(R"({"resourceType":"ServiceRequest","id":"sr-1"})"),
+         entry(R"({"resourceType":"PractitionerRole","id":"pr-1","identifier":[)" +
+               fhir_test::identifier(fhir_test::naming_system("id-referral-target-reference"), listing) + "," +
+               fhir_test::identifier(fhir_test::naming_system("id-site-number"), site) + "," +
+               fhir_test::identifier(fhir_test::naming_system("id-referral-target-external-service"), service) +
+               "]}")});
+}
+
+}  // namespace
+
+TEST_F(ExtractorErrorTest, ReferralRefsOutsideTheSafeSetAreRefusedWithoutRepeatingThem) {
+    EXPECT_EQ(facts_of(extract(bundle_with_ref("09eb136e-fcdb-454f-8cd7-a415c19cda40"))).referral_ref,
+              "09eb136e-fcdb-454f-8cd7-a415c19cda40");
+    const std::vector<std::string> bad = {R"(a\nb)", R"(quo\"te)", R"(esc\u001b[31m)", R"(nul\u0000)", ".", "..",
+                                          "has space", std::string(129, 'r'), std::string(1 << 20, 'r'),
+                                          kMarker + std::string(" x")};
+    for (const auto& ref : bad) {
+        const auto error = error_of(extract(bundle_with_ref(ref)));
+        EXPECT_EQ(error.code, ExtractErrorCode::kInvalidFact) << ref.substr(0, 40);
+        EXPECT_EQ(error.expression, "ServiceRequest.identifier.value");
+        EXPECT_EQ(error.message.find(kMarker), std::string::npos);
+        EXPECT_LT(error.message.size(), 200U);
+    }
+}
+
+TEST_F(ExtractorErrorTest, SiteListingAndServiceIdAreBounded) {
+    const auto ok = facts_of(extract(bundle_with_target("bayshore_healthcare-73632721", "1234", "Santé mentale")));
+    EXPECT_EQ(ok.listing_ref, "bayshore_healthcare-73632721");
+    EXPECT_EQ(ok.site_number, "1234");
+    EXPECT_EQ(ok.external_service_id, "Santé mentale");
+    EXPECT_EQ(error_of(extract(bundle_with_target("listing 1", "1234", "Test"))).code, ExtractErrorCode::kInvalidFact);
+    EXPECT_EQ(error_of(extract(bundle_with_target("l-1", "12a4", "Test"))).code, ExtractErrorCode::kInvalidFact);
+    EXPECT_EQ(error_of(extract(bundle_with_target("l-1", "1234", R"(Te\nst)"))).code, ExtractErrorCode::kInvalidFact);
+    EXPECT_EQ(error_of(extract(bundle_with_target("l-1", "1234", R"(Te\u0085st)"))).code, ExtractErrorCode::kInvalidFact);
+    EXPECT_EQ(error_of(extract(bundle_with_target("l-1", "1234", std::string(129, 's')))).code,
+              ExtractErrorCode::kInvalidFact);
+}
+
+TEST_F(ExtractorErrorTest, EventCodesAreFhirCodes) {
+    auto with_event = [](const std::string& code) {
+        return message_bundle({entry(R"({"resourceType":"MessageHeader","id":"mh-1","eventCoding":{"code":")" + code +
+                                     R"("}})"),
+                               entry(R"({"resourceType":"ServiceRequest","id":"sr-1"})")});
+    };
+    EXPECT_EQ(facts_of(extract(with_event("some-future-event"))).event_code, "some-future-event");
+    for (const std::string& bad :
+         std::vector<std::string>{"Add Service", R"(add\nservice)", "add_service", std::string(65, 'a')}) {
+        const auto error = error_of(extract(with_event(bad)));
+        EXPECT_EQ(error.code, ExtractErrorCode::kInvalidFact) << bad;
+        EXPECT_EQ(error.expression, "Bundle.entry[0].resource.eventCoding.code");
+    }
+}
+
+TEST_F(ExtractorErrorTest, DuplicateMembersTheRelayReadsAreRefused) {
+    // Two readers of JSON may take the first or the last of a repeated member: refused, so the ingress
+    // and the router can never disagree on a referral's ref, event or target.
+    const std::vector<std::string> bundles = {
+        R"({"resourceType":"Bundle","type":"message","type":"collection","entry":[]})",
+        message_bundle({entry(R"({"resourceType":"MessageHeader","id":"mh-1","eventCoding":{"code":"a","code":"b"}})")}),
+        message_bundle({entry(message_header()),
+                        entry(R"({"resourceType":"ServiceRequest","id":"sr-1","id":"sr-2"})")}),
+        message_bundle({entry(message_header()),
+                        entry(R"({"resourceType":"ServiceRequest","id":"sr-1","identifier":[{"system":")" +
+                              fhir_test::naming_system("id-ereferral-reference") + R"(","value":"r-1","value":"r-2"}]})")}),
+    };
+    for (const auto& json : bundles) {
+        for (bool strict : {true, false}) {
+            EXPECT_EQ(error_of(extract(json, strict)).code, ExtractErrorCode::kDuplicateKey) << json;
+        }
+    }
+    // Members the relay does not read may repeat (JSON allows it; FHIR validators judge them).
+    EXPECT_EQ(facts_of(extract(message_bundle({entry(message_header(R"("text":"a","text":"b")")),
+                                               entry(R"({"resourceType":"ServiceRequest","id":"sr-1"})")})))
+                  .referral_ref,
+              "sr-1");
+}
+
+TEST_F(ExtractorErrorTest, NumbersOfAnySizeAndExponentAreValidJson) {
+    for (const std::string& number : std::vector<std::string>{"18446744073709551616", "123456789012345678901234567890", "1e309", "-1e309",
+                                     "-9223372036854775809", "1E+400", "0.1e-400"}) {
+        const std::string json = message_bundle(
+            {entry(message_header()),
+             entry(R"({"resourceType":"ServiceRequest","id":"sr-1","extension":[{"url":"x","valueDecimal":)" + number +
+                   "}]}"),
+             entry(R"({"resourceType":"Observation","valueQuantity":{"value":)" + number + "}}")});
+        EXPECT_EQ(facts_of(extract(json, true)).referral_ref, "sr-1") << number;
+    }
+    // Not numbers by the grammar stay malformed.
+    for (const std::string& bad : std::vector<std::string>{"01", "1.", "-", "1e", "+1", ".5"}) {
+        const std::string json = message_bundle(
+            {entry(message_header()), entry(R"({"resourceType":"Observation","valueQuantity":{"value":)" + bad + "}}")});
+        EXPECT_EQ(error_of(extract(json, true)).code, ExtractErrorCode::kInvalidJson) << bad;
+    }
+}

@@ -400,7 +400,7 @@ TEST(RouterKafka, AnUnhandledEventIsDeadLetteredAndRoutedOnceHandledAndReplayed)
     auto defaults = transform::default_handled_events();
     std::string handled = "handled_events: [notify-update-appointment";
     for (const auto& e : defaults) handled += ", " + e;
-    handled += "]";
+    handled += "]\nignored_events: [notify-update-status]";
     RunningRouter router(router_yaml(topics, /*partitions=*/1, "", 0, handled));
     relayctl::ReplayOptions replay;
     replay.kafka.bootstrap_servers = kafka_bootstrap();
@@ -434,6 +434,17 @@ TEST(RouterKafka, AnUnhandledEventIsDeadLetteredAndRoutedOnceHandledAndReplayed)
         EXPECT_EQ(d.header("event"), "notify-update-appointment");
         EXPECT_EQ(d.header("referral-ref"), bundle.referral_ref);
     }
+
+    // An event configured as ignored is dropped on purpose: an `ignored` event, no dead letter.
+    spec.event = "notify-update-status";
+    spec.message_sequence = 1;
+    const auto ignored = ocean_sim::generate(spec);
+    produce_record(topics.inbound, ignored.referral_ref, ignored.body, inbound_headers(ignored, "1234"));
+    const auto after = consume_all(kafka_bootstrap(), topics.events, 5, 30s);
+    ASSERT_EQ(after.size(), 5U);
+    EXPECT_EQ(after[4].header("outcome"), "ignored");
+    EXPECT_EQ(consume_all(kafka_bootstrap(), dlq, 3, 3s).size(), 2U);
+    EXPECT_EQ(consume_all(kafka_bootstrap(), topics.deliveries, 3, 3s).size(), 2U);
 }
 
 /// Three destinations for site 1234 + INTAKE; `archive` also takes stale versions.

@@ -344,6 +344,26 @@ TEST_F(IngressEdge, GuessersAreSlowedDownAndLoggedOncePerEpisode) {
     EXPECT_EQ(count(text, "guess"), 0U);
 }
 
+TEST_F(IngressEdge, AnEightMebibyteReferralRefIs400NotAnError) {
+    start();
+    // Ocean retries a 5xx for 96 hours; a malformed bundle must get a 4xx naming the field.
+    const std::string ref(8U << 20, 'r');
+    const std::string body =
+        R"({"resourceType":"Bundle","type":"message","entry":[{"resource":{"resourceType":"MessageHeader",)"
+        R"("extension":[{"url":"http://ehealthontario.ca/fhir/StructureDefinition/ext-id-message-header","valueString":")" +
+        ref + R"("}],"eventCoding":{"code":"add-service-request"}}}]})";
+    RawConnection c(port_);
+    ASSERT_TRUE(c.send(fmt::format("POST /ocean/5678/fhir HTTP/1.1\r\nHost: relay\r\nContent-Type: application/fhir+json\r\n"
+                                   "Content-Length: {}\r\n\r\n",
+                                   body.size()) +
+                       body));
+    const std::string answer = c.read_for(3s);
+    EXPECT_EQ(status_of(answer), 400) << answer.substr(0, 300);
+    EXPECT_NE(answer.find("Bundle.entry[0].resource.extension.valueString"), std::string::npos);
+    EXPECT_LT(answer.size(), 2048U) << "the ref is not repeated";
+    EXPECT_EQ(count(log(), "rrrrrrrrrrrrrrrr"), 0U) << "nor logged";
+}
+
 TEST_F(IngressEdge, PastMaxConnectionsNewPeersGet503) {
     start(", max_connections: 4");
     std::vector<std::unique_ptr<RawConnection>> idle;

@@ -181,6 +181,65 @@ TEST(IngressHttpIgnored, AnEventConfiguredAsIgnoredIsAcknowledgedButNotStored) {
               std::string::npos);
 }
 
+TEST_F(IngressHttp, TheSiteIsBoundToTheCredential) {
+    // Integration 2000's credentials naming site 1234's listing: one site cannot place a referral with
+    // another.
+    const std::string basic = "Basic " + base64_encode("ocean:s3cret-pass");
+    auto res = post_fhir("/ocean/2000/fhir", small_bundle("x1", "add-service-request", "1234"), {{"Authorization", basic}});
+    EXPECT_EQ(res.result_int(), 403);
+    EXPECT_NE(res.body().find("forbidden"), std::string::npos);
+    EXPECT_EQ(stored(), 0U);
+    // Its own site: stored, and the record carries the integration's site, which the router routes on.
+    ASSERT_EQ(post_fhir("/ocean/2000/fhir", small_bundle("x2", "add-service-request", "2000"), {{"Authorization", basic}})
+                  .result_int(),
+              200);
+    // A bundle that names no site takes the integration's.
+    std::string no_site = small_bundle("x3", "add-service-request", "2000");
+    const std::string site_identifier =
+        R"(,{"system":"https://ocean.cognisantmd.com/svc/fhir/v1/NamingSystem/id-site-number","value":"2000"})";
+    no_site.erase(no_site.find(site_identifier), site_identifier.size());
+    ASSERT_EQ(post_fhir("/ocean/2000/fhir", no_site, {{"Authorization", basic}}).result_int(), 200);
+    const auto records = consume_all(running.ingress().kafka_bootstrap(), "ocean.inbound.v1", 100000, 1500ms);
+    ASSERT_EQ(records.size(), 2U);
+    for (const auto& record : records) EXPECT_EQ(record.header("site"), "2000");
+}
+
+TEST_F(IngressHttp, RoutingFactsOutsideTheirBoundsAre400NamingTheFieldNotTheValue) {
+    // JSON escapes in the payload: a newline, a quote, an ESC sequence, a NUL; and a ref far too long.
+    for (const std::string& ref : std::vector<std::string>{R"(ref\nwith-newline)", R"(q\"uote)", R"(esc\u001b[0m)",
+                                                           R"(nul\u0000)", std::string(4000, 'r')}) {
+        auto res = post_fhir("/ocean/1234/fhir", small_bundle(ref));
+        EXPECT_EQ(res.result_int(), 400) << ref.substr(0, 30) << res.body();
+        EXPECT_NE(res.body().find("Bundle.entry[0].resource.extension.valueIdentifier.value"), std::string::npos)
+            << res.body();
+        EXPECT_EQ(res.body().find("with-newline"), std::string::npos);
+        EXPECT_LT(res.body().size(), 1024U);
+    }
+    // Two values for one member the relay reads.
+    std::string twice = small_bundle("dup");
+    twice.replace(twice.find(R"("type":"message")"), 16, R"("type":"message","type":"message")");
+    auto res = post_fhir("/ocean/1234/fhir", twice);
+    EXPECT_EQ(res.result_int(), 400);
+    EXPECT_NE(res.body().find("appears more than once"), std::string::npos) << res.body();
+    // Valid JSON numbers of any size are not malformed.
+    std::string big = small_bundle("big-number");
+    big.insert(big.size() - 1, R"(,"x":[18446744073709551616,1e309])");
+    EXPECT_EQ(post_fhir("/ocean/1234/fhir", big).result_int(), 200);
+    EXPECT_EQ(stored(), 1U);
+}
+
+TEST_F(IngressHttp, ASignedWebhookIsNotAcceptedTwice) {
+    const std::string body = small_bundle("replay", "add-service-request", "2005");
+    const std::string key = *base64_decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    const std::string ts = std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+    const std::vector<std::pair<std::string, std::string>> headers{
+        {"webhook-id", "msg_replay"}, {"webhook-timestamp", ts}, {"webhook-signature", auth::sign_webhook(key, "msg_replay", ts, body)}};
+    EXPECT_EQ(post_fhir("/ocean/2005/fhir", body, headers).result_int(), 200);
+    EXPECT_EQ(post_fhir("/ocean/2005/fhir", body, headers).result_int(), 401);
+    EXPECT_EQ(stored(), 1U);
+}
+
 TEST_F(IngressHttp, BasicBearerAndApiKeySchemes) {
     const std::string good_basic = "Basic " + base64_encode("ocean:s3cret-pass");
     const std::string bad_basic = "Basic " + base64_encode("ocean:wrong");

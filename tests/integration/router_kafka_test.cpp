@@ -20,7 +20,7 @@
 #include "referral_state.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/producer.hpp"
-#include "relay/transform/events.hpp"
+#include "relay/fhir/events.hpp"
 #include "router.hpp"
 #include "router_test_util.hpp"
 #include "state.hpp"
@@ -397,7 +397,7 @@ TEST(RouterKafka, AnUnhandledEventIsDeadLetteredAndRoutedOnceHandledAndReplayed)
 
     // A later router version handles the event: the operator replays the dead letter into the inbound
     // topic (`relayctl --inbound dlq replay --event notify-update-appointment`).
-    auto defaults = transform::default_handled_events();
+    auto defaults = fhir::default_handled_events();
     std::string handled = "handled_events: [notify-update-appointment";
     for (const auto& e : defaults) handled += ", " + e;
     handled += "]\nignored_events: [notify-update-status]";

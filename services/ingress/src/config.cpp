@@ -1,5 +1,6 @@
 #include "config.hpp"
 
+#include "relay/fhir/events.hpp"
 #include "relay/fhir/extract.hpp"
 
 #include <fmt/format.h>
@@ -57,13 +58,7 @@ http::ListenerConfig read_listener(ConfigReader::Node node,
 }  // namespace
 
 std::vector<std::string> default_accepted_events() {
-    return {"add-service-request",
-            "notify-update-service-request",
-            "revoke-service-request",
-            "notify-data-correction",
-            "send-communication",
-            "send-communication-from-requester",
-            "send-communication-from-provider"};
+    return fhir::default_handled_events();
 }
 
 kafka::TopicSpec IngressConfig::inbound_topic_spec() const {

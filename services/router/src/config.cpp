@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "relay/transform/events.hpp"
+#include "relay/fhir/events.hpp"
 
 namespace relay::router {
 namespace {
@@ -98,7 +98,7 @@ RouterConfig load_config(ConfigReader& reader) {
             topics.fail("inbound_dlq", "must be a topic of its own, not '" + *other + "'");
     }
 
-    config.handled_events = root.string_list("handled_events", transform::default_handled_events());
+    config.handled_events = root.string_list("handled_events", fhir::default_handled_events());
     config.ignored_events = root.string_list("ignored_events", {});
     for (const auto& e : config.handled_events)
         if (e.empty()) root.fail("handled_events", "an event code must not be empty");

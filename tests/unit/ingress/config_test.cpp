@@ -76,7 +76,33 @@ TEST(IngressConfigDefaults, MinimalConfigGetsOceanPathsAndNoAuth) {
     EXPECT_EQ(integration.auth.scheme, relay::auth::Scheme::kNone);
     EXPECT_FALSE(integration.auth.signature_key.has_value());
     EXPECT_EQ(integration.accepted_events, relay::ingress::default_accepted_events());
-    EXPECT_FALSE(integration.enforce_site);
+    // The site is bound to the credential unless the operator says otherwise.
+    EXPECT_TRUE(integration.enforce_site);
+    EXPECT_TRUE(integration.ignored_events.empty()) << "nothing Ocean sends is dropped by default";
+}
+
+TEST(IngressConfigDefaults, EdgeLimitsHaveSafeDefaultsAndAreValidated) {
+    auto config = load("integrations: [{site: \"1234\"}]\n");
+    EXPECT_EQ(config.max_body_memory, relay::http::BodyBudget::kDefaultBytes);
+    EXPECT_EQ(config.auth_failures.max_per_address, 30U);
+    config = load(
+        "limits: {max_body: 1MiB, max_body_memory: 8MiB}\n"
+        "auth: {failures: {window: 2m, max_per_address: 5, max_per_credential: 0}}\n"
+        "fhir: {ignored_events: [noise]}\n"
+        "integrations: [{site: \"1234\", enforce_site: false}, {site: \"5678\", ignored_events: []}]\n");
+    EXPECT_EQ(config.max_body_memory, 8ULL << 20);
+    EXPECT_EQ(config.auth_failures.window, std::chrono::seconds(120));
+    EXPECT_EQ(config.auth_failures.max_per_address, 5U);
+    EXPECT_FALSE(config.integrations[0].enforce_site);
+    EXPECT_EQ(config.integrations[0].ignored_events, std::vector<std::string>{"noise"});
+    EXPECT_TRUE(config.integrations[1].ignored_events.empty());
+    std::string message =
+        load_error("limits: {max_body: 20MiB, max_body_memory: 4MiB}\nintegrations: [{site: \"1234\"}]\n");
+    EXPECT_TRUE(contains(message, "limits.max_body_memory")) << message;
+    message = load_error("integrations: [{site: \"12345678901234567\"}]\n");
+    EXPECT_TRUE(contains(message, "integrations[0].site")) << message;
+    message = load_error("auth: {failures: {window: 0s}}\nintegrations: [{site: \"1234\"}]\n");
+    EXPECT_TRUE(contains(message, "auth.failures.window")) << message;
 }
 
 TEST(IngressConfigDefaults, DefaultAcceptedEventsAreOceansInboundEvents) {

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "relay/transform/events.hpp"
+#include "relay/fhir/events.hpp"
 
 namespace relay::router {
 namespace {
@@ -105,7 +105,7 @@ namespace {
 
 TEST(RouterConfig, HandledAndIgnoredEventsAndTheInboundDeadLetterTopic) {
     const auto defaults = load("topics: {prefix: 'acme.'}\n");
-    EXPECT_EQ(defaults.handled_events, transform::default_handled_events());
+    EXPECT_EQ(defaults.handled_events, fhir::default_handled_events());
     EXPECT_TRUE(defaults.ignored_events.empty());
     EXPECT_EQ(defaults.topics.inbound_dlq, "acme.relay.inbound.dlq.v1");
     const auto specs = defaults.topic_specs();

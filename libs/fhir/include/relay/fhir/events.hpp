@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace relay::transform {
+namespace relay::fhir {
 
 inline std::vector<std::string> default_handled_events() {
     return {"add-service-request",
@@ -19,4 +19,4 @@ inline std::vector<std::string> default_handled_events() {
             "send-communication-from-provider"};
 }
 
-}  // namespace relay::transform
+}  // namespace relay::fhir

@@ -5,15 +5,8 @@
 // event and referral ref; parsing the same bytes again with the same (reused) parser gives the same
 // result; and where the ingress's Extractor also accepts the bytes, the routing facts agree with it
 // (the ingress keys records on the Extractor's facts, the router deduplicates on the parser's).
-//
-// Objects with a repeated member name are left out of the agreement check: RFC 8259 leaves their meaning
-// open, and the two readers resolve them differently (the Extractor's On-Demand pass lets a later member
-// overwrite an earlier one or adds to it, the parser's DOM lookup takes the first); see README.md here.
-#include <simdjson.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <set>
 #include <string_view>
 #include <variant>
 
@@ -35,26 +28,6 @@ bool documented_error(std::string_view code) {
         if (code == known) return true;
     }
     return false;
-}
-
-bool has_repeated_member(simdjson::dom::element value) {
-    if (simdjson::dom::object object; value.get_object().get(object) == simdjson::SUCCESS) {
-        std::set<std::string_view> names;
-        for (const auto field : object) {
-            if (!names.insert(field.key).second || has_repeated_member(field.value)) return true;
-        }
-    } else if (simdjson::dom::array array; value.get_array().get(array) == simdjson::SUCCESS) {
-        for (const auto item : array) {
-            if (has_repeated_member(item)) return true;
-        }
-    }
-    return false;
-}
-
-bool has_repeated_member(std::string_view json) {
-    static simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    return parser.parse(json.data(), json.size()).get(root) != simdjson::SUCCESS || has_repeated_member(root);
 }
 
 }  // namespace
@@ -92,7 +65,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(note.text.size() <= note.html.size());
     }
 
-    if (has_repeated_member(input)) return 0;
     const auto facts_or_error = extractor.extract_unpadded(input);
     if (const auto* facts = std::get_if<relay::fhir::InboundFacts>(&facts_or_error)) {
         FUZZ_CHECK(r.event == facts->event_code);

@@ -205,7 +205,9 @@ TEST_F(IngressEdge, LongChunkExtensionsAreRefusedWithinTheHeaderLimitOnEveryList
                                                 path),
                                     extension,
                                     8U << 20);
-        for (const int status : statuses) EXPECT_EQ(status, 400) << "port " << port;
+        // The public route reads the chunks and stops at the framing limit; the admin port takes no body
+        // at all and refuses it from the headers.
+        for (const int status : statuses) EXPECT_EQ(status, port == port_ ? 400 : 413) << "port " << port;
     }
     // 2 x 40 peers x 8 MiB offered: what the process kept of it is bounded by a read buffer each.
     EXPECT_LT(peak_growth_mib(), 48.0);
@@ -362,6 +364,33 @@ TEST_F(IngressEdge, AnEightMebibyteReferralRefIs400NotAnError) {
     EXPECT_NE(answer.find("Bundle.entry[0].resource.extension.valueString"), std::string::npos);
     EXPECT_LT(answer.size(), 2048U) << "the ref is not repeated";
     EXPECT_EQ(count(log(), "rrrrrrrrrrrrrrrr"), 0U) << "nor logged";
+}
+
+TEST_F(IngressEdge, BehindATrustedProxyEachForwardedClientIsCountedOnItsOwn) {
+    start("", "");
+    process_.reset();
+    // The same process with loopback as its load balancer.
+    process_ = std::make_unique<ChildProcess>(
+        scratch_,
+        "ingress-proxied",
+        RELAY_INGRESS_BINARY,
+        config_yaml(port_, admin_).replace(config_yaml(port_, admin_).find("max_per_credential: 0}"),
+                                           22,
+                                           "max_per_credential: 0, trusted_proxies: [127.0.0.0/8]}"));
+    ASSERT_TRUE(wait_ready(*process_, admin_));
+    const std::string bad = "Basic " + base64_encode("ocean:guess");
+    auto attempt = [&](const std::string& forwarded_for) {
+        RawConnection c(port_);
+        c.send("POST /ocean/1234/fhir HTTP/1.1\r\nHost: relay\r\nContent-Type: application/fhir+json\r\n"
+               "X-Forwarded-For: " + forwarded_for + "\r\nAuthorization: " + bad + "\r\nContent-Length: 2\r\n\r\n{}");
+        return status_of(c.read_head());
+    };
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(attempt("203.0.113.7"), 401);
+    EXPECT_EQ(attempt("203.0.113.7"), 429);
+    // A forged entry to the left of the client's own address changes nothing.
+    EXPECT_EQ(attempt("198.51.100.1, 203.0.113.7"), 429);
+    // Another client behind the same balancer is not blocked by the first one's guesses.
+    EXPECT_EQ(attempt("203.0.113.8"), 401);
 }
 
 TEST_F(IngressEdge, PastMaxConnectionsNewPeersGet503) {

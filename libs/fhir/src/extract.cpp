@@ -284,6 +284,36 @@ void read_resource(ondemand::value value, EntryScratch& scratch, Where& where) {
 
 }  // namespace
 
+// RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? — any size, any exponent.
+bool is_json_number(std::string_view token) {
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
+                              token.back() == '\r')) {
+        token.remove_suffix(1);
+    }
+    std::size_t i = 0;
+    const auto digits = [&] {
+        const std::size_t start = i;
+        while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+        return i > start;
+    };
+    if (i < token.size() && token[i] == '-') ++i;
+    if (i < token.size() && token[i] == '0') {
+        ++i;
+    } else if (!digits()) {
+        return false;
+    }
+    if (i < token.size() && token[i] == '.') {
+        ++i;
+        if (!digits()) return false;
+    }
+    if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+        ++i;
+        if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+        if (!digits()) return false;
+    }
+    return i == token.size();
+}
+
 bool is_safe_ref(std::string_view s) {
     if (s.empty() || s.size() > 128 || s == "." || s == "..") return false;
     return std::all_of(s.begin(), s.end(), [](char c) {
@@ -300,7 +330,7 @@ bool is_external_service_id(std::string_view s) {
     if (s.empty() || s.size() > 128) return false;
     for (std::size_t i = 0; i < s.size(); ++i) {
         const auto c = static_cast<unsigned char>(s[i]);
-        if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') return false;
+        if (c < 0x20 || c == 0x7f) return false;
         // C1 controls (U+0080–U+009F) are C2 80–C2 9F in UTF-8 (well-formed: simdjson checked it).
         if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) < 0xa0) return false;
     }
@@ -376,7 +406,7 @@ std::optional<ExtractError> check_facts(const InboundFacts& facts) {
     if (!facts.external_service_id.empty() && !is_external_service_id(facts.external_service_id)) {
         return invalid("PractitionerRole.identifier.value",
                        "the External Service ID (id-referral-target-external-service) must be 1-128 bytes "
-                       "without control characters, quotes or backslashes");
+                       "without control characters");
     }
     if (!facts.message_header_id.empty() && !is_message_id(facts.message_header_id)) {
         return invalid("Bundle.entry[0].resource.id",
@@ -396,36 +426,6 @@ struct Extractor::Parsers {
 };
 
 namespace {
-
-// RFC 8259 §6: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? — any size, any exponent.
-bool is_json_number(std::string_view token) {
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t' || token.back() == '\n' ||
-                              token.back() == '\r')) {
-        token.remove_suffix(1);
-    }
-    std::size_t i = 0;
-    const auto digits = [&] {
-        const std::size_t start = i;
-        while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
-        return i > start;
-    };
-    if (i < token.size() && token[i] == '-') ++i;
-    if (i < token.size() && token[i] == '0') {
-        ++i;
-    } else if (!digits()) {
-        return false;
-    }
-    if (i < token.size() && token[i] == '.') {
-        ++i;
-        if (!digits()) return false;
-    }
-    if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
-        ++i;
-        if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
-        if (!digits()) return false;
-    }
-    return i == token.size();
-}
 
 // A copy of `json` in which every number that is well-formed by the grammar is replaced by a 0 and
 // spaces (same length), strings untouched: what the DOM then refuses is not well-formed JSON.

@@ -89,12 +89,20 @@ std::function<void()> canceller(Socket& socket) {
     };
 }
 
+// Forgets the canceller before the stream it points into goes, however the connection ends (an
+// exception included): a drain posted meanwhile then finds nothing to cancel.
+struct CancellerReset {
+    ConnectionState& conn;
+    ~CancellerReset() { conn.cancel = nullptr; }
+};
+
 asio::awaitable<void> run_plain(std::shared_ptr<Server::Impl> impl,
                                 tcp::socket socket,
                                 std::shared_ptr<ConnectionState> conn,
                                 RequestContext context) {
     beast::tcp_stream stream(std::move(socket));
     conn->cancel = canceller(stream.socket());
+    const CancellerReset reset{*conn};
     co_await detail::serve(impl->env, stream, conn, std::move(context));
     conn->cancel = nullptr;
     beast::error_code ignored;
@@ -107,6 +115,7 @@ asio::awaitable<void> run_tls(std::shared_ptr<Server::Impl> impl,
                               RequestContext context) {
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *impl->tls);
     conn->cancel = canceller(beast::get_lowest_layer(stream).socket());
+    const CancellerReset reset{*conn};
     beast::get_lowest_layer(stream).expires_after(impl->config.limits.header_timeout);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
     if (ec) {

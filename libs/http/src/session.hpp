@@ -38,6 +38,9 @@ namespace bhttp = beast::http;
 
 inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+/// Read size until a request is admitted: an unauthenticated connection holds at most its header plus this.
+inline constexpr std::size_t kHeaderReadStep = 4096;
+
 /// What a connection needs of its server. References: the server outlives its connections.
 struct SessionEnv {
     const ListenerConfig& config;
@@ -105,16 +108,17 @@ asio::awaitable<void> linger_close(Stream& stream) {
     if constexpr (kPlainTcp<Stream>) {
         boost::system::error_code ignored;
         stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-        stream.expires_after(std::chrono::seconds(1));
-        std::array<char, 4096> sink{};
-        std::size_t discarded = 0;
-        while (discarded < (1U << 20)) {
-            auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
-            if (ec) break;
-            discarded += n;
-        }
     }
-    co_return;
+    // TLS: the answer is already out; the rest is read through the session (a close_notify sent now
+    // would make the peer's next record an error), then the caller shuts TLS down.
+    set_deadline(stream, std::chrono::seconds(1));
+    std::array<char, 4096> sink{};
+    std::size_t discarded = 0;
+    while (discarded < (1U << 20)) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+        if (ec) break;
+        discarded += n;
+    }
 }
 
 template <class Stream>
@@ -134,6 +138,8 @@ void reset_connection(Stream& stream) {
 inline bool acceptable_framing(const Request& request) {
     const auto te_fields = request.count(bhttp::field::transfer_encoding);
     if (te_fields == 0) return true;
+    // HTTP/1.0 has no chunked coding (RFC 9112 §6.1): a 1.0 message with one is framed by the close.
+    if (request.version() < 11) return false;
     if (te_fields > 1 || request.count(bhttp::field::content_length) > 0) return false;
     std::string_view value(request[bhttp::field::transfer_encoding].data(),
                            request[bhttp::field::transfer_encoding].size());
@@ -178,7 +184,7 @@ asio::awaitable<Next> serve_request(const SessionEnv& env,
                 ec = bhttp::error::buffer_overflow;
                 return 0;
             }
-            body.reserve(capacity);
+            reserve_exactly(body, capacity);
         }
         body.append(data.data(), data.size());
         ec = {};
@@ -190,6 +196,7 @@ asio::awaitable<Next> serve_request(const SessionEnv& env,
 
     std::string target;
     unsigned version = 11;
+    std::size_t header_fields = 0;
     auto framing_bytes = [&] { return consumed - parser.get().body().size(); };
 
     // Parses what is buffered; need_more is not an error. Stops once the header is done while
@@ -285,11 +292,20 @@ asio::awaitable<Next> serve_request(const SessionEnv& env,
                 auto [wec, wn] = co_await bhttp::async_write(stream, interim, kTuple);
                 if (wec) co_return Next::kClose;
             }
+            header_fields = static_cast<std::size_t>(std::distance(header.begin(), header.end()));
             parser.eager(true);
             set_deadline(stream, limits.body_timeout);
             continue;  // parse whatever of the body is already buffered
         }
-        if (parser.is_done()) break;
+        if (parser.is_done()) {
+            // Beast merges chunked trailer fields into the header: the handler would then see fields
+            // (credentials, signatures) that admission never judged. The relay has no use for trailers.
+            const Request& message = parser.get();
+            if (static_cast<std::size_t>(std::distance(message.begin(), message.end())) != header_fields) {
+                rejection = Rejection{bhttp::status::bad_request, "trailer_fields", "trailer fields are not accepted"};
+            }
+            break;
+        }
 
         // Read more: the buffer never holds more than header_limit + read_buffer unparsed bytes.
         const std::size_t room = buffer.max_size() - buffer.size();
@@ -302,7 +318,10 @@ asio::awaitable<Next> serve_request(const SessionEnv& env,
                                                  "a chunk size line or trailer exceeds the configured limit"};
             break;
         }
-        auto [rec, n] = co_await stream.async_read_some(buffer.prepare(std::min(room, limits.read_buffer)), kTuple);
+        // Before admission a peer is nobody: it gets small reads, so its buffer stays near its header's
+        // size; an admitted body is read in read_buffer steps.
+        const std::size_t step = header_phase ? std::min(limits.read_buffer, kHeaderReadStep) : limits.read_buffer;
+        auto [rec, n] = co_await stream.async_read_some(buffer.prepare(std::min(room, step)), kTuple);
         if (rec) {
             if (rec == beast::error::timeout) {
                 // tcp_stream closes the socket when its deadline passes: nothing more can be sent.
@@ -345,6 +364,10 @@ asio::awaitable<Next> serve_request(const SessionEnv& env,
         log::error("request handler failed", {{"listener", env.config.name}, {"error", e.what()}});
         response = env.error_response(
             bhttp::status::internal_server_error, "internal_error", "the request could not be processed", target, version);
+    } catch (...) {
+        log::error("request handler failed", {{"listener", env.config.name}, {"error", "unknown exception"}});
+        response = env.error_response(
+            bhttp::status::internal_server_error, "internal_error", "the request could not be processed", target, version);
     }
     env.active.fetch_sub(1);
     if (abort_connection) {
@@ -385,7 +408,7 @@ asio::awaitable<void> serve(const SessionEnv& env,
                 if (ec == beast::error::timeout) env.reject("idle_timeout");
                 co_return;
             }
-            auto space = buffer.prepare(limits.read_buffer);
+            auto space = buffer.prepare(std::min(limits.read_buffer, kHeaderReadStep));
             *static_cast<char*>(space.data()) = first;
             buffer.commit(1);
         }

@@ -12,7 +12,11 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "parse_json.hpp"
+#include "relay/fhir/extract.hpp"
 #include "relay/fhir/references.hpp"
 #include "relay/transform/referral.hpp"
 
@@ -1095,11 +1100,119 @@ struct ReferralParser::Impl {
 ReferralParser::ReferralParser() : impl_(std::make_unique<Impl>()) {}
 ReferralParser::~ReferralParser() = default;
 
+namespace {
+
+// Whether a number by the grammar that from_chars found out of range is too large rather than too small:
+// its decimal magnitude (position of the first significant digit, plus the exponent) is positive.
+bool overflows(std::string_view token) {
+    if (!token.empty() && token.front() == '-') token.remove_prefix(1);
+    const auto e = token.find_first_of("eE");
+    const std::string_view mantissa = token.substr(0, e);
+    long long exponent = 0;
+    if (e != std::string_view::npos) {
+        std::string_view digits = token.substr(e + 1);
+        const bool negative = !digits.empty() && digits.front() == '-';
+        if (!digits.empty() && (digits.front() == '-' || digits.front() == '+')) digits.remove_prefix(1);
+        for (const char c : digits) exponent = std::min<long long>(exponent * 10 + (c - '0'), 1LL << 40);
+        if (negative) exponent = -exponent;
+    }
+    const auto dot = mantissa.find('.');
+    const std::string_view integer = mantissa.substr(0, dot);
+    const auto first_significant = integer.find_first_not_of('0');
+    long long magnitude = 0;
+    if (first_significant != std::string_view::npos) {
+        magnitude = static_cast<long long>(integer.size() - first_significant);
+    } else if (dot != std::string_view::npos) {
+        const std::string_view fraction = mantissa.substr(dot + 1);
+        const auto nonzero = fraction.find_first_not_of('0');
+        if (nonzero == std::string_view::npos) return false;  // zero
+        magnitude = -static_cast<long long>(nonzero);
+    }
+    return magnitude + exponent > 0;
+}
+
+// Whether simdjson's DOM can hold this number token: integers within 64 bits (signed or unsigned),
+// other numbers within a double's range.
+bool fits_the_dom(std::string_view token) {
+    const bool integer = token.find_first_of(".eE") == std::string_view::npos;
+    if (integer) {
+        const bool negative = !token.empty() && token.front() == '-';
+        const std::string_view digits = negative ? token.substr(1) : token;
+        // 2^63 = 9223372036854775808 (19 digits), 2^64 - 1 = 18446744073709551615 (20 digits).
+        if (digits.size() < 19) return true;
+        if (negative) return digits.size() == 19 && digits <= "9223372036854775808";
+        return digits.size() < 20 || (digits.size() == 20 && digits <= "18446744073709551615");
+    }
+    double value = 0;
+    const auto [end, error] = std::from_chars(token.data(), token.data() + token.size(), value);
+    if (error == std::errc()) return std::isfinite(value);
+    // Out of range: too small is fine (the DOM reads it as 0), too large is not.
+    return !overflows(token);
+}
+
+// A copy of `json` in which every number the DOM cannot hold is written as the nearest double (an
+// infinite one as the largest finite double). JSON itself bounds no number (RFC 8259 §6): such bundles
+// are routed, their out-of-range values approximated in formats rendered from the model (the ocean-fhir
+// format passes the original bytes on untouched). nullopt when no number needed it.
+std::optional<std::string> with_representable_numbers(std::string_view json) {
+    std::string out;
+    bool changed = false;
+    std::size_t copied = 0;
+    std::size_t i = 0;
+    while (i < json.size()) {
+        const char c = json[i];
+        if (c == '"') {
+            for (++i; i < json.size() && json[i] != '"'; ++i) {
+                if (json[i] == '\\') ++i;
+            }
+            ++i;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            ++i;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < json.size() && (json[end] == '-' || json[end] == '+' || json[end] == '.' || json[end] == 'e' ||
+                                     json[end] == 'E' || (json[end] >= '0' && json[end] <= '9'))) {
+            ++end;
+        }
+        const std::string_view token = json.substr(i, end - i);
+        // Only numbers by the grammar are rewritten: anything else is left for the parser to refuse.
+        if (fhir::is_json_number(token) && !fits_the_dom(token)) {
+            double value = 0;
+            const auto [rest, error] = std::from_chars(token.data(), token.data() + token.size(), value);
+            // Out of range: from_chars leaves the value alone; the largest double of the right sign stands in.
+            if (error != std::errc() || !std::isfinite(value)) {
+                value = std::copysign(std::numeric_limits<double>::max(), token.front() == '-' ? -1.0 : 1.0);
+            }
+            out.append(json.substr(copied, i - copied));
+            out += fmt::format("{:.17g}", value);
+            copied = end;
+            changed = true;
+        }
+        i = end;
+    }
+    if (!changed) return std::nullopt;
+    out.append(json.substr(copied));
+    return out;
+}
+
+}  // namespace
+
 ParseResult ReferralParser::parse(std::string_view bundle_json) {
     ParseResult result;
     dom::element root;
     // The DOM parser copies the input into its own padded buffer, reused across calls.
-    const auto error = impl_->json.parse(bundle_json.data(), bundle_json.size()).get(root);
+    auto error = impl_->json.parse(bundle_json.data(), bundle_json.size()).get(root);
+    std::optional<std::string> tamed;
+    if (error == simdjson::NUMBER_ERROR && (tamed = with_representable_numbers(bundle_json))) {
+        error = impl_->json.parse(tamed->data(), tamed->size()).get(root);
+        if (error == simdjson::SUCCESS) {
+            result.warnings.push_back(ParseWarning{
+                "number-out-of-range", "Bundle", "a number beyond 64 bits or a double's range was approximated"});
+        }
+    }
     if (error != simdjson::SUCCESS) {
         result.error =
             ParseError{"invalid-json",

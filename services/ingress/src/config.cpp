@@ -151,6 +151,25 @@ HubApiConfig read_hub_api(ConfigReader::Node node,
 
 }  // namespace
 
+std::array<unsigned char, 16> address_bytes(const boost::asio::ip::address& address) {
+    if (address.is_v6()) return address.to_v6().to_bytes();
+    return boost::asio::ip::make_address_v6(boost::asio::ip::v4_mapped, address.to_v4()).to_bytes();
+}
+
+bool in_networks(const std::array<unsigned char, 16>& address,
+                 const std::vector<std::pair<std::array<unsigned char, 16>, unsigned>>& networks) {
+    for (const auto& [network, prefix] : networks) {
+        bool match = true;
+        for (unsigned bit = 0; bit < prefix && match; bit += 8) {
+            const unsigned bits = std::min(8U, prefix - bit);
+            const auto mask = static_cast<unsigned char>(0xFF << (8 - bits));
+            match = (address[bit / 8] & mask) == (network[bit / 8] & mask);
+        }
+        if (match) return true;
+    }
+    return false;
+}
+
 IngressConfig load_config(ConfigReader& reader) {
     IngressConfig config;
     auto root = reader.root();
@@ -224,6 +243,23 @@ IngressConfig load_config(ConfigReader& reader) {
         auth_node.fail("token_signing_key", "must be at least 32 bytes");
     }
     config.auth_failures = auth::read_failure_limits(auth_node.child("failures"));
+    for (const auto& cidr : auth_node.child("failures").string_list("trusted_proxies", {})) {
+        const auto slash = cidr.find('/');
+        boost::system::error_code ec;
+        const auto address = boost::asio::ip::make_address(cidr.substr(0, slash), ec);
+        unsigned prefix = address.is_v4() ? 32 : 128;
+        if (!ec && slash != std::string::npos) {
+            const std::string bits = cidr.substr(slash + 1);
+            if (bits.empty() || bits.size() > 3 || !std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+                std::stoul(bits) > prefix) {
+                ec = boost::asio::error::invalid_argument;
+            } else {
+                prefix = static_cast<unsigned>(std::stoul(bits));
+            }
+        }
+        if (ec) auth_node.child("failures").fail("trusted_proxies", fmt::format("'{}' is not an address or CIDR range", cidr));
+        config.trusted_proxies.emplace_back(address_bytes(address), address.is_v4() ? prefix + 96 : prefix);
+    }
 
     auto fhir = root.child("fhir");
     config.strict_json = fhir.boolean("strict_json", true);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -76,6 +77,9 @@ struct IngressConfig {
     std::uint64_t max_body_memory = http::BodyBudget::kDefaultBytes;
     /// Failed authentications tolerated per client address and per credential (`auth.failures`).
     auth::FailureLimits auth_failures;
+    /// Load balancers and ingress controllers whose X-Forwarded-For names the client
+    /// (`auth.failures.trusted_proxies`, CIDR ranges). Empty: the peer address is the client.
+    std::vector<std::pair<std::array<unsigned char, 16>, unsigned>> trusted_proxies;
     KafkaSettings kafka;
     std::optional<Secret> token_signing_key;
     std::string token_issuer = "ocean-relay";
@@ -96,6 +100,12 @@ struct IngressConfig {
 /// The Ocean → receiver events the relay handles by default (ocean-api.md §3.5); others are stored and
 /// marked, never dropped (Ocean retries every non-2xx for 96 hours, and never resends a 200).
 std::vector<std::string> default_accepted_events();
+
+/// An address as 16 bytes (IPv4 as IPv4-mapped IPv6), for prefix matching.
+std::array<unsigned char, 16> address_bytes(const boost::asio::ip::address& address);
+/// Whether `address` lies in one of `networks` (16-byte prefix, prefix length in bits).
+bool in_networks(const std::array<unsigned char, 16>& address,
+                 const std::vector<std::pair<std::array<unsigned char, 16>, unsigned>>& networks);
 
 /// Parses and validates; throws ConfigError naming the key. Unknown keys are errors.
 IngressConfig load_config(ConfigReader& reader);

@@ -17,6 +17,7 @@
 
 #include "hub_api.hpp"
 #include "relay/auth/basic.hpp"
+#include "relay/auth/client_credentials.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/ids.hpp"
 #include "relay/core/log.hpp"
@@ -134,8 +135,44 @@ auth::HeaderLookup header_lookup(const http::Request& request) {
     return [&request](std::string_view name) { return sv(request[boost::core::string_view(name.data(), name.size())]); };
 }
 
-std::string client_address(const http::RequestContext& context) {
-    return context.remote.address().to_string();
+// The client as the failure limiter counts it. Behind trusted proxies, the rightmost X-Forwarded-For
+// entry that is not one of them (the ones to its left are the client's to forge). IPv6 clients count
+// per /64: one host commonly holds the whole prefix, and could spread its guesses over it.
+std::string client_address(const http::Request& request,
+                           const http::RequestContext& context,
+                           const std::vector<std::pair<std::array<unsigned char, 16>, unsigned>>& trusted) {
+    auto address = context.remote.address();
+    if (!trusted.empty() && in_networks(address_bytes(address), trusted)) {
+        // Every X-Forwarded-For field, in order (proxies may add a field of their own or append to one).
+        std::string forwarded_all;
+        for (auto [it, end] = request.equal_range("x-forwarded-for"); it != end; ++it) {
+            if (!forwarded_all.empty()) forwarded_all += ',';
+            forwarded_all.append(it->value().data(), it->value().size());
+        }
+        std::string_view forwarded = forwarded_all;
+        while (!forwarded.empty()) {
+            const auto comma = forwarded.rfind(',');
+            std::string_view hop = comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
+            forwarded = comma == std::string_view::npos ? std::string_view() : forwarded.substr(0, comma);
+            while (!hop.empty() && (hop.front() == ' ' || hop.front() == '\t')) hop.remove_prefix(1);
+            while (!hop.empty() && (hop.back() == ' ' || hop.back() == '\t')) hop.remove_suffix(1);
+            // "[2001:db8::1]:4711" and "192.0.2.1:4711": some proxies add the client's port.
+            if (!hop.empty() && hop.front() == '[') {
+                hop = hop.substr(1, hop.find(']') == std::string_view::npos ? 0 : hop.find(']') - 1);
+            } else if (std::count(hop.begin(), hop.end(), ':') == 1) {
+                hop = hop.substr(0, hop.find(':'));
+            }
+            boost::system::error_code ec;
+            const auto hop_address = boost::asio::ip::make_address(std::string(hop), ec);
+            if (ec) break;  // unparsable: keep the last trusted hop's view
+            address = hop_address;
+            if (!in_networks(address_bytes(address), trusted)) break;
+        }
+    }
+    auto bytes = address_bytes(address);
+    const bool v4 = address.is_v4() || (address.is_v6() && address.to_v6().is_v4_mapped());
+    if (!v4) std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 // The small bodies of token requests: a form with a grant type, a client id and secret and a scope.
@@ -316,7 +353,19 @@ Ingress::Ingress(IngressConfig config)
         [this](http::Request& request, const http::RequestContext& context) {
             return handle_admin(request, context);
         },
-        http::ServerHooks{error_body, on_reject, {}, body_budget_});
+        http::ServerHooks{error_body,
+                          on_reject,
+                          // The admin endpoints take no body: none is read or charged to the budget.
+                          [](const http::Request& request, http::RequestContext& context) -> std::optional<http::Response> {
+                              if (context.content_length.value_or(0) == 0 &&
+                                  request.count(bhttp::field::transfer_encoding) == 0) {
+                                  return std::nullopt;
+                              }
+                              return json_response(bhttp::status::payload_too_large,
+                                                   request.version(),
+                                                   json_error("payload_too_large", "admin endpoints take no body"));
+                          },
+                          body_budget_});
 }
 
 Ingress::~Ingress() {
@@ -515,14 +564,12 @@ std::optional<http::Response> Ingress::admit_public(const http::Request& request
     const auth::HeaderLookup header = header_lookup(request);
     Admitted admitted;
     admitted.route = &route;
-    admitted.address = client_address(context);
+    admitted.address = client_address(request, context, config_.trusted_proxies);
 
     if (route.kind == Route::Kind::kToken) {
         admitted.kind = Admitted::Kind::kToken;
-        // The client id is in the body unless a Basic header names it; the address counts either way.
-        admitted.credential = route.authenticator->claimed_token_credential(
-            sv(request[bhttp::field::content_type]), {}, sv(request[bhttp::field::authorization]), query_of(request.target()));
-        if (const auto wait = throttled(admitted.address, admitted.credential)) {
+        // The client id is usually in the body: the credential is judged once it is read (handle_token).
+        if (const auto wait = throttled(admitted.address, {})) {
             metrics_->request(route.integration->name, route_name, 429, 0);
             metrics_->rejection(route.integration->name, "throttled");
             auto res = json_response(bhttp::status::too_many_requests,
@@ -610,7 +657,7 @@ std::optional<http::Response> Ingress::admit_hub(const http::Request& request,
     const auth::HeaderLookup header = header_lookup(request);
     Admitted admitted;
     admitted.hub_route = match.route;
-    admitted.address = client_address(context);
+    admitted.address = client_address(request, context, config_.trusted_proxies);
     // Only a Basic user names a credential before it is checked; tokens and keys count by address.
     if (const auto basic = auth::parse_basic(sv(request[bhttp::field::authorization]))) {
         admitted.credential = "hub-api/" + basic->user;
@@ -697,6 +744,19 @@ http::Response Ingress::handle_token(http::Request& request, const Admitted& adm
     const auto started = Clock::now();
     const Route& route = *admitted.route;
     const IntegrationConfig& integration = *route.integration;
+    const std::string credential = route.authenticator->claimed_token_credential(sv(request[bhttp::field::content_type]),
+                                                                                 request.body(),
+                                                                                 sv(request[bhttp::field::authorization]),
+                                                                                 query_of(request.target()));
+    if (const auto wait = throttled(admitted.address, credential)) {
+        metrics_->request(integration.name, "token", 429, seconds_since(started));
+        metrics_->rejection(integration.name, "throttled");
+        auto res = json_response(bhttp::status::too_many_requests,
+                                 request.version(),
+                                 json_error("temporarily_unavailable", "too many failed authentications; retry later"));
+        res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+        return res;
+    }
     auto result = route.authenticator->issue_token(sv(request[bhttp::field::content_type]),
                                                    request.body(),
                                                    sv(request[bhttp::field::authorization]),
@@ -708,14 +768,7 @@ http::Response Ingress::handle_token(http::Request& request, const Admitted& adm
         log::info("access token issued", {{"integration", integration.name}, {"client_id", issued->client_id}});
     } else {
         const auto& error = std::get<auth::TokenEndpointError>(result);
-        if (error.error == "invalid_client") {
-            authentication_failed(admitted.address,
-                                  route.authenticator->claimed_token_credential(sv(request[bhttp::field::content_type]),
-                                                                                request.body(),
-                                                                                sv(request[bhttp::field::authorization]),
-                                                                                query_of(request.target())),
-                                  "token");
-        }
+        if (error.error == "invalid_client") authentication_failed(admitted.address, credential, "token");
         metrics_->rejection(integration.name, "token_" + error.error);
         log::warn("token request refused", {{"integration", integration.name}, {"error", error.error}});
     }
@@ -891,8 +944,30 @@ bool Ingress::is_hub_target(std::string_view path) const {
     return path.starts_with(prefix) && (path.size() == prefix.size() || path[prefix.size()] == '/');
 }
 
+namespace {
+
+// The failure limiter's key for a hub token request: the client id it names, from the form or a Basic
+// header (hashed by the limiter, never logged).
+std::string hub_token_credential(const http::Request& request) {
+    const auto parsed = auth::parse_token_request(
+        sv(request[bhttp::field::content_type]), request.body(), sv(request[bhttp::field::authorization]), query_of(request.target()));
+    if (const auto* token_request = std::get_if<auth::TokenRequest>(&parsed)) return "hub-api/" + token_request->client_id;
+    return {};
+}
+
+}  // namespace
+
 http::Response Ingress::handle_hub_token(http::Request& request, const Admitted& admitted) {
     const std::string_view query = query_of(request.target());
+    const std::string credential = hub_token_credential(request);
+    if (const auto wait = throttled(admitted.address, credential)) {
+        auto res = hub_error(bhttp::status::too_many_requests,
+                             request.version(),
+                             "too-many-requests",
+                             "too many failed authentications from this client or for these credentials; retry later");
+        res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+        return res;
+    }
     // The shared endpoint of every oauth2 hub system: the system whose client the credentials name
     // issues the token (client ids are unique across hub systems), with itself as the audience.
     std::optional<std::variant<auth::IssuedToken, auth::TokenEndpointError>> answer;
@@ -931,16 +1006,7 @@ http::Response Ingress::handle_hub_token(http::Request& request, const Admitted&
                   {{"hub_system", issuer->config->name}, {"client_id", issued.client_id}});
     } else {
         const auto& error = std::get<auth::TokenEndpointError>(*answer).error;
-        if (error == "invalid_client") {
-            // No system knew the client: count the claim under the hub API, as the address is.
-            const auto claimed = hub_systems_.empty() ? std::string()
-                                                      : hub_systems_.front()->authenticator->claimed_token_credential(
-                                                            sv(request[bhttp::field::content_type]),
-                                                            request.body(),
-                                                            sv(request[bhttp::field::authorization]),
-                                                            query);
-            authentication_failed(admitted.address, claimed, "hub-token");
-        }
+        if (error == "invalid_client") authentication_failed(admitted.address, credential, "hub-token");
         log::warn("hub token request refused", {{"error", error}});
     }
     return res;

@@ -370,6 +370,8 @@ TEST_F(ExtractorErrorTest, SiteListingAndServiceIdAreBounded) {
     EXPECT_EQ(ok.listing_ref, "bayshore_healthcare-73632721");
     EXPECT_EQ(ok.site_number, "1234");
     EXPECT_EQ(ok.external_service_id, "Santé mentale");
+    EXPECT_EQ(facts_of(extract(bundle_with_target("l-1", "1234", R"(svc \"quoted\")"))).external_service_id,
+              "svc \"quoted\"");
     EXPECT_EQ(error_of(extract(bundle_with_target("listing 1", "1234", "Test"))).code, ExtractErrorCode::kInvalidFact);
     EXPECT_EQ(error_of(extract(bundle_with_target("l-1", "12a4", "Test"))).code, ExtractErrorCode::kInvalidFact);
     EXPECT_EQ(error_of(extract(bundle_with_target("l-1", "1234", R"(Te\nst)"))).code, ExtractErrorCode::kInvalidFact);

@@ -380,6 +380,28 @@ TEST(ParseFixtures, EveryFixtureParsesWithoutWarnings) {
     }
 }
 
+TEST(ParseFixtures, NumbersOfAnySizeAreApproximatedNotRefused) {
+    // Valid JSON that simdjson's DOM cannot hold as it is: the ingress stores such a bundle, so the router
+    // must route it rather than call it malformed.
+    ReferralParser parser;
+    std::string body = relay::test::read_fixture(std::string(kBackPain));
+    const auto last_brace = body.rfind('}');
+    body.insert(last_brace, R"(,"extraNumbers":[18446744073709551616,-9223372036854775809,1e309,-1e309,0.5,12])");
+    const ParseResult result = parser.parse(body);
+    ASSERT_TRUE(result.referral) << result.error->code;
+    EXPECT_TRUE(has_warning(result, "number-out-of-range", "Bundle")) << warning_codes(result);
+    // What is not a number by the grammar stays malformed, however it looks.
+    std::string malformed = relay::test::read_fixture(std::string(kBackPain));
+    malformed.insert(malformed.rfind('}'), R"(,"x":1-2-3-4-5-6-7-8-9-0-1-2-3-4-5-6-7-8-9)");
+    EXPECT_FALSE(parser.parse(malformed).referral);
+    // Numbers inside strings are text, and untouched.
+    EXPECT_EQ(result.referral->referral_ref, parser.parse(relay::test::read_fixture(std::string(kBackPain))).referral->referral_ref);
+    // Numbers that fit are not a reason to warn.
+    std::string plain = relay::test::read_fixture(std::string(kBackPain));
+    plain.insert(plain.rfind('}'), R"(,"extraNumbers":[18446744073709551615,-9223372036854775808,1e308,1e-400,-0.5e-999])");
+    EXPECT_TRUE(parser.parse(plain).warnings.empty()) << warning_codes(parser.parse(plain));
+}
+
 // --- agreement with the ingress's Extractor -----------------------------------------------------
 
 namespace {

@@ -57,21 +57,25 @@ struct ExtractError {
 };
 
 /// The bounds of the routing facts, which go into Kafka keys and headers, log lines and routing rules:
-/// no control character, quote or backslash ever passes. Measured on Ocean's payloads: referral refs are
+/// no control character ever passes. Measured on Ocean's payloads: referral refs are
 /// UUIDs (36), listing refs slugs with digits (`autorouter_test49721437`, `bayshore_healthcare-73632721`),
 /// sites 4–7 digits, External Service IDs short free text typed by an Ocean admin (`Test`).
 /// Referral and listing refs: 1–128 of [A-Za-z0-9_.:-], not "." or "..".
 bool is_safe_ref(std::string_view s);
 /// Site numbers: 1–16 digits.
 bool is_site_number(std::string_view s);
-/// External Service IDs: 1–128 bytes of printable text (UTF-8 allowed) without control characters,
-/// quotes or backslashes.
+/// External Service IDs: 1–128 bytes of text typed by an Ocean admin (UTF-8, quotes allowed) without
+/// control characters (C0, DEL, C1).
 bool is_external_service_id(std::string_view s);
 /// Event codes: 1–64 of [a-z0-9-] (a FHIR code of Ocean's message-event-code system).
 bool is_event_code(std::string_view s);
 /// Ids and fullUrls kept as headers (MessageHeader id, Bundle id): 1–256 printable ASCII, no space,
 /// quote or backslash.
 bool is_message_id(std::string_view s);
+
+/// A JSON number by RFC 8259's grammar (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`), of any
+/// size and exponent.
+bool is_json_number(std::string_view token);
 
 /// simdjson 3.0's On-Demand runs on the kernel the translation unit was compiled for; the build
 /// compiles the extractor for x86-64-v3 (AVX2) unless RELAY_ONDEMAND_ARCH is emptied. False when this

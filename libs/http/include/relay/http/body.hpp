@@ -19,8 +19,23 @@ inline constexpr std::size_t kBodyPadding = 64;
 /// a body costs O(size) copies however it arrives, but never beyond `ceiling` (the announced length
 /// plus padding) unless more is needed. Memory follows the bytes that arrived, not an announcement.
 inline std::size_t grown_capacity(std::size_t capacity, std::size_t needed, std::size_t ceiling) {
-    const std::size_t doubled = capacity > std::numeric_limits<std::size_t>::max() / 2 ? needed : capacity * 2;
-    return std::max(needed, std::min(std::max(doubled, std::size_t{4096}), ceiling));
+    const std::size_t doubled =
+        capacity > std::numeric_limits<std::size_t>::max() / 4 ? needed : std::max(capacity * 2, std::size_t{4096});
+    // Straight to the ceiling when the next doubling would pass it anyway: no step lands just below it
+    // (a body of 2^k + 1 bytes would otherwise hold 2^k, then 2^k + 1 beside it while copying).
+    const std::size_t step = doubled * 2 > ceiling ? ceiling : doubled;
+    return std::max(needed, std::min(step, ceiling));
+}
+
+/// Gives `s` exactly `capacity` bytes of room. libstdc++'s reserve() rounds any growth below twice the
+/// current capacity up to twice it, so a body charged for n bytes could hold 2n: a fresh string gets the
+/// exact size.
+inline void reserve_exactly(std::string& s, std::size_t capacity) {
+    if (capacity <= s.capacity()) return;
+    std::string fresh;
+    fresh.reserve(capacity);
+    fresh.append(s);
+    s.swap(fresh);
 }
 
 /// A Beast body whose value is a std::string with at least kBodyPadding bytes of capacity beyond its
@@ -57,7 +72,7 @@ struct PaddedStringBody {
                 return 0;
             }
             const std::size_t needed = size + extra + kBodyPadding;
-            if (body_.capacity() < needed) body_.reserve(grown_capacity(body_.capacity(), needed, ceiling_));
+            if (body_.capacity() < needed) reserve_exactly(body_, grown_capacity(body_.capacity(), needed, ceiling_));
             // append copies without first zero-filling the new bytes (resize would).
             for (auto buffer : boost::beast::buffers_range_ref(buffers)) {
                 body_.append(static_cast<const char*>(buffer.data()), buffer.size());

@@ -235,7 +235,8 @@ struct ParseWarning {
     /// dangling-reference | reference-type-mismatch | unexpected-type (the field is then treated as
     /// absent) | entry-without-resource | no-resource-type | unknown-resource-type |
     /// extra-message-header | extra-patient | patient-not-subject | extra-questionnaire-response |
-    /// extra-attachment-content | no-target-listing | no-referrer
+    /// extra-attachment-content | no-target-listing | no-referrer | number-out-of-range (a number beyond
+    /// 64 bits or a double's range, approximated)
     std::string code;
     std::string expression;
     std::string message;

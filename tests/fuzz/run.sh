@@ -15,15 +15,15 @@ cd "$(dirname "$0")/../.."
 
 seconds=${1:-30}
 [[ $# -gt 0 ]] && shift
-all_targets=(fhir_extract referral_parse hub_update ocean_decrypt auth_token config_load)
+all_targets=(fhir_extract referral_parse hub_update ocean_decrypt auth_token config_load http_request)
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
 
 # target -> max_len, dictionaries, extra read-only seed directories (by path: too large to copy).
 declare -A max_len=([fhir_extract]=65536 [referral_parse]=65536 [hub_update]=8192 [ocean_decrypt]=4096
-  [auth_token]=8192 [config_load]=8192)
+  [auth_token]=8192 [config_load]=8192 [http_request]=16384)
 declare -A dicts=([fhir_extract]="json fhir" [referral_parse]="json fhir" [hub_update]="json hub"
-  [ocean_decrypt]="json ocean" [auth_token]="json auth" [config_load]="yaml")
+  [ocean_decrypt]="json ocean" [auth_token]="json auth" [config_load]="yaml" [http_request]="http")
 declare -A extra_seeds=([referral_parse]="tests/golden/transform" [fhir_extract]="tests/golden/transform")
 
 build_dir=build/fuzz

@@ -105,7 +105,9 @@ std::variant<TokenClaims, TokenError> TokenSigner::verify(std::string_view token
     str("scope", claims.scope);
     str("jti", claims.token_id);
     const long long now_s = unix_seconds(now);
-    if (now_s >= claims.expires_at + leeway_.count()) return TokenError::kExpired;
+    // The leeway goes on our clock, never on a claim: `exp` or `iat` near the ends of the integer range
+    // must not overflow (a signed token may carry them).
+    if (now_s - leeway_.count() >= claims.expires_at) return TokenError::kExpired;
     if (claims.issued_at > now_s + leeway_.count()) return TokenError::kNotYetValid;
     if (claims.issuer != issuer_) return TokenError::kWrongIssuer;
     if (claims.audience != expected_audience) return TokenError::kWrongAudience;

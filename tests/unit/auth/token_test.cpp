@@ -108,6 +108,20 @@ TEST(TokenSigner, ExpiredTokenIsRejected) {
     EXPECT_EQ(error_of(s.verify(token, "a", kNow + 24h)), relay::auth::TokenError::kExpired);
 }
 
+TEST(TokenSigner, ClaimsAtTheEndsOfTheIntegerRangeDoNotOverflow) {
+    // A signed token may carry any integer: the leeway is applied to our clock, never added to a claim
+    // (UBSan stops on a signed overflow; the fuzzer found this one).
+    const auto s = signer();
+    const std::string header = R"({"alg":"HS256","typ":"JWT"})";
+    const std::string far_exp = sign_raw(
+        header, R"({"iss":"ocean-relay","aud":"a","sub":"c","iat":1700000000,"exp":9223372036854775807})", std::string(32, 'k'));
+    EXPECT_TRUE(std::holds_alternative<relay::auth::TokenClaims>(s.verify(far_exp, "a", kNow)));
+    const std::string far_iat = sign_raw(
+        header, R"({"iss":"ocean-relay","aud":"a","sub":"c","iat":-9223372036854775807,"exp":-9223372036854775807})",
+        std::string(32, 'k'));
+    EXPECT_EQ(error_of(s.verify(far_iat, "a", kNow)), relay::auth::TokenError::kExpired);
+}
+
 TEST(TokenSigner, TokenIssuedInTheFutureIsNotYetValid) {
     const auto s = signer();
     const std::string token = s.issue("a", "c", "", kLifetime, kNow + kLeeway + 1s);

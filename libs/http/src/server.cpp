@@ -311,7 +311,9 @@ void Server::stop_accepting() {
 void Server::drain() {
     impl_->draining.store(true);
     std::lock_guard lock(impl_->mutex);
-    for (auto& [id, conn] : impl_->connections) {
+    for (auto& entry : impl_->connections) {
+        // A copy of the pointer, not the structured binding: the posted lambda outlives the loop.
+        std::shared_ptr<ConnectionState> conn = entry.second;
         asio::post(conn->strand, [conn] {
             if (!conn->busy && conn->cancel) conn->cancel();
         });

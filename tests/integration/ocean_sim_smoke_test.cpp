@@ -97,6 +97,9 @@ listeners: [{{address: 127.0.0.1, port: 0}}]
 admin: {{address: 127.0.0.1, port: 0}}
 kafka: {{bootstrap_servers: "{}", partitions: 1, replication_factor: 1}}
 topics: {{inbound: "{}"}}
+# Ocean's retry schedule is the subject here: the ingress's guess limiter (which would answer 429 after
+# 30 failures from this address) is off, so that every attempt is judged on its credentials.
+auth: {{failures: {{max_per_address: 0, max_per_credential: 0}}}}
 integrations:
   - site: "1234"
     auth: {{scheme: api_key, key: {{value: "right-key"}}}}

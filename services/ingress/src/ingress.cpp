@@ -1132,6 +1132,8 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, cons
     metrics_->kafka_ack(delivery.ok, ack_seconds);
     metrics_->hub_publish(system_name, delivery.ok, ack_seconds);
     if (!delivery.ok) {
+        // Not stored: the hub system's retry may carry the same webhook-id again.
+        system->authenticator->forget_signature(header);
         log::error("broker did not acknowledge a hub update",
                    {{"hub_system", system_name},
                     {"update_id", update.update_id},

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "process_messages.hpp"
 #include "referral_state.hpp"
 #include "relay/auth/token.hpp"
 #include "relay/core/secret.hpp"
@@ -104,6 +105,10 @@ class OceanApi {
     http::Response patient_notes(const http::Request& request,
                                  std::string_view patient_ref,
                                  std::string_view query);
+    /// Logs a $process-messages request that was not applied and answers with its OperationOutcome.
+    http::Response refuse_update(const http::Request& request,
+                                 UpdateRecord record,
+                                 const UpdateRefusal& refusal);
     /// The site whose siteNum / siteKey / siteCredential headers (§4.1) the request carries, or nullptr.
     const OceanApiSite* authenticated_site(const http::Request& request) const;
     http::Response naming_system(const http::Request& request);

@@ -28,13 +28,6 @@ using http::Response;
 
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 std::string header_of(const Request& request, std::string_view name) {
     const auto it = request.find(boost::beast::string_view(name.data(), name.size()));
     if (it == request.end()) return {};
@@ -94,6 +87,23 @@ std::string decode_path(std::string_view path) {
         out.push_back(path[i]);
     }
     return out;
+}
+
+// A route's pattern against a decoded path: equal, or equal around one "{}" that stands for a non-empty
+// segment without '/'. That segment ("" for a pattern without one), or nullopt when the path does not match.
+std::optional<std::string_view> match_path(std::string_view pattern, std::string_view path) {
+    const auto hole = pattern.find("{}");
+    if (hole == std::string_view::npos) {
+        if (path != pattern) return std::nullopt;
+        return std::string_view();
+    }
+    const std::string_view prefix = pattern.substr(0, hole);
+    const std::string_view suffix = pattern.substr(hole + 2);
+    if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix))
+        return std::nullopt;
+    const std::string_view segment = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+    if (segment.find('/') != std::string_view::npos) return std::nullopt;
+    return segment;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -260,80 +270,45 @@ http::Handler OceanApi::handler() {
     return [this](Request& request, const http::RequestContext& context) { return handle(request, context); };
 }
 
+// Adding an endpoint is one line here (and its handler).
+const OceanApi::Route OceanApi::kRoutes[] = {
+    {bhttp::verb::post, "/svc/oauth2/token", &OceanApi::token},
+    // Ocean's operation is $process-messages (§3.3 source.endpoint); the singular is accepted too.
+    {bhttp::verb::post, "/svc/fhir/v1/$process-messages", &OceanApi::process_messages},
+    {bhttp::verb::post, "/svc/fhir/v1/$process-message", &OceanApi::process_messages},
+    {bhttp::verb::get, "/svc/fhir/v1/NamingSystem/id-site-number", &OceanApi::naming_system},
+    {bhttp::verb::get, "/svc/fhir/v1/ServiceRequest/{}/$letter", &OceanApi::letter},
+    {bhttp::verb::get, "/svc/fhir/v1/DocumentReference/{}/$binary", &OceanApi::binary},
+    // Patient Engagement (§5.2). [P] The simulator's patients are those of the referrals it sent, and a
+    // patient's ref is its referral's ref (Ocean's own patient refs are short site-local strings).
+    {bhttp::verb::get, "/svc/v1/patients/{}", &OceanApi::patient},
+    {bhttp::verb::get, "/svc/v1/patients/{}/notes", &OceanApi::patient_notes},
+    {bhttp::verb::get, "/svc/v1/referrals/{}", &OceanApi::open_api_referral},
+};
+
 Response OceanApi::respond(const Request& request) {
     const std::string_view target(request.target().data(), request.target().size());
     const auto question = target.find('?');
     const std::string path = decode_path(target.substr(0, question));
     const std::string_view query =
         question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
-    const auto method = request.method();
 
-    const auto wrong_method = [&](std::string_view allowed) {
-        Response res = json_error(
-            request, bhttp::status::method_not_allowed, "method_not_allowed", "method not allowed");
-        res.set(bhttp::field::allow, allowed);
-        return res;
-    };
-
-    constexpr std::string_view kFhir = "/svc/fhir/v1/";
-    if (path == "/svc/oauth2/token") {
-        if (method != bhttp::verb::post) return wrong_method("POST");
-        return token(request, query);
-    }
-    // Ocean's operation is $process-messages (§3.3 source.endpoint); the singular is accepted too.
-    if (path == "/svc/fhir/v1/$process-messages" || path == "/svc/fhir/v1/$process-message") {
-        if (method != bhttp::verb::post) return wrong_method("POST");
-        return process_messages(request);
-    }
-    if (path == "/svc/fhir/v1/NamingSystem/id-site-number") {
-        if (method != bhttp::verb::get) return wrong_method("GET");
-        return naming_system(request);
-    }
-    if (starts_with(path, kFhir)) {
-        const std::string_view rest = std::string_view(path).substr(kFhir.size());
-        constexpr std::string_view kSr = "ServiceRequest/";
-        constexpr std::string_view kLetter = "/$letter";
-        constexpr std::string_view kDoc = "DocumentReference/";
-        constexpr std::string_view kBinary = "/$binary";
-        if (starts_with(rest, kSr) && ends_with(rest, kLetter) && rest.size() > kSr.size() + kLetter.size()) {
-            const auto ref = rest.substr(kSr.size(), rest.size() - kSr.size() - kLetter.size());
-            if (ref.find('/') == std::string_view::npos) {
-                if (method != bhttp::verb::get) return wrong_method("GET");
-                return letter(request, ref);
-            }
+    for (const Route& route : kRoutes) {
+        const auto segment = match_path(route.pattern, path);
+        if (!segment) continue;
+        if (request.method() != route.method) {
+            Response res = json_error(
+                request, bhttp::status::method_not_allowed, "method_not_allowed", "method not allowed");
+            res.set(bhttp::field::allow, bhttp::to_string(route.method));
+            return res;
         }
-        if (starts_with(rest, kDoc) && ends_with(rest, kBinary) &&
-            rest.size() > kDoc.size() + kBinary.size()) {
-            const auto id = rest.substr(kDoc.size(), rest.size() - kDoc.size() - kBinary.size());
-            if (id.find('/') == std::string_view::npos) {
-                if (method != bhttp::verb::get) return wrong_method("GET");
-                return binary(request, id);
-            }
-        }
-    }
-    // Patient Engagement (§5.2). [P] The simulator's patients are those of the referrals it sent, and a
-    // patient's ref is its referral's ref (Ocean's own patient refs are short site-local strings).
-    constexpr std::string_view kPatients = "/svc/v1/patients/";
-    constexpr std::string_view kNotes = "/notes";
-    if (starts_with(path, kPatients) && path.size() > kPatients.size()) {
-        std::string_view rest = std::string_view(path).substr(kPatients.size());
-        const bool notes = ends_with(rest, kNotes) && rest.size() > kNotes.size();
-        if (notes) rest.remove_suffix(kNotes.size());
-        if (rest.find('/') == std::string_view::npos) {
-            if (method != bhttp::verb::get) return wrong_method("GET");
-            return notes ? patient_notes(request, rest, query) : patient(request, rest);
-        }
-    }
-    constexpr std::string_view kReferrals = "/svc/v1/referrals/";
-    if (starts_with(path, kReferrals) && path.size() > kReferrals.size() &&
-        path.find('/', kReferrals.size()) == std::string::npos) {
-        if (method != bhttp::verb::get) return wrong_method("GET");
-        return open_api_referral(request, std::string_view(path).substr(kReferrals.size()));
+        return (this->*route.handle)(request, RouteMatch{*segment, query});
     }
     return json_error(request, bhttp::status::not_found, "not_found", "no such endpoint");
 }
 
-Response OceanApi::token(const Request& request, std::string_view query) {
+Response OceanApi::token(const Request& request, const RouteMatch& match) {
+    const std::string_view query = match.query;
     const auto parsed = auth::parse_token_request(
         header_of(request, "Content-Type"), request.body(), header_of(request, "Authorization"), query);
     if (const auto* error = std::get_if<auth::TokenRequestError>(&parsed)) {
@@ -381,7 +356,7 @@ std::optional<Response> OceanApi::check_bearer(const Request& request) {
     return res;
 }
 
-Response OceanApi::process_messages(const Request& request) {
+Response OceanApi::process_messages(const Request& request, const RouteMatch& /*match*/) {
     UpdateRecord record;
     if (auto refused = check_bearer(request)) {
         record.outcome = UpdateOutcome::kRefused;
@@ -448,7 +423,8 @@ Response OceanApi::refuse_update(const Request& request, UpdateRecord record, co
         request, refusal.status, "error", refusal.code, refusal.diagnostics, refusal.expression);
 }
 
-Response OceanApi::letter(const Request& request, std::string_view ref) {
+Response OceanApi::letter(const Request& request, const RouteMatch& match) {
+    const std::string_view ref = match.segment;
     if (auto refused = check_bearer(request)) return std::move(*refused);
     if (!state_.contains(ref))
         return outcome_response(request, bhttp::status::not_found, "error", "not-found", "unknown referral");
@@ -456,7 +432,8 @@ Response OceanApi::letter(const Request& request, std::string_view ref) {
         request, bhttp::status::ok, "application/pdf", minimal_pdf(fmt::format("Referral {}", ref)));
 }
 
-Response OceanApi::binary(const Request& request, std::string_view id) {
+Response OceanApi::binary(const Request& request, const RouteMatch& match) {
+    const std::string_view id = match.segment;
     if (auto refused = check_bearer(request)) return std::move(*refused);
     const auto doc = state_.find_document(id);
     if (!doc)
@@ -469,7 +446,7 @@ Response OceanApi::binary(const Request& request, std::string_view id) {
     return make_response(request, bhttp::status::ok, doc->content_type, doc->bytes);
 }
 
-Response OceanApi::naming_system(const Request& request) {
+Response OceanApi::naming_system(const Request& request, const RouteMatch& /*match*/) {
     // Ocean Labs calls this with its token to check connectivity and credentials (§3.7.1).
     if (auto refused = check_bearer(request)) return std::move(*refused);
     json::object body{
@@ -499,7 +476,8 @@ const OceanApiSite* OceanApi::authenticated_site(const Request& request) const {
     return &*site;
 }
 
-Response OceanApi::open_api_referral(const Request& request, std::string_view ref) {
+Response OceanApi::open_api_referral(const Request& request, const RouteMatch& match) {
+    const std::string_view ref = match.segment;
     const OceanApiSite* site = authenticated_site(request);
     if (site == nullptr)
         return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
@@ -574,7 +552,8 @@ Response OceanApi::open_api_referral(const Request& request, std::string_view re
     return make_response(request, bhttp::status::ok, "application/json", json::serialize(referral));
 }
 
-Response OceanApi::patient(const Request& request, std::string_view patient_ref) {
+Response OceanApi::patient(const Request& request, const RouteMatch& match) {
+    const std::string_view patient_ref = match.segment;
     const OceanApiSite* site = authenticated_site(request);
     if (site == nullptr)
         return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
@@ -602,9 +581,9 @@ Response OceanApi::patient(const Request& request, std::string_view patient_ref)
     return res;
 }
 
-Response OceanApi::patient_notes(const Request& request,
-                                 std::string_view patient_ref,
-                                 std::string_view query) {
+Response OceanApi::patient_notes(const Request& request, const RouteMatch& match) {
+    const std::string_view patient_ref = match.segment;
+    const std::string_view query = match.query;
     const OceanApiSite* site = authenticated_site(request);
     if (site == nullptr)
         return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
@@ -612,7 +591,7 @@ Response OceanApi::patient_notes(const Request& request,
     for (std::string_view rest = query; !rest.empty();) {
         const auto amp = rest.find('&');
         const std::string_view pair = rest.substr(0, amp);
-        if (starts_with(pair, "oceanSessionId=")) session = std::string(pair.substr(15));
+        if (pair.starts_with("oceanSessionId=")) session = std::string(pair.substr(15));
         rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     }
     if (session.empty())

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -96,22 +97,34 @@ class OceanApi {
    private:
     [[nodiscard]] SystemTime now() const { return config_.clock ? config_.clock() : system_now(); }
 
-    http::Response token(const http::Request& request, std::string_view query);
-    http::Response process_messages(const http::Request& request);
-    http::Response letter(const http::Request& request, std::string_view ref);
-    http::Response binary(const http::Request& request, std::string_view id);
-    http::Response open_api_referral(const http::Request& request, std::string_view ref);
-    http::Response patient(const http::Request& request, std::string_view patient_ref);
-    http::Response patient_notes(const http::Request& request,
-                                 std::string_view patient_ref,
-                                 std::string_view query);
+    /// What a route's path pattern took from the request target, for its handler.
+    struct RouteMatch {
+        std::string_view segment;  ///< the path segment in the pattern's "{}" (decoded)
+        std::string_view query;    ///< the target after '?'
+    };
+    /// One endpoint. Another method on a matching path is answered 405.
+    struct Route {
+        boost::beast::http::verb method;
+        std::string_view pattern;  ///< the decoded path; "{}" stands for one non-empty segment
+        http::Response (OceanApi::*handle)(const http::Request&, const RouteMatch&);
+    };
+    /// Every endpoint (ocean_api.cpp); no path matches two patterns.
+    static const Route kRoutes[];
+
+    http::Response token(const http::Request& request, const RouteMatch& match);
+    http::Response process_messages(const http::Request& request, const RouteMatch& match);
+    http::Response letter(const http::Request& request, const RouteMatch& match);
+    http::Response binary(const http::Request& request, const RouteMatch& match);
+    http::Response open_api_referral(const http::Request& request, const RouteMatch& match);
+    http::Response patient(const http::Request& request, const RouteMatch& match);
+    http::Response patient_notes(const http::Request& request, const RouteMatch& match);
+    http::Response naming_system(const http::Request& request, const RouteMatch& match);
     /// Logs a $process-messages request that was not applied and answers with its OperationOutcome.
     http::Response refuse_update(const http::Request& request,
                                  UpdateRecord record,
                                  const UpdateRefusal& refusal);
     /// The site whose siteNum / siteKey / siteCredential headers (§4.1) the request carries, or nullptr.
     const OceanApiSite* authenticated_site(const http::Request& request) const;
-    http::Response naming_system(const http::Request& request);
     /// nullopt when the Bearer token is valid, else the 401 answer.
     std::optional<http::Response> check_bearer(const http::Request& request);
 

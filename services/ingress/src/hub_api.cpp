@@ -1,10 +1,17 @@
 #include "hub_api.hpp"
 
 #include <array>
+#include <boost/asio/awaitable.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <optional>
 
+#include "ingress_internal.hpp"
 #include "relay/core/encoding.hpp"
+#include "relay/core/ids.hpp"
+#include "relay/core/log.hpp"
+#include "relay/core/time.hpp"
+#include "relay/kafka/producer.hpp"
 
 namespace relay::ingress::hubapi {
 
@@ -296,3 +303,222 @@ std::string queued_json(const hub::Update& update, int partition, long long offs
 }
 
 }  // namespace relay::ingress::hubapi
+
+// ---------------------------------------------------------------------------------------------------
+// The ingress's handler of a hub API request whose headers admit_hub (ingress.cpp) admitted and whose
+// body has been read: which hub system signed it, the update it asks for, whether that system may
+// update the site, and the record published to the updates topic.
+
+namespace relay::ingress {
+
+namespace asio = boost::asio;
+namespace bhttp = boost::beast::http;
+using namespace detail;
+
+namespace {
+
+/// A hub request refused after admission: the answer, and the reason the rejections metric counts.
+struct HubRefusal {
+    http::Response response;
+    std::string rejection;
+};
+
+/// The hub system that sent the request: the first candidate (its header credentials passed admission)
+/// whose signature, where it requires one, passes. nullptr when none does, with the first failure's
+/// reason in `reason`.
+const Ingress::HubSystem* signed_caller(const std::vector<const Ingress::HubSystem*>& candidates,
+                                        const auth::HeaderLookup& header,
+                                        const std::string& body,
+                                        std::string& reason) {
+    const auto now = system_now();
+    for (const Ingress::HubSystem* candidate : candidates) {
+        const auth::AuthResult result = candidate->authenticator->check_signature(header, body, now);
+        if (result.allowed()) return candidate;
+        if (reason.empty()) reason = result.reason;
+    }
+    return nullptr;
+}
+
+/// The update the request asks for: a JSON body (or none) merged with the path and Idempotency-Key by
+/// hubapi::build_update. Else the 415 or the validation errors.
+std::variant<hubapi::BuiltUpdate, HubRefusal> read_update(const http::Request& request,
+                                                          const hubapi::HubRoute& route,
+                                                          const std::string& system_name) {
+    const unsigned version = request.version();
+    const std::string& body = request.body();
+    const std::string type = media_type(sv(request[bhttp::field::content_type]));
+    const bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
+    const bool json_type =
+        type == "application/json" || (type.starts_with("application/") && type.ends_with("+json"));
+    if ((!blank || !type.empty()) && !json_type) {
+        return HubRefusal{hub_error(bhttp::status::unsupported_media_type,
+                                    version,
+                                    "unsupported-media-type",
+                                    "Content-Type must be application/json"),
+                          "unsupported_media_type"};
+    }
+
+    auto built_or_error = hubapi::build_update(route, body, sv(request["idempotency-key"]), &new_message_id);
+    if (auto* error = std::get_if<hubapi::BuildError>(&built_or_error)) {
+        log::warn("hub update refused",
+                  {{"hub_system", system_name},
+                   {"action", hubapi::route_label(route)},
+                   // From the path, not yet validated: logged only when it looks like a ref (a caller's
+                   // text could be anything, patient data included).
+                   {"referral_ref", hub::is_ref(route.referral_ref) ? route.referral_ref : "(invalid)"},
+                   {"errors", static_cast<long long>(error->fields.size())},
+                   {"first_field", error->fields.empty() ? std::string() : error->fields.front().field}});
+        return HubRefusal{hub_error(static_cast<bhttp::status>(error->status),
+                                    version,
+                                    error->code,
+                                    error->message,
+                                    error->fields),
+                          "invalid_update"};
+    }
+    return std::move(std::get<hubapi::BuiltUpdate>(built_or_error));
+}
+
+/// A hub system limited to sites may update only referrals of those sites: the refusal if `update`
+/// names none or another.
+std::optional<HubRefusal> site_refusal(const hub::Update& update,
+                                       const HubSystemConfig& system,
+                                       unsigned version) {
+    const auto& sites = system.sites;
+    if (sites.empty()) return std::nullopt;
+    if (update.site.empty()) {
+        return HubRefusal{
+            hub_error(bhttp::status::bad_request,
+                      version,
+                      "invalid-update",
+                      "this hub system may update only its own sites: the update must name its site",
+                      {{"site", "required", "is required for a hub system limited to sites"}}),
+            "site_required"};
+    }
+    if (std::find(sites.begin(), sites.end(), update.site) == sites.end()) {
+        log::warn("hub update refused: site not allowed",
+                  {{"hub_system", system.name}, {"referral_ref", update.referral_ref}});
+        return HubRefusal{hub_error(bhttp::status::forbidden,
+                                    version,
+                                    "forbidden",
+                                    "this hub system may not update referrals of that Ocean site"),
+                          "site_not_allowed"};
+    }
+    return std::nullopt;
+}
+
+/// The headers of the update's record on the updates topic.
+std::vector<kafka::Header> record_headers(const http::Request& request,
+                                          const std::string& system_name,
+                                          const hub::Update& update) {
+    std::vector<kafka::Header> headers;
+    headers.reserve(6);
+    headers.push_back({"content-type", "application/json"});
+    headers.push_back({"hub-system", system_name});
+    headers.push_back({"update-id", update.update_id});
+    headers.push_back({"action", hub::to_string(update.action)});
+    headers.push_back({"received-at", format_rfc3339_millis(system_now())});
+    if (const auto incoming = TraceParent::parse(sv(request["traceparent"]))) {
+        headers.push_back({"traceparent", incoming->child().to_string()});
+    }
+    return headers;
+}
+
+/// The answer when the broker did not store the update: 500 if retrying cannot help, else 503 with
+/// Retry-After.
+HubRefusal not_stored(ErrorKind kind, unsigned version, std::chrono::seconds retry_after) {
+    if (kind == ErrorKind::kPermanent) {
+        return HubRefusal{hub_error(bhttp::status::internal_server_error,
+                                    version,
+                                    "internal-error",
+                                    "the update could not be stored"),
+                          "kafka_permanent_error"};
+    }
+    auto res = hub_error(bhttp::status::service_unavailable,
+                         version,
+                         "unavailable",
+                         "the update could not be stored in time; retry later with the same update_id");
+    res.set(bhttp::field::retry_after, std::to_string(retry_after.count()));
+    return HubRefusal{std::move(res), kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable"};
+}
+
+}  // namespace
+
+asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, const Admitted& admitted) {
+    const auto started = std::chrono::steady_clock::now();
+    const unsigned version = request.version();
+    const HubApiConfig& hub_config = *config_.hub_api;
+    const InFlight in_flight(metrics_->in_flight());
+    std::string system_name = "unknown";
+    std::string action_label = hubapi::route_label(admitted.hub_route);
+    auto finish = [&](http::Response res, std::string_view rejection = {}) {
+        if (!rejection.empty()) metrics_->hub_rejection(system_name, rejection);
+        metrics_->hub_request(system_name, action_label, res.result_int(), seconds_since(started));
+        return res;
+    };
+    if (admitted.kind == Admitted::Kind::kHubToken) {
+        auto res = handle_hub_token(request, admitted);
+        const bool issued = res.result() == bhttp::status::ok;
+        co_return finish(std::move(res), issued ? std::string_view() : std::string_view("token_refused"));
+    }
+
+    const auth::HeaderLookup header = header_lookup(request);
+    std::string reason;
+    const HubSystem* system = signed_caller(admitted.hub_candidates, header, request.body(), reason);
+    if (system == nullptr) {
+        authentication_failed(admitted.address, admitted.credential, "hub");
+        auto res = hub_error(bhttp::status::unauthorized,
+                             version,
+                             "unauthorized",
+                             "authentication is required and was missing or invalid");
+        res.set(bhttp::field::www_authenticate, "Bearer realm=\"ocean-relay\"");
+        log::warn("hub request refused", {{"reason", reason}});
+        co_return finish(std::move(res), reason.empty() ? "unauthenticated" : reason);
+    }
+    system_name = system->config->name;
+
+    auto read = read_update(request, admitted.hub_route, system_name);
+    if (auto* refusal = std::get_if<HubRefusal>(&read)) {
+        co_return finish(std::move(refusal->response), refusal->rejection);
+    }
+    hubapi::BuiltUpdate& built = std::get<hubapi::BuiltUpdate>(read);
+    const hub::Update& update = built.update;
+    action_label = hub::to_string(update.action);
+    if (auto refusal = site_refusal(update, *system->config, version)) {
+        co_return finish(std::move(refusal->response), refusal->rejection);
+    }
+
+    std::vector<kafka::Header> headers = record_headers(request, system_name, update);
+    std::string value = std::move(built.value);
+    const kafka::DeliveryResult delivery = co_await producer_->async_produce(hub_config.topic,
+                                                                             update.referral_ref,
+                                                                             std::move(value),
+                                                                             std::move(headers),
+                                                                             config_.kafka.ack_timeout);
+    const double ack_seconds = std::chrono::duration<double>(delivery.latency).count();
+    metrics_->kafka_ack(delivery.ok, ack_seconds);
+    metrics_->hub_publish(system_name, delivery.ok, ack_seconds);
+    if (!delivery.ok) {
+        // Not stored: the hub system's retry may carry the same webhook-id again.
+        system->authenticator->forget_signature(header);
+        log::error("broker did not acknowledge a hub update",
+                   {{"hub_system", system_name},
+                    {"update_id", update.update_id},
+                    {"referral_ref", update.referral_ref},
+                    {"error", delivery.error.message},
+                    {"kind", to_string(delivery.error.kind)}});
+        HubRefusal refusal = not_stored(delivery.error.kind, version, config_.kafka.retry_after);
+        co_return finish(std::move(refusal.response), refusal.rejection);
+    }
+    log::info("hub update queued",
+              {{"hub_system", system_name},
+               {"update_id", update.update_id},
+               {"referral_ref", update.referral_ref},
+               {"action", action_label},
+               {"partition", delivery.partition},
+               {"offset", static_cast<long long>(delivery.offset)}});
+    auto res = json_response(
+        bhttp::status::accepted, version, hubapi::queued_json(update, delivery.partition, delivery.offset));
+    co_return finish(std::move(res));
+}
+
+}  // namespace relay::ingress

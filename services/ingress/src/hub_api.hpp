@@ -1,6 +1,8 @@
 // The hub API's pure part: which update a request path names, and the canonical update request built
-// from path + body + Idempotency-Key. No sockets, no Kafka: the ingress (ingress.cpp) authenticates,
-// bounds and publishes; the tests drive this directly too.
+// from path + body + Idempotency-Key. No sockets, no Kafka here; the tests drive it directly. The
+// ingress admits a hub request in ingress.cpp (route, header credentials, body limit) and handles it in
+// hub_api.cpp (Ingress::handle_hub: signature, the update built with these functions, the record
+// published).
 //
 // Routes, relative to hub_api.path_prefix (default /hub/v1):
 //   POST   /referrals/{ref}/accept | decline | complete | reopen | forward | switch-type

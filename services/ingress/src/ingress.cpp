@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "hub_api.hpp"
+#include "ingress_internal.hpp"
 #include "relay/auth/basic.hpp"
 #include "relay/auth/client_credentials.hpp"
 #include "relay/core/encoding.hpp"
@@ -32,6 +33,7 @@ namespace relay::ingress {
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 using Clock = std::chrono::steady_clock;
+using namespace detail;
 
 static_assert(http::kBodyPadding >= simdjson::SIMDJSON_PADDING, "request bodies must be padded for simdjson");
 
@@ -43,47 +45,9 @@ struct Ingress::Route {
     IntegrationMetrics* metrics;
 };
 
-struct Ingress::HubSystem {
-    const HubSystemConfig* config;
-    std::unique_ptr<auth::Authenticator> authenticator;
-};
-
-// What the admission hook learnt from the headers, for the handler once the body is read.
-struct Ingress::Admitted {
-    enum class Kind { kFhir, kToken, kHub, kHubToken };
-    Kind kind = Kind::kFhir;
-    const Route* route = nullptr;  // kFhir, kToken
-    hubapi::HubRoute hub_route;    // kHub, kHubToken
-    /// kHub: the hub systems whose header credentials passed, in order; the first whose signature (if
-    /// it needs one) also passes is the caller.
-    std::vector<const HubSystem*> hub_candidates;
-    std::string address;     // the client address, for the failure limiter
-    std::string credential;  // what the request claims to be, for the failure limiter (hashed there)
-};
-
 namespace {
 
 constexpr std::string_view kFhirJson = "application/fhir+json";
-
-std::string_view sv(boost::core::string_view s) {
-    return {s.data(), s.size()};
-}
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-    return out;
-}
-
-// Media type without parameters, lower case: "application/fhir+json; charset=utf-8" →
-// "application/fhir+json".
-std::string media_type(std::string_view content_type) {
-    const auto semicolon = content_type.find(';');
-    std::string_view type = content_type.substr(0, semicolon);
-    while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-    while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
-    return lower(type);
-}
 
 http::Response outcome(bhttp::status status,
                        unsigned version,
@@ -94,13 +58,6 @@ http::Response outcome(bhttp::status status,
     http::Response res{status, version};
     res.set(bhttp::field::content_type, kFhirJson);
     res.body() = fhir::operation_outcome(severity, code, diagnostics, expression);
-    return res;
-}
-
-http::Response json_response(bhttp::status status, unsigned version, std::string body) {
-    http::Response res{status, version};
-    res.set(bhttp::field::content_type, "application/json");
-    res.body() = std::move(body);
     return res;
 }
 
@@ -129,10 +86,6 @@ std::string_view query_of(boost::core::string_view target) {
     std::string_view t(target.data(), target.size());
     const auto q = t.find('?');
     return q == std::string_view::npos ? std::string_view() : t.substr(q + 1);
-}
-
-auth::HeaderLookup header_lookup(const http::Request& request) {
-    return [&request](std::string_view name) { return sv(request[boost::core::string_view(name.data(), name.size())]); };
 }
 
 // The client as the failure limiter counts it. Behind trusted proxies, the rightmost X-Forwarded-For
@@ -178,18 +131,6 @@ std::string client_address(const http::Request& request,
 // The small bodies of token requests: a form with a grant type, a client id and secret and a scope.
 constexpr std::uint64_t kTokenBodyLimit = 64 * 1024;
 
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-struct InFlight {
-    prometheus::Gauge& gauge;
-    explicit InFlight(prometheus::Gauge& g) : gauge(g) { gauge.Increment(); }
-    ~InFlight() { gauge.Decrement(); }
-    InFlight(const InFlight&) = delete;
-    InFlight& operator=(const InFlight&) = delete;
-};
-
 // The answer of a token endpoint (RFC 6749 §5.1 / §5.2).
 http::Response token_answer(const std::variant<auth::IssuedToken, auth::TokenEndpointError>& result,
                             unsigned version) {
@@ -219,14 +160,6 @@ http::Response token_answer(const std::variant<auth::IssuedToken, auth::TokenEnd
     res.set(bhttp::field::cache_control, "no-store");
     res.set(bhttp::field::pragma, "no-cache");
     return res;
-}
-
-http::Response hub_error(bhttp::status status,
-                         unsigned version,
-                         std::string_view code,
-                         std::string_view message,
-                         const std::vector<hub::FieldError>& fields = {}) {
-    return json_response(status, version, hubapi::error_json(code, message, fields));
 }
 
 // The hub API's error code for a protocol-level rejection of the server ("body_too_large" → ...).
@@ -1010,161 +943,6 @@ http::Response Ingress::handle_hub_token(http::Request& request, const Admitted&
         log::warn("hub token request refused", {{"error", error}});
     }
     return res;
-}
-
-asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, const Admitted& admitted) {
-    const auto started = Clock::now();
-    const unsigned version = request.version();
-    const HubApiConfig& hub_config = *config_.hub_api;
-    const InFlight in_flight(metrics_->in_flight());
-    std::string system_name = "unknown";
-    std::string action_label = hubapi::route_label(admitted.hub_route);
-    auto finish = [&](http::Response res, std::string_view rejection = {}) {
-        if (!rejection.empty()) metrics_->hub_rejection(system_name, rejection);
-        metrics_->hub_request(system_name, action_label, res.result_int(), seconds_since(started));
-        return res;
-    };
-    const hubapi::HubRoute& route = admitted.hub_route;
-    if (admitted.kind == Admitted::Kind::kHubToken) {
-        auto res = handle_hub_token(request, admitted);
-        const bool issued = res.result() == bhttp::status::ok;
-        co_return finish(std::move(res), issued ? std::string_view() : std::string_view("token_refused"));
-    }
-
-    // The header credentials passed for these systems; a signature, where one is required, decides.
-    const std::string& body = request.body();
-    const auth::HeaderLookup header = header_lookup(request);
-    const HubSystem* system = nullptr;
-    std::string reason;
-    const auto now = system_now();
-    for (const HubSystem* candidate : admitted.hub_candidates) {
-        const auth::AuthResult result = candidate->authenticator->check_signature(header, body, now);
-        if (result.allowed()) {
-            system = candidate;
-            break;
-        }
-        if (reason.empty()) reason = result.reason;
-    }
-    if (system == nullptr) {
-        authentication_failed(admitted.address, admitted.credential, "hub");
-        auto res = hub_error(bhttp::status::unauthorized,
-                             version,
-                             "unauthorized",
-                             "authentication is required and was missing or invalid");
-        res.set(bhttp::field::www_authenticate, "Bearer realm=\"ocean-relay\"");
-        log::warn("hub request refused", {{"reason", reason}});
-        co_return finish(std::move(res), reason.empty() ? "unauthenticated" : reason);
-    }
-    system_name = system->config->name;
-
-    const std::string type = media_type(sv(request[bhttp::field::content_type]));
-    const bool blank = body.find_first_not_of(" \t\r\n") == std::string::npos;
-    const bool json_type =
-        type == "application/json" || (type.starts_with("application/") && type.ends_with("+json"));
-    if ((!blank || !type.empty()) && !json_type) {
-        co_return finish(hub_error(bhttp::status::unsupported_media_type,
-                                   version,
-                                   "unsupported-media-type",
-                                   "Content-Type must be application/json"),
-                         "unsupported_media_type");
-    }
-
-    auto built_or_error = hubapi::build_update(route, body, sv(request["idempotency-key"]), &new_message_id);
-    if (auto* error = std::get_if<hubapi::BuildError>(&built_or_error)) {
-        log::warn("hub update refused",
-                  {{"hub_system", system_name},
-                   {"action", action_label},
-                   // From the path, not yet validated: logged only when it looks like a ref (a caller's
-                   // text could be anything, patient data included).
-                   {"referral_ref", hub::is_ref(route.referral_ref) ? route.referral_ref : "(invalid)"},
-                   {"errors", static_cast<long long>(error->fields.size())},
-                   {"first_field", error->fields.empty() ? std::string() : error->fields.front().field}});
-        co_return finish(hub_error(static_cast<bhttp::status>(error->status),
-                                   version,
-                                   error->code,
-                                   error->message,
-                                   error->fields),
-                         "invalid_update");
-    }
-    hubapi::BuiltUpdate& built = std::get<hubapi::BuiltUpdate>(built_or_error);
-    const hub::Update& update = built.update;
-    action_label = hub::to_string(update.action);
-
-    const auto& sites = system->config->sites;
-    if (!sites.empty()) {
-        if (update.site.empty()) {
-            co_return finish(
-                hub_error(bhttp::status::bad_request,
-                          version,
-                          "invalid-update",
-                          "this hub system may update only its own sites: the update must name its site",
-                          {{"site", "required", "is required for a hub system limited to sites"}}),
-                "site_required");
-        }
-        if (std::find(sites.begin(), sites.end(), update.site) == sites.end()) {
-            log::warn("hub update refused: site not allowed",
-                      {{"hub_system", system_name}, {"referral_ref", update.referral_ref}});
-            co_return finish(hub_error(bhttp::status::forbidden,
-                                       version,
-                                       "forbidden",
-                                       "this hub system may not update referrals of that Ocean site"),
-                             "site_not_allowed");
-        }
-    }
-
-    std::vector<kafka::Header> headers;
-    headers.reserve(6);
-    headers.push_back({"content-type", "application/json"});
-    headers.push_back({"hub-system", system_name});
-    headers.push_back({"update-id", update.update_id});
-    headers.push_back({"action", hub::to_string(update.action)});
-    headers.push_back({"received-at", format_rfc3339_millis(system_now())});
-    if (const auto incoming = TraceParent::parse(sv(request["traceparent"]))) {
-        headers.push_back({"traceparent", incoming->child().to_string()});
-    }
-    std::string value = std::move(built.value);
-    const kafka::DeliveryResult delivery = co_await producer_->async_produce(hub_config.topic,
-                                                                             update.referral_ref,
-                                                                             std::move(value),
-                                                                             std::move(headers),
-                                                                             config_.kafka.ack_timeout);
-    const double ack_seconds = std::chrono::duration<double>(delivery.latency).count();
-    metrics_->kafka_ack(delivery.ok, ack_seconds);
-    metrics_->hub_publish(system_name, delivery.ok, ack_seconds);
-    if (!delivery.ok) {
-        // Not stored: the hub system's retry may carry the same webhook-id again.
-        system->authenticator->forget_signature(header);
-        log::error("broker did not acknowledge a hub update",
-                   {{"hub_system", system_name},
-                    {"update_id", update.update_id},
-                    {"referral_ref", update.referral_ref},
-                    {"error", delivery.error.message},
-                    {"kind", to_string(delivery.error.kind)}});
-        if (delivery.error.kind == ErrorKind::kPermanent) {
-            co_return finish(hub_error(bhttp::status::internal_server_error,
-                                       version,
-                                       "internal-error",
-                                       "the update could not be stored"),
-                             "kafka_permanent_error");
-        }
-        auto res = hub_error(bhttp::status::service_unavailable,
-                             version,
-                             "unavailable",
-                             "the update could not be stored in time; retry later with the same update_id");
-        res.set(bhttp::field::retry_after, std::to_string(config_.kafka.retry_after.count()));
-        co_return finish(std::move(res),
-                         delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
-    }
-    log::info("hub update queued",
-              {{"hub_system", system_name},
-               {"update_id", update.update_id},
-               {"referral_ref", update.referral_ref},
-               {"action", action_label},
-               {"partition", delivery.partition},
-               {"offset", static_cast<long long>(delivery.offset)}});
-    auto res = json_response(
-        bhttp::status::accepted, version, hubapi::queued_json(update, delivery.partition, delivery.offset));
-    co_return finish(std::move(res));
 }
 
 asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request,

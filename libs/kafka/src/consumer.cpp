@@ -158,6 +158,8 @@ GroupConsumer::~GroupConsumer() {
         } catch (...) {
         }
     }
+    if (deferred_revoke_ != nullptr)
+        rd_kafka_topic_partition_list_destroy(static_cast<rd_kafka_topic_partition_list_t*>(deferred_revoke_));
     rd_kafka_destroy(rk_);
 }
 
@@ -180,6 +182,18 @@ void GroupConsumer::handle_rebalance(int err, void* partitions) {
             rd_kafka_assign(rk_, list);
     } else {
         const bool lost = rd_kafka_assignment_lost(rk_) != 0;
+        if (!lost && !closing_ && deferred_revoke_ == nullptr && !parts.empty()) {
+            bool deferred = false;
+            try {
+                deferred = listener_.defer_revoke(parts);
+            } catch (...) {
+                pending_error_ = std::current_exception();
+            }
+            if (deferred) {
+                deferred_revoke_ = rd_kafka_topic_partition_list_copy(list);
+                return;
+            }
+        }
         try {
             if (!parts.empty()) listener_.on_revoked(parts, lost);
         } catch (...) {
@@ -224,9 +238,28 @@ bool GroupConsumer::commit(const std::vector<TopicPartition>& offsets, bool asyn
     return true;
 }
 
+void GroupConsumer::finish_revoke() {
+    auto* list = static_cast<rd_kafka_topic_partition_list_t*>(std::exchange(deferred_revoke_, nullptr));
+    if (list == nullptr) return;
+    if (std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0)
+        log_rebalance_error("incremental unassign", rd_kafka_incremental_unassign(rk_, list));
+    else
+        rd_kafka_assign(rk_, nullptr);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+std::unique_ptr<QueueWatcher> GroupConsumer::watch(boost::asio::any_io_executor executor,
+                                                   std::function<bool()> serve) {
+    auto watcher = std::make_unique<QueueWatcher>(std::move(executor), rd_kafka_queue_get_consumer(rk_), std::move(serve));
+    watcher->start();
+    return watcher;
+}
+
 void GroupConsumer::close() {
     if (closed_) return;
     closed_ = true;
+    closing_ = true;
+    finish_revoke();  // a revocation still held back: its owner gave up waiting
     const rd_kafka_resp_err_t err = rd_kafka_consumer_close(rk_);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         log::warn("kafka consumer close failed", {{"error", rd_kafka_err2name(err)}});

@@ -12,6 +12,7 @@
 #include "client_config.hpp"
 #include "relay/core/config.hpp"
 #include "relay/core/log.hpp"
+#include "relay/kafka/queue_watcher.hpp"
 
 namespace relay::kafka {
 namespace asio = boost::asio;
@@ -66,7 +67,7 @@ struct DeliveryState : std::enable_shared_from_this<DeliveryState> {
     }
 };
 
-Producer::Producer(const ProducerConfig& config) {
+Producer::Producer(const ProducerConfig& config, std::optional<asio::any_io_executor> serve_on) {
     rd_kafka_conf_t* conf = detail::make_conf(config.client);
     try {
         // Set after the extra properties, so durability cannot be configured away by accident.
@@ -109,12 +110,24 @@ Producer::Producer(const ProducerConfig& config) {
         rd_kafka_conf_destroy(conf);
         throw ConfigError(std::string("kafka producer: ") + error.data());
     }
+    if (serve_on) {
+        watcher_ = std::make_unique<QueueWatcher>(*serve_on, rd_kafka_queue_get_main(rk_), [this] {
+            // Bounded, so a burst of reports does not hold the thread from other handlers.
+            for (int round = 0; round < 64; ++round)
+                if (rd_kafka_poll(rk_, 0) == 0) return false;
+            return true;
+        });
+        watcher_->start();
+        return;
+    }
     poll_thread_ = std::thread([this] {
         while (running_.load()) rd_kafka_poll(rk_, 100);
     });
 }
 
 Producer::~Producer() {
+    // The watcher's queue reference goes before the handle; reports still due are served below.
+    if (watcher_) watcher_->stop();
     // Report everything still queued as cancelled so no caller waits forever, then stop polling.
     rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     for (int i = 0; i < 50 && in_flight_.load() > 0; ++i) rd_kafka_poll(rk_, 10);
@@ -190,6 +203,10 @@ void Producer::on_delivery(rd_kafka_s* rk, const void* message, void* /*opaque*/
     (*holder)->complete(std::move(result));
     delete holder;
     self->in_flight_.fetch_sub(1);
+}
+
+void Producer::stop_serving() {
+    if (watcher_) watcher_->stop();
 }
 
 bool Producer::flush(std::chrono::milliseconds timeout) {

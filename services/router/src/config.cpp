@@ -8,28 +8,10 @@
 #include "relay/fhir/events.hpp"
 
 namespace relay::router {
-namespace {
-
-std::string read_topic(ConfigReader::Node& node,
-                       const std::string& prefix,
-                       std::string_view key,
-                       std::string fallback) {
-    std::string topic = prefix + node.string(key, std::move(fallback));
-    if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
-    return topic;
-}
-
-}  // namespace
+using service::read_topic;
 
 std::vector<kafka::TopicSpec> RouterConfig::topic_specs() const {
-    auto spec = [this](const std::string& name) {
-        kafka::TopicSpec s;
-        s.name = name;
-        s.partitions = kafka.partitions;
-        s.replication_factor = kafka.replication_factor;
-        s.max_message_bytes = kafka.message_max_bytes;
-        return s;
-    };
+    auto spec = [this](const std::string& name) { return kafka.topic(name); };
     // The ingress owns the inbound topic's record size (its body limit); the router only reads it.
     kafka::TopicSpec inbound = spec(topics.inbound);
     inbound.max_message_bytes = 0;
@@ -52,38 +34,11 @@ RouterConfig load_config(ConfigReader& reader) {
     config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
 
     auto admin = root.child("admin");
-    config.admin.name = "admin";
-    config.admin.address = admin.string("address", "0.0.0.0");
-    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9091, 0, 65535));
-    config.admin.limits.body_limit = 64 * 1024;
+    config.admin = service::read_admin_listener(admin, 9091);
 
     auto kafka_node = root.child("kafka");
-    auto& kafka = config.kafka;
-    kafka.embedded = kafka_node.boolean("embedded", false);
-    kafka.client.bootstrap_servers =
-        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
-    kafka.client.client_id = kafka_node.string("client_id", "ocean-relay-router");
-    kafka.client.properties = kafka_node.string_map("properties");
-    kafka.group_id = kafka_node.string("group_id", kafka.group_id);
-    kafka.create_topics = kafka_node.boolean("create_topics", true);
-    kafka.verify_topics = kafka_node.boolean("verify_topics", true);
-    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor =
-        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
-    kafka.produce_timeout =
-        kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
-    kafka.linger = kafka_node.duration("linger", kafka.linger, std::chrono::milliseconds(0));
-    kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 2'000, 1, 1'000'000));
-    kafka.commit_interval =
-        kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));
-    kafka.restore_timeout =
-        kafka_node.duration("restore_timeout", kafka.restore_timeout, std::chrono::milliseconds(1'000));
-    kafka.session_timeout =
-        kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
-    kafka.message_max_bytes =
-        kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
-    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
-        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
+    config.kafka = service::read_kafka_section(
+        kafka_node, {.client_id = "ocean-relay-router", .group_id = "ocean-relay-router", .linger = std::chrono::milliseconds(5), .max_in_flight = 2'000});
 
     auto topics = root.child("topics");
     const std::string prefix = topics.string("prefix", "");

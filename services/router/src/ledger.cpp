@@ -35,6 +35,7 @@ std::vector<std::pair<std::int64_t, PendingState>> PartitionLedger::take_ready_s
             entry.state.reset();
         } else {
             entry.done = true;
+            ++finished_;
         }
         ++emit_cursor_;
     }
@@ -42,13 +43,17 @@ std::vector<std::pair<std::int64_t, PendingState>> PartitionLedger::take_ready_s
 }
 
 void PartitionLedger::state_written(std::int64_t offset) {
-    if (Entry* entry = find(offset)) entry->done = true;
+    if (Entry* entry = find(offset); entry != nullptr && !entry->done) {
+        entry->done = true;
+        ++finished_;
+    }
 }
 
 std::optional<std::int64_t> PartitionLedger::take_commit() {
     while (!entries_.empty() && entries_.front().done) {
         next_commit_ = entries_.front().offset + 1;
         entries_.pop_front();
+        --finished_;
         --emit_cursor_;
     }
     if (next_commit_ <= committed_) return std::nullopt;

@@ -47,8 +47,10 @@ class PartitionLedger {
     /// The next offset to commit if it advanced since the last call (then the caller commits it).
     std::optional<std::int64_t> take_commit();
 
-    /// Records not yet through phase 2.
+    /// Records not yet handed out by take_commit (finished or not).
     [[nodiscard]] std::size_t in_flight() const { return entries_.size(); }
+    /// Records not yet through phase 2.
+    [[nodiscard]] std::size_t unfinished() const { return entries_.size() - finished_; }
     /// The last offset handed out by take_commit (-1 before any).
     [[nodiscard]] std::int64_t committed() const { return committed_; }
 
@@ -64,6 +66,7 @@ class PartitionLedger {
 
     std::deque<Entry> entries_;
     std::size_t emit_cursor_ = 0;  ///< index of the first entry whose state is not yet emitted
+    std::size_t finished_ = 0;     ///< entries done and not yet taken by take_commit
     std::int64_t next_commit_ = -1;
     std::int64_t committed_ = -1;
 };

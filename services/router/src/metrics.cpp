@@ -67,16 +67,6 @@ RouterMetrics::RouterMetrics(std::shared_ptr<prometheus::Registry> registry,
         return &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
     };
     state_referrals_ = gauge("relay_router_state_referrals", "Referrals held in the dedup / echo state");
-    consumer_lag_ =
-        gauge("relay_router_consumer_lag", "Records of owned inbound partitions not yet consumed");
-    in_flight_ = gauge("relay_router_in_flight", "Inbound records being processed (not yet committable)");
-    partitions_ = gauge("relay_router_partitions", "Inbound partitions this instance owns");
-    ready_ = gauge("relay_router_ready", "1 while the router consumes");
-    restore_ = &prometheus::BuildHistogram()
-                    .Name("relay_router_restore_duration_seconds")
-                    .Help("Time to restore one partition's state from the changelog")
-                    .Register(*registry_)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.1, 0.5, 1, 5, 15, 60, 300});
     restored_ = &prometheus::BuildCounter()
                      .Name("relay_router_restored_referrals_total")
                      .Help("Referral states restored from the changelog")

@@ -35,11 +35,6 @@ class RouterMetrics {
     }
 
     prometheus::Gauge& state_referrals() { return *state_referrals_; }
-    prometheus::Gauge& consumer_lag() { return *consumer_lag_; }
-    prometheus::Gauge& in_flight() { return *in_flight_; }
-    prometheus::Gauge& partitions() { return *partitions_; }
-    prometheus::Gauge& ready() { return *ready_; }
-    prometheus::Histogram& restore_seconds() { return *restore_; }
     prometheus::Counter& restored_referrals() { return *restored_; }
     prometheus::Counter& evicted_referrals() { return *evicted_; }
     prometheus::Registry& registry() { return *registry_; }
@@ -56,11 +51,6 @@ class RouterMetrics {
     std::map<std::string, prometheus::Histogram*, std::less<>> render_cache_;
     std::map<std::string, prometheus::Counter*, std::less<>> delivery_cache_;
     prometheus::Gauge* state_referrals_;
-    prometheus::Gauge* consumer_lag_;
-    prometheus::Gauge* in_flight_;
-    prometheus::Gauge* partitions_;
-    prometheus::Gauge* ready_;
-    prometheus::Histogram* restore_;
     prometheus::Counter* restored_;
     prometheus::Counter* evicted_;
 };

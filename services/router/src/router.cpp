@@ -1,29 +1,25 @@
 #include "router.hpp"
 
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
-#include <future>
+#include <functional>
 #include <map>
-#include <mutex>
-#include <thread>
 
 #include "ledger.hpp"
 #include "metrics.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
-#include "relay/http/server.hpp"
+#include "relay/service/worker.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/consumer.hpp"
 #include "relay/kafka/embedded_cluster.hpp"
@@ -75,10 +71,11 @@ struct Outgoing {
 
 // -- the pipeline: everything below runs on the pipeline thread -----------------------------------
 
-struct Router::Impl : kafka::RebalanceListener {
+struct Router::Impl : service::WorkerHooks {
     explicit Impl(RouterConfig c)
         : config(std::move(c)),
           registry(std::make_shared<prometheus::Registry>()),
+          worker(worker_config(config), registry),
           metrics(registry, destination_ids(config)),
           routing(config.destinations, config.routes) {}
 
@@ -86,6 +83,19 @@ struct Router::Impl : kafka::RebalanceListener {
         std::vector<std::string> ids;
         for (const auto& d : c.destinations) ids.push_back(d.id);
         return ids;
+    }
+
+    static service::WorkerConfig worker_config(const RouterConfig& c) {
+        service::WorkerConfig w;
+        w.name = "router";
+        w.kafka = c.kafka;
+        w.topics = {c.topics.inbound};
+        w.topic_specs = c.topic_specs();
+        // The changelog is written to the inbound record's partition number.
+        w.co_partitioned = {{c.topics.state, c.topics.inbound}};
+        w.admin = c.admin;
+        w.grace_period = c.grace_period;
+        return w;
     }
 
     struct Slot {
@@ -97,150 +107,52 @@ struct Router::Impl : kafka::RebalanceListener {
 
     RouterConfig config;
     std::shared_ptr<prometheus::Registry> registry;
+    // Before the state below: destroyed after it (the consumer must outlive every record it returned).
+    service::Worker worker;
     RouterMetrics metrics;
     RoutingTable routing;
-    std::unique_ptr<kafka::EmbeddedCluster> embedded;
-    std::unique_ptr<kafka::Producer> producer;
-    std::unique_ptr<kafka::GroupConsumer> consumer;
-
-    asio::io_context pipeline_ioc{1};
-    asio::io_context admin_ioc{1};
-    std::unique_ptr<http::Server> admin;
-    std::thread pipeline_thread;
-    std::thread admin_thread;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> admin_work;
-    std::optional<asio::steady_timer> commit_timer;
     std::optional<asio::steady_timer> sweep_timer;
 
-    // Pipeline-thread state.
+    // Worker-thread state.
     transform::ReferralParser parser;
     std::map<std::int32_t, Slot> partitions;
     std::uint64_t next_generation = 1;
-    /// host/pid: which router decided (for the audit trail and rebalance diagnostics).
-    const std::string instance = instance_name();
+    std::size_t unfinished = 0;  ///< over every partition: records not yet through phase 2
 
-    static std::string instance_name() {
-        std::array<char, 256> host{};
-        if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
-        return fmt::format("{}/{}", host.data(), ::getpid());
+    // -- producing: every record's acknowledgement is awaited on the worker's thread --
+
+    asio::awaitable<void> produce_then(Outgoing out,
+                                       std::int32_t partition,
+                                       std::function<void(const kafka::DeliveryResult&)> done) {
+        const kafka::DeliveryResult result = co_await worker.producer().async_produce_to(std::move(out.topic),
+                                                                                         partition,
+                                                                                         std::move(out.key),
+                                                                                         std::move(out.value),
+                                                                                         std::move(out.headers),
+                                                                                         config.kafka.produce_timeout);
+        done(result);
     }
 
-    // Shared between threads.
-    std::atomic<std::int64_t> in_flight{0};  // posted to the pipeline, not yet committable
-    std::atomic<bool> stopping{false};
-    std::atomic<bool> failed{false};
-    std::atomic<bool> running{false};
-
-    // -- start-up --
-
-    void start() {
-        if (config.kafka.embedded) {
-            embedded = std::make_unique<kafka::EmbeddedCluster>(1);
-            for (const auto& spec : config.topic_specs()) embedded->create_topic(spec.name, spec.partitions);
-            config.kafka.client.bootstrap_servers = embedded->bootstrap_servers();
-            log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
-                      {{"bootstrap_servers", embedded->bootstrap_servers()}});
-        }
-        kafka::ProducerConfig producer_config;
-        producer_config.client = config.kafka.client;
-        producer_config.linger = config.kafka.linger;
-        producer_config.delivery_timeout = config.kafka.produce_timeout;
-        producer_config.message_max_bytes = config.kafka.message_max_bytes;
-        producer = std::make_unique<kafka::Producer>(producer_config);
-        if (!config.kafka.embedded && config.kafka.verify_topics) {
-            kafka::ensure_topics(producer->handle(),
-                                 config.topic_specs(),
-                                 config.kafka.create_topics,
-                                 std::chrono::seconds(30));
-            // The changelog is written to the inbound record's partition number: it needs at least as
-            // many partitions, or a record of a high partition could never have its state written.
-            const int inbound =
-                kafka::partition_count(producer->handle(), config.topics.inbound, std::chrono::seconds(10));
-            const int state =
-                kafka::partition_count(producer->handle(), config.topics.state, std::chrono::seconds(10));
-            if (inbound > 0 && state >= 0 && state < inbound)
-                throw ConfigError(
-                    fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the state changelog "
-                                "must have at least as "
-                                "many partitions as the inbound topic (it is co-partitioned)",
-                                config.topics.state,
-                                state,
-                                config.topics.inbound,
-                                inbound));
-        }
-
-        admin = std::make_unique<http::Server>(
-            admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
-                return handle_admin(request);
-            });
-        admin->start();
-        admin_work.emplace(admin_ioc.get_executor());
-        admin_thread = std::thread([this] { admin_ioc.run(); });
-        pipeline_work.emplace(pipeline_ioc.get_executor());
-        pipeline_thread = std::thread([this] { pipeline_ioc.run(); });
-    }
-
-    asio::awaitable<http::Response> handle_admin(http::Request& request) {
-        http::Response res{bhttp::status::ok, request.version()};
-        const std::string target(request.target());
-        if (target == "/metrics") {
-            res.set(bhttp::field::content_type, metrics::kContentType);
-            res.body() = metrics::serialize(*registry);
-        } else if (target == "/healthz") {
-            res.set(bhttp::field::content_type, "application/json");
-            res.result(failed ? bhttp::status::service_unavailable : bhttp::status::ok);
-            res.body() = failed ? R"({"status":"failed"})" : R"({"status":"ok"})";
-        } else if (target == "/readyz") {
-            const bool ready = running && !failed && !stopping;
-            res.set(bhttp::field::content_type, "application/json");
-            res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
-            res.body() = ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})";
-        } else {
-            res.result(bhttp::status::not_found);
-            res.set(bhttp::field::content_type, "application/json");
-            res.body() = R"({"error":"not_found"})";
-        }
-        co_return res;
-    }
-
-    // -- running on the pipeline thread --
-
-    template <typename F>
-    auto on_pipeline(F&& f) -> decltype(f()) {
-        using R = decltype(f());
-        std::packaged_task<R()> task(std::forward<F>(f));
-        auto result = task.get_future();
-        asio::post(pipeline_ioc, [&task] { task(); });
-        return result.get();
+    void produce(Outgoing out, std::int32_t partition, std::function<void(const kafka::DeliveryResult&)> done) {
+        asio::co_spawn(worker.context(), produce_then(std::move(out), partition, std::move(done)), asio::detached);
     }
 
     void fail(std::string_view what, const Error& error) {
-        if (!failed.exchange(true))
-            log::error("produce failed: stopping without committing past it (a restart re-processes it)",
-                       {{"what", std::string(what)}, {"error", error.message}});
-        stopping = true;
+        worker.fail(fmt::format("produce of a {} record", what), error.message);
     }
 
-    void produce(Outgoing out,
-                 std::int32_t partition,
-                 std::function<void(const kafka::DeliveryResult&)> done) {
-        producer->async_produce_to(
-            std::move(out.topic),
-            partition,
-            std::move(out.key),
-            std::move(out.value),
-            std::move(out.headers),
-            config.kafka.produce_timeout,
-            asio::bind_executor(pipeline_ioc,
-                                [done = std::move(done)](kafka::DeliveryResult r) { done(r); }));
+    Slot* slot_of(std::int32_t partition, std::uint64_t generation) {
+        const auto it = partitions.find(partition);
+        return it == partitions.end() || it->second.generation != generation ? nullptr : &it->second;
     }
 
     void pump(std::int32_t partition) {
         const auto it = partitions.find(partition);
         if (it == partitions.end()) return;
         Slot& slot = it->second;
-        for (auto& [offset, pending] : slot.ledger.take_ready_states()) {
+        std::vector<std::pair<std::int64_t, PendingState>> ready;
+        finished(slot, [&] { ready = slot.ledger.take_ready_states(); });
+        for (auto& [offset, pending] : ready) {
             auto remaining = std::make_shared<std::size_t>(pending.records.size());
             for (auto& record : pending.records) {
                 Outgoing out{config.topics.state, std::move(record.key), std::move(record.value), {}};
@@ -250,38 +162,19 @@ struct Router::Impl : kafka::RebalanceListener {
                             const kafka::DeliveryResult& r) {
                             if (!r.ok) return fail("state", r.error);
                             if (--*remaining > 0) return;
-                            const auto s = partitions.find(partition);
-                            if (s == partitions.end() || s->second.generation != gen) return;
-                            s->second.ledger.state_written(offset);
+                            if (Slot* s = slot_of(partition, gen)) finished(*s, [&] { s->ledger.state_written(offset); });
                         });
             }
         }
     }
 
-    void commit_due() {
-        std::vector<kafka::TopicPartition> offsets;
-        std::int64_t pending = 0;
-        std::size_t referrals = 0;
-        for (auto& [partition, slot] : partitions) {
-            const std::size_t before = slot.ledger.in_flight();
-            if (const auto next = slot.ledger.take_commit())
-                offsets.push_back({config.topics.inbound, partition, *next});
-            in_flight -= static_cast<std::int64_t>(before - slot.ledger.in_flight());
-            pending += static_cast<std::int64_t>(slot.ledger.in_flight());
-            referrals += slot.store.size();
-        }
-        metrics.in_flight().Set(static_cast<double>(pending));
-        metrics.state_referrals().Set(static_cast<double>(referrals));
-        if (!offsets.empty() && consumer) consumer->commit(offsets, /*async=*/true);
-    }
-
-    void schedule_commit() {
-        commit_timer->expires_after(config.kafka.commit_interval);
-        commit_timer->async_wait([this](boost::system::error_code ec) {
-            if (ec) return;
-            commit_due();
-            schedule_commit();
-        });
+    /// Runs a ledger step and keeps the count of unfinished records (back-pressure) in step with it.
+    template <typename Step>
+    void finished(Slot& slot, Step step) {
+        const std::size_t before = slot.ledger.unfinished();
+        step();
+        unfinished -= before - slot.ledger.unfinished();
+        worker.progress();
     }
 
     // Idle referrals leave memory and the changelog (a tombstone for the state and the bundle). Not
@@ -324,7 +217,7 @@ struct Router::Impl : kafka::RebalanceListener {
             {"event", event},
             {"site", site},
             {"at", format_rfc3339_millis(system_now())},
-            {"router", instance},
+            {"router", worker.instance()},
             {"source",
              json::object{{"topic", m.topic()}, {"partition", m.partition()}, {"offset", m.offset()}}}};
     }
@@ -382,10 +275,7 @@ struct Router::Impl : kafka::RebalanceListener {
 
     void process(const kafka::Message& m) {
         const auto it = partitions.find(m.partition());
-        if (it == partitions.end() || stopping) {
-            --in_flight;  // not ours any more (revoked) or shutting down: another owner re-reads it
-            return;
-        }
+        if (it == partitions.end()) return;  // the worker only hands over records of owned partitions
         Slot& slot = it->second;
         const std::int64_t now = epoch_seconds();
         const std::string traceparent = header_or(m, "traceparent");
@@ -449,14 +339,15 @@ struct Router::Impl : kafka::RebalanceListener {
         const std::int64_t offset = m.offset();
         const std::int32_t partition = m.partition();
         slot.ledger.add(offset, outgoing.size(), std::move(state));
+        ++unfinished;
         for (auto& out : outgoing) {
             produce(std::move(out),
                     kafka::Producer::kAnyPartition,
                     [this, partition, gen = slot.generation, offset](const kafka::DeliveryResult& r) {
                         if (!r.ok) return fail("delivery or event", r.error);
-                        const auto s = partitions.find(partition);
-                        if (s == partitions.end() || s->second.generation != gen) return;
-                        s->second.ledger.ack(offset);
+                        Slot* s = slot_of(partition, gen);
+                        if (s == nullptr) return;
+                        s->ledger.ack(offset);
                         pump(partition);
                     });
         }
@@ -570,7 +461,7 @@ struct Router::Impl : kafka::RebalanceListener {
         PartitionStore store(config.dedup);
         std::size_t restored = 0;
         kafka::read_partition_to_end(
-            config.kafka.client,
+            worker.kafka().client,
             config.topics.state,
             partition,
             [&](const kafka::Message& record) {
@@ -590,7 +481,6 @@ struct Router::Impl : kafka::RebalanceListener {
                 }
             },
             config.kafka.restore_timeout);
-        metrics.restore_seconds().Observe(seconds_since(start));
         metrics.restored_referrals().Increment(static_cast<double>(restored));
         log::info("partition state restored",
                   {{"partition", partition},
@@ -599,158 +489,75 @@ struct Router::Impl : kafka::RebalanceListener {
         return store;
     }
 
-    void on_assigned(const std::vector<kafka::TopicPartition>& assigned) override {
-        for (const auto& tp : assigned) {
-            if (tp.topic != config.topics.inbound) continue;
-            PartitionStore store = restore(tp.partition);
-            on_pipeline([&] {
-                auto [it, inserted] = partitions.try_emplace(tp.partition, config.dedup, next_generation++);
-                if (!inserted) it->second = Slot(config.dedup, next_generation++);
-                it->second.store = std::move(store);
-                metrics.partitions().Set(static_cast<double>(partitions.size()));
-                return 0;
-            });
-        }
+    // -- the worker's hooks --
+
+    void on_assigned(const kafka::TopicPartition& tp) override {
+        PartitionStore store = restore(tp.partition);
+        auto [it, inserted] = partitions.try_emplace(tp.partition, config.dedup, next_generation++);
+        if (!inserted) it->second = Slot(config.dedup, next_generation++);
+        it->second.store = std::move(store);
     }
 
-    void on_revoked(const std::vector<kafka::TopicPartition>& revoked, bool lost) override {
-        const auto deadline = Clock::now() + config.grace_period;
-        std::vector<kafka::TopicPartition> final_offsets;
-        for (const auto& tp : revoked) {
-            if (tp.topic != config.topics.inbound) continue;
-            // Let the records in flight finish, so what is done gets committed (unless the group
-            // already moved the partition on, or a produce failed and nothing more will finish).
-            while (!lost && !failed && Clock::now() < deadline) {
-                const std::size_t pending = on_pipeline([&] {
-                    const auto it = partitions.find(tp.partition);
-                    return it == partitions.end() ? std::size_t{0} : it->second.ledger.in_flight();
-                });
-                if (pending == 0) break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            }
-            const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
-                const auto it = partitions.find(tp.partition);
-                if (it == partitions.end()) return std::nullopt;
-                const std::size_t before = it->second.ledger.in_flight();
-                auto commit = it->second.ledger.take_commit();
-                // The asynchronous commit that took the last offset may have failed: the final,
-                // synchronous commit always sends the partition's position.
-                if (!commit && it->second.ledger.committed() >= 0) commit = it->second.ledger.committed();
-                in_flight -= static_cast<std::int64_t>(before);  // whatever is left is abandoned
-                partitions.erase(it);
-                metrics.partitions().Set(static_cast<double>(partitions.size()));
-                return commit;
-            });
-            if (next && !lost) final_offsets.push_back({config.topics.inbound, tp.partition, *next});
-        }
-        if (!final_offsets.empty() && consumer) consumer->commit(final_offsets, /*async=*/false);
-        log::info("partitions revoked", {{"count", static_cast<long long>(revoked.size())}, {"lost", lost}});
+    void on_record(std::unique_ptr<kafka::Message> record) override { process(*record); }
+
+    [[nodiscard]] bool busy(const kafka::TopicPartition& tp) const override {
+        const auto it = partitions.find(tp.partition);
+        return it != partitions.end() && it->second.ledger.unfinished() > 0;
     }
 
-    // -- the consumer loop --
-
-    int run() {
-        kafka::ConsumerConfig consumer_config;
-        consumer_config.client = config.kafka.client;
-        consumer_config.group_id = config.kafka.group_id;
-        consumer_config.topics = {config.topics.inbound};
-        consumer_config.session_timeout = config.kafka.session_timeout;
-        consumer_config.max_fetch_bytes = config.kafka.message_max_bytes;
-        consumer = std::make_unique<kafka::GroupConsumer>(consumer_config, *this);
-        on_pipeline([this] {
-            commit_timer.emplace(pipeline_ioc);
-            schedule_commit();
-            sweep_timer.emplace(pipeline_ioc);
-            schedule_sweep();
-            return 0;
-        });
-        running = true;
-        metrics.ready().Set(1);
-        log::info("router consuming",
-                  {{"topic", config.topics.inbound},
-                   {"group", config.kafka.group_id},
-                   {"admin_port", static_cast<int>(admin->port())}});
-        auto last_lag = Clock::now();
-        while (!stopping) {
-            if (in_flight.load() >= static_cast<std::int64_t>(config.kafka.max_in_flight)) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-                continue;
-            }
-            std::unique_ptr<kafka::Message> message;
-            try {
-                message = consumer->poll(std::chrono::milliseconds(100));
-            } catch (const std::exception& e) {
-                // A partition's state could not be restored (or the consumer failed): stop rather
-                // than process without it; the group gives the partitions to a healthy instance.
-                log::error("consumer failed: stopping", {{"error", e.what()}});
-                failed = true;
-                stopping = true;
-                break;
-            }
-            if (Clock::now() - last_lag > std::chrono::seconds(1)) {
-                metrics.consumer_lag().Set(static_cast<double>(consumer->lag()));
-                last_lag = Clock::now();
-            }
-            if (!message) continue;
-            ++in_flight;
-            asio::post(pipeline_ioc,
-                       [this, m = std::shared_ptr<kafka::Message>(std::move(message))] { process(*m); });
-        }
-        running = false;
-        metrics.ready().Set(0);
-        log::info("router stopping: finishing the records in flight and leaving the group");
-        consumer->close();  // revokes everything through on_revoked, which commits what is done
-        on_pipeline([this] {
-            commit_timer->cancel();
-            sweep_timer->cancel();
-            return 0;
-        });
-        producer->flush(std::chrono::seconds(5));
-        return failed ? 1 : 0;
+    std::optional<std::int64_t> on_revoked(const kafka::TopicPartition& tp, bool /*lost*/) override {
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return std::nullopt;
+        auto commit = it->second.ledger.take_commit();
+        // The asynchronous commit that took the last offset may have failed: the final, synchronous
+        // commit always sends the partition's position.
+        if (!commit && it->second.ledger.committed() >= 0) commit = it->second.ledger.committed();
+        unfinished -= it->second.ledger.unfinished();  // whatever is left is abandoned
+        partitions.erase(it);
+        return commit;
     }
 
-    void shutdown() {
-        if (admin) {
-            admin->stop_accepting();
-        }
-        pipeline_work.reset();
-        admin_work.reset();
-        pipeline_ioc.stop();
-        admin_ioc.stop();
-        if (pipeline_thread.joinable()) pipeline_thread.join();
-        if (admin_thread.joinable()) admin_thread.join();
+    std::optional<std::int64_t> take_commit(const kafka::TopicPartition& tp) override {
+        const auto it = partitions.find(tp.partition);
+        return it == partitions.end() ? std::nullopt : it->second.ledger.take_commit();
+    }
+
+    [[nodiscard]] std::size_t in_flight() const override { return unfinished; }
+
+    void on_started() override {
+        sweep_timer.emplace(worker.context());
+        schedule_sweep();
+    }
+
+    void on_tick() override {
+        std::size_t referrals = 0;
+        for (const auto& [partition, slot] : partitions) referrals += slot.store.size();
+        metrics.state_referrals().Set(static_cast<double>(referrals));
+    }
+
+    void on_stopping() override {
+        if (sweep_timer) sweep_timer->cancel();
     }
 };
 
-Router::Router(RouterConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
-    try {
-        impl_->start();
-    } catch (...) {
-        impl_->shutdown();  // threads already started must be joined before the exception leaves
-        throw;
-    }
-}
+Router::Router(RouterConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
-Router::~Router() {
-    impl_->stopping = true;
-    impl_->consumer.reset();
-    impl_->shutdown();
-}
+Router::~Router() = default;
 
 int Router::run() {
-    return impl_->run();
+    return impl_->worker.run(*impl_);
 }
 
 void Router::stop() {
-    impl_->stopping = true;
+    impl_->worker.stop();
 }
 
 std::uint16_t Router::admin_port() const {
-    return impl_->admin->port();
+    return impl_->worker.admin_port();
 }
 
 const std::string& Router::bootstrap_servers() const {
-    return impl_->config.kafka.client.bootstrap_servers;
+    return impl_->worker.kafka().client.bootstrap_servers;
 }
 
 }  // namespace relay::router

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "relay/kafka/producer.hpp"
+#include "relay/kafka/queue_watcher.hpp"
 
 struct rd_kafka_message_s;
 
@@ -66,6 +67,11 @@ class RebalanceListener {
     /// Before the partitions are taken away: finish or abandon their work and commit what is done.
     /// `lost` = the group already gave them to another member (session timeout): do not commit.
     virtual void on_revoked(const std::vector<TopicPartition>& partitions, bool lost) = 0;
+    /// Asked first when partitions are to be taken away (not lost, not while closing). True keeps them
+    /// assigned until GroupConsumer::finish_revoke(), and on_revoked is not called for them: for a
+    /// caller on an event loop that also serves this consumer, which cannot wait inside the callback
+    /// for its work to finish. The group waits meanwhile (up to max.poll.interval).
+    virtual bool defer_revoke(const std::vector<TopicPartition>& /*partitions*/) { return false; }
 };
 
 struct ConsumerConfig {
@@ -109,6 +115,14 @@ class GroupConsumer {
     /// The next poll() of `where.partition` returns `where.offset` (an owned partition; paused or not).
     void seek(const TopicPartition& where);
 
+    /// Gives up the partitions whose revocation defer_revoke() held back. Call on the poll() thread.
+    void finish_revoke();
+
+    /// Serves this consumer on `executor` from now on: `serve` is called there whenever records or
+    /// events are waiting, and calls poll() with a zero timeout until it returns nullptr (or stops early
+    /// and returns true). Rebalance callbacks then run on that executor's thread.
+    std::unique_ptr<QueueWatcher> watch(boost::asio::any_io_executor executor, std::function<bool()> serve);
+
     /// The partitions this member owns now.
     [[nodiscard]] std::vector<TopicPartition> assignment() const;
 
@@ -122,6 +136,8 @@ class GroupConsumer {
     rd_kafka_s* rk_ = nullptr;
     RebalanceListener& listener_;
     std::exception_ptr pending_error_;  ///< thrown by the listener inside a rebalance callback
+    void* deferred_revoke_ = nullptr;   ///< the partition list held back by defer_revoke()
+    bool closing_ = false;
     bool closed_ = false;
 };
 

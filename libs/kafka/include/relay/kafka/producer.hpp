@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -58,13 +59,16 @@ struct DeliveryResult {
 /// An idempotent producer (`enable.idempotence=true`, `acks=all`, `partitioner=murmur2_random`) whose
 /// delivery reports complete Asio awaitables.
 ///
-/// librdkafka's callbacks run on the producer's own poll thread; each completion is posted to the
-/// executor of the coroutine that is waiting, so no Asio handler ever runs on a librdkafka thread.
-/// Thread-safe: any number of coroutines on any executors may produce concurrently.
+/// Delivery reports are served on `serve_on` when one is given (librdkafka's queue raises an eventfd that
+/// the executor's io_context waits for: no thread in between), otherwise on a poll thread of the
+/// producer's own. Each completion is posted to the executor of the coroutine that is waiting, so no
+/// Asio handler ever runs inside a librdkafka call. Thread-safe: any number of coroutines on any
+/// executors may produce concurrently.
 class Producer {
    public:
-    /// Throws ConfigError if librdkafka rejects a property (the message names it).
-    explicit Producer(const ProducerConfig& config);
+    /// Throws ConfigError if librdkafka rejects a property (the message names it). With `serve_on`, its
+    /// io_context must outlive the producer and keep running until the producer is destroyed.
+    explicit Producer(const ProducerConfig& config, std::optional<boost::asio::any_io_executor> serve_on = {});
     ~Producer();
     Producer(const Producer&) = delete;
     Producer& operator=(const Producer&) = delete;
@@ -132,6 +136,10 @@ class Producer {
             deadline);
     }
 
+    /// Stops serving reports on the executor given at construction (call on its thread, or once it has
+    /// stopped, and before its io_context is destroyed); the destructor serves what remains itself.
+    void stop_serving();
+
     /// Waits until everything queued was acknowledged or failed; false if `timeout` passed first.
     bool flush(std::chrono::milliseconds timeout);
 
@@ -165,6 +173,7 @@ class Producer {
     std::atomic<bool> fatal_{false};
     std::atomic<std::int64_t> in_flight_{0};
     std::thread poll_thread_;
+    std::unique_ptr<class QueueWatcher> watcher_;
 };
 
 }  // namespace relay::kafka

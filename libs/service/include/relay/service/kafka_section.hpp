@@ -1,0 +1,62 @@
+// The `kafka:` section every service reads the same way (same keys, same defaults, same RELAY_KAFKA_*
+// environment overrides), and the `admin:` listener.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "relay/core/config.hpp"
+#include "relay/http/server.hpp"
+#include "relay/kafka/admin.hpp"
+#include "relay/kafka/producer.hpp"
+
+namespace relay::service {
+
+struct KafkaSection {
+    bool embedded = false;  ///< librdkafka's mock cluster (quick start only: not durable)
+    kafka::ClientConfig client;
+    std::string group_id;
+    bool create_topics = true;
+    /// false: skip the start-up check of the topics (a cluster without the admin API).
+    bool verify_topics = true;
+    int partitions = 12;
+    int replication_factor = 3;
+    /// A produce not acknowledged within this ends the process (a restart re-processes: at-least-once).
+    std::chrono::milliseconds produce_timeout{60'000};
+    /// linger.ms: how long the producer gathers records into a batch (latency against throughput).
+    std::chrono::milliseconds linger{2};
+    /// Records read and not yet finished at once; above it the consumer pauses (back-pressure).
+    std::size_t max_in_flight = 2'000;
+    std::chrono::milliseconds commit_interval{1'000};
+    std::chrono::milliseconds restore_timeout{120'000};
+    std::chrono::milliseconds session_timeout{45'000};
+    std::uint64_t message_max_bytes = 32ULL << 20;
+
+    /// A topic's specification with this section's partitions, replication and record size.
+    [[nodiscard]] kafka::TopicSpec topic(const std::string& name) const;
+};
+
+/// What differs between services: their names in the group and on the broker, and their pace.
+struct KafkaDefaults {
+    std::string client_id;
+    std::string group_id;
+    std::chrono::milliseconds linger{2};
+    std::size_t max_in_flight = 2'000;
+};
+
+/// Reads the section; a service reads its own extra keys from the same node afterwards.
+KafkaSection read_kafka_section(ConfigReader::Node& node, const KafkaDefaults& defaults);
+
+/// `prefix` + the key's value (or `fallback`), checked to be a valid topic name.
+std::string read_topic(ConfigReader::Node& node,
+                       const std::string& prefix,
+                       std::string_view key,
+                       std::string fallback);
+
+/// The `admin:` listener (metrics, health, readiness) on `default_port`.
+http::ListenerConfig read_admin_listener(ConfigReader::Node& node, std::uint16_t default_port);
+
+}  // namespace relay::service

@@ -484,7 +484,7 @@ TEST(DeliveryProcess, SigtermFinishesTheRequestsInFlightSoNothingIsSentTwiceAfte
         [&] {
             return metric(admin_port, "relay_delivery_partitions") == 3.0 &&
                    metric(admin_port, "relay_delivery_consumer_lag") == 0.0 &&
-                   metric(admin_port, "relay_delivery_records_in_flight") == 0.0;
+                   metric(admin_port, "relay_delivery_in_flight") == 0.0;
         },
         30s));
     std::this_thread::sleep_for(1500ms);

@@ -92,9 +92,6 @@ DeliveryMetrics::DeliveryMetrics(std::shared_ptr<prometheus::Registry> registry,
     auto counter = [&](const char* name, const char* help) {
         return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
     };
-    auto gauge = [&](const char* name, const char* help) {
-        return &prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
-    };
     stale_retries_ =
         counter("relay_delivery_stale_retries_total",
                 "Retries that came back for a head already settled (a duplicate forward): dropped");
@@ -102,15 +99,6 @@ DeliveryMetrics::DeliveryMetrics(std::shared_ptr<prometheus::Registry> registry,
                                    "Records for a destination not in the configuration: dead-lettered");
     lost_parked_ = counter("relay_delivery_parked_records_lost_total",
                            "Parked records whose body was gone from the changelog (should stay 0)");
-    consumer_lag_ = gauge("relay_delivery_consumer_lag", "Records on the deliveries topic not yet read");
-    in_flight_ = gauge("relay_delivery_records_in_flight", "Records read and not yet committable");
-    partitions_ = gauge("relay_delivery_partitions", "Deliveries-topic partitions this process owns");
-    ready_ = gauge("relay_delivery_ready", "1 while consuming");
-    restore_ = &prometheus::BuildHistogram()
-                    .Name("relay_delivery_restore_duration_seconds")
-                    .Help("Time to restore a partition's parked keys from the changelog")
-                    .Register(r)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.1, 0.5, 1, 5, 15, 60, 120});
     metrics::register_build_info(r, "delivery", RELAY_VERSION);
 }
 

@@ -47,11 +47,6 @@ class DeliveryMetrics {
     prometheus::Counter& stale_retries() { return *stale_retries_; }
     prometheus::Counter& unknown_destination() { return *unknown_destination_; }
     prometheus::Counter& lost_parked() { return *lost_parked_; }
-    prometheus::Gauge& consumer_lag() { return *consumer_lag_; }
-    prometheus::Gauge& in_flight() { return *in_flight_; }
-    prometheus::Gauge& partitions() { return *partitions_; }
-    prometheus::Gauge& ready() { return *ready_; }
-    prometheus::Histogram& restore_seconds() { return *restore_; }
 
    private:
     std::shared_ptr<prometheus::Registry> registry_;
@@ -61,11 +56,6 @@ class DeliveryMetrics {
     prometheus::Counter* stale_retries_;
     prometheus::Counter* unknown_destination_;
     prometheus::Counter* lost_parked_;
-    prometheus::Gauge* consumer_lag_;
-    prometheus::Gauge* in_flight_;
-    prometheus::Gauge* partitions_;
-    prometheus::Gauge* ready_;
-    prometheus::Histogram* restore_;
 };
 
 }  // namespace relay::delivery

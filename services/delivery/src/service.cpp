@@ -28,7 +28,7 @@
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
 #include "relay/delivery/tiers.hpp"
-#include "relay/http/server.hpp"
+#include "relay/service/worker.hpp"
 #include "relay/hub/update.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/consumer.hpp"
@@ -94,13 +94,27 @@ struct Outgoing {
 
 }  // namespace
 
-struct DeliveryService::Impl : kafka::RebalanceListener {
+struct DeliveryService::Impl : service::WorkerHooks {
     explicit Impl(DeliveryServiceConfig c)
         : config(std::move(c)),
           tiers(config.delivery.retry_tiers),
           tier_topics(config.tier_topics()),
           registry(std::make_shared<prometheus::Registry>()),
+          worker(worker_config(config), registry),
           metrics(registry, destination_ids(config), tier_labels(config)) {}
+
+    static service::WorkerConfig worker_config(const DeliveryServiceConfig& c) {
+        service::WorkerConfig w;
+        w.name = "delivery";
+        w.kafka = c.kafka;
+        w.topics = {c.topics.deliveries};
+        w.topic_specs = c.topic_specs();
+        // Parked records are written to their deliveries partition's number.
+        w.co_partitioned = {{c.topics.parked, c.topics.deliveries}};
+        w.admin = c.admin;
+        w.grace_period = c.grace_period;
+        return w;
+    }
 
     static std::vector<std::string> destination_ids(const DeliveryServiceConfig& c) {
         std::vector<std::string> ids;
@@ -189,76 +203,25 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     DelayTiers tiers;
     std::vector<std::string> tier_topics;
     std::shared_ptr<prometheus::Registry> registry;
+    // Before the key state and coroutine frames that hold Messages: destroyed after them, since the
+    // consumer must outlive every record it returned.
+    service::Worker worker;
     DeliveryMetrics metrics;
-    std::unique_ptr<kafka::EmbeddedCluster> embedded;
-    std::unique_ptr<kafka::Producer> producer;
-    // Declared before the io_contexts and the key state: librdkafka's handles must outlive every
-    // Message they returned (held by key state and by coroutine frames, destroyed first).
-    std::unique_ptr<kafka::GroupConsumer> consumer;
     std::unique_ptr<kafka::RecordReader> reader;  ///< used on the fetch thread only
     std::unique_ptr<TierForwarder> forwarder;
 
-    asio::io_context pipeline_ioc{1};
-    asio::io_context admin_ioc{1};
+    /// Parked records are read back by a blocking reader on a thread of their own.
     asio::io_context fetch_ioc{1};
-    std::unique_ptr<http::Server> admin;
-    std::thread pipeline_thread, admin_thread, fetch_thread;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work, admin_work,
-        fetch_work;
-    std::optional<asio::steady_timer> commit_timer;
+    std::thread fetch_thread;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> fetch_work;
 
-    // Pipeline-thread state.
+    // Worker-thread state.
     std::map<std::string, Destination, std::less<>> destinations;
     std::map<std::int32_t, Partition> partitions;
     std::uint64_t next_generation = 1;
-    const std::string instance = instance_name();
-
-    static std::string instance_name() {
-        std::array<char, 256> host{};
-        if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
-        return fmt::format("{}/{}", host.data(), ::getpid());
-    }
-
-    std::atomic<std::int64_t> in_flight{0};  // records read and not yet done
-    std::atomic<bool> stopping{false};
-    std::atomic<bool> failed{false};
-    std::atomic<bool> running{false};
-
-    // -- start-up --
+    std::size_t in_flight_records = 0;  ///< records read and not yet done
 
     void start() {
-        if (config.kafka.embedded) {
-            embedded = std::make_unique<kafka::EmbeddedCluster>(1);
-            for (const auto& spec : config.topic_specs()) embedded->create_topic(spec.name, spec.partitions);
-            config.kafka.client.bootstrap_servers = embedded->bootstrap_servers();
-            log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
-                      {{"bootstrap_servers", embedded->bootstrap_servers()}});
-        }
-        kafka::ProducerConfig producer_config;
-        producer_config.client = config.kafka.client;
-        producer_config.linger = config.kafka.linger;
-        producer_config.delivery_timeout = config.kafka.produce_timeout;
-        producer_config.message_max_bytes = config.kafka.message_max_bytes;
-        producer = std::make_unique<kafka::Producer>(producer_config);
-        if (!config.kafka.embedded && config.kafka.verify_topics) {
-            kafka::ensure_topics(producer->handle(),
-                                 config.topic_specs(),
-                                 config.kafka.create_topics,
-                                 std::chrono::seconds(30));
-            // Parked records are written to their deliveries partition's number.
-            const int main = kafka::partition_count(
-                producer->handle(), config.topics.deliveries, std::chrono::seconds(10));
-            const int parked =
-                kafka::partition_count(producer->handle(), config.topics.parked, std::chrono::seconds(10));
-            if (main > 0 && parked >= 0 && parked < main)
-                throw ConfigError(
-                    fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the parked changelog "
-                                "must have at least as many partitions as the deliveries topic",
-                                config.topics.parked,
-                                parked,
-                                config.topics.deliveries,
-                                main));
-        }
         std::random_device seed;
         for (auto& d : config.delivery.destinations) {
             Destination dest;
@@ -267,59 +230,14 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             dest.ocean_received_task = d.ocean_received_task;
             const std::string id = d.sender.id;
             dest.dispatcher = std::make_unique<DestinationDispatcher>(
-                pipeline_ioc.get_executor(), d, (static_cast<std::uint64_t>(seed()) << 32) | seed());
+                worker.context().get_executor(), d, (static_cast<std::uint64_t>(seed()) << 32) | seed());
             destinations.emplace(id, std::move(dest));
         }
-
-        admin = std::make_unique<http::Server>(
-            admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
-                return handle_admin(request);
-            });
-        admin->start();
-        admin_work.emplace(admin_ioc.get_executor());
-        admin_thread = std::thread([this] { admin_ioc.run(); });
         fetch_work.emplace(fetch_ioc.get_executor());
         fetch_thread = std::thread([this] { fetch_ioc.run(); });
-        pipeline_work.emplace(pipeline_ioc.get_executor());
-        pipeline_thread = std::thread([this] { pipeline_ioc.run(); });
     }
 
-    asio::awaitable<http::Response> handle_admin(http::Request& request) {
-        http::Response res{bhttp::status::ok, request.version()};
-        const std::string target(request.target());
-        res.set(bhttp::field::content_type, "application/json");
-        if (target == "/metrics") {
-            res.set(bhttp::field::content_type, metrics::kContentType);
-            res.body() = metrics::serialize(*registry);
-        } else if (target == "/healthz") {
-            res.result(failed ? bhttp::status::service_unavailable : bhttp::status::ok);
-            res.body() = failed ? R"({"status":"failed"})" : R"({"status":"ok"})";
-        } else if (target == "/readyz") {
-            const bool ready = running && !failed && !stopping;
-            res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
-            res.body() = ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})";
-        } else {
-            res.result(bhttp::status::not_found);
-            res.body() = R"({"error":"not_found"})";
-        }
-        co_return res;
-    }
-
-    template <typename F>
-    auto on_pipeline(F&& f) -> decltype(f()) {
-        using R = decltype(f());
-        std::packaged_task<R()> task(std::forward<F>(f));
-        auto result = task.get_future();
-        asio::post(pipeline_ioc, [&task] { task(); });
-        return result.get();
-    }
-
-    void fail(std::string_view what) {
-        if (!failed.exchange(true))
-            log::error("stopping without committing past an unfinished record (a restart re-processes it)",
-                       {{"what", std::string(what)}});
-        stopping = true;
-    }
+    void fail(std::string_view what) { worker.fail(what, "see the log lines before"); }
 
     // -- producing; completions run on the pipeline thread --
 
@@ -341,14 +259,14 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         for (std::size_t i = 0; i < records.size(); ++i) {
             auto& r = records[i];
             const std::string topic = r.topic;
-            producer->async_produce_to(
+            worker.producer().async_produce_to(
                 std::move(r.topic),
                 r.partition,
                 std::move(r.key),
                 std::move(r.value),
                 std::move(r.headers),
                 config.kafka.produce_timeout,
-                asio::bind_executor(pipeline_ioc, [this, batch, i, topic](kafka::DeliveryResult result) {
+                asio::bind_executor(worker.context(), [this, batch, i, topic](kafka::DeliveryResult result) {
                     if (!result.ok) {
                         if (!batch->failed)
                             fail(fmt::format("produce to {}: {}", topic, result.error.message));
@@ -369,7 +287,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         body["event"] = header_or(m, "event");
         body["idempotency_key"] = header_or(m, "idempotency-key");
         body["at"] = format_rfc3339_millis(system_now());
-        body["delivery"] = instance;
+        body["delivery"] = worker.instance();
         std::string ref = header_or(m, "referral-ref");
         std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", ref}};
         if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
@@ -425,15 +343,14 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     void done(Partition& p, std::optional<std::int64_t> offset) {
         if (!offset) return;
         p.tracker.done(*offset);
-        --in_flight;
+        --in_flight_records;
+        worker.progress();
     }
 
     void arrive(std::shared_ptr<kafka::Message> m) {
         const auto it = partitions.find(m->partition());
-        if (it == partitions.end() || stopping) {
-            --in_flight;  // not ours any more (revoked) or shutting down: another owner re-reads it
-            return;
-        }
+        if (it == partitions.end()) return;  // the worker only hands over records of owned partitions
+        ++in_flight_records;
         Partition& p = it->second;
         p.tracker.add(m->offset());
         const std::string key(m->key());
@@ -516,7 +433,7 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         });
     }
 
-    void start(Head h) { asio::co_spawn(pipeline_ioc, send(std::move(h)), asio::detached); }
+    void start(Head h) { asio::co_spawn(worker.context(), send(std::move(h)), asio::detached); }
 
     asio::awaitable<void> send(Head h) {
         const kafka::Message& m = *h.record;
@@ -751,16 +668,16 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             [this, partition_id, generation, key = std::move(key), record = std::move(record)]() mutable {
                 std::shared_ptr<kafka::Message> m;
                 try {
-                    if (!reader) reader = std::make_unique<kafka::RecordReader>(config.kafka.client);
+                    if (!reader) reader = std::make_unique<kafka::RecordReader>(worker.kafka().client);
                     m = reader->read(
                         config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
                 } catch (const std::exception& e) {
                     log::error("parked record could not be read back", {{"error", e.what()}});
-                    asio::post(pipeline_ioc, [this] { fail("reading a parked record"); });
+                    fail("reading a parked record");
                     return;
                 }
                 log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
-                asio::post(pipeline_ioc,
+                asio::post(worker.context(),
                            [this,
                             partition_id,
                             generation,
@@ -799,15 +716,6 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
     }
 
     // -- periodic: commits and gauges --
-
-    void commit_due() {
-        std::vector<kafka::TopicPartition> offsets;
-        for (auto& [id, p] : partitions)
-            if (const auto next = p.tracker.take_commit())
-                offsets.push_back({config.topics.deliveries, id, *next});
-        if (!offsets.empty() && consumer) consumer->commit(offsets, /*async=*/true);
-        update_gauges();
-    }
 
     void update_gauges() {
         struct Totals {
@@ -850,25 +758,14 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             if (tokens > dest.tokens_seen) m.tokens_refreshed->Increment(tokens - dest.tokens_seen);
             dest.tokens_seen = tokens;
         }
-        metrics.in_flight().Set(static_cast<double>(in_flight.load()));
-    }
-
-    void schedule_commit() {
-        commit_timer->expires_after(config.kafka.commit_interval);
-        commit_timer->async_wait([this](boost::system::error_code ec) {
-            if (ec) return;
-            commit_due();
-            schedule_commit();
-        });
     }
 
     // -- rebalance, on the consumer thread --
 
     std::map<std::string, ParkedKey> restore(std::int32_t partition) {
-        const auto start_time = SteadyClock::now();
         ParkingRestore restore;
         kafka::read_partition_to_end(
-            config.kafka.client,
+            worker.kafka().client,
             config.topics.parked,
             partition,
             [&](const kafka::Message& record) {
@@ -879,8 +776,6 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
             },
             config.kafka.restore_timeout);
         auto keys = restore.finish();
-        metrics.restore_seconds().Observe(
-            std::chrono::duration<double>(SteadyClock::now() - start_time).count());
         if (restore.anomalies() > 0)
             log::error("parked changelog had records that could not be used",
                        {{"partition", partition}, {"count", restore.anomalies()}});
@@ -889,81 +784,62 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         return keys;
     }
 
-    void on_assigned(const std::vector<kafka::TopicPartition>& assigned) override {
-        for (const auto& tp : assigned) {
-            if (tp.topic != config.topics.deliveries) continue;
-            auto keys = restore(tp.partition);
-            on_pipeline([&] {
-                Partition& p = partitions[tp.partition];
-                p = Partition{};
-                p.generation = next_generation++;
-                const std::int64_t now = epoch_ms();
-                for (auto& [key, parked] : keys) {
-                    p.restored_tokens.insert(parked.head_token);
-                    for (const auto& r : parked.waiting) p.restored_tokens.insert(r.token);
-                    KeyState& ks = p.keys[key];
-                    ks.since_ms = now;
-                    ks.parked = std::move(parked);
-                    if (ks.parked->location == HeadLocation::kParked) {
-                        // It was being sent when the previous owner stopped: send it again.
-                        ks.busy = true;
-                        release(tp.partition,
-                                p.generation,
-                                key,
-                                ParkedRecord{ks.parked->head_token, ks.parked->head_offset});
-                    }
-                }
-                metrics.partitions().Set(static_cast<double>(partitions.size()));
-                return 0;
-            });
-        }
-    }
+    // -- the worker's hooks --
 
-    void on_revoked(const std::vector<kafka::TopicPartition>& revoked, bool lost) override {
-        const auto deadline = SteadyClock::now() + config.grace_period;
-        std::vector<kafka::TopicPartition> final_offsets;
-        on_pipeline([&] {
-            for (const auto& tp : revoked)
-                if (const auto it = partitions.find(tp.partition);
-                    it != partitions.end() && tp.topic == config.topics.deliveries)
-                    it->second.draining = true;
-            return 0;
-        });
-        for (const auto& tp : revoked) {
-            if (tp.topic != config.topics.deliveries) continue;
-            // Let the deliveries in flight finish so what is done is committed (not sent twice).
-            while (!lost && !failed && SteadyClock::now() < deadline) {
-                const bool busy = on_pipeline([&] {
-                    const auto it = partitions.find(tp.partition);
-                    if (it == partitions.end()) return false;
-                    for (const auto& [key, ks] : it->second.keys)
-                        if (ks.busy && !ks.release_deferred) return true;
-                    return false;
-                });
-                if (!busy) break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    void on_assigned(const kafka::TopicPartition& tp) override {
+        auto keys = restore(tp.partition);
+        Partition& p = partitions[tp.partition];
+        p = Partition{};
+        p.generation = next_generation++;
+        const std::int64_t now = epoch_ms();
+        for (auto& [key, parked] : keys) {
+            p.restored_tokens.insert(parked.head_token);
+            for (const auto& r : parked.waiting) p.restored_tokens.insert(r.token);
+            KeyState& ks = p.keys[key];
+            ks.since_ms = now;
+            ks.parked = std::move(parked);
+            if (ks.parked->location == HeadLocation::kParked) {
+                // It was being sent when the previous owner stopped: send it again.
+                ks.busy = true;
+                release(tp.partition, p.generation, key, ParkedRecord{ks.parked->head_token, ks.parked->head_offset});
             }
-            const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
-                const auto it = partitions.find(tp.partition);
-                if (it == partitions.end()) return std::nullopt;
-                auto commit = it->second.tracker.position();
-                in_flight -= static_cast<std::int64_t>(it->second.tracker.in_flight());  // abandoned
-                partitions.erase(it);
-                metrics.partitions().Set(static_cast<double>(partitions.size()));
-                return commit;
-            });
-            if (next && !lost) final_offsets.push_back({config.topics.deliveries, tp.partition, *next});
         }
-        if (!final_offsets.empty() && consumer) consumer->commit(final_offsets, /*async=*/false);
-        log::info("partitions revoked", {{"count", static_cast<long long>(revoked.size())}, {"lost", lost}});
     }
 
-    // -- the consumer loop --
+    void on_record(std::unique_ptr<kafka::Message> record) override { arrive(std::move(record)); }
 
-    int run() {
+    void on_revoking(const kafka::TopicPartition& tp) override {
+        if (const auto it = partitions.find(tp.partition); it != partitions.end()) it->second.draining = true;
+    }
+
+    [[nodiscard]] bool busy(const kafka::TopicPartition& tp) const override {
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return false;
+        for (const auto& [key, ks] : it->second.keys)
+            if (ks.busy && !ks.release_deferred) return true;
+        return false;
+    }
+
+    std::optional<std::int64_t> on_revoked(const kafka::TopicPartition& tp, bool /*lost*/) override {
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return std::nullopt;
+        auto commit = it->second.tracker.position();
+        in_flight_records -= it->second.tracker.in_flight();  // abandoned
+        partitions.erase(it);
+        return commit;
+    }
+
+    std::optional<std::int64_t> take_commit(const kafka::TopicPartition& tp) override {
+        const auto it = partitions.find(tp.partition);
+        return it == partitions.end() ? std::nullopt : it->second.tracker.take_commit();
+    }
+
+    [[nodiscard]] std::size_t in_flight() const override { return in_flight_records; }
+
+    void on_started() override {
         TierForwarderConfig tier_config;
-        tier_config.client = config.kafka.client;
-        tier_config.group_id = config.kafka.tier_group_id;
+        tier_config.client = worker.kafka().client;
+        tier_config.group_id = config.tier_group_id;
         tier_config.tier_topics = tier_topics;
         tier_config.tier_labels = tier_labels(config);
         tier_config.deliveries_topic = config.topics.deliveries;
@@ -973,113 +849,52 @@ struct DeliveryService::Impl : kafka::RebalanceListener {
         tier_config.grace_period = config.grace_period;
         tier_config.max_fetch_bytes = config.kafka.message_max_bytes;
         forwarder = std::make_unique<TierForwarder>(
-            std::move(tier_config), *producer, metrics, [this](const std::string& why) { fail(why); });
+            std::move(tier_config), worker.producer(), metrics, [this](const std::string& why) {
+                worker.fail("forwarding a delay tier", why);
+            });
         forwarder->start();
+        log::info("delivering", {{"destinations", static_cast<long long>(destinations.size())}});
+    }
 
-        kafka::ConsumerConfig consumer_config;
-        consumer_config.client = config.kafka.client;
-        consumer_config.group_id = config.kafka.group_id;
-        consumer_config.topics = {config.topics.deliveries};
-        consumer_config.session_timeout = config.kafka.session_timeout;
-        consumer_config.max_fetch_bytes = config.kafka.message_max_bytes;
-        consumer = std::make_unique<kafka::GroupConsumer>(consumer_config, *this);
-        on_pipeline([this] {
-            commit_timer.emplace(pipeline_ioc);
-            schedule_commit();
-            return 0;
-        });
-        running = true;
-        metrics.ready().Set(1);
-        log::info("delivery consuming",
-                  {{"topic", config.topics.deliveries},
-                   {"group", config.kafka.group_id},
-                   {"destinations", static_cast<long long>(destinations.size())},
-                   {"admin_port", static_cast<int>(admin->port())}});
-        auto last_lag = SteadyClock::now();
-        while (!stopping) {
-            if (in_flight.load() >= static_cast<std::int64_t>(config.kafka.max_in_flight)) {
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));
-                continue;
-            }
-            std::unique_ptr<kafka::Message> message;
-            try {
-                message = consumer->poll(std::chrono::milliseconds(100));
-            } catch (const std::exception& e) {
-                log::error("consumer failed: stopping", {{"error", e.what()}});
-                failed = true;
-                stopping = true;
-                break;
-            }
-            if (SteadyClock::now() - last_lag > std::chrono::seconds(1)) {
-                metrics.consumer_lag().Set(static_cast<double>(consumer->lag()));
-                last_lag = SteadyClock::now();
-            }
-            if (!message) continue;
-            ++in_flight;
-            asio::post(pipeline_ioc,
-                       [this, m = std::shared_ptr<kafka::Message>(std::move(message))]() mutable {
-                           arrive(std::move(m));
-                       });
-        }
-        running = false;
-        metrics.ready().Set(0);
-        log::info("delivery stopping: finishing the deliveries in flight and leaving the group");
-        consumer->close();  // revokes everything through on_revoked, which commits what is done
-        forwarder->stop();
-        on_pipeline([this] {
-            commit_timer->cancel();
-            return 0;
-        });
-        producer->flush(std::chrono::seconds(5));
-        return failed ? 1 : 0;
+    void on_tick() override { update_gauges(); }
+
+    void on_stopping() override {
+        if (forwarder) forwarder->stop();
     }
 
     void shutdown() {
-        if (admin) admin->stop_accepting();
         if (forwarder) forwarder->stop();
-        pipeline_work.reset();
-        admin_work.reset();
         fetch_work.reset();
-        pipeline_ioc.stop();
-        admin_ioc.stop();
         fetch_ioc.stop();
-        if (pipeline_thread.joinable()) pipeline_thread.join();
-        if (admin_thread.joinable()) admin_thread.join();
         if (fetch_thread.joinable()) fetch_thread.join();
     }
 };
 
 DeliveryService::DeliveryService(DeliveryServiceConfig config)
     : impl_(std::make_unique<Impl>(std::move(config))) {
-    try {
-        impl_->start();
-    } catch (...) {
-        impl_->shutdown();
-        throw;
-    }
+    impl_->start();
 }
 
 DeliveryService::~DeliveryService() {
-    impl_->stopping = true;
     impl_->shutdown();
     // The members go in reverse order: key state and coroutine frames (holding Messages) before the
-    // consumers that returned them.
+    // worker's consumer that returned them.
 }
 
 int DeliveryService::run() {
-    return impl_->run();
+    return impl_->worker.run(*impl_);
 }
 
 void DeliveryService::stop() {
-    impl_->stopping = true;
+    impl_->worker.stop();
 }
 
 std::uint16_t DeliveryService::admin_port() const {
-    return impl_->admin->port();
+    return impl_->worker.admin_port();
 }
 
 const std::string& DeliveryService::bootstrap_servers() const {
-    return impl_->config.kafka.client.bootstrap_servers;
+    return impl_->worker.kafka().client.bootstrap_servers;
 }
 
 }  // namespace relay::delivery

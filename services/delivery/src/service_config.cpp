@@ -6,18 +6,7 @@
 
 namespace relay::delivery {
 
-namespace {
-
-std::string read_topic(ConfigReader::Node& node,
-                       const std::string& prefix,
-                       std::string_view key,
-                       std::string fallback) {
-    std::string topic = prefix + node.string(key, std::move(fallback));
-    if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
-    return topic;
-}
-
-}  // namespace
+using service::read_topic;
 
 std::string tier_label(Duration tier) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(tier).count();
@@ -35,14 +24,7 @@ std::vector<std::string> DeliveryServiceConfig::tier_topics() const {
 }
 
 std::vector<kafka::TopicSpec> DeliveryServiceConfig::topic_specs() const {
-    auto spec = [this](const std::string& name) {
-        kafka::TopicSpec s;
-        s.name = name;
-        s.partitions = kafka.partitions;
-        s.replication_factor = kafka.replication_factor;
-        s.max_message_bytes = kafka.message_max_bytes;
-        return s;
-    };
+    auto spec = [this](const std::string& name) { return kafka.topic(name); };
     // The router owns the deliveries topic's settings; it is listed so a delivery started first waits.
     kafka::TopicSpec deliveries = spec(topics.deliveries);
     deliveries.max_message_bytes = 0;
@@ -77,41 +59,16 @@ DeliveryServiceConfig load_service_config(ConfigReader& reader) {
         static_cast<std::size_t>(service.integer("destination_queue_limit", 0, 0, 1'000'000));
 
     auto admin = root.child("admin");
-    config.admin.name = "admin";
-    config.admin.address = admin.string("address", "0.0.0.0");
-    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9094, 0, 65535));
-    config.admin.limits.body_limit = 64 * 1024;
+    config.admin = service::read_admin_listener(admin, 9094);
 
     auto kafka_node = root.child("kafka");
-    auto& kafka = config.kafka;
-    kafka.embedded = kafka_node.boolean("embedded", false);
-    kafka.client.bootstrap_servers =
-        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
-    kafka.client.client_id = kafka_node.string("client_id", "ocean-relay-delivery");
-    kafka.client.properties = kafka_node.string_map("properties");
-    kafka.group_id = kafka_node.string("group_id", kafka.group_id);
-    kafka.tier_group_id = kafka_node.string("tier_group_id", kafka.tier_group_id);
-    kafka.create_topics = kafka_node.boolean("create_topics", true);
-    kafka.verify_topics = kafka_node.boolean("verify_topics", true);
-    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor =
-        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
-    kafka.produce_timeout =
-        kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
-    kafka.linger = kafka_node.duration("linger", kafka.linger, std::chrono::milliseconds(0));
-    kafka.max_in_flight = static_cast<std::size_t>(kafka_node.integer("max_in_flight", 5'000, 1, 1'000'000));
-    kafka.commit_interval =
-        kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));
-    kafka.restore_timeout =
-        kafka_node.duration("restore_timeout", kafka.restore_timeout, std::chrono::milliseconds(1'000));
-    kafka.session_timeout =
-        kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
-    kafka.message_max_bytes =
-        kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
+    config.kafka = service::read_kafka_section(
+        kafka_node,
+        {.client_id = "ocean-relay-delivery", .group_id = "ocean-relay-delivery", .linger = std::chrono::milliseconds(2), .max_in_flight = 5'000});
+    const auto& kafka = config.kafka;
+    config.tier_group_id = kafka_node.string("tier_group_id", config.tier_group_id);
     config.destination_queue_limit = queue_limit == 0 ? kafka.max_in_flight : queue_limit;
-    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
-        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
-    if (kafka.group_id == kafka.tier_group_id)
+    if (kafka.group_id == config.tier_group_id)
         kafka_node.fail("tier_group_id",
                         "must differ from group_id (the tiers are consumed by their own group)");
 

@@ -12,6 +12,7 @@
 #include "relay/http/server.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/service/kafka_section.hpp"
 
 namespace relay::delivery {
 
@@ -27,31 +28,12 @@ struct DeliveryTopics {
     std::string updates = "relay.updates.v1";
 };
 
-struct DeliveryKafka {
-    bool embedded = false;  ///< librdkafka's mock cluster (quick start only: not durable)
-    kafka::ClientConfig client;
-    std::string group_id = "ocean-relay-delivery";
-    /// The delay tiers' consumers form their own group (any member may forward any tier's record).
-    std::string tier_group_id = "ocean-relay-delivery-tiers";
-    bool create_topics = true;
-    bool verify_topics = true;
-    int partitions = 12;
-    int replication_factor = 3;
-    std::chrono::milliseconds produce_timeout{60'000};
-    /// linger.ms: how long the producer gathers records into a batch (latency against throughput).
-    std::chrono::milliseconds linger{2};
-    /// Records being delivered or waiting behind their key at once (back-pressure on the consumer).
-    std::size_t max_in_flight = 5'000;
-    std::chrono::milliseconds commit_interval{1'000};
-    std::chrono::milliseconds restore_timeout{120'000};
-    std::chrono::milliseconds session_timeout{45'000};
-    std::uint64_t message_max_bytes = 32ULL << 20;
-};
-
 struct DeliveryServiceConfig {
     std::string log_level = "info";
     http::ListenerConfig admin;
-    DeliveryKafka kafka;
+    service::KafkaSection kafka;
+    /// The delay tiers' consumers form their own group (any member may forward any tier's record).
+    std::string tier_group_id = "ocean-relay-delivery-tiers";
     DeliveryTopics topics;
     DeliveryConfig delivery;
     /// A destination whose waiting records would keep the next one waiting longer than this (judged

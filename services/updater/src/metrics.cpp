@@ -71,8 +71,6 @@ UpdaterMetrics::UpdaterMetrics(std::shared_ptr<prometheus::Registry> registry,
                   "Updates in memory: being sent, retrying, waiting for a bundle or behind their referral");
     oldest_held_ = gauge("relay_updater_oldest_held_age_seconds",
                          "Age of the oldest update held in memory (since it was read)");
-    paused_ =
-        gauge("relay_updater_consumption_paused", "1 while consumption is paused (too many updates held)");
     bundles_ = gauge("relay_updater_latest_bundles", "Latest inbound bundles held for the owned partitions");
     dlq_records_ = gauge("relay_updater_dlq_records",
                          "Records in the updates dead-letter topic (all partitions, high - low watermark; "
@@ -80,15 +78,6 @@ UpdaterMetrics::UpdaterMetrics(std::shared_ptr<prometheus::Registry> registry,
     follow_delay_ =
         gauge("relay_updater_bundle_follow_delay_seconds",
               "Time from the router writing a latest bundle to the updater reading it (last one)");
-    restore_ = &prometheus::BuildHistogram()
-                    .Name("relay_updater_restore_seconds")
-                    .Help("Time to restore one partition's latest bundles from the router's changelog")
-                    .Register(r)
-                    .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 120});
-    consumer_lag_ =
-        gauge("relay_updater_consumer_lag", "Updates not yet read by this member (its partitions)");
-    partitions_ = gauge("relay_updater_partitions", "Updates partitions owned by this member");
-    ready_ = gauge("relay_updater_ready", "1 while consuming");
 }
 
 void UpdaterMetrics::update(const std::string& action, const std::string& outcome) {

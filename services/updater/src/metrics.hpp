@@ -37,13 +37,8 @@ class UpdaterMetrics {
 
     prometheus::Gauge& held() { return *held_; }
     prometheus::Gauge& oldest_held_seconds() { return *oldest_held_; }
-    prometheus::Gauge& paused() { return *paused_; }
     prometheus::Gauge& bundles() { return *bundles_; }
     prometheus::Gauge& bundle_follow_delay() { return *follow_delay_; }
-    prometheus::Histogram& restore_seconds() { return *restore_; }
-    prometheus::Gauge& consumer_lag() { return *consumer_lag_; }
-    prometheus::Gauge& partitions() { return *partitions_; }
-    prometheus::Gauge& ready() { return *ready_; }
     prometheus::Gauge& dlq_records() { return *dlq_records_; }
 
    private:
@@ -54,13 +49,8 @@ class UpdaterMetrics {
     prometheus::Family<prometheus::Counter>* dlq_;
     prometheus::Gauge* held_;
     prometheus::Gauge* oldest_held_;
-    prometheus::Gauge* paused_;
     prometheus::Gauge* bundles_;
     prometheus::Gauge* follow_delay_;
-    prometheus::Histogram* restore_;
-    prometheus::Gauge* consumer_lag_;
-    prometheus::Gauge* partitions_;
-    prometheus::Gauge* ready_;
     prometheus::Gauge* dlq_records_;
 };
 

@@ -31,7 +31,7 @@
 #include "pushed.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
-#include "relay/http/server.hpp"
+#include "relay/service/worker.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/consumer.hpp"
 #include "relay/kafka/embedded_cluster.hpp"
@@ -111,12 +111,27 @@ const char* received_superseded(std::string_view latest_bundle, bool decided_her
     return nullptr;
 }
 
-struct UpdaterService::Impl : kafka::RebalanceListener {
+struct UpdaterService::Impl : service::WorkerHooks {
     explicit Impl(UpdaterServiceConfig c)
         : config(std::move(c)),
           registry(std::make_shared<prometheus::Registry>()),
+          worker(worker_config(config), registry),
           metrics(registry, site_ids(config)),
           rng(std::random_device{}()) {}
+
+    static service::WorkerConfig worker_config(const UpdaterServiceConfig& c) {
+        service::WorkerConfig w;
+        w.name = "updater";
+        w.kafka = c.kafka;
+        // Updates held in memory (waiting behind their referral, for a retry or for the bundle).
+        w.kafka.max_in_flight = c.max_held;
+        w.topics = {c.topics.updates};
+        w.topic_specs = c.topic_specs();
+        w.co_partitioned = {{c.topics.state, c.topics.updates}};
+        w.admin = c.admin;
+        w.grace_period = c.grace_period;
+        return w;
+    }
 
     static std::vector<std::string> site_ids(const UpdaterServiceConfig& c) {
         std::vector<std::string> ids;
@@ -186,101 +201,47 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
 
     UpdaterServiceConfig config;
     std::shared_ptr<prometheus::Registry> registry;
+    // Before the key state and coroutine frames that hold Messages: destroyed after them, since the
+    // consumer must outlive every record it returned.
+    service::Worker worker;
     UpdaterMetrics metrics;
     std::mt19937_64 rng;
-    std::unique_ptr<kafka::EmbeddedCluster> embedded;
-    std::unique_ptr<kafka::Producer> producer;
-    // Declared before the io_contexts and the key state: librdkafka's handles must outlive every
-    // Message they returned (held by key state and coroutine frames, destroyed first).
-    std::unique_ptr<kafka::GroupConsumer> consumer;
     std::unique_ptr<BundleFollower> follower;
 
-    asio::io_context pipeline_ioc{1};
-    asio::io_context admin_ioc{1};
-    std::unique_ptr<http::Server> admin;
-    std::thread pipeline_thread, admin_thread;
-    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> pipeline_work, admin_work;
-    std::optional<asio::steady_timer> commit_timer;
-
-    // Pipeline-thread state.
+    // Worker-thread state.
     std::map<std::string, Site, std::less<>> sites;
     std::map<std::int32_t, Partition> partitions;
     std::uint64_t next_generation = 1;
-    const std::string instance = instance_name();
-
-    // Consumer-thread state: while paused, the first dropped offset per partition (seek there on resume).
-    bool paused = false;
-    std::map<std::int32_t, std::int64_t> seek_on_resume;
-
-    std::atomic<std::int64_t> held{0};  // updates read and not yet done
-    std::atomic<bool> stopping{false};
-    std::atomic<bool> failed{false};
-    std::atomic<bool> running{false};
-
-    static std::string instance_name() {
-        std::array<char, 256> host{};
-        if (::gethostname(host.data(), host.size() - 1) != 0) host[0] = '\0';
-        return fmt::format("{}/{}", host.data(), ::getpid());
-    }
+    std::size_t held = 0;  ///< updates read and not yet done
 
     // -- start-up --
 
     void start() {
-        if (config.kafka.embedded) {
-            embedded = std::make_unique<kafka::EmbeddedCluster>(1);
-            for (const auto& spec : config.topic_specs()) embedded->create_topic(spec.name, spec.partitions);
-            config.kafka.client.bootstrap_servers = embedded->bootstrap_servers();
-            log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
-                      {{"bootstrap_servers", embedded->bootstrap_servers()}});
-        }
-        kafka::ProducerConfig producer_config;
-        producer_config.client = config.kafka.client;
-        producer_config.linger = config.kafka.linger;
-        producer_config.delivery_timeout = config.kafka.produce_timeout;
-        producer_config.message_max_bytes = config.kafka.message_max_bytes;
-        producer = std::make_unique<kafka::Producer>(producer_config);
-        if (!config.kafka.embedded && config.kafka.verify_topics) {
-            kafka::ensure_topics(producer->handle(),
-                                 config.topic_specs(),
-                                 config.kafka.create_topics,
-                                 std::chrono::seconds(30));
-            check_partitions();
-        }
+        if (!worker.kafka().embedded && worker.kafka().verify_topics) check_partitions();
         for (const auto& s : config.ocean.sites) {
             Site site;
-            site.sender =
-                std::make_unique<outbound::DestinationSender>(pipeline_ioc.get_executor(), s.sender);
+            site.sender = std::make_unique<outbound::DestinationSender>(worker.context().get_executor(), s.sender);
             site.metrics = &metrics.site(s.site);
             sites.emplace(s.site, std::move(site));
         }
         follower = std::make_unique<BundleFollower>(
-            config.kafka.client, config.topics.state, [this](BundleRecord record) {
-                asio::post(pipeline_ioc,
+            worker.kafka().client, config.topics.state, [this](BundleRecord record) {
+                asio::post(worker.context(),
                            [this, record = std::move(record)]() mutable { on_bundle(std::move(record)); });
             });
-
         start_depth_reader();
-        admin = std::make_unique<http::Server>(
-            admin_ioc, config.admin, [this](http::Request& request, const http::RequestContext&) {
-                return handle_admin(request);
-            });
-        admin->start();
-        admin_work.emplace(admin_ioc.get_executor());
-        admin_thread = std::thread([this] { admin_ioc.run(); });
-        pipeline_work.emplace(pipeline_ioc.get_executor());
-        pipeline_thread = std::thread([this] { pipeline_ioc.run(); });
     }
 
     /// An updates partition p pairs with state partition p: the router writes a referral's bundle to
     /// its inbound partition's number, and updates are keyed by the same referral ref, so the updates
-    /// and inbound topics must have as many partitions (and the changelog at least as many).
+    /// and inbound topics must have as many partitions (and the changelog at least as many: a check of
+    /// the worker's).
     void check_partitions() {
         auto count = [this](const std::string& topic) {
-            return kafka::partition_count(producer->handle(), topic, std::chrono::seconds(10));
+            return kafka::partition_count(worker.producer().handle(), topic, std::chrono::seconds(10));
         };
         const int updates = count(config.topics.updates);
         const int inbound = count(config.topics.inbound);
-        const int state = count(config.topics.state);
         if (updates > 0 && inbound > 0 && updates != inbound)
             throw ConfigError(fmt::format(
                 "kafka topic '{}' has {} partitions but '{}' has {}: the updater finds a referral's latest "
@@ -289,14 +250,6 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                 updates,
                 config.topics.inbound,
                 inbound));
-        if (updates > 0 && state >= 0 && state < updates)
-            throw ConfigError(
-                fmt::format("kafka topic '{}' has {} partitions but '{}' has {}: the state "
-                            "changelog must have at least as many",
-                            config.topics.state,
-                            state,
-                            config.topics.updates,
-                            updates));
     }
 
     // The DLQ's depth, read from the broker every dlq_depth_interval on a thread of its own: a broker outage
@@ -312,7 +265,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
             while (!depth_stop) {
                 lock.unlock();
                 if (const auto depth =
-                        kafka::topic_depth(producer->handle(), config.topics.dlq, std::chrono::seconds(2)))
+                        kafka::topic_depth(worker.producer().handle(), config.topics.dlq, std::chrono::seconds(2)))
                     metrics.dlq_records().Set(static_cast<double>(*depth));
                 lock.lock();
                 depth_wake.wait_for(lock, config.dlq_depth_interval, [this] { return depth_stop; });
@@ -328,42 +281,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         if (depth_thread.joinable()) depth_thread.join();
     }
 
-    asio::awaitable<http::Response> handle_admin(http::Request& request) {
-        http::Response res{bhttp::status::ok, request.version()};
-        const std::string target(request.target());
-        res.set(bhttp::field::content_type, "application/json");
-        if (target == "/metrics") {
-            res.set(bhttp::field::content_type, metrics::kContentType);
-            res.body() = metrics::serialize(*registry);
-        } else if (target == "/healthz") {
-            res.result(failed ? bhttp::status::service_unavailable : bhttp::status::ok);
-            res.body() = failed ? R"({"status":"failed"})" : R"({"status":"ok"})";
-        } else if (target == "/readyz") {
-            const bool ready = running && !failed && !stopping;
-            res.result(ready ? bhttp::status::ok : bhttp::status::service_unavailable);
-            res.body() = ready ? R"({"status":"ready"})" : R"({"status":"not_ready"})";
-        } else {
-            res.result(bhttp::status::not_found);
-            res.body() = R"({"error":"not_found"})";
-        }
-        co_return res;
-    }
-
-    template <typename F>
-    auto on_pipeline(F&& f) -> decltype(f()) {
-        using R = decltype(f());
-        std::packaged_task<R()> task(std::forward<F>(f));
-        auto result = task.get_future();
-        asio::post(pipeline_ioc, [&task] { task(); });
-        return result.get();
-    }
-
-    void fail(std::string_view what) {
-        if (!failed.exchange(true))
-            log::error("stopping without committing past an unfinished update (a restart re-processes it)",
-                       {{"what", std::string(what)}});
-        stopping = true;
-    }
+    void fail(std::string_view what) { worker.fail(what, "see the log lines before"); }
 
     // -- bundles --
 
@@ -391,21 +309,21 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
     void done(Partition& p, std::int64_t offset) {
         p.tracker.done(offset);
         --held;
+        worker.progress();
     }
 
     void arrive(std::shared_ptr<kafka::Message> m) {
         const auto it = partitions.find(m->partition());
-        if (it == partitions.end() || stopping || it->second.draining) {
-            --held;  // not ours any more (revoked) or shutting down: another owner re-reads it
-            return;
-        }
+        // The worker only hands over records of owned partitions that are not being revoked.
+        if (it == partitions.end() || it->second.draining) return;
         Partition& p = it->second;
+        ++held;
         p.tracker.add(m->offset());
         hub::ParseUpdateResult parsed = hub::parse_update(m->value());
         if (!parsed.ok()) {
             std::string why = parsed.error_text();
             const std::int32_t partition = m->partition();
-            asio::co_spawn(pipeline_ioc,
+            asio::co_spawn(worker.context(),
                            dead_letter_invalid(partition, p.generation, std::move(m), std::move(why)),
                            on_coroutine_end("dead-letter"));
             return;
@@ -444,7 +362,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         Head h{partition_id, p.generation, key, std::move(ks.queue.front())};
         ks.queue.pop_front();
         ks.head_read_ms = h.held.read_ms;
-        asio::co_spawn(pipeline_ioc, process(std::move(h)), on_coroutine_end("process"));
+        asio::co_spawn(worker.context(), process(std::move(h)), on_coroutine_end("process"));
     }
 
     /// A coroutine of the pipeline that ends by an exception leaves its referral busy and its offset
@@ -489,14 +407,14 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                                SteadyClock::duration delay) {
         Partition* p = partition_of(partition_id, generation);
         if (p == nullptr || p->draining) co_return false;
-        asio::steady_timer timer(pipeline_ioc, delay);
+        asio::steady_timer timer(worker.context(), delay);
         p->timers.insert(&timer);
         boost::system::error_code ec;
         co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         p = partition_of(partition_id, generation);
         if (p == nullptr) co_return false;
         p->timers.erase(&timer);
-        co_return !p->draining && !stopping;
+        co_return !p->draining && !worker.stopping();
     }
 
     // -- one update --
@@ -577,7 +495,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
             std::string pushed_topic = config.topics.inbound;
             std::string pushed_key = update.referral_ref;
             const kafka::DeliveryResult pushed_ack =
-                co_await producer->async_produce(std::move(pushed_topic),
+                co_await worker.producer().async_produce(std::move(pushed_topic),
                                                  std::move(pushed_key),
                                                  std::move(*pushed),
                                                  std::move(pushed_headers),
@@ -658,7 +576,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                                   std::string value,
                                   std::vector<kafka::Header> headers) {
         const std::string what = topic;
-        const kafka::DeliveryResult ack = co_await producer->async_produce(std::move(topic),
+        const kafka::DeliveryResult ack = co_await worker.producer().async_produce(std::move(topic),
                                                                            std::move(key),
                                                                            std::move(value),
                                                                            std::move(headers),
@@ -692,7 +610,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                           {"attempts", attempts},
                           {"since_read_ms", std::max<std::int64_t>(0, epoch_ms() - h.held.read_ms)},
                           {"at", format_rfc3339_millis(system_now())},
-                          {"updater", instance}};
+                          {"updater", worker.instance()}};
         std::string events_topic = config.topics.events;
         std::string key = update.referral_ref;
         std::string value = json::serialize(body);
@@ -707,7 +625,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         std::string marker_value = json::serialize(
             json::object{{"at", format_rfc3339_millis(system_now())}, {"offset", h.held.record->offset()}});
         std::vector<kafka::Header> marker_headers{{"referral-ref", update.referral_ref}, {"action", action}};
-        const kafka::DeliveryResult marked = co_await producer->async_produce_to(std::move(marker_topic),
+        const kafka::DeliveryResult marked = co_await worker.producer().async_produce_to(std::move(marker_topic),
                                                                                  h.partition,
                                                                                  std::move(marker_key),
                                                                                  std::move(marker_value),
@@ -745,7 +663,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                           {"action", action},
                           {"reason", why},
                           {"at", format_rfc3339_millis(system_now())},
-                          {"updater", instance}};
+                          {"updater", worker.instance()}};
         std::string events_topic = config.topics.events;
         std::string key = update.referral_ref;
         std::string value = json::serialize(body);
@@ -833,7 +751,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                           {"excerpt", excerpt},
                           {"attempts", attempts},
                           {"at", format_rfc3339_millis(system_now())},
-                          {"updater", instance}};
+                          {"updater", worker.instance()}};
         std::string events_topic = config.topics.events;
         std::string key = ref;
         std::string event_value = json::serialize(body);
@@ -844,15 +762,6 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
     }
 
     // -- periodic: commits and gauges --
-
-    void commit_due() {
-        std::vector<kafka::TopicPartition> offsets;
-        for (auto& [id, p] : partitions)
-            if (const auto next = p.tracker.take_commit())
-                offsets.push_back({config.topics.updates, id, *next});
-        if (!offsets.empty() && consumer) consumer->commit(offsets, /*async=*/true);
-        update_gauges();
-    }
 
     void update_gauges() {
         const std::int64_t now = epoch_ms();
@@ -866,7 +775,7 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
                     if (oldest == 0 || q.read_ms < oldest) oldest = q.read_ms;
             }
         }
-        metrics.held().Set(static_cast<double>(held.load()));
+        metrics.held().Set(static_cast<double>(held));
         metrics.oldest_held_seconds().Set(oldest == 0 ? 0.0 : static_cast<double>(now - oldest) / 1000.0);
         metrics.bundles().Set(bundles);
         for (auto& [id, site] : sites) {
@@ -877,209 +786,100 @@ struct UpdaterService::Impl : kafka::RebalanceListener {
         }
     }
 
-    void schedule_commit() {
-        commit_timer->expires_after(config.kafka.commit_interval);
-        commit_timer->async_wait([this](boost::system::error_code ec) {
-            if (ec) return;
-            commit_due();
-            schedule_commit();
-        });
+    // -- the worker's hooks --
+
+    void on_assigned(const kafka::TopicPartition& tp) override {
+        const auto start_time = SteadyClock::now();
+        std::unordered_map<std::string, std::string> bundles;
+        std::int64_t next = 0;
+        kafka::read_partition_to_end(
+            worker.kafka().client,
+            config.topics.state,
+            tp.partition,
+            [&](const kafka::Message& record) {
+                next = record.offset() + 1;
+                auto ref = bundle_key_ref(record.key());
+                if (!ref) return;
+                if (record.has_value())
+                    bundles[*ref] = std::string(record.value());
+                else
+                    bundles.erase(*ref);
+            },
+            config.kafka.restore_timeout);
+        // What Ocean took from this partition's updates (within sent_memory), and which referrals had
+        // a decision sent (the received guard).
+        std::unordered_set<std::string> sent_ids, decided;
+        kafka::read_partition_to_end(
+            worker.kafka().client,
+            config.topics.sent,
+            tp.partition,
+            [&](const kafka::Message& record) {
+                if (record.key().empty()) return;
+                sent_ids.insert(std::string(record.key()));
+                const auto ref = record.header("referral-ref");
+                const auto action = record.header("action");
+                if (ref && action && *action != "received") decided.insert(std::string(*ref));
+            },
+            config.kafka.restore_timeout);
+        log::info("latest bundles restored",
+                  {{"partition", tp.partition},
+                   {"referrals", static_cast<long long>(bundles.size())},
+                   {"sent_markers", static_cast<long long>(sent_ids.size())},
+                   {"seconds", std::chrono::duration<double>(SteadyClock::now() - start_time).count()}});
+        Partition& p = partitions[tp.partition];
+        p = Partition{};
+        p.generation = next_generation++;
+        p.bundles = std::move(bundles);
+        p.sent_ids = std::move(sent_ids);
+        p.decided = std::move(decided);
+        follower->follow(tp.partition, next, p.generation);
     }
 
-    // -- rebalance, on the consumer thread --
+    void on_record(std::unique_ptr<kafka::Message> record) override { arrive(std::move(record)); }
 
-    void on_assigned(const std::vector<kafka::TopicPartition>& assigned) override {
-        for (const auto& tp : assigned) {
-            if (tp.topic != config.topics.updates) continue;
-            const auto start_time = SteadyClock::now();
-            std::unordered_map<std::string, std::string> bundles;
-            std::int64_t next = 0;
-            kafka::read_partition_to_end(
-                config.kafka.client,
-                config.topics.state,
-                tp.partition,
-                [&](const kafka::Message& record) {
-                    next = record.offset() + 1;
-                    auto ref = bundle_key_ref(record.key());
-                    if (!ref) return;
-                    if (record.has_value())
-                        bundles[*ref] = std::string(record.value());
-                    else
-                        bundles.erase(*ref);
-                },
-                config.kafka.restore_timeout);
-            // What Ocean took from this partition's updates (within sent_memory), and which referrals had
-            // a decision sent (the received guard).
-            std::unordered_set<std::string> sent_ids, decided;
-            kafka::read_partition_to_end(
-                config.kafka.client,
-                config.topics.sent,
-                tp.partition,
-                [&](const kafka::Message& record) {
-                    if (record.key().empty()) return;
-                    sent_ids.insert(std::string(record.key()));
-                    const auto ref = record.header("referral-ref");
-                    const auto action = record.header("action");
-                    if (ref && action && *action != "received") decided.insert(std::string(*ref));
-                },
-                config.kafka.restore_timeout);
-            metrics.restore_seconds().Observe(
-                std::chrono::duration<double>(SteadyClock::now() - start_time).count());
-            log::info("latest bundles restored",
-                      {{"partition", tp.partition},
-                       {"referrals", static_cast<long long>(bundles.size())},
-                       {"sent_markers", static_cast<long long>(sent_ids.size())},
-                       {"seconds", std::chrono::duration<double>(SteadyClock::now() - start_time).count()}});
-            const std::uint64_t generation = on_pipeline([&] {
-                Partition& p = partitions[tp.partition];
-                p = Partition{};
-                p.generation = next_generation++;
-                p.bundles = std::move(bundles);
-                p.sent_ids = std::move(sent_ids);
-                p.decided = std::move(decided);
-                metrics.partitions().Set(static_cast<double>(partitions.size()));
-                return p.generation;
-            });
-            follower->follow(tp.partition, next, generation);
-        }
+    void on_revoking(const kafka::TopicPartition& tp) override {
+        follower->unfollow(tp.partition);
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return;
+        it->second.draining = true;
+        // Heads waiting for a retry or a bundle are abandoned now (the next owner reads them again).
+        for (auto* timer : it->second.timers) timer->cancel();
     }
 
-    void on_revoked(const std::vector<kafka::TopicPartition>& revoked, bool lost) override {
-        const auto deadline = SteadyClock::now() + config.grace_period;
-        std::vector<kafka::TopicPartition> final_offsets;
-        on_pipeline([&] {
-            for (const auto& tp : revoked) {
-                const auto it = partitions.find(tp.partition);
-                if (it == partitions.end() || tp.topic != config.topics.updates) continue;
-                it->second.draining = true;
-                // Heads waiting for a retry or a bundle are abandoned now (the next owner reads them again).
-                for (auto* timer : it->second.timers) timer->cancel();
-            }
-            return 0;
-        });
-        for (const auto& tp : revoked) {
-            if (tp.topic != config.topics.updates) continue;
-            seek_on_resume.erase(tp.partition);
-            follower->unfollow(tp.partition);
-            // Calls to Ocean in flight finish, so what Ocean took is committed (not sent twice).
-            while (!lost && !failed && SteadyClock::now() < deadline) {
-                const bool busy = on_pipeline([&] {
-                    const auto it = partitions.find(tp.partition);
-                    return it != partitions.end() && it->second.in_call > 0;
-                });
-                if (!busy) break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            }
-            const auto next = on_pipeline([&]() -> std::optional<std::int64_t> {
-                const auto it = partitions.find(tp.partition);
-                if (it == partitions.end()) return std::nullopt;
-                auto commit = it->second.tracker.position();
-                held -= static_cast<std::int64_t>(it->second.tracker.in_flight());  // abandoned
-                partitions.erase(it);
-                metrics.partitions().Set(static_cast<double>(partitions.size()));
-                return commit;
-            });
-            if (next && !lost) final_offsets.push_back({config.topics.updates, tp.partition, *next});
-        }
-        if (!final_offsets.empty() && consumer) consumer->commit(final_offsets, /*async=*/false);
-        log::info("partitions revoked", {{"count", static_cast<long long>(revoked.size())}, {"lost", lost}});
+    /// Calls to Ocean in flight finish, so what Ocean took is committed (not sent twice).
+    [[nodiscard]] bool busy(const kafka::TopicPartition& tp) const override {
+        const auto it = partitions.find(tp.partition);
+        return it != partitions.end() && it->second.in_call > 0;
     }
 
-    // -- the consumer loop --
-
-    void pause_or_resume() {
-        const auto now_held = held.load();
-        const auto cap = static_cast<std::int64_t>(config.max_held);
-        if (!paused && now_held >= cap) {
-            consumer->pause(consumer->assignment());
-            paused = true;
-            metrics.paused().Set(1);
-            log::warn("consumption paused: too many updates held",
-                      {{"held", static_cast<long long>(now_held)}});
-        } else if (paused && now_held < cap - std::max<std::int64_t>(1, cap / 10)) {
-            for (const auto& [partition, offset] : seek_on_resume)
-                consumer->seek({config.topics.updates, partition, offset});
-            seek_on_resume.clear();
-            consumer->resume(consumer->assignment());
-            paused = false;
-            metrics.paused().Set(0);
-            log::info("consumption resumed", {{"held", static_cast<long long>(now_held)}});
-        }
+    std::optional<std::int64_t> on_revoked(const kafka::TopicPartition& tp, bool /*lost*/) override {
+        follower->unfollow(tp.partition);
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return std::nullopt;
+        auto commit = it->second.tracker.position();
+        held -= it->second.tracker.in_flight();  // abandoned
+        for (auto* timer : it->second.timers) timer->cancel();
+        partitions.erase(it);
+        return commit;
     }
 
-    int run() {
-        kafka::ConsumerConfig consumer_config;
-        consumer_config.client = config.kafka.client;
-        consumer_config.group_id = config.kafka.group_id;
-        consumer_config.topics = {config.topics.updates};
-        consumer_config.session_timeout = config.kafka.session_timeout;
-        consumer_config.max_fetch_bytes = config.kafka.message_max_bytes;
-        consumer = std::make_unique<kafka::GroupConsumer>(consumer_config, *this);
-        on_pipeline([this] {
-            commit_timer.emplace(pipeline_ioc);
-            schedule_commit();
-            return 0;
-        });
-        running = true;
-        metrics.ready().Set(1);
-        log::info("updater consuming",
-                  {{"topic", config.topics.updates},
-                   {"group", config.kafka.group_id},
-                   {"sites", static_cast<long long>(sites.size())},
-                   {"admin_port", static_cast<int>(admin->port())}});
-        auto last_lag = SteadyClock::now();
-        while (!stopping) {
-            pause_or_resume();
-            std::unique_ptr<kafka::Message> message;
-            try {
-                message = consumer->poll(std::chrono::milliseconds(100));
-            } catch (const std::exception& e) {
-                log::error("consumer failed: stopping", {{"error", e.what()}});
-                failed = true;
-                stopping = true;
-                break;
-            }
-            if (SteadyClock::now() - last_lag > std::chrono::seconds(1)) {
-                metrics.consumer_lag().Set(static_cast<double>(consumer->lag()));
-                last_lag = SteadyClock::now();
-            }
-            if (!message) continue;
-            if (paused) {
-                // Fetched before the pause: dropped, and read again from here on resume.
-                seek_on_resume.try_emplace(message->partition(), message->offset());
-                continue;
-            }
-            ++held;
-            asio::post(pipeline_ioc,
-                       [this, m = std::shared_ptr<kafka::Message>(std::move(message))]() mutable {
-                           arrive(std::move(m));
-                       });
-        }
-        running = false;
-        metrics.ready().Set(0);
-        log::info("updater stopping: finishing the calls in flight and leaving the group");
-        consumer->close();  // revokes everything through on_revoked, which commits what is done
-        on_pipeline([this] {
-            commit_timer->cancel();
-            return 0;
-        });
-        producer->flush(std::chrono::seconds(5));
-        return failed ? 1 : 0;
+    std::optional<std::int64_t> take_commit(const kafka::TopicPartition& tp) override {
+        const auto it = partitions.find(tp.partition);
+        return it == partitions.end() ? std::nullopt : it->second.tracker.take_commit();
     }
+
+    [[nodiscard]] std::size_t in_flight() const override { return held; }
+
+    void on_started() override {
+        log::info("updating Ocean", {{"sites", static_cast<long long>(sites.size())}});
+    }
+
+    void on_tick() override { update_gauges(); }
 
     void shutdown() {
-        if (admin) admin->stop_accepting();
         stop_depth_reader();
-        pipeline_work.reset();
-        admin_work.reset();
-        pipeline_ioc.stop();
-        admin_ioc.stop();
-        if (pipeline_thread.joinable()) pipeline_thread.join();
-        if (admin_thread.joinable()) admin_thread.join();
-        // The follower's thread and the producer's callbacks post to the pipeline's io_context: both go
-        // while it still exists (stopped: what they post is destroyed with it, after the consumer).
+        // The follower's thread posts to the worker's io_context: it goes first.
         follower.reset();
-        producer.reset();
     }
 };
 
@@ -1094,24 +894,23 @@ UpdaterService::UpdaterService(UpdaterServiceConfig config)
 }
 
 UpdaterService::~UpdaterService() {
-    impl_->stopping = true;
     impl_->shutdown();
 }
 
 int UpdaterService::run() {
-    return impl_->run();
+    return impl_->worker.run(*impl_);
 }
 
 void UpdaterService::stop() {
-    impl_->stopping = true;
+    impl_->worker.stop();
 }
 
 std::uint16_t UpdaterService::admin_port() const {
-    return impl_->admin->port();
+    return impl_->worker.admin_port();
 }
 
 const std::string& UpdaterService::bootstrap_servers() const {
-    return impl_->config.kafka.client.bootstrap_servers;
+    return impl_->worker.kafka().client.bootstrap_servers;
 }
 
 }  // namespace relay::updater

@@ -9,14 +9,7 @@ namespace relay::updater {
 
 namespace {
 
-std::string read_topic(ConfigReader::Node& node,
-                       const std::string& prefix,
-                       std::string_view key,
-                       std::string fallback) {
-    std::string topic = prefix + node.string(key, std::move(fallback));
-    if (!is_valid_topic_name(topic)) node.fail(key, "is not a valid Kafka topic name");
-    return topic;
-}
+using service::read_topic;
 
 delivery::Duration read_duration(ConfigReader::Node& node,
                                  std::string_view key,
@@ -91,14 +84,7 @@ const OceanSite* OceanConfig::find(std::string_view site) const {
 }
 
 std::vector<kafka::TopicSpec> UpdaterServiceConfig::topic_specs() const {
-    auto spec = [this](const std::string& name) {
-        kafka::TopicSpec s;
-        s.name = name;
-        s.partitions = kafka.partitions;
-        s.replication_factor = kafka.replication_factor;
-        s.max_message_bytes = kafka.message_max_bytes;
-        return s;
-    };
+    auto spec = [this](const std::string& name) { return kafka.topic(name); };
     // The updates, state and inbound topics belong to the ingress and the router: listed (settings 0)
     // so an updater started first waits for them or creates them plainly; the DLQ and events are ours.
     std::vector<kafka::TopicSpec> specs;
@@ -137,37 +123,12 @@ UpdaterServiceConfig load_service_config(ConfigReader& reader) {
         service.bytes("max_operation_outcome", config.max_operation_outcome, 0, 512 * 1024));
 
     auto admin = root.child("admin");
-    config.admin.name = "admin";
-    config.admin.address = admin.string("address", "0.0.0.0");
-    config.admin.port = static_cast<std::uint16_t>(admin.integer("port", 9095, 0, 65535));
-    config.admin.limits.body_limit = 64 * 1024;
+    config.admin = service::read_admin_listener(admin, 9095);
 
     auto kafka_node = root.child("kafka");
-    auto& kafka = config.kafka;
-    kafka.embedded = kafka_node.boolean("embedded", false);
-    kafka.client.bootstrap_servers =
-        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
-    kafka.client.client_id = kafka_node.string("client_id", "ocean-relay-updater");
-    kafka.client.properties = kafka_node.string_map("properties");
-    kafka.group_id = kafka_node.string("group_id", kafka.group_id);
-    kafka.create_topics = kafka_node.boolean("create_topics", true);
-    kafka.verify_topics = kafka_node.boolean("verify_topics", true);
-    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor =
-        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
-    kafka.produce_timeout =
-        kafka_node.duration("produce_timeout", kafka.produce_timeout, std::chrono::milliseconds(1'000));
-    kafka.linger = kafka_node.duration("linger", kafka.linger, std::chrono::milliseconds(0));
-    kafka.commit_interval =
-        kafka_node.duration("commit_interval", kafka.commit_interval, std::chrono::milliseconds(10));
-    kafka.restore_timeout =
-        kafka_node.duration("restore_timeout", kafka.restore_timeout, std::chrono::milliseconds(1'000));
-    kafka.session_timeout =
-        kafka_node.duration("session_timeout", kafka.session_timeout, std::chrono::milliseconds(6'000));
-    kafka.message_max_bytes =
-        kafka_node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
-    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
-        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
+    config.kafka = service::read_kafka_section(
+        kafka_node,
+        {.client_id = "ocean-relay-updater", .group_id = "ocean-relay-updater", .linger = std::chrono::milliseconds(2), .max_in_flight = 10'000});
 
     auto topics = root.child("topics");
     const std::string prefix = topics.string("prefix", "");

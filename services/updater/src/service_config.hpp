@@ -15,6 +15,7 @@
 #include "relay/http/server.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/service/kafka_section.hpp"
 #include "relay/outbound/sender.hpp"
 
 namespace relay::updater {
@@ -30,22 +31,6 @@ struct UpdaterTopics {
     /// The updater's own record of what Ocean took: key = update id, written to the update's partition
     /// number; read back on assignment, so updates re-read after a restart are not sent twice.
     std::string sent = "relay.updates.sent.v1";
-};
-
-struct UpdaterKafka {
-    bool embedded = false;  ///< librdkafka's mock cluster (quick start only: not durable)
-    kafka::ClientConfig client;
-    std::string group_id = "ocean-relay-updater";
-    bool create_topics = true;
-    bool verify_topics = true;
-    int partitions = 12;
-    int replication_factor = 3;
-    std::chrono::milliseconds produce_timeout{60'000};
-    std::chrono::milliseconds linger{2};
-    std::chrono::milliseconds commit_interval{1'000};
-    std::chrono::milliseconds restore_timeout{120'000};
-    std::chrono::milliseconds session_timeout{45'000};
-    std::uint64_t message_max_bytes = 32ULL << 20;
 };
 
 /// One Ocean site's OAuth2 client (ocean-api.md §3.7.1: credentials are per site).
@@ -65,7 +50,7 @@ struct OceanConfig {
 struct UpdaterServiceConfig {
     std::string log_level = "info";
     http::ListenerConfig admin;
-    UpdaterKafka kafka;
+    service::KafkaSection kafka;
     UpdaterTopics topics;
     OceanConfig ocean;
     MessageOptions message;

@@ -11,28 +11,36 @@ kafka::TopicSpec KafkaSection::topic(const std::string& name) const {
     return spec;
 }
 
+KafkaClientSection read_kafka_client_section(ConfigReader::Node& node,
+                                             const std::string& client_id,
+                                             std::chrono::milliseconds linger) {
+    KafkaClientSection kafka;
+    kafka.embedded = node.boolean("embedded", false);
+    kafka.client.bootstrap_servers = node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
+    kafka.client.client_id = node.string("client_id", client_id);
+    kafka.client.properties = node.string_map("properties");
+    kafka.create_topics = node.boolean("create_topics", true);
+    kafka.partitions = static_cast<int>(node.integer("partitions", 12, 1, 10'000));
+    kafka.replication_factor = static_cast<int>(node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
+    kafka.linger = node.duration("linger", linger, std::chrono::milliseconds(0));
+    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
+        node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
+    return kafka;
+}
+
 KafkaSection read_kafka_section(ConfigReader::Node& node, const KafkaDefaults& defaults) {
     using std::chrono::milliseconds;
     KafkaSection kafka;
-    kafka.embedded = node.boolean("embedded", false);
-    kafka.client.bootstrap_servers = node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
-    kafka.client.client_id = node.string("client_id", defaults.client_id);
-    kafka.client.properties = node.string_map("properties");
+    static_cast<KafkaClientSection&>(kafka) = read_kafka_client_section(node, defaults.client_id, defaults.linger);
     kafka.group_id = node.string("group_id", defaults.group_id);
-    kafka.create_topics = node.boolean("create_topics", true);
     kafka.verify_topics = node.boolean("verify_topics", true);
-    kafka.partitions = static_cast<int>(node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor = static_cast<int>(node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.produce_timeout = node.duration("produce_timeout", kafka.produce_timeout, milliseconds(1'000));
-    kafka.linger = node.duration("linger", defaults.linger, milliseconds(0));
     kafka.max_in_flight = static_cast<std::size_t>(
         node.integer("max_in_flight", static_cast<std::int64_t>(defaults.max_in_flight), 1, 1'000'000));
     kafka.commit_interval = node.duration("commit_interval", kafka.commit_interval, milliseconds(10));
     kafka.restore_timeout = node.duration("restore_timeout", kafka.restore_timeout, milliseconds(1'000));
     kafka.session_timeout = node.duration("session_timeout", kafka.session_timeout, milliseconds(6'000));
     kafka.message_max_bytes = node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
-    if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
-        node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
     if (kafka.group_id.empty()) node.fail("group_id", "must not be empty");
     return kafka;
 }

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "relay/service/kafka_section.hpp"
+
 #include "relay/fhir/events.hpp"
 #include "relay/fhir/extract.hpp"
 
@@ -203,12 +205,15 @@ IngressConfig load_config(ConfigReader& reader) {
 
     auto kafka_node = root.child("kafka");
     auto& kafka = config.kafka;
-    kafka.embedded = kafka_node.boolean("embedded", false);
-    kafka.producer.client.bootstrap_servers =
-        kafka_node.string("bootstrap_servers", kafka.embedded ? "" : "127.0.0.1:9092");
-    kafka.producer.client.client_id = kafka_node.string("client_id", "ocean-relay-ingress");
-    kafka.producer.client.properties = kafka_node.string_map("properties");
-    kafka.producer.linger = kafka_node.duration("linger", std::chrono::milliseconds(1));
+    // The keys every process reads the same way; then the ingress's own.
+    const service::KafkaClientSection common =
+        service::read_kafka_client_section(kafka_node, "ocean-relay-ingress", std::chrono::milliseconds(1));
+    kafka.embedded = common.embedded;
+    kafka.producer.client = common.client;
+    kafka.producer.linger = common.linger;
+    kafka.create_topics = common.create_topics;
+    kafka.partitions = common.partitions;
+    kafka.replication_factor = common.replication_factor;
     kafka.producer.compression =
         kafka_node.choice("compression", "lz4", {"none", "gzip", "snappy", "lz4", "zstd"});
     kafka.ack_timeout = kafka_node.duration("ack_timeout", kafka.ack_timeout, std::chrono::milliseconds(100));
@@ -216,10 +221,6 @@ IngressConfig load_config(ConfigReader& reader) {
     kafka.producer.delivery_timeout = kafka.ack_timeout + std::chrono::milliseconds(500);
     kafka.retry_after = std::chrono::duration_cast<std::chrono::seconds>(
         kafka_node.duration("retry_after", std::chrono::seconds(10), std::chrono::seconds(1)));
-    kafka.create_topics = kafka_node.boolean("create_topics", true);
-    kafka.partitions = static_cast<int>(kafka_node.integer("partitions", 12, 1, 10'000));
-    kafka.replication_factor =
-        static_cast<int>(kafka_node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.topic_configs = kafka_node.string_map("topic_configs");
     kafka.readiness_interval =
         kafka_node.duration("readiness_interval", kafka.readiness_interval, std::chrono::milliseconds(100));
@@ -230,9 +231,6 @@ IngressConfig load_config(ConfigReader& reader) {
     const std::string prefix = topics.string("prefix", "");
     kafka.inbound_topic = prefix + topics.string("inbound", "ocean.inbound.v1");
     if (!is_valid_topic_name(kafka.inbound_topic)) topics.fail("inbound", "is not a valid Kafka topic name");
-    if (!kafka.embedded && kafka.producer.client.bootstrap_servers.empty()) {
-        kafka_node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
-    }
 
     auto auth_node = root.child("auth");
     config.token_signing_key = auth_node.secret("token_signing_key");

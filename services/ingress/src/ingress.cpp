@@ -202,7 +202,9 @@ Ingress::Ingress(IngressConfig config)
         log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
                   {{"bootstrap_servers", embedded_->bootstrap_servers()}});
     }
-    producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer);
+    // Delivery reports are served on the I/O threads (librdkafka raises an eventfd): no thread between
+    // the broker's acknowledgement and the request waiting for it.
+    producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer, ioc_.get_executor());
     if (!config_.kafka.embedded) {
         std::vector<kafka::TopicSpec> specs{config_.inbound_topic_spec()};
         if (config_.hub_api) specs.push_back(config_.updates_topic_spec());
@@ -280,31 +282,31 @@ Ingress::Ingress(IngressConfig config)
             },
             std::move(hooks)));
     }
-    admin_server_ = std::make_unique<http::Server>(
-        ioc_,
-        config_.admin,
-        [this](http::Request& request, const http::RequestContext& context) {
-            return handle_admin(request, context);
-        },
-        http::ServerHooks{error_body,
-                          on_reject,
-                          // The admin endpoints take no body: none is read or charged to the budget.
-                          [](const http::Request& request, http::RequestContext& context) -> std::optional<http::Response> {
-                              if (context.content_length.value_or(0) == 0 &&
-                                  request.count(bhttp::field::transfer_encoding) == 0) {
-                                  return std::nullopt;
-                              }
-                              return json_response(bhttp::status::payload_too_large,
-                                                   request.version(),
-                                                   json_error("payload_too_large", "admin endpoints take no body"));
-                          },
-                          body_budget_});
+    service::AdminProbes probes;
+    probes.health = [this] {
+        // Liveness ignores the broker (restarting every pod would not bring Kafka back), except for a
+        // fatal producer error, which only a restart cures.
+        if (producer_->fatal()) return service::ProbeResult{false, service::status_body("kafka_producer_fatal")};
+        return service::ProbeResult{true, service::status_body("ok")};
+    };
+    probes.ready = [this] {
+        const bool is_ready = ready();
+        return service::ProbeResult{is_ready,
+                                    fmt::format(R"({{"status":"{}","kafka":"{}","draining":{}}})",
+                                                is_ready ? "ready" : "not_ready",
+                                                kafka_ready_.load() ? "ok" : "unavailable",
+                                                draining_.load() ? "true" : "false")};
+    };
+    probes.before_scrape = [this] { metrics_->body_memory(body_budget_->used(), body_budget_->capacity()); };
+    admin_server_ = std::make_unique<service::AdminServer>(config_.admin, registry_, std::move(probes));
 }
 
 Ingress::~Ingress() {
     try {
         shutdown();
         wait();
+        // Nothing serves on the I/O threads' io_context any more; it goes before the producer.
+        producer_->stop_serving();
     } catch (const std::exception& e) {
         log::error("ingress teardown failed", {{"error", e.what()}});
     }
@@ -313,7 +315,6 @@ Ingress::~Ingress() {
 void Ingress::start() {
     work_.emplace(ioc_.get_executor());
     for (auto& server : public_servers_) server->start();
-    admin_server_->start();
     const int threads = config_.threads > 0
                             ? config_.threads
                             : static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
@@ -408,8 +409,6 @@ asio::awaitable<void> Ingress::shutdown_sequence() {
     log::info("shutdown complete",
               {{"unfinished_requests", static_cast<long long>(unfinished)},
                {"producer_flushed", flushed ? "true" : "false"}});
-    admin_server_->stop_accepting();
-    admin_server_->drain();
     {
         std::lock_guard lock(mutex_);
         stopped_ = true;
@@ -424,17 +423,12 @@ bool Ingress::wait() {
         if (t.joinable()) t.join();
     }
     if (readiness_thread_.joinable()) readiness_thread_.join();
+    admin_server_->stop();
     return drained_cleanly_.load();
 }
 
 int Ingress::run() {
     start();
-    asio::signal_set signals(ioc_, SIGTERM, SIGINT);
-    signals.async_wait([this](boost::system::error_code ec, int signal) {
-        if (ec) return;
-        log::info("signal received", {{"signal", signal}});
-        shutdown();
-    });
     const bool clean = wait();
     return clean ? 0 : 1;
 }
@@ -943,46 +937,6 @@ http::Response Ingress::handle_hub_token(http::Request& request, const Admitted&
         log::warn("hub token request refused", {{"error", error}});
     }
     return res;
-}
-
-asio::awaitable<http::Response> Ingress::handle_admin(http::Request& request,
-                                                      const http::RequestContext& /*context*/) {
-    std::string_view target = sv(request.target());
-    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    const unsigned version = request.version();
-    if (target != "/metrics" && target != "/healthz" && target != "/readyz") {
-        co_return json_response(
-            bhttp::status::not_found, version, json_error("not_found", "unknown admin path"));
-    }
-    if (request.method() != bhttp::verb::get && request.method() != bhttp::verb::head) {
-        auto res = json_response(
-            bhttp::status::method_not_allowed, version, json_error("method_not_allowed", "use GET"));
-        res.set(bhttp::field::allow, "GET, HEAD");
-        co_return res;
-    }
-    if (target == "/metrics") {
-        metrics_->body_memory(body_budget_->used(), body_budget_->capacity());
-        http::Response res{bhttp::status::ok, version};
-        res.set(bhttp::field::content_type, metrics::kContentType);
-        res.body() = metrics::serialize(*registry_);
-        co_return res;
-    }
-    if (target == "/healthz") {
-        // Liveness ignores the broker (restarting every pod would not bring Kafka back), except for a
-        // fatal producer error, which only a restart cures.
-        if (producer_->fatal()) {
-            co_return json_response(
-                bhttp::status::service_unavailable, version, R"({"status":"kafka_producer_fatal"})");
-        }
-        co_return json_response(bhttp::status::ok, version, R"({"status":"ok"})");
-    }
-    const bool is_ready = ready();
-    std::string body = fmt::format(R"({{"status":"{}","kafka":"{}","draining":{}}})",
-                                   is_ready ? "ready" : "not_ready",
-                                   kafka_ready_.load() ? "ok" : "unavailable",
-                                   draining_.load() ? "true" : "false");
-    co_return json_response(
-        is_ready ? bhttp::status::ok : bhttp::status::service_unavailable, version, std::move(body));
 }
 
 }  // namespace relay::ingress

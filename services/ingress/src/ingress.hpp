@@ -19,6 +19,7 @@
 #include "relay/http/server.hpp"
 #include "relay/kafka/embedded_cluster.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/service/admin.hpp"
 
 namespace relay::ingress {
 
@@ -40,8 +41,10 @@ class Ingress {
     void shutdown();
     /// Blocks until shutdown has completed. True if every in-flight request finished in the grace period.
     bool wait();
-    /// start(), then shut down on SIGTERM or SIGINT, then wait(). Returns the process exit code.
+    /// start(), then wait() for a shutdown(); the process exit code.
     int run();
+    /// shutdown(), for the service runtime's signal handling.
+    void stop() { shutdown(); }
 
     [[nodiscard]] std::uint16_t public_port(std::size_t listener = 0) const;
     [[nodiscard]] std::uint16_t admin_port() const;
@@ -69,8 +72,6 @@ class Ingress {
 
     boost::asio::awaitable<http::Response> handle_public(http::Request& request,
                                                          const http::RequestContext& context);
-    boost::asio::awaitable<http::Response> handle_admin(http::Request& request,
-                                                        const http::RequestContext& context);
     boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Admitted& admitted);
     http::Response handle_token(http::Request& request, const Admitted& admitted);
     /// The hub API (hub_api.hpp): a request whose path is under hub_api.path_prefix.
@@ -97,7 +98,7 @@ class Ingress {
     boost::asio::io_context ioc_;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::vector<std::unique_ptr<http::Server>> public_servers_;
-    std::unique_ptr<http::Server> admin_server_;
+    std::unique_ptr<service::AdminServer> admin_server_;
     std::vector<std::thread> threads_;
 
     std::atomic<bool> draining_{false};

@@ -15,19 +15,24 @@
 
 namespace relay::service {
 
-struct KafkaSection {
+/// What every process that talks to Kafka reads, the ingress included.
+struct KafkaClientSection {
     bool embedded = false;  ///< librdkafka's mock cluster (quick start only: not durable)
     kafka::ClientConfig client;
-    std::string group_id;
     bool create_topics = true;
-    /// false: skip the start-up check of the topics (a cluster without the admin API).
-    bool verify_topics = true;
     int partitions = 12;
     int replication_factor = 3;
-    /// A produce not acknowledged within this ends the process (a restart re-processes: at-least-once).
-    std::chrono::milliseconds produce_timeout{60'000};
     /// linger.ms: how long the producer gathers records into a batch (latency against throughput).
     std::chrono::milliseconds linger{2};
+};
+
+/// A worker's section: the client's keys and those of a consumer group member.
+struct KafkaSection : KafkaClientSection {
+    std::string group_id;
+    /// false: skip the start-up check of the topics (a cluster without the admin API).
+    bool verify_topics = true;
+    /// A produce not acknowledged within this ends the process (a restart re-processes: at-least-once).
+    std::chrono::milliseconds produce_timeout{60'000};
     /// Records read and not yet finished at once; above it the consumer pauses (back-pressure).
     std::size_t max_in_flight = 2'000;
     std::chrono::milliseconds commit_interval{1'000};
@@ -47,7 +52,13 @@ struct KafkaDefaults {
     std::size_t max_in_flight = 2'000;
 };
 
-/// Reads the section; a service reads its own extra keys from the same node afterwards.
+/// Reads the client's keys (embedded, bootstrap_servers, client_id, properties, linger, create_topics,
+/// partitions, replication_factor); a process reads its own extra keys from the same node afterwards.
+KafkaClientSection read_kafka_client_section(ConfigReader::Node& node,
+                                             const std::string& client_id,
+                                             std::chrono::milliseconds linger);
+
+/// Reads a worker's section: the client's keys and the group member's.
 KafkaSection read_kafka_section(ConfigReader::Node& node, const KafkaDefaults& defaults);
 
 /// `prefix` + the key's value (or `fallback`), checked to be a valid topic name.

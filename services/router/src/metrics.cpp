@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "relay/contracts/pushed.hpp"
 #include "relay/metrics/metrics.hpp"
 
 namespace relay::router {
@@ -15,7 +16,7 @@ constexpr std::array<std::string_view, 9> kEvents = {"add-service-request",
                                                      "send-communication",
                                                      "send-communication-from-requester",
                                                      "send-communication-from-provider",
-                                                     "relay-pushed",
+                                                     contracts::kPushedKind,
                                                      "unknown"};
 
 std::string_view bounded_event(std::string_view event) {

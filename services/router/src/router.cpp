@@ -16,6 +16,8 @@
 
 #include "ledger.hpp"
 #include "metrics.hpp"
+#include "relay/contracts/changelog.hpp"
+#include "relay/contracts/headers.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
@@ -36,10 +38,10 @@ namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+namespace header = contracts::header;
+namespace changelog = contracts::changelog;
 
-/// The changelog key of a referral's latest bundle (beside its state, under the plain referral ref).
-constexpr std::string_view kBundleKeySuffix = "#bundle";
+namespace {
 
 std::int64_t epoch_seconds() {
     return std::chrono::duration_cast<std::chrono::seconds>(
@@ -184,7 +186,7 @@ struct Router::Impl : service::WorkerHooks {
         for (auto& [partition, slot] : partitions) {
             for (auto& ref : slot.store.evict_idle(now)) {
                 metrics.evicted_referrals().Increment();
-                for (std::string key : {ref, ref + std::string(kBundleKeySuffix)}) {
+                for (std::string key : {ref, changelog::bundle_key(ref)}) {
                     produce(
                         Outgoing{config.topics.state, std::move(key), std::string(), {}},
                         partition,
@@ -226,8 +228,9 @@ struct Router::Impl : service::WorkerHooks {
                           std::string_view outcome,
                           const std::string& referral_ref,
                           const std::string& traceparent) {
-        std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", referral_ref}};
-        if (!traceparent.empty()) headers.push_back({"traceparent", traceparent});
+        std::vector<kafka::Header> headers{{std::string(header::kOutcome), std::string(outcome)},
+                                           {std::string(header::kReferralRef), referral_ref}};
+        if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
         return Outgoing{config.topics.events, referral_ref, json::serialize(body), std::move(headers)};
     }
 
@@ -239,10 +242,11 @@ struct Router::Impl : service::WorkerHooks {
     /// removes only the `dlq-*` ones), plus why, when and where from. `excerpt` is codes only, no PHI.
     Outgoing dead_letter(const kafka::Message& m, std::string_view reason, std::string excerpt = {}) {
         std::vector<kafka::Header> headers = m.headers();
-        headers.push_back({"dlq-reason", std::string(reason)});
-        headers.push_back({"dlq-at", format_rfc3339_millis(system_now())});
-        headers.push_back({"dlq-source", fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())});
-        if (!excerpt.empty()) headers.push_back({"dlq-excerpt", std::move(excerpt)});
+        headers.push_back({std::string(header::kDlqReason), std::string(reason)});
+        headers.push_back({std::string(header::kDlqAt), format_rfc3339_millis(system_now())});
+        headers.push_back(
+            {std::string(header::kDlqSource), fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())});
+        if (!excerpt.empty()) headers.push_back({std::string(header::kDlqExcerpt), std::move(excerpt)});
         metrics.dead_letter(reason);
         return Outgoing{
             config.topics.inbound_dlq, std::string(m.key()), std::string(m.value()), std::move(headers)};
@@ -278,14 +282,14 @@ struct Router::Impl : service::WorkerHooks {
         if (it == partitions.end()) return;  // the worker only hands over records of owned partitions
         Slot& slot = it->second;
         const std::int64_t now = epoch_seconds();
-        const std::string traceparent = header_or(m, "traceparent");
-        std::string event = header_or(m, "event");
-        std::string referral_ref = header_or(m, "referral-ref", m.key());
-        std::string site = header_or(m, "site");
+        const std::string traceparent = header_or(m, header::kTraceparent);
+        std::string event = header_or(m, header::kEvent);
+        std::string referral_ref = header_or(m, header::kReferralRef, m.key());
+        std::string site = header_or(m, header::kSite);
         std::vector<Outgoing> outgoing;
         std::optional<PendingState> state;
 
-        if (header_or(m, "kind") == kPushedKind) {
+        if (header_or(m, header::kKind) == kPushedKind) {
             std::string why;
             if (auto pushed = decode_pushed(m.value(), &why)) {
                 slot.store.record_pushed(*pushed, now);
@@ -365,7 +369,7 @@ struct Router::Impl : service::WorkerHooks {
         // The ingress writes the authenticated integration's site into the `site` header: that, not the
         // payload's target listing, says whose referral this is, so one site's credentials cannot route
         // a referral to another site's destinations. The payload's site only serves older records.
-        const std::string header_site = header_or(m, "site");
+        const std::string header_site = header_or(m, header::kSite);
         const std::string& payload_site = referral.target.site_number;
         const std::string& site = header_site.empty() ? payload_site : header_site;
         if (!header_site.empty() && header_site != payload_site) {
@@ -406,17 +410,18 @@ struct Router::Impl : service::WorkerHooks {
                 }
                 const std::string delivery_key = hex_encode(Sha256().field(key).field(d->id).finish());
                 std::vector<kafka::Header> headers{
-                    {"destination", d->id},
-                    {"format", transform::to_string(d->format)},
-                    {"content-type", transform::content_type(d->format)},
-                    {"idempotency-key", delivery_key},
-                    {"referral-ref", ref},
-                    {"event", referral.event},
-                    {"site", site},
-                    {"attempt", "0"},
-                    {"source", fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())}};
-                if (verdict == Verdict::kStale) headers.push_back({"stale", "true"});
-                if (!traceparent.empty()) headers.push_back({"traceparent", traceparent});
+                    {std::string(header::kDestination), d->id},
+                    {std::string(header::kFormat), transform::to_string(d->format)},
+                    {std::string(header::kContentType), transform::content_type(d->format)},
+                    {std::string(header::kIdempotencyKey), delivery_key},
+                    {std::string(header::kReferralRef), ref},
+                    {std::string(header::kEvent), referral.event},
+                    {std::string(header::kSite), site},
+                    {std::string(header::kAttempt), "0"},
+                    {std::string(header::kSource),
+                     fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())}};
+                if (verdict == Verdict::kStale) headers.push_back({std::string(header::kStale), "true"});
+                if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
                 outgoing.push_back(Outgoing{
                     config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
                 metrics.delivery(d->id);
@@ -441,7 +446,7 @@ struct Router::Impl : service::WorkerHooks {
             state.emplace();
             state->records.push_back({ref, encode_state(*slot.store.find(ref))});
             if (verdict != Verdict::kStale)
-                state->records.push_back({ref + std::string(kBundleKeySuffix), std::string(m.value())});
+                state->records.push_back({changelog::bundle_key(ref), std::string(m.value())});
         }
         // Every outcome is on relay.events.v1; the log only repeats it at debug level, as a burst of
         // Ocean resends would otherwise be a burst of log lines.
@@ -466,7 +471,7 @@ struct Router::Impl : service::WorkerHooks {
             partition,
             [&](const kafka::Message& record) {
                 const std::string_view key = record.key();
-                if (key.ends_with(kBundleKeySuffix) || key.empty()) return;
+                if (key.ends_with(changelog::kBundleKeySuffix) || key.empty()) return;
                 if (!record.has_value()) {
                     store.erase(key);
                     return;

@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "relay/contracts/pushed.hpp"
 #include "relay/transform/pushed.hpp"
 #include "relay/transform/referral.hpp"
 
@@ -56,10 +57,10 @@ std::vector<std::string> receiver_items(const std::vector<transform::Task>& task
 std::vector<std::string> receiver_items(const transform::Referral& referral);
 
 // The updater's record of what it pushed (relay/transform/pushed.hpp): shared with the updater, which
-// writes it.
+// writes it, with the `kind` header's value that marks it (relay/contracts/pushed.hpp).
+using contracts::kPushedKind;
 using transform::decode_pushed;
 using transform::encode_pushed;
-using transform::kPushedKind;
 using transform::PushedUpdate;
 
 struct SeenKey {

@@ -2,16 +2,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "relay/contracts/changelog.hpp"
 #include "relay/core/config.hpp"
 #include "relay/core/log.hpp"
 #include "relay/kafka/consumer.hpp"
 
 namespace relay::updater {
-
-std::optional<std::string> bundle_key_ref(std::string_view key) {
-    if (!key.ends_with(kBundleKeySuffix) || key.size() == kBundleKeySuffix.size()) return std::nullopt;
-    return std::string(key.substr(0, key.size() - kBundleKeySuffix.size()));
-}
 
 namespace {
 
@@ -110,7 +106,7 @@ void BundleFollower::run() {
             it->second.next = m.offset() + 1;
             record.generation = it->second.generation;
         }
-        auto ref = bundle_key_ref(m.key());
+        auto ref = contracts::changelog::bundle_key_ref(m.key());
         if (!ref) continue;  // the router's dedup state
         record.partition = m.partition();
         record.referral_ref = std::move(*ref);

@@ -2,7 +2,8 @@
 // `<ref>#bundle` record (a referral's latest inbound bundle, or a tombstone when the router forgot the
 // referral) is handed to a sink as it arrives. Its own librdkafka consumer (assigned partitions, no group,
 // nothing committed) polled by its own thread; the sink runs on that thread and must only hand off (post
-// to the pipeline's io_context). Messages never leave this class: the sink gets copies.
+// to the pipeline's io_context). Messages never leave this class: the sink gets copies. The keys are
+// relay/contracts/changelog.hpp's.
 #pragma once
 
 #include <atomic>
@@ -21,12 +22,6 @@
 struct rd_kafka_s;
 
 namespace relay::updater {
-
-/// The changelog key suffix of a referral's latest bundle (the router's kBundleKeySuffix).
-inline constexpr std::string_view kBundleKeySuffix = "#bundle";
-
-/// The referral ref of a `<ref>#bundle` key, or nullopt for other keys (the router's dedup state).
-std::optional<std::string> bundle_key_ref(std::string_view key);
 
 struct BundleRecord {
     std::int32_t partition = 0;

@@ -1,10 +1,10 @@
 // What the updater records before it calls Ocean, so the router recognises Ocean's echo of the update.
 //
-// The record goes to the inbound topic (ocean.inbound.v1) with header `kind: relay-pushed` and key = the
-// referral ref, so it lands in the referral's partition ahead of Ocean's echo. Its value is the router's
-// pushed-update JSON (README, "The router"): {"referral_ref", "tasks": [{status, status_reason}],
-// "appointments": [{id, status, start, end, patient_status}], "communications": [{id}]} — written by
-// relay/transform/pushed.hpp, which the router reads it with.
+// The record goes to the inbound topic (ocean.inbound.v1) with header `kind: relay-pushed` (the name and
+// the value are relay/contracts') and key = the referral ref, so it lands in the referral's partition ahead
+// of Ocean's echo. Its value is the router's pushed-update JSON (README, "The router"): {"referral_ref",
+// "tasks": [{status, status_reason}], "appointments": [{id, status, start, end, patient_status}],
+// "communications": [{id}]} — written by relay/transform/pushed.hpp, which the router reads it with.
 #pragma once
 
 #include <optional>
@@ -12,9 +12,6 @@
 #include <string_view>
 
 namespace relay::updater {
-
-/// The header that marks a pushed-update record; its value is transform::kPushedKind.
-inline constexpr std::string_view kPushedKindHeader = "kind";
 
 /// The pushed-update JSON for a built message: every receiver-side item it carries (Task status and
 /// reason, Appointments, Communications), read with the same parser the router reads Ocean's echo with,

@@ -29,6 +29,9 @@
 #include "bundle_follower.hpp"
 #include "metrics.hpp"
 #include "pushed.hpp"
+#include "relay/contracts/changelog.hpp"
+#include "relay/contracts/headers.hpp"
+#include "relay/contracts/pushed.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
 #include "relay/service/worker.hpp"
@@ -47,10 +50,10 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 using SteadyClock = std::chrono::steady_clock;
+namespace header = contracts::header;
+namespace changelog = contracts::changelog;
 
 namespace {
-
-constexpr const char* kPushedKind = "relay-pushed";
 
 std::int64_t epoch_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -486,12 +489,13 @@ struct UpdaterService::Impl : service::WorkerHooks {
 
             // The relay-pushed record first, acknowledged, so the router knows Ocean's echo as ours.
             set_in_call(*p, p->keys[h.key], true);
-            std::vector<kafka::Header> pushed_headers{{"kind", kPushedKind},
-                                                      {"referral-ref", update.referral_ref},
-                                                      {"update-id", update.update_id},
-                                                      {"site", site}};
-            if (const auto tp = h.held.record->header("traceparent"))
-                pushed_headers.push_back({"traceparent", std::string(*tp)});
+            std::vector<kafka::Header> pushed_headers{
+                {std::string(header::kKind), std::string(contracts::kPushedKind)},
+                {std::string(header::kReferralRef), update.referral_ref},
+                {std::string(header::kUpdateId), update.update_id},
+                {std::string(header::kSite), site}};
+            if (const auto tp = h.held.record->header(header::kTraceparent))
+                pushed_headers.push_back({std::string(header::kTraceparent), std::string(*tp)});
             std::string pushed_topic = config.topics.inbound;
             std::string pushed_key = update.referral_ref;
             const kafka::DeliveryResult pushed_ack =
@@ -513,7 +517,7 @@ struct UpdaterService::Impl : service::WorkerHooks {
             delivery.idempotency_key = update.update_id;
             delivery.referral_ref = update.referral_ref;
             delivery.event = built.message->event;
-            delivery.traceparent = header_or(*h.held.record, "traceparent");
+            delivery.traceparent = header_or(*h.held.record, header::kTraceparent);
             delivery.attempt = attempts + 1;
             if (first_attempt_ms == 0) first_attempt_ms = epoch_ms();
             const outbound::AttemptResult result = co_await target.sender->attempt(std::move(delivery));
@@ -589,9 +593,12 @@ struct UpdaterService::Impl : service::WorkerHooks {
     std::vector<kafka::Header> event_headers(const kafka::Message& m,
                                              std::string_view outcome,
                                              const std::string& ref) {
-        std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", ref}};
-        if (const auto id = m.header("update-id")) headers.push_back({"update-id", std::string(*id)});
-        if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
+        std::vector<kafka::Header> headers{{std::string(header::kOutcome), std::string(outcome)},
+                                           {std::string(header::kReferralRef), ref}};
+        if (const auto id = m.header(header::kUpdateId))
+            headers.push_back({std::string(header::kUpdateId), std::string(*id)});
+        if (const auto tp = m.header(header::kTraceparent))
+            headers.push_back({std::string(header::kTraceparent), std::string(*tp)});
         return headers;
     }
 
@@ -624,7 +631,8 @@ struct UpdaterService::Impl : service::WorkerHooks {
         std::string marker_key = update.update_id;
         std::string marker_value = json::serialize(
             json::object{{"at", format_rfc3339_millis(system_now())}, {"offset", h.held.record->offset()}});
-        std::vector<kafka::Header> marker_headers{{"referral-ref", update.referral_ref}, {"action", action}};
+        std::vector<kafka::Header> marker_headers{{std::string(header::kReferralRef), update.referral_ref},
+                                                  {std::string(header::kAction), action}};
         const kafka::DeliveryResult marked = co_await worker.producer().async_produce_to(std::move(marker_topic),
                                                                                  h.partition,
                                                                                  std::move(marker_key),
@@ -699,8 +707,8 @@ struct UpdaterService::Impl : service::WorkerHooks {
                                               std::string why) {
         std::string ref(m->key());
         DeadLetter d{"invalid-update", 0, std::move(why), {}, {}, 0};
-        std::string update_id = header_or(*m, "update-id");
-        std::string action = header_or(*m, "action");
+        std::string update_id = header_or(*m, header::kUpdateId);
+        std::string action = header_or(*m, header::kAction);
         const bool ok = co_await write_dead_letter(
             m, std::move(ref), std::move(d), std::move(update_id), std::move(action));
         if (!ok) co_return;
@@ -718,13 +726,14 @@ struct UpdaterService::Impl : service::WorkerHooks {
         const std::string& site = d.site;
         const int attempts = d.attempts;
         std::vector<kafka::Header> headers = m->headers();
-        set_header(headers, "dlq-reason", reason);
-        set_header(headers, "dlq-status", std::to_string(status));
-        set_header(headers, "dlq-excerpt", excerpt);
-        set_header(headers, "dlq-at", format_rfc3339_millis(system_now()));
-        set_header(headers, "dlq-attempts", std::to_string(attempts));
-        if (!site.empty()) set_header(headers, "dlq-site", site);
-        if (!d.operation_outcome.empty()) set_header(headers, "dlq-operation-outcome", d.operation_outcome);
+        set_header(headers, header::kDlqReason, reason);
+        set_header(headers, header::kDlqStatus, std::to_string(status));
+        set_header(headers, header::kDlqExcerpt, excerpt);
+        set_header(headers, header::kDlqAt, format_rfc3339_millis(system_now()));
+        set_header(headers, header::kDlqAttempts, std::to_string(attempts));
+        if (!site.empty()) set_header(headers, header::kDlqSite, site);
+        if (!d.operation_outcome.empty())
+            set_header(headers, header::kDlqOperationOutcome, d.operation_outcome);
         std::string dlq_topic = config.topics.dlq;
         std::string dlq_key = ref;
         std::string value(m->value());
@@ -798,7 +807,7 @@ struct UpdaterService::Impl : service::WorkerHooks {
             tp.partition,
             [&](const kafka::Message& record) {
                 next = record.offset() + 1;
-                auto ref = bundle_key_ref(record.key());
+                auto ref = changelog::bundle_key_ref(record.key());
                 if (!ref) return;
                 if (record.has_value())
                     bundles[*ref] = std::string(record.value());
@@ -816,8 +825,8 @@ struct UpdaterService::Impl : service::WorkerHooks {
             [&](const kafka::Message& record) {
                 if (record.key().empty()) return;
                 sent_ids.insert(std::string(record.key()));
-                const auto ref = record.header("referral-ref");
-                const auto action = record.header("action");
+                const auto ref = record.header(header::kReferralRef);
+                const auto action = record.header(header::kAction);
                 if (ref && action && *action != "received") decided.insert(std::string(*ref));
             },
             config.kafka.restore_timeout);

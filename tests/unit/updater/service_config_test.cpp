@@ -5,7 +5,7 @@
 
 #include <cstdlib>
 
-#include "bundle_follower.hpp"
+#include "relay/contracts/changelog.hpp"
 #include "service.hpp"
 #include "test_support.hpp"
 
@@ -113,9 +113,9 @@ ocean:
 }
 
 TEST(UpdaterBundleKey, OnlyBundleKeys) {
-    EXPECT_EQ(bundle_key_ref("ref-1#bundle"), "ref-1");
-    EXPECT_FALSE(bundle_key_ref("ref-1"));
-    EXPECT_FALSE(bundle_key_ref("#bundle"));
+    EXPECT_EQ(contracts::changelog::bundle_key_ref("ref-1#bundle"), "ref-1");
+    EXPECT_FALSE(contracts::changelog::bundle_key_ref("ref-1"));
+    EXPECT_FALSE(contracts::changelog::bundle_key_ref("#bundle"));
 }
 
 TEST(UpdaterSite, UpdateThenBundleThenDefault) {

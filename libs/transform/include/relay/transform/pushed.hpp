@@ -1,9 +1,10 @@
 // The echo contract between the updater and the router (ocean-api.md §8 "Echo / loops").
 //
 // What the updater pushed to Ocean for a referral is published on the inbound topic (header
-// `kind: relay-pushed`, key = referral ref) *before* it calls Ocean, so the record precedes Ocean's echo in
-// the partition; the router then recognises the echo. JSON: {"referral_ref":"...","tasks":[{"status",
-// "status_reason"}],"appointments":[{"id","status","start","end","patient_status"}],"communications":[{"id"}]}.
+// `kind: relay-pushed`, relay/contracts/pushed.hpp; key = referral ref) *before* it calls Ocean, so the
+// record precedes Ocean's echo in the partition; the router then recognises the echo.
+// JSON: {"referral_ref":"...","tasks":[{"status","status_reason"}],
+// "appointments":[{"id","status","start","end","patient_status"}],"communications":[{"id"}]}.
 // One writer and one reader of the format, here.
 #pragma once
 
@@ -22,9 +23,6 @@ struct PushedUpdate {
     std::vector<Appointment> appointments;
     std::vector<Communication> communications;
 };
-
-/// The `kind` header value of a pushed-update record.
-inline constexpr std::string_view kPushedKind = "relay-pushed";
 
 std::string encode_pushed(const PushedUpdate& pushed);
 /// nullopt if the JSON is not a pushed update (`why` says why, without values).

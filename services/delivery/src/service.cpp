@@ -24,6 +24,7 @@
 #include "dispatcher.hpp"
 #include "metrics.hpp"
 #include "parking.hpp"
+#include "relay/contracts/headers.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
@@ -44,13 +45,9 @@ namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
 namespace json = boost::json;
 using SteadyClock = std::chrono::steady_clock;
+namespace header = contracts::header;
 
 namespace {
-
-// Headers a record gathers on its way through tiers and the DLQ (beside the router's own).
-constexpr const char* kParkTokenHeader = "park-token";
-constexpr const char* kAttemptHeader = "attempt";
-constexpr const char* kFirstAttemptHeader = "first-attempt-at";
 
 std::int64_t epoch_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -283,14 +280,16 @@ struct DeliveryService::Impl : service::WorkerHooks {
         const kafka::Message& m = *h.record;
         body["outcome"] = outcome;
         body["destination"] = destination_of(h.key);
-        body["referral_ref"] = header_or(m, "referral-ref");
-        body["event"] = header_or(m, "event");
-        body["idempotency_key"] = header_or(m, "idempotency-key");
+        body["referral_ref"] = header_or(m, header::kReferralRef);
+        body["event"] = header_or(m, header::kEvent);
+        body["idempotency_key"] = header_or(m, header::kIdempotencyKey);
         body["at"] = format_rfc3339_millis(system_now());
         body["delivery"] = worker.instance();
-        std::string ref = header_or(m, "referral-ref");
-        std::vector<kafka::Header> headers{{"outcome", std::string(outcome)}, {"referral-ref", ref}};
-        if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
+        std::string ref = header_or(m, header::kReferralRef);
+        std::vector<kafka::Header> headers{{std::string(header::kOutcome), std::string(outcome)},
+                                           {std::string(header::kReferralRef), ref}};
+        if (const auto tp = m.header(header::kTraceparent))
+            headers.push_back({std::string(header::kTraceparent), std::string(*tp)});
         return Outgoing{config.topics.events,
                         kafka::Producer::kAnyPartition,
                         std::move(ref),
@@ -304,19 +303,21 @@ struct DeliveryService::Impl : service::WorkerHooks {
     /// status from the receiver.
     Outgoing received_update(const Head& h, const std::string& destination) {
         const kafka::Message& m = *h.record;
-        std::string ref = header_or(m, "referral-ref");
+        std::string ref = header_or(m, header::kReferralRef);
         // The hub's own update format, written by its own serializer (what the updater parses).
         hub::Update update;
         update.update_id = "received-" + hex_encode(sha256(destination + "|" + ref)).substr(0, 32);
         update.referral_ref = ref;
         update.action = hub::Action::kReceived;
-        update.site = header_or(m, "site");
-        std::vector<kafka::Header> headers{{"content-type", "application/json"},
-                                           {"hub-system", "delivery:" + destination},
-                                           {"update-id", update.update_id},
-                                           {"action", "received"},
-                                           {"received-at", format_rfc3339_millis(system_now())}};
-        if (const auto tp = m.header("traceparent")) headers.push_back({"traceparent", std::string(*tp)});
+        update.site = header_or(m, header::kSite);
+        std::vector<kafka::Header> headers{
+            {std::string(header::kContentType), "application/json"},
+            {std::string(header::kHubSystem), "delivery:" + destination},
+            {std::string(header::kUpdateId), update.update_id},
+            {std::string(header::kAction), "received"},
+            {std::string(header::kReceivedAt), format_rfc3339_millis(system_now())}};
+        if (const auto tp = m.header(header::kTraceparent))
+            headers.push_back({std::string(header::kTraceparent), std::string(*tp)});
         return Outgoing{config.topics.updates,
                         kafka::Producer::kAnyPartition,
                         std::move(ref),
@@ -372,7 +373,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
         while (!ks.busy && !ks.inbox.empty()) {
             std::shared_ptr<kafka::Message> m = std::move(ks.inbox.front());
             ks.inbox.pop_front();
-            if (const auto returned = m->header(kParkTokenHeader)) {
+            if (const auto returned = m->header(header::kParkToken)) {
                 // A retry handed back by a delay tier: it goes only if it is still the key's head.
                 if (ks.parked && ks.parked->location == HeadLocation::kTier && !ks.head_returned &&
                     ks.parked->head_token == *returned) {
@@ -437,14 +438,14 @@ struct DeliveryService::Impl : service::WorkerHooks {
 
     asio::awaitable<void> send(Head h) {
         const kafka::Message& m = *h.record;
-        const std::string destination = header_or(m, "destination", destination_of(h.key));
-        const int made = static_cast<int>(header_int(m, kAttemptHeader, 0));
-        const std::int64_t first_ms = header_int(m, kFirstAttemptHeader, epoch_ms());
+        const std::string destination = header_or(m, header::kDestination, destination_of(h.key));
+        const int made = static_cast<int>(header_int(m, header::kAttempt, 0));
+        const std::int64_t first_ms = header_int(m, header::kFirstAttemptAt, epoch_ms());
         const auto dit = destinations.find(destination);
         if (dit == destinations.end()) {
             metrics.unknown_destination().Increment();
             log::error("delivery record for a destination not in the configuration: dead-lettered",
-                       {{"destination", destination}, {"referral_ref", header_or(m, "referral-ref")}});
+                       {{"destination", destination}, {"referral_ref", header_or(m, header::kReferralRef)}});
             dead_letter(std::move(h), "unknown destination", 0, "", made, first_ms);
             co_return;
         }
@@ -463,11 +464,11 @@ struct DeliveryService::Impl : service::WorkerHooks {
         } else {
             OutboundDelivery delivery;
             delivery.body = std::string(m.value());
-            delivery.content_type = header_or(m, "content-type", "application/octet-stream");
-            delivery.idempotency_key = header_or(m, "idempotency-key");
-            delivery.referral_ref = header_or(m, "referral-ref");
-            delivery.event = header_or(m, "event");
-            delivery.traceparent = header_or(m, "traceparent");
+            delivery.content_type = header_or(m, header::kContentType, "application/octet-stream");
+            delivery.idempotency_key = header_or(m, header::kIdempotencyKey);
+            delivery.referral_ref = header_or(m, header::kReferralRef);
+            delivery.event = header_or(m, header::kEvent);
+            delivery.traceparent = header_or(m, header::kTraceparent);
             delivery.attempt = made + 1;
             ++dest.started;
             const Duration age{std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_ms))};
@@ -493,7 +494,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
                     {"since_first_attempt_ms", std::max<std::int64_t>(0, epoch_ms() - first_ms)}};
                 std::vector<Outgoing> writes;
                 writes.push_back(event("delivered", h, std::move(body)));
-                if (dest.ocean_received_task && header_or(m, "event") == "add-service-request")
+                if (dest.ocean_received_task && header_or(m, header::kEvent) == "add-service-request")
                     writes.push_back(received_update(h, destination));
                 settle(std::move(h), std::move(writes));
                 break;
@@ -522,12 +523,12 @@ struct DeliveryService::Impl : service::WorkerHooks {
         const std::int64_t delay_ms = std::chrono::duration_cast<std::chrono::milliseconds>(delay).count();
         const std::int64_t due = epoch_ms() + delay_ms;
         std::vector<kafka::Header> headers = h.record->headers();
-        set_header(headers, kAttemptHeader, std::to_string(made));
-        set_header(headers, kParkTokenHeader, h.token);
-        set_header(headers, kDueHeader, std::to_string(due));
-        set_header(headers, kFirstAttemptHeader, std::to_string(first_ms));
-        set_header(headers, "last-status", std::to_string(result.attempt ? result.attempt->status : 0));
-        set_header(headers, "last-reason", result.reason);
+        set_header(headers, header::kAttempt, std::to_string(made));
+        set_header(headers, header::kParkToken, h.token);
+        set_header(headers, header::kDue, std::to_string(due));
+        set_header(headers, header::kFirstAttemptAt, std::to_string(first_ms));
+        set_header(headers, header::kLastStatus, std::to_string(result.attempt ? result.attempt->status : 0));
+        set_header(headers, header::kLastReason, result.reason);
         std::vector<Outgoing> writes;
         writes.push_back(Outgoing{tier_topics[tier],
                                   kafka::Producer::kAnyPartition,
@@ -546,7 +547,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
                                {"tier", tier_label(tiers.tiers()[tier])}}));
         log::info("delivery will be retried",
                   {{"destination", destination_of(h.key)},
-                   {"referral_ref", header_or(*h.record, "referral-ref")},
+                   {"referral_ref", header_or(*h.record, header::kReferralRef)},
                    {"attempt", made},
                    {"status", result.attempt ? result.attempt->status : 0},
                    {"reason", result.reason},
@@ -585,17 +586,17 @@ struct DeliveryService::Impl : service::WorkerHooks {
                      int made,
                      std::int64_t first_ms) {
         std::vector<kafka::Header> headers = h.record->headers();
-        set_header(headers, kAttemptHeader, std::to_string(made));
-        set_header(headers, kFirstAttemptHeader, std::to_string(first_ms));
-        drop_header(headers, kParkTokenHeader);
-        drop_header(headers, kDueHeader);
-        set_header(headers, "dlq-reason", reason);
-        set_header(headers, "dlq-status", std::to_string(status));
-        set_header(headers, "dlq-excerpt", excerpt);
-        set_header(headers, "dlq-at", format_rfc3339_millis(system_now()));
+        set_header(headers, header::kAttempt, std::to_string(made));
+        set_header(headers, header::kFirstAttemptAt, std::to_string(first_ms));
+        drop_header(headers, header::kParkToken);
+        drop_header(headers, header::kDue);
+        set_header(headers, header::kDlqReason, reason);
+        set_header(headers, header::kDlqStatus, std::to_string(status));
+        set_header(headers, header::kDlqExcerpt, excerpt);
+        set_header(headers, header::kDlqAt, format_rfc3339_millis(system_now()));
         log::warn("delivery dead-lettered",
                   {{"destination", destination_of(h.key)},
-                   {"referral_ref", header_or(*h.record, "referral-ref")},
+                   {"referral_ref", header_or(*h.record, header::kReferralRef)},
                    {"reason", reason},
                    {"status", status},
                    {"attempts", made}});

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "metrics.hpp"
+#include "relay/contracts/headers.hpp"
 #include "relay/core/log.hpp"
 
 namespace relay::delivery {
@@ -17,7 +18,7 @@ std::int64_t epoch_ms() {
 }
 
 std::int64_t due_of(const kafka::Message& record) {
-    const auto text = record.header(kDueHeader);
+    const auto text = record.header(contracts::header::kDue);
     std::int64_t due = 0;
     if (!text || std::from_chars(text->data(), text->data() + text->size(), due).ec != std::errc{}) return 0;
     return due;  // no or unreadable due time: forward at once rather than hold forever

@@ -38,9 +38,6 @@ struct TierForwarderConfig {
     std::uint64_t max_fetch_bytes = 32ULL << 20;
 };
 
-/// The header holding a record's due time, in epoch milliseconds.
-inline constexpr const char* kDueHeader = "due";
-
 class TierForwarder : public kafka::RebalanceListener {
    public:
     /// `on_fatal` is called (from the forwarder's thread) when a forward could not be acknowledged:

@@ -61,6 +61,8 @@ struct KafkaSettings {
     std::chrono::milliseconds ack_timeout{5'000};
     std::chrono::seconds retry_after{10};
     bool create_topics = true;
+    /// false: no start-up check of the topics (the all-in-one's embedded broker, whose topics it made).
+    bool verify_topics = true;
     int partitions = 12;
     int replication_factor = 3;
     std::vector<std::pair<std::string, std::string>> topic_configs;

@@ -205,7 +205,7 @@ Ingress::Ingress(IngressConfig config)
     // Delivery reports are served on the I/O threads (librdkafka raises an eventfd): no thread between
     // the broker's acknowledgement and the request waiting for it.
     producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer, ioc_.get_executor());
-    if (!config_.kafka.embedded) {
+    if (!config_.kafka.embedded && config_.kafka.verify_topics) {
         std::vector<kafka::TopicSpec> specs{config_.inbound_topic_spec()};
         if (config_.hub_api) specs.push_back(config_.updates_topic_spec());
         kafka::ensure_topics(

@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "relay/contracts/headers.hpp"
 #include "relay/core/config.hpp"
 #include "relay/core/time.hpp"
 #include "relay/kafka/admin.hpp"
@@ -379,7 +380,8 @@ int replay_dlq(const ReplayOptions& options, std::ostream& out, std::ostream& er
         std::map<std::string, std::size_t> by_destination;
         // Inbound records (the router's DLQ) have no destination yet: counted by event code instead.
         for (const auto& r : selected)
-            ++by_destination[printable(r.is_inbound() ? "event " + r.header("event") : r.destination())];
+            ++by_destination[printable(r.is_inbound() ? "event " + r.header(contracts::header::kEvent)
+                                                      : r.destination())];
         std::string destinations;
         for (const auto& [destination, count] : by_destination)
             destinations += fmt::format("{}{} {}", destinations.empty() ? "" : ", ", count, destination);

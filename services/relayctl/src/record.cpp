@@ -7,9 +7,12 @@
 #include <cctype>
 #include <charconv>
 
+#include "relay/contracts/headers.hpp"
 #include "relay/core/config.hpp"
 
 namespace relay::relayctl {
+
+namespace header = contracts::header;
 
 namespace {
 
@@ -40,9 +43,15 @@ std::string lower(std::string_view text) {
 bool is_dropped_on_replay(std::string_view name) {
     // The DLQ step's own headers, and the delivery service's state of the failed run: a replay starts
     // a fresh run, so its attempt count, parking and age limits must not carry over.
-    static constexpr std::string_view kDropped[] = {
-        "park-token", "due", "first-attempt-at", "attempt", "last-status", "last-reason", "replayed-from", "replayed-at"};
-    if (name.starts_with("dlq-")) return true;
+    static constexpr std::string_view kDropped[] = {header::kParkToken,
+                                                    header::kDue,
+                                                    header::kFirstAttemptAt,
+                                                    header::kAttempt,
+                                                    header::kLastStatus,
+                                                    header::kLastReason,
+                                                    header::kReplayedFrom,
+                                                    header::kReplayedAt};
+    if (name.starts_with(header::kDlqPrefix)) return true;
     return std::find(std::begin(kDropped), std::end(kDropped), name) != std::end(kDropped);
 }
 
@@ -76,23 +85,23 @@ bool DlqRecord::has_header(std::string_view name) const {
 }
 
 std::string DlqRecord::destination() const {
-    if (has_header("destination")) return header("destination");
+    if (has_header(header::kDestination)) return header(header::kDestination);
     const auto bar = key.find('|');
     return bar == std::string::npos ? std::string() : key.substr(0, bar);
 }
 
 std::string DlqRecord::referral_ref() const {
-    if (has_header("referral-ref")) return header("referral-ref");
+    if (has_header(header::kReferralRef)) return header(header::kReferralRef);
     const auto bar = key.find('|');
     return bar == std::string::npos ? key : key.substr(bar + 1);
 }
 
 bool DlqRecord::is_inbound() const {
-    return has_header("kind") && !has_header("destination");
+    return has_header(header::kKind) && !has_header(header::kDestination);
 }
 
 std::optional<SystemTime> DlqRecord::dead_lettered_at() const {
-    if (const std::string at = header("dlq-at"); !at.empty()) {
+    if (const std::string at = header(header::kDlqAt); !at.empty()) {
         if (auto parsed = parse_rfc3339(at)) return parsed;
     }
     if (timestamp_ms < 0) return std::nullopt;
@@ -180,11 +189,12 @@ bool Filter::matches(const DlqRecord& record) const {
     };
     if (!one_of(destinations, record.destination())) return false;
     if (!one_of(referrals, record.referral_ref())) return false;
-    if (!one_of(events, record.header("event"))) return false;
-    if (!one_of(sites, record.header("site"))) return false;
+    if (!one_of(events, record.header(header::kEvent))) return false;
+    if (!one_of(sites, record.header(header::kSite))) return false;
     if (!records.empty() && std::find(records.begin(), records.end(), record.ref()) == records.end())
         return false;
-    if (reason && lower(record.header("dlq-reason")).find(lower(*reason)) == std::string::npos) return false;
+    if (reason && lower(record.header(header::kDlqReason)).find(lower(*reason)) == std::string::npos)
+        return false;
     if (since || until) {
         const auto at = record.dead_lettered_at();
         if (!at) return false;
@@ -211,9 +221,10 @@ std::vector<kafka::Header> replay_headers(const DlqRecord& record,
     out.reserve(record.headers.size() + 3);
     for (const auto& h : record.headers)
         if (!is_dropped_on_replay(h.name)) out.push_back(h);
-    if (!record.is_inbound()) out.push_back({"attempt", "0"});
-    out.push_back({"replayed-from", fmt::format("{}/{}/{}", dlq_topic, record.partition, record.offset)});
-    out.push_back({"replayed-at", std::string(replayed_at)});
+    if (!record.is_inbound()) out.push_back({std::string(header::kAttempt), "0"});
+    out.push_back({std::string(header::kReplayedFrom),
+                   fmt::format("{}/{}/{}", dlq_topic, record.partition, record.offset)});
+    out.push_back({std::string(header::kReplayedAt), std::string(replayed_at)});
     return out;
 }
 
@@ -223,8 +234,8 @@ std::string replayed_event(const DlqRecord& record, std::string_view dlq_topic, 
         {"outcome", "replayed"},
         {"referral_ref", record.referral_ref()},
         {"destination", record.destination()},
-        {"event", record.header("event")},
-        {"idempotency_key", record.header("idempotency-key")},
+        {"event", record.header(header::kEvent)},
+        {"idempotency_key", record.header(header::kIdempotencyKey)},
         {"dlq",
          json::object{{"topic", dlq_topic}, {"partition", record.partition}, {"offset", record.offset}}},
         {"at", at},
@@ -233,10 +244,11 @@ std::string replayed_event(const DlqRecord& record, std::string_view dlq_topic, 
 }
 
 std::vector<kafka::Header> replayed_event_headers(const DlqRecord& record) {
-    std::vector<kafka::Header> out{{"outcome", "replayed"}, {"referral-ref", record.referral_ref()}};
+    std::vector<kafka::Header> out{{std::string(header::kOutcome), "replayed"},
+                                   {std::string(header::kReferralRef), record.referral_ref()}};
     // The replay continues the original trace, as the router's events do.
-    if (const std::string traceparent = record.header("traceparent"); !traceparent.empty())
-        out.push_back({"traceparent", traceparent});
+    if (const std::string traceparent = record.header(header::kTraceparent); !traceparent.empty())
+        out.push_back({std::string(header::kTraceparent), traceparent});
     return out;
 }
 

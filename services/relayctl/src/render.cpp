@@ -7,7 +7,11 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "relay/contracts/headers.hpp"
+
 namespace relay::relayctl {
+
+namespace header = contracts::header;
 
 namespace {
 
@@ -41,7 +45,7 @@ boost::json::value number_or_text(const DlqRecord& record, std::string_view name
 }
 
 std::string dlq_at_text(const DlqRecord& record) {
-    if (const std::string at = record.header("dlq-at"); !at.empty()) return at;
+    if (const std::string at = record.header(header::kDlqAt); !at.empty()) return at;
     const auto at = record.dead_lettered_at();
     return at ? format_rfc3339_millis(*at) : std::string("-");
 }
@@ -86,10 +90,10 @@ void write_table(std::ostream& out, const std::vector<DlqRecord>& records) {
                         or_dash(dlq_at_text(r)),
                         or_dash(r.destination()),
                         or_dash(r.referral_ref()),
-                        or_dash(r.header("event")),
-                        or_dash(r.header("attempt")),
-                        or_dash(r.header("dlq-status")),
-                        or_dash(r.header("dlq-reason"))});
+                        or_dash(r.header(header::kEvent)),
+                        or_dash(r.header(header::kAttempt)),
+                        or_dash(r.header(header::kDlqStatus)),
+                        or_dash(r.header(header::kDlqReason))});
     }
     std::array<std::size_t, kColumns> width{};
     for (const Row& row : rows)
@@ -114,13 +118,13 @@ void write_json_lines(std::ostream& out, const std::string& topic, const std::ve
                          {"dlq_at", dlq_at_text(r)},
                          {"destination", r.destination()},
                          {"referral_ref", r.referral_ref()},
-                         {"event", r.header("event")},
-                         {"site", r.header("site")},
-                         {"attempts", number_or_text(r, "attempt")},
-                         {"status", number_or_text(r, "dlq-status")},
-                         {"reason", r.header("dlq-reason")},
-                         {"excerpt", r.header("dlq-excerpt")},
-                         {"idempotency_key", r.header("idempotency-key")},
+                         {"event", r.header(header::kEvent)},
+                         {"site", r.header(header::kSite)},
+                         {"attempts", number_or_text(r, header::kAttempt)},
+                         {"status", number_or_text(r, header::kDlqStatus)},
+                         {"reason", r.header(header::kDlqReason)},
+                         {"excerpt", r.header(header::kDlqExcerpt)},
+                         {"idempotency_key", r.header(header::kIdempotencyKey)},
                          {"value_bytes", r.value_size}};
         out << json::serialize(row) << '\n';
     }
@@ -144,7 +148,7 @@ void write_inspection(std::ostream& out, const std::string& topic, const DlqReco
         out << "  " << name << ':' << std::string(name_width - name.size() + 1, ' ');
         // Ocean's OperationOutcome (updates DLQ) may repeat the referral's data in its diagnostics: it is
         // shown with the body, on request.
-        if (h.name == "dlq-operation-outcome" && !show_body)
+        if (h.name == header::kDlqOperationOutcome && !show_body)
             out << "(" << h.value.size() << " bytes, not shown: it may contain PHI; --show-body prints it)";
         else
             out << printable(h.value);

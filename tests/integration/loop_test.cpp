@@ -1,4 +1,5 @@
-// The whole loop on the real broker, unattended, every service as its own process (issue 6):
+// The whole loop on the real broker, unattended, every service as its own process and then every role
+// in the one ocean-relay process (the same checks for both):
 //   ocean-sim (Ocean) ─webhooks─▶ ingress ─▶ router ─▶ delivery ─▶ pos-sim (the hub's system)
 //   pos-sim decides (accept / decline / book / message) ─hub API─▶ ingress ─▶ relay.updates.v1
 //   ─▶ updater ─$process-messages─▶ ocean-sim, which applies each update with Ocean's folder rules and
@@ -188,17 +189,37 @@ std::string expected_folder(const json::object& decision) {
     return "New";  // a message leaves the folder as it was
 }
 
-TEST(WholeLoop, ReferralsAreDeliveredDecidedAndReflectedInOceanWithEchoesSuppressed) {
-    const ScratchDir dir("loop");
-    const Loop l;
-    ChildProcess ingress(dir, "ingress", RELAY_INGRESS_BINARY, ingress_yaml(l));
-    ASSERT_TRUE(wait_ready(ingress, l.ingress_admin));
-    ChildProcess router(dir, "router", RELAY_ROUTER_BINARY, router_yaml(l));
-    ASSERT_TRUE(wait_ready(router, l.router_admin));
-    ChildProcess delivery(dir, "delivery", RELAY_DELIVERY_BINARY, delivery_yaml(l));
-    ASSERT_TRUE(wait_ready(delivery, l.delivery_admin));
-    ChildProcess updater(dir, "updater", RELAY_UPDATER_BINARY, updater_yaml(l));
-    ASSERT_TRUE(wait_ready(updater, l.updater_admin));
+/// `yaml` indented under `key:` (a role's section of the all-in-one file).
+std::string section(const std::string& key, const std::string& yaml) {
+    std::string out = key + ":\n";
+    std::size_t start = 0;
+    while (start < yaml.size()) {
+        const std::size_t end = yaml.find('\n', start);
+        const std::string line = yaml.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (!line.empty()) out += "  " + line + "\n";
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return out;
+}
+
+/// Every role's file as a section of one; the bootstrap servers come from the shared kafka section.
+std::string all_in_one_yaml(const Loop& l) {
+    auto without_bootstrap = [&](std::string yaml) {
+        const std::string key = fmt::format("bootstrap_servers: \"{}\", ", l.bootstrap);
+        const auto at = yaml.find(key);
+        if (at != std::string::npos) yaml.erase(at, key.size());
+        return yaml;
+    };
+    return fmt::format("log_level: warn\nkafka: {{bootstrap_servers: \"{}\"}}\n", l.bootstrap) +
+           section("ingress", without_bootstrap(ingress_yaml(l))) + section("router", without_bootstrap(router_yaml(l))) +
+           section("delivery", without_bootstrap(delivery_yaml(l))) +
+           section("updater", without_bootstrap(updater_yaml(l)));
+}
+
+/// With the relay running (as separate services or all in one): pos-sim and ocean-sim play the hub
+/// system and Ocean, and every referral must end decided in Ocean, once, with every echo suppressed.
+void expect_whole_loop(const ScratchDir& dir, const Loop& l) {
     ChildProcess pos_sim(dir, "pos-sim", RELAY_POS_SIM_BINARY, pos_sim_yaml(l));
     ASSERT_TRUE(
         wait_until([&] { return pos_sim.exited() || admin_get(l.pos_admin, "/healthz").first == 200; }, 30s));
@@ -320,10 +341,34 @@ TEST(WholeLoop, ReferralsAreDeliveredDecidedAndReflectedInOceanWithEchoesSuppres
 
     EXPECT_EQ(ocean.terminate(), 0);
     EXPECT_EQ(pos_sim.terminate(), 0);
+}
+
+TEST(WholeLoop, ReferralsAreDeliveredDecidedAndReflectedInOceanWithEchoesSuppressed) {
+    const ScratchDir dir("loop");
+    const Loop l;
+    ChildProcess ingress(dir, "ingress", RELAY_INGRESS_BINARY, ingress_yaml(l));
+    ASSERT_TRUE(wait_ready(ingress, l.ingress_admin));
+    ChildProcess router(dir, "router", RELAY_ROUTER_BINARY, router_yaml(l));
+    ASSERT_TRUE(wait_ready(router, l.router_admin));
+    ChildProcess delivery(dir, "delivery", RELAY_DELIVERY_BINARY, delivery_yaml(l));
+    ASSERT_TRUE(wait_ready(delivery, l.delivery_admin));
+    ChildProcess updater(dir, "updater", RELAY_UPDATER_BINARY, updater_yaml(l));
+    ASSERT_TRUE(wait_ready(updater, l.updater_admin));
+    expect_whole_loop(dir, l);
     EXPECT_EQ(updater.terminate(), 0);
     EXPECT_EQ(delivery.terminate(), 0);
     EXPECT_EQ(router.terminate(), 0);
     EXPECT_EQ(ingress.terminate(), 0);
+}
+
+TEST(WholeLoop, TheSameInOneProcessWithEveryRole) {
+    const ScratchDir dir("loop-all-in-one");
+    const Loop l;
+    ChildProcess relay(dir, "ocean-relay", RELAY_ALL_IN_ONE_BINARY, all_in_one_yaml(l));
+    for (const int admin : {l.updater_admin, l.delivery_admin, l.router_admin, l.ingress_admin})
+        ASSERT_TRUE(wait_ready(relay, admin)) << "the role with admin port " << admin << " is not ready";
+    expect_whole_loop(dir, l);
+    EXPECT_EQ(relay.terminate(), 0) << "every role stops cleanly";
 }
 
 }  // namespace

@@ -14,10 +14,11 @@ int main(int argc, char** argv) {
         {"delivery",
          "ocean-relay delivery: delivery records from Kafka → hub systems, with retries and dead letters",
          [](const std::string& path) {
-             auto config = delivery::load_service_config_file(path);
+             auto config = delivery_service::load_service_config_file(path);
              auto summary = fmt::format("{} destination(s), {} retry tier(s)",
                                         config.delivery.destinations.size(),
                                         config.delivery.retry_tiers.size());
-             return service::load_service<delivery::DeliveryService>(std::move(config), std::move(summary));
+             return service::load_service<delivery_service::DeliveryService>(std::move(config),
+                                                                             std::move(summary));
          }});
 }

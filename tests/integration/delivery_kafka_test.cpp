@@ -27,9 +27,9 @@ class RunningDelivery {
     explicit RunningDelivery(const std::string& yaml) {
         auto reader = ConfigReader::from_string(
             yaml, "RELAY", [](const std::string&) { return std::optional<std::string>(); });
-        auto config = delivery::load_service_config(reader);
+        auto config = delivery_service::load_service_config(reader);
         log::set_level(config.log_level);
-        service_ = std::make_unique<delivery::DeliveryService>(std::move(config));
+        service_ = std::make_unique<delivery_service::DeliveryService>(std::move(config));
         thread_ = std::thread([this] { exit_code_ = service_->run(); });
     }
     ~RunningDelivery() { stop(); }
@@ -40,10 +40,10 @@ class RunningDelivery {
         }
         return exit_code_;
     }
-    delivery::DeliveryService& service() { return *service_; }
+    delivery_service::DeliveryService& service() { return *service_; }
 
    private:
-    std::unique_ptr<delivery::DeliveryService> service_;
+    std::unique_ptr<delivery_service::DeliveryService> service_;
     std::thread thread_;
     int exit_code_ = -1;
 };

@@ -183,11 +183,12 @@ TEST(DeliveryProcess, SigkillMidLoadThenRestartLosesNothingKeepsOrderAndResendsO
     std::sort(changelog.begin(), changelog.end(), [](const ConsumedRecord& a, const ConsumedRecord& b) {
         return std::tie(a.partition, a.offset) < std::tie(b.partition, b.offset);
     });
-    std::map<std::int32_t, delivery::ParkingRestore> restores;
+    std::map<std::int32_t, delivery_service::ParkingRestore> restores;
     for (const auto& r : changelog)
         restores[r.partition].add(
             r.key, r.value.empty() ? std::nullopt : std::optional<std::string_view>(r.value), r.offset);
-    std::map<std::string, delivery::ParkedKey> parked_at_kill;  // "<destination>|<referral>" → its state
+    // "<destination>|<referral>" → its state
+    std::map<std::string, delivery_service::ParkedKey> parked_at_kill;
     for (auto& [partition, restore] : restores) parked_at_kill.merge(restore.finish());
 
     const auto deliveries = whole_topic(topics.deliveries);
@@ -200,7 +201,8 @@ TEST(DeliveryProcess, SigkillMidLoadThenRestartLosesNothingKeepsOrderAndResendsO
     for (const auto& d : deliveries) {
         const std::string key = d.header("idempotency-key");
         const std::string returned = d.header("park-token");
-        const std::string token = returned.empty() ? delivery::make_token(d.partition, d.offset) : returned;
+        const std::string token =
+            returned.empty() ? delivery_service::make_token(d.partition, d.offset) : returned;
         key_of_token[token] = key;
         if (returned.empty()) main_token_of[key] = token;
         const auto c = committed.find(d.partition);
@@ -217,7 +219,7 @@ TEST(DeliveryProcess, SigkillMidLoadThenRestartLosesNothingKeepsOrderAndResendsO
             continue;
         }
         const auto head = parked_at_kill.find(d.key);
-        if (head != parked_at_kill.end() && head->second.location == delivery::HeadLocation::kTier &&
+        if (head != parked_at_kill.end() && head->second.location == delivery_service::HeadLocation::kTier &&
             head->second.head_token == returned)
             resendable.insert(key);
     }
@@ -225,7 +227,7 @@ TEST(DeliveryProcess, SigkillMidLoadThenRestartLosesNothingKeepsOrderAndResendsO
     std::set<std::string> parked_tokens;  // records parked in the changelog at the kill (waiting or released)
     for (const auto& [k, parked] : parked_at_kill) {
         for (const auto& w : parked.waiting) parked_tokens.insert(w.token);
-        if (parked.location != delivery::HeadLocation::kParked) continue;
+        if (parked.location != delivery_service::HeadLocation::kParked) continue;
         ++released_heads;
         parked_tokens.insert(parked.head_token);
         if (key_of_token.contains(parked.head_token)) resendable.insert(key_of_token.at(parked.head_token));
@@ -276,7 +278,7 @@ TEST(DeliveryProcess, SigkillMidLoadThenRestartLosesNothingKeepsOrderAndResendsO
                 text += fmt::format(
                     "; its key at the kill: head {} ({}), {} waiting",
                     it->second.head_token,
-                    it->second.location == delivery::HeadLocation::kTier ? "in a tier" : "released",
+                    it->second.location == delivery_service::HeadLocation::kTier ? "in a tier" : "released",
                     it->second.waiting.size());
             } else {
                 text += "; its key was clear at the kill";

@@ -187,8 +187,8 @@ TEST_F(DeliverySender, ASlowDestinationTimesOutAndAClosedPortIsRetryable) {
     EXPECT_EQ(n.outcome.kind, ErrorKind::kRetryable);
 }
 
-delivery::DestinationSettings settings_for(outbound::DestinationConfig destination) {
-    delivery::DestinationSettings s;
+delivery_service::DestinationSettings settings_for(outbound::DestinationConfig destination) {
+    delivery_service::DestinationSettings s;
     s.sender = std::move(destination);
     s.retry.initial = 100ms;
     s.retry.max_delay = 1s;
@@ -201,7 +201,8 @@ delivery::DestinationSettings settings_for(outbound::DestinationConfig destinati
 
 class DeliveryDispatcher : public DeliverySender {
    protected:
-    delivery::DispatchResult dispatch(delivery::DestinationDispatcher& dispatcher, int attempt) {
+    delivery_service::DispatchResult dispatch(delivery_service::DestinationDispatcher& dispatcher,
+                                              int attempt) {
         auto r = record("d-" + std::to_string(attempt));
         r.attempt = attempt;
         auto future =
@@ -213,30 +214,33 @@ class DeliveryDispatcher : public DeliverySender {
 };
 
 TEST_F(DeliveryDispatcher, DeliveredIsDelivered) {
-    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings_for(destination("open")), 1);
-    EXPECT_EQ(dispatch(dispatcher, 1).decision, delivery::Decision::kDelivered);
+    delivery_service::DestinationDispatcher dispatcher(
+        ioc.get_executor(), settings_for(destination("open")), 1);
+    EXPECT_EQ(dispatch(dispatcher, 1).decision, delivery_service::Decision::kDelivered);
 }
 
 TEST_F(DeliveryDispatcher, ServerErrorsAreRetriedWithJitteredBackoffUntilTheAttemptsRunOut) {
-    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings_for(destination("down")), 7);
+    delivery_service::DestinationDispatcher dispatcher(
+        ioc.get_executor(), settings_for(destination("down")), 7);
     const auto first = dispatch(dispatcher, 1);
-    ASSERT_EQ(first.decision, delivery::Decision::kRetry);
+    ASSERT_EQ(first.decision, delivery_service::Decision::kRetry);
     ASSERT_TRUE(first.retry_in);
     EXPECT_LE(*first.retry_in, 100ms) << "full jitter under the first ceiling";
     const auto second = dispatch(dispatcher, 2);
-    ASSERT_EQ(second.decision, delivery::Decision::kRetry);
+    ASSERT_EQ(second.decision, delivery_service::Decision::kRetry);
     EXPECT_LE(*second.retry_in, 200ms);
     const auto third = dispatch(dispatcher, 3);
-    EXPECT_EQ(third.decision, delivery::Decision::kDeadLetter);
+    EXPECT_EQ(third.decision, delivery_service::Decision::kDeadLetter);
     EXPECT_EQ(third.reason.rfind("retries exhausted", 0), 0U) << third.reason;
     ASSERT_TRUE(third.attempt);
     EXPECT_EQ(third.attempt->status, 503);
 }
 
 TEST_F(DeliveryDispatcher, APermanentRejectionGoesStraightToTheDeadLetters) {
-    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings_for(destination("rejecting")), 1);
+    delivery_service::DestinationDispatcher dispatcher(
+        ioc.get_executor(), settings_for(destination("rejecting")), 1);
     const auto result = dispatch(dispatcher, 1);
-    EXPECT_EQ(result.decision, delivery::Decision::kDeadLetter);
+    EXPECT_EQ(result.decision, delivery_service::Decision::kDeadLetter);
     EXPECT_FALSE(result.reason.empty());
 }
 
@@ -245,13 +249,13 @@ TEST_F(DeliveryDispatcher, AnOpenBreakerSendsNothingAndDefersToItsOpenPeriod) {
     settings.breaker.consecutive_failures = 2;
     settings.breaker.open_duration = 10s;
     settings.retry.max_attempts = 10;
-    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
+    delivery_service::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
     dispatch(dispatcher, 1);
     dispatch(dispatcher, 2);
     EXPECT_EQ(dispatcher.breaker_state(), delivery::BreakerState::kOpen);
     const auto held = dispatch(dispatcher, 3);
     EXPECT_FALSE(held.attempt) << "nothing was sent to a destination known to be down";
-    EXPECT_EQ(held.decision, delivery::Decision::kRetry);
+    EXPECT_EQ(held.decision, delivery_service::Decision::kRetry);
     ASSERT_TRUE(held.retry_in);
     EXPECT_GE(*held.retry_in, 9s);
 }
@@ -259,10 +263,10 @@ TEST_F(DeliveryDispatcher, AnOpenBreakerSendsNothingAndDefersToItsOpenPeriod) {
 TEST_F(DeliveryDispatcher, RetryAfterIsHonouredByTheDelayAndTheRateLimit) {
     auto settings = settings_for(destination("throttled"));
     settings.retry.max_delay = 1s;
-    settings.rate_limit = delivery::RateLimit{100, 10};
-    delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
+    settings.rate_limit = delivery_service::RateLimit{100, 10};
+    delivery_service::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
     const auto result = dispatch(dispatcher, 1);
-    ASSERT_EQ(result.decision, delivery::Decision::kRetry);
+    ASSERT_EQ(result.decision, delivery_service::Decision::kRetry);
     EXPECT_GE(*result.retry_in, 7s) << "the server's Retry-After is a floor, above the policy's cap";
     ASSERT_NE(dispatcher.rate_limit(), nullptr);
     EXPECT_GT(dispatcher.rate_limit()->paused_until(), delivery::Clock::now() + 6s)
@@ -273,8 +277,8 @@ TEST_F(DeliveryDispatcher, NeverMoreRequestsInFlightThanTheDestinationAllows) {
     for (const int limit : {1, 3}) {
         auto settings = settings_for(destination("sluggish"));
         settings.max_concurrency = limit;
-        delivery::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
-        std::vector<std::future<delivery::DispatchResult>> results;
+        delivery_service::DestinationDispatcher dispatcher(ioc.get_executor(), settings, 1);
+        std::vector<std::future<delivery_service::DispatchResult>> results;
         for (int i = 0; i < 5; ++i) {
             auto r = record(fmt::format("c-{}-{}", limit, i));
             results.push_back(asio::co_spawn(
@@ -282,7 +286,7 @@ TEST_F(DeliveryDispatcher, NeverMoreRequestsInFlightThanTheDestinationAllows) {
         }
         ioc.restart();
         ioc.run();
-        for (auto& f : results) EXPECT_EQ(f.get().decision, delivery::Decision::kDelivered);
+        for (auto& f : results) EXPECT_EQ(f.get().decision, delivery_service::Decision::kDelivered);
         EXPECT_EQ(dispatcher.peak_in_flight(), limit);
         EXPECT_EQ(dispatcher.in_flight(), 0);
     }

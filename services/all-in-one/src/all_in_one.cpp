@@ -32,7 +32,7 @@ struct Roles {
     bool embedded = false;
     std::optional<ingress::IngressConfig> ingress;
     std::optional<router::RouterConfig> router;
-    std::optional<delivery::DeliveryServiceConfig> delivery;
+    std::optional<delivery_service::DeliveryServiceConfig> delivery;
     std::optional<updater::UpdaterServiceConfig> updater;
 };
 
@@ -120,7 +120,7 @@ class AllInOne : public service::Process {
             add("updater", std::make_unique<service::ServiceProcess<updater::UpdaterService>>(std::move(*roles_->updater)));
         if (roles_->delivery)
             add("delivery",
-                std::make_unique<service::ServiceProcess<delivery::DeliveryService>>(std::move(*roles_->delivery)));
+                std::make_unique<service::ServiceProcess<delivery_service::DeliveryService>>(std::move(*roles_->delivery)));
         if (roles_->router)
             add("router", std::make_unique<service::ServiceProcess<router::Router>>(std::move(*roles_->router)));
         if (roles_->ingress)
@@ -196,8 +196,8 @@ service::LoadedConfig load(const std::string& path) {
     roles->embedded = shared && shared["embedded"] && shared["embedded"].as<bool>(false);
     roles->ingress = load_role<ingress::IngressConfig>(root, "ingress", shared, [](ConfigReader& r) { return ingress::load_config(r); });
     roles->router = load_role<router::RouterConfig>(root, "router", shared, [](ConfigReader& r) { return router::load_config(r); });
-    roles->delivery = load_role<delivery::DeliveryServiceConfig>(
-        root, "delivery", shared, [](ConfigReader& r) { return delivery::load_service_config(r); });
+    roles->delivery = load_role<delivery_service::DeliveryServiceConfig>(
+        root, "delivery", shared, [](ConfigReader& r) { return delivery_service::load_service_config(r); });
     roles->updater = load_role<updater::UpdaterServiceConfig>(
         root, "updater", shared, [](ConfigReader& r) { return updater::load_service_config(r); });
     std::vector<std::string> present;

@@ -5,7 +5,7 @@
 #include <set>
 #include <stdexcept>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 namespace {
 
@@ -132,4 +132,4 @@ DeliveryConfig read_delivery_config(ConfigReader::Node root) {
     return config;
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -8,11 +8,23 @@
 
 #include "relay/core/config.hpp"
 #include "relay/delivery/circuit_breaker.hpp"
+#include "relay/delivery/clock.hpp"
 #include "relay/delivery/retry_policy.hpp"
 #include "relay/delivery/tiers.hpp"
+#include "relay/delivery/token_bucket.hpp"
 #include "relay/outbound/sender.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
+
+// The policies (retry, breaker, rate limit, tiers) are libs/delivery's, in relay::delivery.
+using delivery::BreakerState;
+using delivery::CircuitBreaker;
+using delivery::CircuitBreakerConfig;
+using delivery::Clock;
+using delivery::DelayTiers;
+using delivery::Duration;
+using delivery::RetryPolicy;
+using delivery::TokenBucket;
 
 // The HTTP hop itself lives in relay::outbound (shared with the updater).
 using outbound::AttemptResult;
@@ -51,4 +63,4 @@ struct DeliveryConfig {
 /// an auth scheme without its credentials, a retry policy or breaker that cannot work, ...).
 DeliveryConfig read_delivery_config(ConfigReader::Node root);
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

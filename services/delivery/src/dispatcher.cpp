@@ -6,7 +6,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 namespace asio = boost::asio;
 
@@ -114,4 +114,4 @@ asio::awaitable<DispatchResult> DestinationDispatcher::dispatch(OutboundDelivery
     co_return result;
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

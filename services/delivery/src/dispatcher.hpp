@@ -18,7 +18,7 @@
 #include "relay/delivery/token_bucket.hpp"
 #include "relay/outbound/sender.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 enum class Decision {
     kDelivered,
@@ -68,4 +68,4 @@ class DestinationDispatcher {
     std::deque<std::shared_ptr<boost::asio::steady_timer>> slot_waiters_;
 };
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -2,7 +2,7 @@
 
 #include "relay/metrics/metrics.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 namespace {
 
@@ -102,4 +102,4 @@ DeliveryMetrics::DeliveryMetrics(std::shared_ptr<prometheus::Registry> registry,
     metrics::register_build_info(r, "delivery", RELAY_VERSION);
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 class DeliveryMetrics {
    public:
@@ -58,4 +58,4 @@ class DeliveryMetrics {
     prometheus::Counter* lost_parked_;
 };
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -6,7 +6,7 @@
 #include <boost/json.hpp>
 #include <vector>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 namespace json = boost::json;
 
@@ -117,4 +117,4 @@ std::map<std::string, ParkedKey> ParkingRestore::finish() {
     return out;
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 enum class HeadLocation {
     kTier,    ///< in a delay tier; it comes back to the deliveries topic with its park-token header
@@ -69,4 +69,4 @@ class ParkingRestore {
     int anomalies_ = 0;
 };
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -39,7 +39,7 @@
 #include "relay/metrics/metrics.hpp"
 #include "tier_forwarder.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
@@ -898,4 +898,4 @@ const std::string& DeliveryService::bootstrap_servers() const {
     return impl_->worker.kafka().client.bootstrap_servers;
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

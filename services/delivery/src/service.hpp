@@ -19,7 +19,7 @@
 
 #include "service_config.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 class DeliveryService {
    public:
@@ -45,4 +45,4 @@ class DeliveryService {
     std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 using service::read_topic;
 
@@ -99,4 +99,4 @@ DeliveryServiceConfig load_service_config_file(const std::string& path) {
     return load_service_config(reader);
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

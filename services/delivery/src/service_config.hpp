@@ -14,7 +14,7 @@
 #include "relay/kafka/producer.hpp"
 #include "relay/service/kafka_section.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 struct DeliveryTopics {
     std::string deliveries = "relay.deliveries.v1";
@@ -57,4 +57,4 @@ std::string tier_label(Duration tier);
 DeliveryServiceConfig load_service_config(ConfigReader& reader);
 DeliveryServiceConfig load_service_config_file(const std::string& path);
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -7,7 +7,7 @@
 #include "relay/contracts/headers.hpp"
 #include "relay/core/log.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 namespace {
 
@@ -178,4 +178,4 @@ void TierForwarder::run() {
     log::info("delay tiers stopped");
 }
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

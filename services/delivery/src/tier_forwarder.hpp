@@ -21,7 +21,7 @@
 #include "relay/kafka/offset_tracker.hpp"
 #include "relay/kafka/producer.hpp"
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 
 class DeliveryMetrics;
 
@@ -94,4 +94,4 @@ class TierForwarder : public kafka::RebalanceListener {
     void take_acks();
 };
 
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -6,7 +6,7 @@
 
 #include <cstdlib>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 namespace {
 
 EnvLookup no_env() {
@@ -97,4 +97,4 @@ TEST(DeliveryConfig, MistakesNameTheKey) {
 }
 
 }  // namespace
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-namespace relay::delivery {
+namespace relay::delivery_service {
 namespace {
 
 TEST(Parking, HeadRoundTripsAndRejectsNonsense) {
@@ -100,4 +100,4 @@ TEST(ParkingRestore, AReleasedHeadWhoseBodyIsGoneIsCountedAndSkipped) {
 }
 
 }  // namespace
-}  // namespace relay::delivery
+}  // namespace relay::delivery_service

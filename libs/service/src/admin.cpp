@@ -70,26 +70,34 @@ AdminServer::AdminServer(http::ListenerConfig listener,
 }
 
 asio::awaitable<http::Response> AdminServer::handle(http::Request& request) {
+    http::Response res = answer(request);
+    // HEAD: the status and header fields of GET without the content (RFC 9110 9.3.2); a body sent here
+    // would be read as the start of the next response on a kept-alive connection.
+    if (request.method() == bhttp::verb::head) res.body().clear();
+    co_return res;
+}
+
+http::Response AdminServer::answer(const http::Request& request) {
     std::string_view target(request.target().data(), request.target().size());
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     const unsigned version = request.version();
     if (target != "/metrics" && target != "/healthz" && target != "/readyz")
-        co_return json_response(bhttp::status::not_found, version, json_error("not_found", "unknown admin path"));
+        return json_response(bhttp::status::not_found, version, json_error("not_found", "unknown admin path"));
     if (request.method() != bhttp::verb::get && request.method() != bhttp::verb::head) {
         auto res =
             json_response(bhttp::status::method_not_allowed, version, json_error("method_not_allowed", "use GET"));
         res.set(bhttp::field::allow, "GET, HEAD");
-        co_return res;
+        return res;
     }
     if (target == "/metrics") {
         if (probes_.before_scrape) probes_.before_scrape();
         http::Response res{bhttp::status::ok, version};
         res.set(bhttp::field::content_type, metrics::kContentType);
         res.body() = metrics::serialize(*registry_);
-        co_return res;
+        return res;
     }
-    if (target == "/healthz") co_return probe_response(probes_.health, version, "ok");
-    co_return probe_response(probes_.ready, version, "ready");
+    if (target == "/healthz") return probe_response(probes_.health, version, "ok");
+    return probe_response(probes_.ready, version, "ready");
 }
 
 AdminServer::~AdminServer() {

@@ -52,6 +52,7 @@ class AdminServer {
 
    private:
     boost::asio::awaitable<http::Response> handle(http::Request& request);
+    http::Response answer(const http::Request& request);
 
     std::shared_ptr<prometheus::Registry> registry_;
     AdminProbes probes_;

@@ -163,8 +163,61 @@ def _percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, delivery_admin, updater_admin):
+def _ts(text):
     from datetime import datetime
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _jsonl(path):
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    out.append(json.loads(line))
+    except OSError:
+        pass
+    return out
+
+
+def _legs(observations_path, deliveries_path, decisions, applied):
+    """The relay's own legs, per referral: Ocean's webhook acknowledged → the hub system has it (per hub
+    system), and the hub's decision acknowledged (202) → applied in Ocean."""
+    acked = {}
+    for o in _jsonl(observations_path):
+        if o.get("variant") == "original" and o.get("outcome") == "delivered" and o.get("referral_ref"):
+            acked.setdefault(o["referral_ref"], _ts(o["ts"]))
+    to_hub = {}
+    for d in _jsonl(deliveries_path):
+        ref = d.get("referral_ref")
+        if d.get("duplicate") or ref not in acked:
+            continue
+        key = (d.get("route"), ref)
+        if key not in to_hub:
+            to_hub[key] = _ts(d["ts"]) - acked[ref]
+    per_route = {}
+    for (route, _), seconds in to_hub.items():
+        per_route.setdefault(route, []).append(seconds)
+    back = []
+    for d in decisions:
+        if not d.get("answered_at") or d.get("status", 0) // 100 != 2:
+            continue
+        answered = _ts(d["answered_at"])
+        later = [_ts(u["at"]) for u in applied
+                 if u.get("referral_ref") == d.get("referral_ref") and u.get("outcome") == "accepted"
+                 and u.get("status") != "received" and _ts(u["at"]) >= answered - 0.001]
+        if later:
+            back.append(min(later) - answered)
+    return per_route, back
+
+
+def _ms(values, p):
+    return f"{1000 * _percentile(values, p):.1f} ms"
+
+
+def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, delivery_admin, updater_admin,
+            observations_path=None, deliveries_path=None, decision_delay_ms="500"):
     obs = _get(ocean_admin, "/observations") or {}
     referrals = _get(ocean_admin, "/referrals") or []
     applied = (_get(ocean_admin, "/updates") or {}).get("updates", [])
@@ -204,9 +257,8 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
     rows.append(("", "referrals showing their decision", f"{_settled(referrals, dec['items'])}/{len(referrals)}"))
 
     # Latency: the referral's arrival in Ocean's history → its decision applied in Ocean (the whole loop,
-    # including pos-sim's deliberate 500 ms before deciding and the retries of failed deliveries).
-    def ts(text):
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    # including pos-sim's deliberate wait before deciding and the retries of failed deliveries).
+    ts = _ts
     loop = []
     for r in referrals:
         hist = r.get("history", [])
@@ -221,9 +273,21 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
     for stage, what, n in rows:
         print(f"  {stage:18} {what:40} {n!s:>8}")
     print()
+    per_route, back = _legs(observations_path, deliveries_path, dec["items"], applied) if observations_path else ({}, [])
+    print("  the relay's own legs (p50 / p99 / max):")
+    for route, values in sorted(per_route.items()):
+        note = " (35% of its first attempts answered 503 on purpose: retries)" if route == "central-intake" else ""
+        print(f"    webhook acknowledged → delivered to {route}: {_ms(values, 50)} / {_ms(values, 99)} /"
+              f" {1000 * max(values):.1f} ms ({len(values)} referrals){note}")
+    if back:
+        print(f"    decision acknowledged (202) → applied in Ocean: {_ms(back, 50)} / {_ms(back, 99)} /"
+              f" {1000 * max(back):.1f} ms ({len(back)} decisions)")
+    print("  the simulated waits (not the relay):")
+    print(f"    pos-sim waits {decision_delay_ms} ms before deciding on each referral (a person at the hub)")
     if loop:
-        print(f"  referral created in Ocean → decision shown in Ocean: p50 {_percentile(loop, 50):.2f} s,"
-              f" p95 {_percentile(loop, 95):.2f} s, max {max(loop):.2f} s ({len(loop)} referrals)")
+        print(f"    referral created in Ocean → decision shown in Ocean, everything included: p50 {_percentile(loop, 50):.2f} s,"
+              f" max {max(loop):.2f} s ({len(loop)} referrals; start-up, the decision wait and retries of injected"
+              f" failures included)")
     if ocean_n:
         print(f"  updater → Ocean's $process-messages: mean {1000 * ocean_ms / ocean_n:.1f} ms over {int(ocean_n)} calls")
 

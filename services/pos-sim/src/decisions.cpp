@@ -159,6 +159,7 @@ void DecisionMaker::record_answer(std::size_t index, int status, int attempts) {
     std::lock_guard lock(mutex_);
     sent_[index].status = status;
     sent_[index].attempts = attempts;
+    sent_[index].answered_at = format_rfc3339_millis(system_now());
 }
 
 std::vector<DecisionMaker::Sent> DecisionMaker::sent() const {

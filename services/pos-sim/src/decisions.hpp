@@ -60,6 +60,7 @@ class DecisionMaker {
         std::string appointment_start;
         int status = -1;  ///< -1 = not answered yet, 0 = no response after every attempt
         int attempts = 0;
+        std::string answered_at;  ///< when the hub API's answer came (RFC 3339), empty before
     };
     [[nodiscard]] std::vector<Sent> sent() const;
 

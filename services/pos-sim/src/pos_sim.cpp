@@ -250,7 +250,8 @@ std::string PosSim::decisions_json() const {
                                  {"action", d.action},
                                  {"update_id", d.update_id},
                                  {"status", d.status},
-                                 {"attempts", d.attempts}};
+                                 {"attempts", d.attempts},
+                                 {"answered_at", d.answered_at}};
         if (d.action == "book") {
             item["confirmed"] = d.confirmed;
             item["appointment_start"] = d.appointment_start;

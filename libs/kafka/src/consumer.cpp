@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
@@ -122,8 +123,11 @@ GroupConsumer::GroupConsumer(const ConsumerConfig& config, RebalanceListener& li
         detail::set(conf, "auto.offset.reset", config.auto_offset_reset);
         detail::set(conf, "session.timeout.ms", std::to_string(config.session_timeout.count()));
         detail::set(conf, "max.poll.interval.ms", std::to_string(config.max_poll_interval.count()));
-        detail::set(conf, "fetch.max.bytes", std::to_string(config.max_fetch_bytes));
-        detail::set(conf, "max.partition.fetch.bytes", std::to_string(config.max_fetch_bytes));
+        const std::uint64_t fetch = std::min(config.fetch_bytes, config.max_fetch_bytes);
+        detail::set(conf, "fetch.max.bytes", std::to_string(fetch));
+        detail::set(conf, "max.partition.fetch.bytes", std::to_string(std::max<std::uint64_t>(fetch / 4, 64 << 10)));
+        detail::set(conf, "queued.max.messages.kbytes", std::to_string(config.prefetch_kbytes));
+        detail::set(conf, "fetch.wait.max.ms", std::to_string(config.fetch_wait.count()));
         detail::set(conf, "receive.message.max.bytes", std::to_string(config.max_fetch_bytes + (1 << 20)));
     } catch (...) {
         rd_kafka_conf_destroy(conf);

@@ -41,6 +41,8 @@ KafkaSection read_kafka_section(ConfigReader::Node& node, const KafkaDefaults& d
     kafka.restore_timeout = node.duration("restore_timeout", kafka.restore_timeout, milliseconds(1'000));
     kafka.session_timeout = node.duration("session_timeout", kafka.session_timeout, milliseconds(6'000));
     kafka.message_max_bytes = node.bytes("message_max_bytes", kafka.message_max_bytes, 1ULL << 20, 1ULL << 30);
+    kafka.fetch_wait = node.duration(
+        "fetch_wait", kafka.embedded ? milliseconds(10) : kafka.fetch_wait, milliseconds(1));
     if (kafka.group_id.empty()) node.fail("group_id", "must not be empty");
     return kafka;
 }

@@ -120,6 +120,7 @@ int Worker::run(WorkerHooks& hooks) {
     consumer_config.topics = config_.topics;
     consumer_config.session_timeout = config_.kafka.session_timeout;
     consumer_config.max_fetch_bytes = config_.kafka.message_max_bytes;
+    consumer_config.fetch_wait = config_.kafka.fetch_wait;
     consumer_ = std::make_unique<kafka::GroupConsumer>(consumer_config, static_cast<kafka::RebalanceListener&>(*this));
     consumer_watcher_ = consumer_->watch(ioc_->get_executor(), [this] { return serve_consumer(); });
     tick_timer_.emplace(*ioc_);

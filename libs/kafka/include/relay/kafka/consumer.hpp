@@ -82,8 +82,17 @@ struct ConsumerConfig {
     std::chrono::milliseconds max_poll_interval{300'000};
     /// Where a group without a committed offset starts: "earliest" loses nothing.
     std::string auto_offset_reset = "earliest";
-    /// fetch.max.bytes / max.partition.fetch.bytes: above the largest record.
+    /// The largest record (receive.message.max.bytes is set above it; a broker always returns at least
+    /// one record batch, however large, so the fetch sizes below need not exceed it).
     std::uint64_t max_fetch_bytes = 64ULL << 20;
+    /// fetch.max.bytes per fetch response and max.partition.fetch.bytes (a quarter of it): small, since a
+    /// record the service still holds keeps the memory of its whole fetch alive.
+    std::uint64_t fetch_bytes = 4ULL << 20;
+    /// fetch.wait.max.ms: how long a broker may hold a fetch that found nothing new. A real broker answers
+    /// as soon as a record arrives; librdkafka's in-memory cluster waits the whole time.
+    std::chrono::milliseconds fetch_wait{500};
+    /// queued.max.messages.kbytes: what librdkafka prefetches ahead of the service.
+    std::uint64_t prefetch_kbytes = 8ULL << 10;
 };
 
 class GroupConsumer {

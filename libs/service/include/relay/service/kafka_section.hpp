@@ -39,6 +39,9 @@ struct KafkaSection : KafkaClientSection {
     std::chrono::milliseconds restore_timeout{120'000};
     std::chrono::milliseconds session_timeout{45'000};
     std::uint64_t message_max_bytes = 32ULL << 20;
+    /// How long the broker may hold a fetch that found nothing (fetch.wait.max.ms). A real broker answers
+    /// as soon as a record arrives; the embedded one waits this long every time, so it gets 10 ms.
+    std::chrono::milliseconds fetch_wait{500};
 
     /// A topic's specification with this section's partitions, replication and record size.
     [[nodiscard]] kafka::TopicSpec topic(const std::string& name) const;

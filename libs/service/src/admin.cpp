@@ -112,8 +112,10 @@ void AdminServer::stop() {
     if (!thread_.joinable()) return;
     std::promise<void> closed;
     asio::post(ioc_, [this, &closed] {
+        // stop_accepting() posts the close: wait for it (handlers of this one-thread io_context run in
+        // order), or ioc_.stop() below may leave the socket listening with nobody accepting.
         server_->stop_accepting();
-        closed.set_value();
+        asio::post(ioc_, [&closed] { closed.set_value(); });
     });
     closed.get_future().wait();
     work_.reset();

@@ -40,7 +40,8 @@ struct RawResponse {
     std::string head;
     std::string rest;
     std::chrono::milliseconds took{};
-    bool closed = false;  ///< the server closed the connection
+    bool closed = false;     ///< the server closed the connection
+    bool connected = false;  ///< the connection was accepted (not refused)
 };
 
 /// Sends `bytes` on a fresh loopback connection and reads one response: its header block, then
@@ -56,8 +57,12 @@ RawResponse exchange(std::uint16_t port, const std::string& bytes, bool to_eof =
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     const auto start = std::chrono::steady_clock::now();
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        ::close(fd);
+        return out;
+    }
+    out.connected = true;
+    if (::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
         ::close(fd);
         return out;
     }
@@ -325,7 +330,11 @@ TEST(AdminServer, StopClosesTheListener) {
     const auto port = server.port();
     ASSERT_EQ(exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
     server.stop();
-    EXPECT_EQ(exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 0) << "nothing answers";
+    // Refused at once: no listening socket is left behind (the kernel would accept into its backlog and
+    // nobody would answer).
+    const auto after = exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_FALSE(after.connected) << "the listener is still open after stop()";
+    EXPECT_EQ(after.status, 0);
     server.stop();  // twice is fine (the destructor calls it again)
 }
 

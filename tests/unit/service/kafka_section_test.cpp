@@ -73,6 +73,7 @@ TEST(KafkaSection, DefaultsComeFromKafkaDefaultsAndTheSection) {
     EXPECT_EQ(k.restore_timeout, 120s);
     EXPECT_EQ(k.session_timeout, 45s);
     EXPECT_EQ(k.message_max_bytes, 32ULL << 20);
+    EXPECT_EQ(k.fetch_wait, 500ms);
 
     // Another service's defaults give another group, client id, linger and cap.
     auto reader = ConfigReader::from_string("{}", "RELAY", no_env());
@@ -104,6 +105,7 @@ kafka:
   restore_timeout: 30s
   session_timeout: 10s
   message_max_bytes: 4MiB
+  fetch_wait: 50ms
 )");
     EXPECT_EQ(k.client.bootstrap_servers, "a:1,b:2");
     EXPECT_EQ(k.client.client_id, "mine");
@@ -122,6 +124,7 @@ kafka:
     EXPECT_EQ(k.restore_timeout, 30s);
     EXPECT_EQ(k.session_timeout, 10s);
     EXPECT_EQ(k.message_max_bytes, 4ULL << 20);
+    EXPECT_EQ(k.fetch_wait, 50ms);
 
     const kafka::TopicSpec spec = k.topic("acme.in");
     EXPECT_EQ(spec.name, "acme.in");
@@ -135,6 +138,8 @@ TEST(KafkaSection, TheEmbeddedBrokerNeedsNoAddressAndOneReplica) {
     EXPECT_TRUE(k.embedded);
     EXPECT_EQ(k.client.bootstrap_servers, "") << "filled in by the worker once the embedded broker runs";
     EXPECT_EQ(k.replication_factor, 1);
+    EXPECT_EQ(k.fetch_wait, 10ms) << "the embedded broker holds every empty fetch that long";
+    EXPECT_EQ(read("kafka: {embedded: true, fetch_wait: 100ms}\n").fetch_wait, 100ms);
     EXPECT_EQ(read("kafka: {embedded: true, bootstrap_servers: ''}\n").client.bootstrap_servers, "");
 }
 
@@ -205,6 +210,7 @@ TEST(KafkaSection, BadValuesNameTheKey) {
         {"kafka: {message_max_bytes: 1KiB}", "kafka.message_max_bytes"},
         {"kafka: {embedded: yes-please}", "kafka.embedded"},
         {"kafka: {linger: fast}", "kafka.linger"},
+        {"kafka: {fetch_wait: 0ms}", "kafka.fetch_wait"},
         {"kafka: {colour: blue}", "kafka.colour"},
     };
     for (const auto& [yaml, key] : cases) {

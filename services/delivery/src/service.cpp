@@ -18,10 +18,9 @@
 #include <map>
 #include <random>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 
 #include "dispatcher.hpp"
+#include "key_order.hpp"
 #include "metrics.hpp"
 #include "parking.hpp"
 #include "relay/contracts/headers.hpp"
@@ -34,7 +33,6 @@
 #include "relay/kafka/admin.hpp"
 #include "relay/kafka/consumer.hpp"
 #include "relay/kafka/embedded_cluster.hpp"
-#include "relay/kafka/offset_tracker.hpp"
 #include "relay/kafka/producer.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "tier_forwarder.hpp"
@@ -91,7 +89,7 @@ struct Outgoing {
 
 }  // namespace
 
-struct DeliveryService::Impl : service::WorkerHooks {
+struct DeliveryService::Impl : service::WorkerHooks, KeyOrder::Io {
     explicit Impl(DeliveryServiceConfig c)
         : config(std::move(c)),
           tiers(config.delivery.retry_tiers),
@@ -160,41 +158,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
         int tokens_seen = 0;
     };
 
-    /// One (destination, referral) key of an owned partition. A key's steps are serialised: while
-    /// `busy`, later records wait in `inbox` (in memory; their offsets are not committed).
-    struct KeyState {
-        std::optional<ParkedKey> parked;  ///< as in the changelog
-        bool head_returned = false;       ///< parked head came back from its tier and is being sent
-        bool busy = false;
-        /// Busy only because its next parked record was not released: the partition is being handed
-        /// over, and the next owner releases it from the changelog.
-        bool release_deferred = false;
-        std::deque<std::shared_ptr<kafka::Message>> inbox;
-        std::int64_t since_ms = 0;  ///< when the key stopped being idle (for the oldest-age gauge)
-    };
-
-    struct Partition {
-        kafka::OffsetTracker tracker;
-        std::unordered_map<std::string, KeyState> keys;
-        std::uint64_t generation = 0;
-        /// Being revoked: what is in flight finishes, nothing new starts (it stays uncommitted).
-        bool draining = false;
-        /// Every record the changelog named when the partition was restored (heads and parked records).
-        /// Their first appearances may be read again (committed offsets lag), possibly after the record
-        /// was released and delivered and the key cleared: recognised here, they are not sent twice.
-        std::unordered_set<std::string> restored_tokens;
-    };
-
-    /// The record a key is sending now.
-    struct Head {
-        std::int32_t partition = 0;
-        std::uint64_t generation = 0;
-        std::string key;
-        std::string token;
-        std::shared_ptr<kafka::Message> record;
-        std::optional<std::int64_t> main_offset;  ///< its deliveries-topic offset, when it came from there
-        bool from_parked = false;                 ///< released from the changelog (K#token)
-    };
+    using Head = KeyOrder::Head;
 
     DeliveryServiceConfig config;
     DelayTiers tiers;
@@ -214,9 +178,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
 
     // Worker-thread state.
     std::map<std::string, Destination, std::less<>> destinations;
-    std::map<std::int32_t, Partition> partitions;
-    std::uint64_t next_generation = 1;
-    std::size_t in_flight_records = 0;  ///< records read and not yet done
+    KeyOrder keys{*this};
 
     void start() {
         std::random_device seed;
@@ -333,108 +295,58 @@ struct DeliveryService::Impl : service::WorkerHooks {
             config.topics.parked, partition, std::move(key), std::move(value), std::move(headers)};
     }
 
-    // -- key state --
+    // -- the key order's I/O (KeyOrder::Io) --
 
-    Partition* partition_of(const Head& h) {
-        const auto it = partitions.find(h.partition);
-        if (it == partitions.end() || it->second.generation != h.generation) return nullptr;
-        return &it->second;
-    }
+    void start_send(Head h) override { asio::co_spawn(worker.context(), send(std::move(h)), asio::detached); }
 
-    void done(Partition& p, std::optional<std::int64_t> offset) {
-        if (!offset) return;
-        p.tracker.done(*offset);
-        --in_flight_records;
-        worker.progress();
-    }
-
-    void arrive(std::shared_ptr<kafka::Message> m) {
-        const auto it = partitions.find(m->partition());
-        if (it == partitions.end()) return;  // the worker only hands over records of owned partitions
-        ++in_flight_records;
-        Partition& p = it->second;
-        p.tracker.add(m->offset());
-        const std::string key(m->key());
-        auto [ks, inserted] = p.keys.try_emplace(key);
-        if (inserted) ks->second.since_ms = epoch_ms();
-        ks->second.inbox.push_back(std::move(m));
-        drive(it->first, key);
-    }
-
-    /// Takes the key's next waiting record, if the key is free.
-    void drive(std::int32_t partition_id, const std::string& key) {
-        const auto pit = partitions.find(partition_id);
-        if (pit == partitions.end()) return;
-        Partition& p = pit->second;
-        if (p.draining) return;
-        const auto kit = p.keys.find(key);
-        if (kit == p.keys.end()) return;
-        KeyState& ks = kit->second;
-        while (!ks.busy && !ks.inbox.empty()) {
-            std::shared_ptr<kafka::Message> m = std::move(ks.inbox.front());
-            ks.inbox.pop_front();
-            if (const auto returned = m->header(header::kParkToken)) {
-                // A retry handed back by a delay tier: it goes only if it is still the key's head.
-                if (ks.parked && ks.parked->location == HeadLocation::kTier && !ks.head_returned &&
-                    ks.parked->head_token == *returned) {
-                    ks.head_returned = true;
-                    ks.busy = true;
-                    start(
-                        Head{partition_id, p.generation, key, std::string(*returned), m, m->offset(), false});
-                } else {
-                    metrics.stale_retries().Increment();
-                    done(p, m->offset());
-                }
-                continue;
-            }
-            std::string token = make_token(m->partition(), m->offset());
-            if (p.restored_tokens.contains(token)) {
-                done(p, m->offset());  // re-read after a restart: in a tier, parked, or already delivered
-                continue;
-            }
-            if (ks.parked) {
-                const bool known = ks.parked->head_token == token ||
-                                   std::any_of(ks.parked->waiting.begin(),
-                                               ks.parked->waiting.end(),
-                                               [&](const ParkedRecord& r) { return r.token == token; });
-                if (known) {
-                    done(p, m->offset());  // re-read: already in a tier or parked
-                    continue;
-                }
-                ks.busy = true;
-                park(partition_id, p.generation, key, std::move(token), ks.parked->head_token, std::move(m));
-                continue;
-            }
-            ks.busy = true;
-            start(Head{partition_id, p.generation, key, std::move(token), m, m->offset(), false});
-        }
-        if (!ks.busy && ks.inbox.empty() && !ks.parked) p.keys.erase(kit);
-    }
-
-    /// The key's head waits in a tier: `m` is written to the changelog behind it.
-    void park(std::int32_t partition_id,
-              std::uint64_t generation,
-              std::string key,
-              std::string token,
-              const std::string& behind,
-              std::shared_ptr<kafka::Message> m) {
-        Head h{partition_id, generation, key, token, m, m->offset(), false};
+    void write_parked(const Head& h,
+                      const std::string& behind,
+                      std::function<void(std::int64_t)> then) override {
         std::vector<Outgoing> writes;
-        writes.push_back(
-            changelog(partition_id, parked_record_key(key, token), std::string(m->value()), m->headers()));
+        writes.push_back(changelog(h.partition,
+                                   parked_record_key(h.key, h.token),
+                                   std::string(h.record->value()),
+                                   h.record->headers()));
         writes.push_back(event("parked", h, json::object{{"behind", behind}}));
-        produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t> offsets) {
-            Partition* p = partition_of(h);
-            if (p == nullptr) return;
-            KeyState& ks = p->keys[h.key];
-            ks.parked->waiting.push_back({h.token, offsets[0]});
-            ks.busy = false;
-            done(*p, h.main_offset);
-            drive(h.partition, h.key);
+        produce_all(std::move(writes),
+                    [then = std::move(then)](std::vector<std::int64_t> offsets) { then(offsets[0]); });
+    }
+
+    void write_changelog(std::int32_t partition,
+                         std::vector<KeyOrder::ChangelogRecord> records,
+                         std::function<void()> then) override {
+        std::vector<Outgoing> writes;
+        for (auto& r : records) writes.push_back(changelog(partition, std::move(r.key), std::move(r.value)));
+        produce_all(std::move(writes), [then = std::move(then)](std::vector<std::int64_t>) { then(); });
+    }
+
+    /// Reads on the fetch thread; `then` runs on the pipeline thread.
+    void read_parked(std::int32_t partition,
+                     const std::string& key,
+                     const ParkedRecord& record,
+                     std::function<void(std::shared_ptr<kafka::Message>)> then) override {
+        asio::post(fetch_ioc, [this, partition, key, record, then = std::move(then)]() mutable {
+            std::shared_ptr<kafka::Message> m;
+            try {
+                if (!reader) reader = std::make_unique<kafka::RecordReader>(worker.kafka().client);
+                m = reader->read(
+                    config.topics.parked, partition, record.offset, config.kafka.restore_timeout);
+            } catch (const std::exception& e) {
+                log::error("parked record could not be read back", {{"error", e.what()}});
+                fail("reading a parked record");
+                return;
+            }
+            log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
+            if (m && (m->offset() != record.offset || m->key() != parked_record_key(key, record.token)))
+                m.reset();  // another record at its offset: it is gone
+            asio::post(worker.context(),
+                       [then = std::move(then), m = std::move(m)]() mutable { then(std::move(m)); });
         });
     }
 
-    void start(Head h) { asio::co_spawn(worker.context(), send(std::move(h)), asio::detached); }
+    void record_done() override { worker.progress(); }
+    void stale_retry() override { metrics.stale_retries().Increment(); }
+    void parked_record_lost() override { metrics.lost_parked().Increment(); }
 
     asio::awaitable<void> send(Head h) {
         const kafka::Message& m = *h.record;
@@ -476,7 +388,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
             --dest.started;
             dest.dispatched(SteadyClock::now());
         }
-        if (partition_of(h) == nullptr) co_return;  // revoked meanwhile: the new owner sends it again
+        if (!keys.current(h)) co_return;  // revoked meanwhile: the new owner sends it again
 
         const int made_now = made + (result.attempt ? 1 : 0);
         if (result.attempt) {
@@ -553,29 +465,7 @@ struct DeliveryService::Impl : service::WorkerHooks {
                    {"reason", result.reason},
                    {"retry_in_ms", static_cast<long long>(delay_ms)}});
         produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) mutable {
-            Partition* p = partition_of(h);
-            if (p == nullptr) return;
-            KeyState& ks = p->keys[h.key];
-            const bool unchanged =
-                ks.parked && ks.parked->location == HeadLocation::kTier && ks.parked->head_token == h.token;
-            std::vector<Outgoing> writes;
-            if (!unchanged)
-                writes.push_back(changelog(h.partition, h.key, encode_head(h.token, HeadLocation::kTier)));
-            if (h.from_parked)
-                writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
-            produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) {
-                Partition* p = partition_of(h);
-                if (p == nullptr) return;
-                KeyState& ks = p->keys[h.key];
-                if (!ks.parked) ks.parked.emplace();
-                ks.parked->head_token = h.token;
-                ks.parked->location = HeadLocation::kTier;
-                ks.parked->head_offset = -1;
-                ks.head_returned = false;
-                ks.busy = false;
-                done(*p, h.main_offset);
-                drive(h.partition, h.key);
-            });
+            keys.head_in_tier(std::move(h));
         });
     }
 
@@ -617,103 +507,8 @@ struct DeliveryService::Impl : service::WorkerHooks {
     /// or the key is clear.
     void settle(Head h, std::vector<Outgoing> writes) {
         produce_all(std::move(writes), [this, h = std::move(h)](std::vector<std::int64_t>) mutable {
-            Partition* p = partition_of(h);
-            if (p == nullptr) return;
-            KeyState& ks = p->keys[h.key];
-            if (!ks.parked) {
-                ks.busy = false;
-                done(*p, h.main_offset);
-                drive(h.partition, h.key);
-                return;
-            }
-            std::vector<Outgoing> writes;
-            std::optional<ParkedRecord> next;
-            if (!ks.parked->waiting.empty()) {
-                next = ks.parked->waiting.front();
-                writes.push_back(
-                    changelog(h.partition, h.key, encode_head(next->token, HeadLocation::kParked)));
-            } else {
-                writes.push_back(changelog(h.partition, h.key, ""));
-            }
-            if (h.from_parked)
-                writes.push_back(changelog(h.partition, parked_record_key(h.key, h.token), ""));
-            produce_all(std::move(writes), [this, h = std::move(h), next](std::vector<std::int64_t>) {
-                Partition* p = partition_of(h);
-                if (p == nullptr) return;
-                KeyState& ks = p->keys[h.key];
-                ks.head_returned = false;
-                done(*p, h.main_offset);
-                if (next) {
-                    ks.parked->waiting.pop_front();
-                    ks.parked->head_token = next->token;
-                    ks.parked->location = HeadLocation::kParked;
-                    ks.parked->head_offset = next->offset;
-                    release_or_defer(*p, h, *next);
-                    return;
-                }
-                ks.parked.reset();
-                ks.busy = false;
-                drive(h.partition, h.key);
-            });
+            keys.head_settled(std::move(h));
         });
-    }
-
-    /// Reads a parked record back from the changelog (on the fetch thread) and sends it as the key's head.
-    void release(std::int32_t partition_id, std::uint64_t generation, std::string key, ParkedRecord record) {
-        log::debug("releasing a parked record",
-                   {{"partition", partition_id},
-                    {"token", record.token},
-                    {"offset", static_cast<long long>(record.offset)}});
-        asio::post(
-            fetch_ioc,
-            [this, partition_id, generation, key = std::move(key), record = std::move(record)]() mutable {
-                std::shared_ptr<kafka::Message> m;
-                try {
-                    if (!reader) reader = std::make_unique<kafka::RecordReader>(worker.kafka().client);
-                    m = reader->read(
-                        config.topics.parked, partition_id, record.offset, config.kafka.restore_timeout);
-                } catch (const std::exception& e) {
-                    log::error("parked record could not be read back", {{"error", e.what()}});
-                    fail("reading a parked record");
-                    return;
-                }
-                log::debug("parked record read back", {{"token", record.token}, {"found", m != nullptr}});
-                asio::post(worker.context(),
-                           [this,
-                            partition_id,
-                            generation,
-                            key = std::move(key),
-                            record = std::move(record),
-                            m = std::move(m)]() mutable {
-                               Head h{partition_id, generation, key, record.token, m, std::nullopt, true};
-                               Partition* p = partition_of(h);
-                               if (p == nullptr) return;
-                               if (p->draining) {
-                                   p->keys[key].release_deferred = true;
-                                   return;
-                               }
-                               if (!m || m->offset() != record.offset ||
-                                   m->key() != parked_record_key(key, record.token)) {
-                                   // Gone from the changelog: nothing can be sent. Count it loudly and go on
-                                   // with the key.
-                                   metrics.lost_parked().Increment();
-                                   log::error(
-                                       "a parked record is gone from the changelog; it cannot be delivered",
-                                       {{"key_destination", destination_of(key)}, {"token", record.token}});
-                                   settle(std::move(h), {});  // nothing to record: the key moves on
-                                   return;
-                               }
-                               start(std::move(h));
-                           });
-            });
-    }
-
-    void release_or_defer(Partition& p, const Head& h, const ParkedRecord& next) {
-        if (p.draining) {
-            p.keys[h.key].release_deferred = true;  // the changelog names it as the head: restored later
-            return;
-        }
-        release(h.partition, h.generation, h.key, next);
     }
 
     // -- periodic: commits and gauges --
@@ -725,14 +520,12 @@ struct DeliveryService::Impl : service::WorkerHooks {
         };
         std::map<std::string, Totals, std::less<>> totals;
         const std::int64_t now = epoch_ms();
-        for (auto& [id, p] : partitions) {
-            for (auto& [key, ks] : p.keys) {
-                auto& t = totals[destination_of(key)];
-                t.queued += static_cast<double>(ks.inbox.size());
-                if (ks.parked) t.parked += 1;
-                if (t.oldest_ms == 0 || ks.since_ms < t.oldest_ms) t.oldest_ms = ks.since_ms;
-            }
-        }
+        keys.for_each_key([&](const std::string& key, const KeyOrder::KeyState& ks) {
+            auto& t = totals[destination_of(key)];
+            t.queued += static_cast<double>(ks.inbox.size());
+            if (ks.parked) t.parked += 1;
+            if (t.oldest_ms == 0 || ks.since_ms < t.oldest_ms) t.oldest_ms = ks.since_ms;
+        });
         for (auto& [id, dest] : destinations) {
             auto& m = *dest.metrics;
             const auto t = totals.find(id);
@@ -788,54 +581,31 @@ struct DeliveryService::Impl : service::WorkerHooks {
     // -- the worker's hooks --
 
     void on_assigned(const kafka::TopicPartition& tp) override {
-        auto keys = restore(tp.partition);
-        Partition& p = partitions[tp.partition];
-        p = Partition{};
-        p.generation = next_generation++;
-        const std::int64_t now = epoch_ms();
-        for (auto& [key, parked] : keys) {
-            p.restored_tokens.insert(parked.head_token);
-            for (const auto& r : parked.waiting) p.restored_tokens.insert(r.token);
-            KeyState& ks = p.keys[key];
-            ks.since_ms = now;
-            ks.parked = std::move(parked);
-            if (ks.parked->location == HeadLocation::kParked) {
-                // It was being sent when the previous owner stopped: send it again.
-                ks.busy = true;
-                release(tp.partition, p.generation, key, ParkedRecord{ks.parked->head_token, ks.parked->head_offset});
-            }
-        }
+        keys.assign(tp.partition, restore(tp.partition));
     }
 
-    void on_record(std::unique_ptr<kafka::Message> record) override { arrive(std::move(record)); }
-
-    void on_revoking(const kafka::TopicPartition& tp) override {
-        if (const auto it = partitions.find(tp.partition); it != partitions.end()) it->second.draining = true;
+    void on_record(std::unique_ptr<kafka::Message> record) override {
+        std::shared_ptr<kafka::Message> m = std::move(record);
+        KeyOrder::Record r{m->partition(), m->offset(), std::string(m->key()), std::nullopt, m};
+        if (const auto token = m->header(header::kParkToken)) r.park_token = std::string(*token);
+        keys.arrive(std::move(r));
     }
+
+    void on_revoking(const kafka::TopicPartition& tp) override { keys.drain(tp.partition); }
 
     [[nodiscard]] bool busy(const kafka::TopicPartition& tp) const override {
-        const auto it = partitions.find(tp.partition);
-        if (it == partitions.end()) return false;
-        for (const auto& [key, ks] : it->second.keys)
-            if (ks.busy && !ks.release_deferred) return true;
-        return false;
+        return keys.busy(tp.partition);
     }
 
     std::optional<std::int64_t> on_revoked(const kafka::TopicPartition& tp, bool /*lost*/) override {
-        const auto it = partitions.find(tp.partition);
-        if (it == partitions.end()) return std::nullopt;
-        auto commit = it->second.tracker.position();
-        in_flight_records -= it->second.tracker.in_flight();  // abandoned
-        partitions.erase(it);
-        return commit;
+        return keys.revoke(tp.partition);
     }
 
     std::optional<std::int64_t> take_commit(const kafka::TopicPartition& tp) override {
-        const auto it = partitions.find(tp.partition);
-        return it == partitions.end() ? std::nullopt : it->second.tracker.take_commit();
+        return keys.take_commit(tp.partition);
     }
 
-    [[nodiscard]] std::size_t in_flight() const override { return in_flight_records; }
+    [[nodiscard]] std::size_t in_flight() const override { return keys.in_flight(); }
 
     void on_started() override {
         TierForwarderConfig tier_config;

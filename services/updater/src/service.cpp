@@ -25,6 +25,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <variant>
 
 #include "bundle_follower.hpp"
 #include "metrics.hpp"
@@ -200,6 +201,37 @@ struct UpdaterService::Impl : service::WorkerHooks {
         std::unique_ptr<outbound::DestinationSender> sender;
         UpdaterMetrics::Site* metrics = nullptr;
         int tokens_seen = 0;
+    };
+
+    // What became of the head, step by step (see process()).
+
+    /// The update's message for Ocean, ready to send: the site it goes to and the relay-pushed record
+    /// that goes first.
+    struct Ready {
+        std::string site;
+        Site* target = nullptr;
+        BuiltMessage message;
+        std::string pushed;
+    };
+    /// A `received` acknowledgement that would undo a decision: not sent, for this reason.
+    struct Skip {
+        std::string why;
+    };
+    /// The partition was revoked (or the process fails or stops): the head is left to the next owner.
+    struct Abandon {};
+    /// Ocean took the message.
+    struct Delivered {
+        outbound::AttemptResult result;
+    };
+    /// The attempt failed and may be retried: its delay is over.
+    struct Again {};
+    using Resolved = std::variant<Ready, Skip, DeadLetter, Abandon>;
+    using Attempted = std::variant<Delivered, Again, DeadLetter, Abandon>;
+
+    /// The attempts made for the head, and when the first was.
+    struct Tries {
+        int made = 0;
+        std::int64_t first_ms = 0;
     };
 
     UpdaterServiceConfig config;
@@ -422,156 +454,173 @@ struct UpdaterService::Impl : service::WorkerHooks {
 
     // -- one update --
 
+    /// Resolves the update over its referral's latest bundle and sends it to Ocean, again after each
+    /// retryable failure (resolved anew: the bundle may have changed meanwhile). It ends sent, skipped,
+    /// dead-lettered, or left to the partition's next owner.
     asio::awaitable<void> process(Head h) {
+        Tries tries;
+        DeadLetter dead;
+        for (;;) {
+            Resolved resolved = co_await resolve(h, tries.made);
+            if (std::holds_alternative<Abandon>(resolved)) co_return;
+            if (auto* skip = std::get_if<Skip>(&resolved)) {
+                co_await skipped(std::move(h), std::move(skip->why));
+                co_return;
+            }
+            if (auto* d = std::get_if<DeadLetter>(&resolved)) {
+                dead = std::move(*d);
+                break;
+            }
+            Ready& ready = std::get<Ready>(resolved);
+            Attempted attempted = co_await attempt(h, ready, tries);
+            if (std::holds_alternative<Abandon>(attempted)) co_return;
+            if (auto* delivered = std::get_if<Delivered>(&attempted)) {
+                co_await sent(std::move(h), ready.site, delivered->result, tries.made, ready.message.event);
+                co_return;
+            }
+            if (auto* d = std::get_if<DeadLetter>(&attempted)) {
+                dead = std::move(*d);
+                break;
+            }
+            // Again.
+        }
+        co_await dead_letter(std::move(h), std::move(dead));
+    }
+
+    /// The message for the update over its referral's latest bundle (waited for up to bundle_wait), or
+    /// why there is none.
+    asio::awaitable<Resolved> resolve(const Head& h, int attempts) {
         const hub::Update& update = h.held.update;
-        const std::string action = hub::to_string(update.action);
-        int attempts = 0;
-        std::int64_t first_attempt_ms = 0;
+        std::string bundle;  // a copy: it may be replaced during the call
+        bool decided = false;
         for (;;) {
             Partition* p = partition_of(h.partition, h.generation);
-            if (p == nullptr || p->draining) co_return;  // revoked: the next owner reads it again
-            const auto bundle_it = p->bundles.find(update.referral_ref);
-            if (bundle_it == p->bundles.end()) {
-                // The router may not have taken the referral in yet (or forgot it): wait a while.
-                if (epoch_ms() - h.held.read_ms >= config.bundle_wait.count()) {
-                    DeadLetter d{"no-latest-bundle", 0, {}, {}, {}, attempts};
-                    co_await dead_letter(std::move(h), std::move(d));
-                    co_return;
-                }
-                const bool go_on = co_await wait(h.partition, h.generation, std::chrono::milliseconds(200));
-                if (!go_on) co_return;
-                continue;
+            if (p == nullptr || p->draining) co_return Abandon{};  // revoked: the next owner reads it again
+            if (const auto it = p->bundles.find(update.referral_ref); it != p->bundles.end()) {
+                bundle = it->second;
+                decided = p->decided.contains(update.referral_ref);
+                break;
             }
-            const std::string bundle = bundle_it->second;  // a copy: it may be replaced during the call
-            if (update.action == hub::Action::kReceived) {
-                if (const char* why = received_superseded(bundle, p->decided.contains(update.referral_ref))) {
-                    co_await skipped(std::move(h), why);
-                    co_return;
-                }
-            }
-            const std::string site = site_for(update, bundle, config.ocean.default_site);
-            const auto site_it = sites.find(site);
-            if (site_it == sites.end()) {
-                DeadLetter d{"unknown-site", 0, {}, site, {}, attempts};
-                co_await dead_letter(std::move(h), std::move(d));
-                co_return;
-            }
-            if (!update.site.empty()) {
-                // A hub system limited to some sites names one of them; it must be the referral's own, or
-                // that site's credentials would change another site's referral.
-                const std::string listed = site_for(hub::Update{}, bundle, std::string());
-                if (!listed.empty() && listed != update.site) {
-                    DeadLetter d{"site-mismatch",
-                                 0,
-                                 "the update names another site than its referral's",
-                                 site,
-                                 {},
-                                 attempts};
-                    co_await dead_letter(std::move(h), std::move(d));
-                    co_return;
-                }
-            }
-            Site& target = site_it->second;
-            BuildResult built = build_update_message(update, bundle, config.message);
-            if (!built.ok()) {
-                DeadLetter d{
-                    "build-failed", 0, built.error->code + ": " + built.error->message, site, {}, attempts};
-                co_await dead_letter(std::move(h), std::move(d));
-                co_return;
-            }
-            std::string why;
-            std::optional<std::string> pushed = pushed_update_json(built.message->bundle, &why);
-            if (!pushed) {
-                DeadLetter d{"build-failed", 0, "pushed: " + why, site, {}, attempts};
-                co_await dead_letter(std::move(h), std::move(d));
-                co_return;
-            }
-
-            // The relay-pushed record first, acknowledged, so the router knows Ocean's echo as ours.
-            set_in_call(*p, p->keys[h.key], true);
-            std::vector<kafka::Header> pushed_headers{
-                {std::string(header::kKind), std::string(contracts::kPushedKind)},
-                {std::string(header::kReferralRef), update.referral_ref},
-                {std::string(header::kUpdateId), update.update_id},
-                {std::string(header::kSite), site}};
-            if (const auto tp = h.held.record->header(header::kTraceparent))
-                pushed_headers.push_back({std::string(header::kTraceparent), std::string(*tp)});
-            std::string pushed_topic = config.topics.inbound;
-            std::string pushed_key = update.referral_ref;
-            const kafka::DeliveryResult pushed_ack =
-                co_await worker.producer().async_produce(std::move(pushed_topic),
-                                                 std::move(pushed_key),
-                                                 std::move(*pushed),
-                                                 std::move(pushed_headers),
-                                                 config.kafka.produce_timeout,
-                                                 asio::use_awaitable);
-            if (!pushed_ack.ok) {
-                fail("produce relay-pushed: " + pushed_ack.error.message);
-                co_return;
-            }
-            if (partition_of(h.partition, h.generation) == nullptr) co_return;
-
-            outbound::OutboundDelivery delivery;
-            delivery.body = std::move(built.message->bundle);
-            delivery.content_type = "application/fhir+json";
-            delivery.idempotency_key = update.update_id;
-            delivery.referral_ref = update.referral_ref;
-            delivery.event = built.message->event;
-            delivery.traceparent = header_or(*h.held.record, header::kTraceparent);
-            delivery.attempt = attempts + 1;
-            if (first_attempt_ms == 0) first_attempt_ms = epoch_ms();
-            const outbound::AttemptResult result = co_await target.sender->attempt(std::move(delivery));
-            ++attempts;
-            target.metrics->attempts->Increment();
-            target.metrics->latency->Observe(std::chrono::duration<double>(result.latency).count());
-            if (result.token_failed) target.metrics->token_failures->Increment();
-            p = partition_of(h.partition, h.generation);
-            if (p == nullptr) co_return;  // revoked without waiting (lost): the next owner sends it again
-
-            if (result.outcome.delivered) {
-                co_await sent(std::move(h), site, result, attempts, built.message->event);
-                co_return;
-            }
-            const bool retryable = result.token_failed || result.outcome.kind != ErrorKind::kPermanent;
-            if (!retryable) {
-                DeadLetter d{"rejected",
-                             result.status,
-                             result.excerpt,
-                             site,
-                             operation_outcome_of(result.error_body),
-                             attempts};
-                co_await dead_letter(std::move(h), std::move(d));
-                co_return;
-            }
-            target.metrics->retries->Increment();
-            const delivery::Duration age{
-                std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_attempt_ms))};
-            const auto delay = config.retry.next_delay(attempts, age, rng, result.retry_after);
-            if (!delay) {
-                DeadLetter d{"retries-exhausted",
-                             result.status,
-                             result.excerpt,
-                             site,
-                             operation_outcome_of(result.error_body),
-                             attempts};
-                co_await dead_letter(std::move(h), std::move(d));
-                co_return;
-            }
-            set_in_call(*p, p->keys[h.key], false);
-            log::info("update will be retried",
-                      {{"referral_ref", update.referral_ref},
-                       {"update_id", update.update_id},
-                       {"site", site},
-                       {"attempt", attempts},
-                       {"status", result.status},
-                       {"reason", std::string(result.outcome.reason)},
-                       {"excerpt", result.excerpt},
-                       {"retry_in_ms",
-                        static_cast<long long>(
-                            std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count())}});
-            const bool go_on = co_await wait(h.partition, h.generation, *delay);
-            if (!go_on) co_return;
+            // The router may not have taken the referral in yet (or forgot it): wait a while.
+            if (epoch_ms() - h.held.read_ms >= config.bundle_wait.count())
+                co_return DeadLetter{"no-latest-bundle", 0, {}, {}, {}, attempts};
+            const SteadyClock::duration poll = std::chrono::milliseconds(200);
+            const bool go_on = co_await wait(h.partition, h.generation, poll);
+            if (!go_on) co_return Abandon{};
         }
+        if (update.action == hub::Action::kReceived) {
+            if (const char* why = received_superseded(bundle, decided)) co_return Skip{why};
+        }
+        const std::string site = site_for(update, bundle, config.ocean.default_site);
+        const auto site_it = sites.find(site);
+        if (site_it == sites.end()) co_return DeadLetter{"unknown-site", 0, {}, site, {}, attempts};
+        if (!update.site.empty()) {
+            // A hub system limited to some sites names one of them; it must be the referral's own, or
+            // that site's credentials would change another site's referral.
+            const std::string listed = site_for(hub::Update{}, bundle, std::string());
+            if (!listed.empty() && listed != update.site)
+                co_return DeadLetter{"site-mismatch",
+                                     0,
+                                     "the update names another site than its referral's",
+                                     site,
+                                     {},
+                                     attempts};
+        }
+        BuildResult built = build_update_message(update, bundle, config.message);
+        if (!built.ok())
+            co_return DeadLetter{
+                "build-failed", 0, built.error->code + ": " + built.error->message, site, {}, attempts};
+        std::string why;
+        std::optional<std::string> pushed = pushed_update_json(built.message->bundle, &why);
+        if (!pushed) co_return DeadLetter{"build-failed", 0, "pushed: " + why, site, {}, attempts};
+        co_return Ready{site, &site_it->second, std::move(*built.message), std::move(*pushed)};
+    }
+
+    /// One attempt: the relay-pushed record, acknowledged, then the message to Ocean. A failure that may
+    /// be retried waits out its delay first (Again).
+    asio::awaitable<Attempted> attempt(const Head& h, Ready& ready, Tries& tries) {
+        const hub::Update& update = h.held.update;
+        Partition* p = partition_of(h.partition, h.generation);
+        if (p == nullptr) co_return Abandon{};
+
+        // The relay-pushed record first, acknowledged, so the router knows Ocean's echo as ours.
+        set_in_call(*p, p->keys[h.key], true);
+        std::vector<kafka::Header> pushed_headers{
+            {std::string(header::kKind), std::string(contracts::kPushedKind)},
+            {std::string(header::kReferralRef), update.referral_ref},
+            {std::string(header::kUpdateId), update.update_id},
+            {std::string(header::kSite), ready.site}};
+        if (const auto tp = h.held.record->header(header::kTraceparent))
+            pushed_headers.push_back({std::string(header::kTraceparent), std::string(*tp)});
+        std::string pushed_topic = config.topics.inbound;
+        std::string pushed_key = update.referral_ref;
+        const kafka::DeliveryResult pushed_ack =
+            co_await worker.producer().async_produce(std::move(pushed_topic),
+                                                     std::move(pushed_key),
+                                                     std::move(ready.pushed),
+                                                     std::move(pushed_headers),
+                                                     config.kafka.produce_timeout,
+                                                     asio::use_awaitable);
+        if (!pushed_ack.ok) {
+            fail("produce relay-pushed: " + pushed_ack.error.message);
+            co_return Abandon{};
+        }
+        if (partition_of(h.partition, h.generation) == nullptr) co_return Abandon{};
+
+        Site& target = *ready.target;
+        outbound::OutboundDelivery delivery;
+        delivery.body = std::move(ready.message.bundle);
+        delivery.content_type = "application/fhir+json";
+        delivery.idempotency_key = update.update_id;
+        delivery.referral_ref = update.referral_ref;
+        delivery.event = ready.message.event;
+        delivery.traceparent = header_or(*h.held.record, header::kTraceparent);
+        delivery.attempt = tries.made + 1;
+        if (tries.first_ms == 0) tries.first_ms = epoch_ms();
+        const outbound::AttemptResult result = co_await target.sender->attempt(std::move(delivery));
+        ++tries.made;
+        target.metrics->attempts->Increment();
+        target.metrics->latency->Observe(std::chrono::duration<double>(result.latency).count());
+        if (result.token_failed) target.metrics->token_failures->Increment();
+        // Revoked without waiting (lost): the next owner sends it again.
+        p = partition_of(h.partition, h.generation);
+        if (p == nullptr) co_return Abandon{};
+
+        if (result.outcome.delivered) co_return Delivered{result};
+        const bool retryable = result.token_failed || result.outcome.kind != ErrorKind::kPermanent;
+        if (!retryable)
+            co_return DeadLetter{"rejected",
+                                 result.status,
+                                 result.excerpt,
+                                 ready.site,
+                                 operation_outcome_of(result.error_body),
+                                 tries.made};
+        target.metrics->retries->Increment();
+        const delivery::Duration age{
+            std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - tries.first_ms))};
+        const auto delay = config.retry.next_delay(tries.made, age, rng, result.retry_after);
+        if (!delay)
+            co_return DeadLetter{"retries-exhausted",
+                                 result.status,
+                                 result.excerpt,
+                                 ready.site,
+                                 operation_outcome_of(result.error_body),
+                                 tries.made};
+        set_in_call(*p, p->keys[h.key], false);
+        log::info("update will be retried",
+                  {{"referral_ref", update.referral_ref},
+                   {"update_id", update.update_id},
+                   {"site", ready.site},
+                   {"attempt", tries.made},
+                   {"status", result.status},
+                   {"reason", std::string(result.outcome.reason)},
+                   {"excerpt", result.excerpt},
+                   {"retry_in_ms",
+                    static_cast<long long>(
+                        std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count())}});
+        const bool go_on = co_await wait(h.partition, h.generation, *delay);
+        if (!go_on) co_return Abandon{};
+        co_return Again{};
     }
 
     /// Produces `value` and waits for the acknowledgement; false (and the process fails) if it failed.

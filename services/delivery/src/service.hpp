@@ -1,12 +1,12 @@
 // The delivery process: relay.deliveries.v1 → each hub destination, in order per (destination,
 // referral), with retries through delay-tier topics, dead letters, and an outcome per record on
-// relay.events.v1 (issue 5).
+// relay.events.v1.
 //
-// Threads: the caller of run() polls the deliveries consumer (rebalance callbacks restore parked keys
-// there); every record is handed to the pipeline thread (one io_context: all key state, the offset
-// trackers, the dispatchers and their HTTP connections); librdkafka's acknowledgements are posted back
-// to the pipeline; the delay tiers have their own consumer thread (TierForwarder); parked records are
-// read back from the changelog on a fetch thread; the admin server has its own io_context.
+// Threads: a worker of the service runtime (relay/service/worker.hpp). The caller of run() runs the
+// worker's io_context: the deliveries consumer (records, and rebalances that restore parked keys), the
+// producer's acknowledgements, all key state (key_order.hpp), the dispatchers and their HTTP connections;
+// the delay tiers have their own consumer thread (TierForwarder); parked records are read back from the
+// changelog on a fetch thread; the admin listener has its own thread.
 //
 // At-least-once: an offset is committed only when its record's outcome is durable — delivered (and
 // its event acknowledged), handed to a delay tier and the key's head written to the changelog, parked

@@ -2,10 +2,9 @@
 // one rendered record per destination on relay.deliveries.v1, an outcome on relay.events.v1, and the
 // referral's state on the compacted relay.referrals.state.v1.
 //
-// Threads: the caller of run() polls the consumer (librdkafka's rebalance callbacks run there, and
-// restore state from the changelog); every record is handed to the pipeline thread (one io_context,
-// which owns all state and the offset ledgers); librdkafka's producer acknowledgements are posted back
-// to the pipeline thread; the admin server has its own io_context.
+// Threads: a worker of the service runtime (relay/service/worker.hpp). The caller of run() runs the
+// worker's io_context: the consumer (records, and rebalances that restore state from the changelog), the
+// producer's acknowledgements, all state and the offset ledgers; the admin listener has its own thread.
 #pragma once
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// The updater process (issue 6): relay.updates.v1 → Ocean's $process-messages, one FHIR message per hub
+// The updater process: relay.updates.v1 → Ocean's $process-messages, one FHIR message per hub
 // update, in order per referral.
 //
 // For each update: its referral's latest inbound bundle (restored from the router's changelog
@@ -17,10 +17,10 @@
 // few (human decisions), Ocean is one destination, and a referral's order matters more than isolation;
 // when service.max_held updates are in memory, consumption pauses (polling goes on, so the group keeps us).
 //
-// Threads: run()'s caller polls the consumer (rebalance callbacks restore bundles there); the pipeline
-// io_context owns all state, the senders and their connections; the bundle follower's thread reads the
-// changelog and posts to the pipeline; librdkafka's acknowledgements resume coroutines on the pipeline;
-// the admin server has its own io_context. Offsets are committed contiguously, only past updates whose
+// Threads: a worker of the service runtime (relay/service/worker.hpp). The caller of run() runs the
+// worker's io_context: the consumer (records, and rebalances that restore bundles), the producer's
+// acknowledgements, all state, the senders and their connections; the bundle follower's thread reads the
+// changelog and posts to it; the admin listener has its own thread. Offsets are committed contiguously, only past updates whose
 // outcome is durable (the event or the DLQ record acknowledged): at-least-once.
 #pragma once
 

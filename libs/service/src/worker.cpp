@@ -56,36 +56,46 @@ Worker::Worker(WorkerConfig config, std::shared_ptr<prometheus::Registry> regist
       registry_(std::move(registry)),
       metrics_(*registry_, config_.name),
       instance_(host_and_pid()) {
-    if (config_.kafka.embedded) {
-        embedded_ = std::make_unique<kafka::EmbeddedCluster>(1);
-        for (const auto& spec : config_.topic_specs) embedded_->create_topic(spec.name, spec.partitions);
-        config_.kafka.client.bootstrap_servers = embedded_->bootstrap_servers();
-        log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
-                  {{"bootstrap_servers", embedded_->bootstrap_servers()}});
-    }
-    ioc_.emplace(1);
-    kafka::ProducerConfig producer_config;
-    producer_config.client = config_.kafka.client;
-    producer_config.linger = config_.kafka.linger;
-    producer_config.delivery_timeout = config_.kafka.produce_timeout;
-    producer_config.message_max_bytes = config_.kafka.message_max_bytes;
-    producer_ = std::make_unique<kafka::Producer>(producer_config, ioc_->get_executor());
-    if (!config_.kafka.embedded && config_.kafka.verify_topics) check_topics();
+    try {
+        if (config_.kafka.embedded) {
+            embedded_ = std::make_unique<kafka::EmbeddedCluster>(1);
+            for (const auto& spec : config_.topic_specs) embedded_->create_topic(spec.name, spec.partitions);
+            config_.kafka.client.bootstrap_servers = embedded_->bootstrap_servers();
+            log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
+                      {{"bootstrap_servers", embedded_->bootstrap_servers()}});
+        }
+        ioc_.emplace(1);
+        kafka::ProducerConfig producer_config;
+        producer_config.client = config_.kafka.client;
+        producer_config.linger = config_.kafka.linger;
+        producer_config.delivery_timeout = config_.kafka.produce_timeout;
+        producer_config.message_max_bytes = config_.kafka.message_max_bytes;
+        producer_ = std::make_unique<kafka::Producer>(producer_config, ioc_->get_executor());
+        if (!config_.kafka.embedded && config_.kafka.verify_topics) check_topics();
 
-    AdminProbes probes;
-    probes.health = [this] {
-        const bool fatal = producer_->fatal();
-        if (failed_ || fatal) return ProbeResult{false, status_body(fatal ? "kafka_producer_fatal" : "failed")};
-        return ProbeResult{true, status_body("ok")};
-    };
-    probes.ready = [this] {
-        const bool ready = running_ && !failed_ && !stopping_;
-        return ProbeResult{ready, status_body(ready ? "ready" : "not_ready")};
-    };
-    admin_ = std::make_unique<AdminServer>(config_.admin, registry_, std::move(probes));
+        AdminProbes probes;
+        probes.health = [this] {
+            const bool fatal = producer_->fatal();
+            if (failed_ || fatal) return ProbeResult{false, status_body(fatal ? "kafka_producer_fatal" : "failed")};
+            return ProbeResult{true, status_body("ok")};
+        };
+        probes.ready = [this] {
+            const bool ready = running_ && !failed_ && !stopping_;
+            return ProbeResult{ready, status_body(ready ? "ready" : "not_ready")};
+        };
+        admin_ = std::make_unique<AdminServer>(config_.admin, registry_, std::move(probes));
+    } catch (...) {
+        // No destructor runs for a constructor that throws: the clients must not outlive the io_context.
+        release_clients();
+        throw;
+    }
 }
 
 Worker::~Worker() {
+    release_clients();
+}
+
+void Worker::release_clients() noexcept {
     // Nothing may serve on the io_context once it is gone; the clients outlive every Message.
     if (consumer_watcher_) consumer_watcher_->stop();
     if (producer_) producer_->stop_serving();

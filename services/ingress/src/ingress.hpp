@@ -85,6 +85,9 @@ class Ingress {
     std::shared_ptr<prometheus::Registry> registry_;
     std::unique_ptr<IngressMetrics> metrics_;
     std::unique_ptr<kafka::EmbeddedCluster> embedded_;
+    // Before the producer, which serves its delivery reports on it: the producer goes first, also when
+    // the constructor throws.
+    boost::asio::io_context ioc_;
     std::unique_ptr<kafka::Producer> producer_;
     std::unique_ptr<auth::TokenSigner> signer_;
     std::unique_ptr<auth::FailureLimiter> failures_;
@@ -95,7 +98,6 @@ class Ingress {
     /// none without signature last (it admits anyone).
     std::vector<std::unique_ptr<HubSystem>> hub_systems_;
 
-    boost::asio::io_context ioc_;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
     std::vector<std::unique_ptr<http::Server>> public_servers_;
     std::unique_ptr<service::AdminServer> admin_server_;

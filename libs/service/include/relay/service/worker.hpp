@@ -145,6 +145,9 @@ class Worker : private kafka::RebalanceListener {
     bool defer_revoke(const std::vector<kafka::TopicPartition>& partitions) override;
 
     void check_topics();
+    /// Stops everything that serves on the io_context, then destroys it (pending frames and the
+    /// Messages they hold go while the consumer still exists).
+    void release_clients() noexcept;
     bool serve_consumer();
     void take_record(std::unique_ptr<kafka::Message> record);
     void pause();

@@ -8,9 +8,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "relay/auth/config.hpp"
+#include "relay/contracts/notifications.hpp"
 
 namespace relay::ingress {
 namespace {
@@ -79,9 +81,23 @@ kafka::TopicSpec IngressConfig::updates_topic_spec() const {
     return spec;
 }
 
+std::vector<kafka::TopicSpec> IngressConfig::notification_topic_specs() const {
+    std::vector<kafka::TopicSpec> specs;
+    for (const auto& integration : integrations) {
+        if (!integration.open_api) continue;
+        const std::string& topic = integration.open_api->topic;
+        if (std::any_of(specs.begin(), specs.end(), [&](const auto& s) { return s.name == topic; })) continue;
+        kafka::TopicSpec spec = inbound_topic_spec();
+        spec.name = topic;
+        specs.push_back(std::move(spec));
+    }
+    return specs;
+}
+
 std::vector<std::string> IngressConfig::topics() const {
     std::vector<std::string> out{kafka.inbound_topic};
     if (hub_api) out.push_back(hub_api->topic);
+    for (const auto& spec : notification_topic_specs()) out.push_back(spec.name);
     return out;
 }
 
@@ -149,6 +165,79 @@ HubApiConfig read_hub_api(ConfigReader::Node node,
     }
     if (hub.systems.empty()) node.fail("systems", "configure at least one hub system");
     return hub;
+}
+
+// A webhook key travels in a URL (query parameter or path segment) and a header: unreserved URL
+// characters only, so that no encoding can make two spellings of one key.
+bool is_webhook_key(std::string_view key) {
+    if (key.size() < 16 || key.size() > 256) return false;
+    return std::all_of(key.begin(), key.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '-' || c == '.' || c == '_' || c == '~';
+    });
+}
+
+bool is_header_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+        return std::isalnum(c) != 0 || c == '-' || c == '_';
+    });
+}
+
+OpenApiConfig read_open_api(ConfigReader::Node node,
+                            const IntegrationConfig& integration,
+                            const std::string& topic_prefix,
+                            std::uint64_t listener_body_limit) {
+    OpenApiConfig open_api;
+    open_api.path = substitute(node.string("path", "/ocean/{name}/openapi/webhook"), integration);
+    while (open_api.path.size() > 1 && open_api.path.back() == '/') open_api.path.pop_back();
+    if (open_api.path.size() < 2 || open_api.path.front() != '/' ||
+        open_api.path.find_first_of("?#{} %") != std::string::npos) {
+        node.fail("path", "must be a path starting with '/', such as /ocean/{name}/openapi/webhook");
+    }
+    // Each key is a secret: {file: PATH}, {env: NAME} or {value: ...}.
+    const auto key_nodes = node.list("keys");
+    for (std::size_t i = 0; i < key_nodes.size(); ++i) {
+        ConfigReader::Node item = key_nodes[i];
+        const std::string key_name = fmt::format("keys[{}]", i);
+        auto file = item.optional_string("file");
+        auto env = item.optional_string("env");
+        auto value = item.optional_string("value");
+        if ((file ? 1 : 0) + (env ? 1 : 0) + (value ? 1 : 0) != 1) {
+            node.fail(key_name, "must give exactly one of file, env or value");
+        }
+        Secret secret = file  ? Secret::from_file(*file, item.path())
+                        : env ? Secret::from_env(*env, item.path())
+                              : Secret::from_value(*value);
+        if (!is_webhook_key(secret.reveal())) {
+            // Never the value: only what it must be.
+            node.fail(key_name, "must be 16-256 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'");
+        }
+        open_api.keys.push_back(std::move(secret));
+    }
+    if (open_api.keys.empty()) node.fail("keys", "configure at least one key ({file: PATH}, {env: NAME} or {value: ...})");
+    if (open_api.keys.size() > 4) node.fail("keys", "at most 4 keys (two are enough to rotate)");
+    open_api.key_parameter = node.string("key_parameter", open_api.key_parameter);
+    if (!is_header_name(open_api.key_parameter)) {
+        node.fail("key_parameter", "must be 1-64 characters of A-Z, a-z, 0-9, '-' and '_'");
+    }
+    open_api.key_header = node.string("key_header", open_api.key_header);
+    if (!is_header_name(open_api.key_header)) {
+        node.fail("key_header", "must be an HTTP header name (1-64 characters of A-Z, a-z, 0-9, '-' and '_')");
+    }
+    open_api.replay_window = node.duration("replay_window", open_api.replay_window);
+    if (open_api.replay_window > std::chrono::hours(24 * 4)) node.fail("replay_window", "must be at most 96h");
+    open_api.replay_memory =
+        static_cast<std::size_t>(node.integer("replay_memory", 100'000, 0, 10'000'000));
+    auto rate = node.child("rate_limit");
+    open_api.rate_per_minute = rate.number("per_minute", open_api.rate_per_minute, 1, 1'000'000);
+    open_api.rate_burst = rate.number("burst", open_api.rate_burst, 1, 1'000'000);
+    open_api.rate_max_tracked = static_cast<std::size_t>(rate.integer("max_tracked", 20'000, 1, 10'000'000));
+    open_api.max_body_bytes = node.bytes(
+        "max_body_bytes", std::min<std::uint64_t>(open_api.max_body_bytes, listener_body_limit), 1024, 256ULL << 20);
+    if (open_api.max_body_bytes > listener_body_limit) node.fail("max_body_bytes", "must not exceed limits.max_body");
+    open_api.topic = topic_prefix + node.string("topic", std::string(contracts::notification::kDefaultTopic));
+    if (!is_valid_topic_name(open_api.topic)) node.fail("topic", "is not a valid Kafka topic name");
+    return open_api;
 }
 
 }  // namespace
@@ -304,9 +393,30 @@ IngressConfig load_config(ConfigReader& reader) {
                     fmt::format("is required because integration '{}' uses oauth2", integration.name));
             }
         }
+        if (node.has("open_api")) {
+            auto open_api_node = node.child("open_api");
+            integration.open_api = read_open_api(open_api_node, integration, prefix, limits.body_limit);
+            if (!paths.insert(integration.open_api->path).second) {
+                open_api_node.fail("path", fmt::format("'{}' is used twice", integration.open_api->path));
+            }
+            if (integration.open_api->topic == kafka.inbound_topic) {
+                open_api_node.fail("topic", "must differ from topics.inbound");
+            }
+        }
         config.integrations.push_back(std::move(integration));
     }
     if (config.integrations.empty()) root.fail("integrations", "configure at least one integration");
+    // The key may be the last segment below an Open API path: no other route may live there.
+    for (std::size_t i = 0; i < config.integrations.size(); ++i) {
+        const auto& open_api = config.integrations[i].open_api;
+        if (!open_api) continue;
+        for (const auto& path : paths) {
+            if (path.starts_with(open_api->path + "/")) {
+                root.list("integrations")[i].child("open_api").fail(
+                    "path", fmt::format("has the path '{}' below it, where the key segment goes", path));
+            }
+        }
+    }
 
     if (root.has("hub_api")) {
         config.hub_api = read_hub_api(root.child("hub_api"),
@@ -323,6 +433,11 @@ IngressConfig load_config(ConfigReader& reader) {
         }
         if (config.hub_api->topic == kafka.inbound_topic) {
             root.child("hub_api").fail("topic", "must differ from topics.inbound");
+        }
+        for (const auto& integration : config.integrations) {
+            if (integration.open_api && integration.open_api->topic == config.hub_api->topic) {
+                root.child("hub_api").fail("topic", "must differ from the Open API notification topics");
+            }
         }
     }
 

@@ -16,6 +16,27 @@
 
 namespace relay::ingress {
 
+/// Ocean's Open API / Patient Engagement webhook of one integration (`integrations[].open_api`; absent =
+/// no such endpoint): challenge echo and notifications `{ref, siteNum, type, ...}` → the notification topic.
+struct OpenApiConfig {
+    std::string path;  ///< default /ocean/{name}/openapi/webhook; the key may also be a last segment
+    /// The webhook keys (one, or two while rotating): the caller presents one of them as the query
+    /// parameter `key_parameter`, the header `key_header` or a last path segment.
+    std::vector<Secret> keys;
+    std::string key_parameter = "k";
+    std::string key_header = "x-ocean-webhook-key";
+    /// A notification (integration, type, ref, session id) acknowledged by the broker within this
+    /// window is answered 200 again without a second record. 0 = no replay window.
+    std::chrono::milliseconds replay_window{10 * 60 * 1000};
+    std::size_t replay_memory = 100'000;  ///< notifications remembered at most; 0 = no replay window
+    /// Requests per client address (token bucket), before authentication.
+    double rate_per_minute = 60;
+    double rate_burst = 10;
+    std::size_t rate_max_tracked = 20'000;  ///< client addresses remembered at most
+    std::uint64_t max_body_bytes = 64 * 1024;
+    std::string topic = "ocean.notifications.v1";  ///< topics.prefix prepended
+};
+
 /// One Ocean integration (one Request URL in Ocean's "Register an Integration" form).
 struct IntegrationConfig {
     std::string name;        ///< [a-z0-9-]: path segment, token audience, metric label
@@ -34,6 +55,7 @@ struct IntegrationConfig {
     /// referral with another site. Off only for an integration that legitimately receives for several
     /// sites (its records then carry the bundle's site).
     bool enforce_site = true;
+    std::optional<OpenApiConfig> open_api;
 };
 
 /// One hub system allowed to send updates through the hub API (`hub_api.systems[]`).
@@ -95,6 +117,8 @@ struct IngressConfig {
     [[nodiscard]] kafka::TopicSpec inbound_topic_spec() const;
     /// The hub API's updates topic, created and verified like the inbound topic (hub_api set).
     [[nodiscard]] kafka::TopicSpec updates_topic_spec() const;
+    /// The Open API notification topics (each once), created and verified like the inbound topic.
+    [[nodiscard]] std::vector<kafka::TopicSpec> notification_topic_specs() const;
     /// Every topic the ingress produces to.
     [[nodiscard]] std::vector<std::string> topics() const;
 };

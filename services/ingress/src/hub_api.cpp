@@ -423,22 +423,19 @@ std::vector<kafka::Header> record_headers(const http::Request& request,
     return headers;
 }
 
-/// The answer when the broker did not store the update: 500 if retrying cannot help, else 503 with
-/// Retry-After.
-HubRefusal not_stored(ErrorKind kind, unsigned version, std::chrono::seconds retry_after) {
-    if (kind == ErrorKind::kPermanent) {
-        return HubRefusal{hub_error(bhttp::status::internal_server_error,
-                                    version,
-                                    "internal-error",
-                                    "the update could not be stored"),
-                          "kafka_permanent_error"};
+/// The answer when the broker did not store the update (detail::not_stored decides 500 or 503).
+HubRefusal not_stored_refusal(ErrorKind kind, unsigned version, std::chrono::seconds retry_after) {
+    const NotStored failure = not_stored(kind);
+    if (failure.status == bhttp::status::internal_server_error) {
+        return HubRefusal{hub_error(failure.status, version, "internal-error", "the update could not be stored"),
+                          std::string(failure.rejection)};
     }
-    auto res = hub_error(bhttp::status::service_unavailable,
+    auto res = hub_error(failure.status,
                          version,
                          "unavailable",
                          "the update could not be stored in time; retry later with the same update_id");
     res.set(bhttp::field::retry_after, std::to_string(retry_after.count()));
-    return HubRefusal{std::move(res), kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable"};
+    return HubRefusal{std::move(res), std::string(failure.rejection)};
 }
 
 }  // namespace
@@ -489,13 +486,9 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, cons
 
     std::vector<kafka::Header> headers = record_headers(request, system_name, update);
     std::string value = std::move(built.value);
-    const kafka::DeliveryResult delivery = co_await producer_->async_produce(hub_config.topic,
-                                                                             update.referral_ref,
-                                                                             std::move(value),
-                                                                             std::move(headers),
-                                                                             config_.kafka.ack_timeout);
+    const kafka::DeliveryResult delivery =
+        co_await publish(hub_config.topic, update.referral_ref, std::move(value), std::move(headers));
     const double ack_seconds = std::chrono::duration<double>(delivery.latency).count();
-    metrics_->kafka_ack(delivery.ok, ack_seconds);
     metrics_->hub_publish(system_name, delivery.ok, ack_seconds);
     if (!delivery.ok) {
         // Not stored: the hub system's retry may carry the same webhook-id again.
@@ -506,7 +499,7 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, cons
                     {"referral_ref", update.referral_ref},
                     {"error", delivery.error.message},
                     {"kind", to_string(delivery.error.kind)}});
-        HubRefusal refusal = not_stored(delivery.error.kind, version, config_.kafka.retry_after);
+        HubRefusal refusal = not_stored_refusal(delivery.error.kind, version, config_.kafka.retry_after);
         co_return finish(std::move(refusal.response), refusal.rejection);
     }
     log::info("hub update queued",

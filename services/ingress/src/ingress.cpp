@@ -37,14 +37,6 @@ using namespace detail;
 
 static_assert(http::kBodyPadding >= simdjson::SIMDJSON_PADDING, "request bodies must be padded for simdjson");
 
-struct Ingress::Route {
-    enum class Kind { kFhir, kToken };
-    Kind kind;
-    const IntegrationConfig* integration;
-    std::shared_ptr<auth::Authenticator> authenticator;
-    IntegrationMetrics* metrics;
-};
-
 namespace {
 
 constexpr std::string_view kFhirJson = "application/fhir+json";
@@ -198,6 +190,9 @@ Ingress::Ingress(IngressConfig config)
         embedded_ = std::make_unique<kafka::EmbeddedCluster>(1);
         embedded_->create_topic(config_.kafka.inbound_topic, config_.kafka.partitions);
         if (config_.hub_api) embedded_->create_topic(config_.hub_api->topic, config_.kafka.partitions);
+        for (const auto& spec : config_.notification_topic_specs()) {
+            embedded_->create_topic(spec.name, config_.kafka.partitions);
+        }
         config_.kafka.producer.client.bootstrap_servers = embedded_->bootstrap_servers();
         log::warn("using the embedded Kafka broker: in memory, NOT durable; for trying ocean-relay only",
                   {{"bootstrap_servers", embedded_->bootstrap_servers()}});
@@ -208,6 +203,7 @@ Ingress::Ingress(IngressConfig config)
     if (!config_.kafka.embedded && config_.kafka.verify_topics) {
         std::vector<kafka::TopicSpec> specs{config_.inbound_topic_spec()};
         if (config_.hub_api) specs.push_back(config_.updates_topic_spec());
+        for (auto& spec : config_.notification_topic_specs()) specs.push_back(std::move(spec));
         kafka::ensure_topics(
             producer_->handle(), specs, config_.kafka.create_topics, std::chrono::seconds(30));
     }
@@ -232,6 +228,13 @@ Ingress::Ingress(IngressConfig config)
                 Route{Route::Kind::kToken, &integration, authenticator, integration_metrics}));
             routes_by_path_[integration.token_path] = routes_.back().get();
         }
+        if (integration.open_api) {
+            const OpenApiConfig& open_api = *integration.open_api;
+            auto state = std::make_shared<OpenApiState>(open_api);
+            routes_.push_back(std::make_unique<Route>(
+                Route{Route::Kind::kOpenApi, &integration, nullptr, integration_metrics, std::move(state)}));
+            routes_by_path_[open_api.path] = routes_.back().get();
+        }
     }
 
     if (config_.hub_api) {
@@ -251,6 +254,10 @@ Ingress::Ingress(IngressConfig config)
     auto error_body =
         [this](int status, std::string_view code, std::string_view message, std::string_view target) {
             std::string_view path = target.substr(0, target.find('?'));
+            if (is_openapi_target(path)) {
+                // The target may hold the webhook key (query or last segment): it is only matched here.
+                return std::pair<std::string, std::string>("application/json", openapi_error_json(code, message));
+            }
             if (is_hub_target(path)) {
                 return std::pair<std::string, std::string>(
                     "application/json", hubapi::error_json(hub_server_code(status, code), message));
@@ -471,11 +478,16 @@ std::optional<http::Response> Ingress::admit_public(const http::Request& request
     if (is_hub_target(target)) return admit_hub(request, context, target);
     const auto it = routes_by_path_.find(std::string(target));
     if (it == routes_by_path_.end()) {
+        std::string_view key_segment;
+        if (const Route* open_api = openapi_route_with_key(target, key_segment)) {
+            return admit_openapi(request, context, *open_api, key_segment);
+        }
         metrics_->request("", "unknown", 404, 0);
         metrics_->rejection("", "unknown_route");
         return outcome(bhttp::status::not_found, version, "error", "not-found", "no integration is configured at this path");
     }
     const Route& route = *it->second;
+    if (route.kind == Route::Kind::kOpenApi) return admit_openapi(request, context, route, {});
     const char* route_name = route.kind == Route::Kind::kFhir ? "fhir" : "token";
     if (request.method() != bhttp::verb::post) {
         metrics_->request(route.integration->name, route_name, 405, 0);
@@ -542,6 +554,118 @@ std::optional<http::Response> Ingress::admit_public(const http::Request& request
     admitted.kind = Admitted::Kind::kFhir;
     context.admitted = std::move(admitted);
     return std::nullopt;
+}
+
+const Ingress::Route* Ingress::openapi_route_with_key(std::string_view path, std::string_view& key_segment) const {
+    const auto slash = path.rfind('/');
+    if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) return nullptr;
+    const auto it = routes_by_path_.find(std::string(path.substr(0, slash)));
+    if (it == routes_by_path_.end() || it->second->kind != Route::Kind::kOpenApi) return nullptr;
+    key_segment = path.substr(slash + 1);
+    return it->second;
+}
+
+bool Ingress::is_openapi_target(std::string_view path) const {
+    if (const auto it = routes_by_path_.find(std::string(path)); it != routes_by_path_.end()) {
+        return it->second->kind == Route::Kind::kOpenApi;
+    }
+    std::string_view segment;
+    return openapi_route_with_key(path, segment) != nullptr;
+}
+
+std::optional<http::Response> Ingress::admit_openapi(const http::Request& request,
+                                                     http::RequestContext& context,
+                                                     const Route& route,
+                                                     std::string_view key_segment) {
+    const IntegrationConfig& integration = *route.integration;
+    const OpenApiConfig& open_api = *integration.open_api;
+    const unsigned version = request.version();
+    auto refuse = [&](bhttp::status status, std::string_view outcome, std::string_view error, std::string_view detail) {
+        metrics_->notification(integration.name, "none", outcome);
+        metrics_->request(integration.name, "openapi", static_cast<int>(status), 0);
+        return openapi_error(status, version, error, detail);
+    };
+    if (request.method() != bhttp::verb::post) {
+        auto res = refuse(bhttp::status::method_not_allowed, "invalid", "method_not_allowed", "only POST is allowed here");
+        res.set(bhttp::field::allow, "POST");
+        return res;
+    }
+    Admitted admitted;
+    admitted.kind = Admitted::Kind::kOpenApi;
+    admitted.route = &route;
+    admitted.address = client_address(request, context, config_.trusted_proxies);
+    // Cheap and first: a flood costs a map lookup, not a key comparison or a byte of body memory.
+    if (const auto wait = route.openapi->limiter.take(admitted.address, Clock::now())) {
+        auto res = refuse(bhttp::status::too_many_requests,
+                          "rate_limited",
+                          "rate_limited",
+                          "too many requests from this client; retry later");
+        res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+        return res;
+    }
+    // The key names no caller: failures count per address and against the integration's key.
+    admitted.credential = "openapi:" + integration.name;
+    if (const auto wait = throttled(admitted.address, admitted.credential)) {
+        auto res = refuse(bhttp::status::too_many_requests,
+                          "rate_limited",
+                          "rate_limited",
+                          "too many failed authentications from this client or for this webhook; retry later");
+        res.set(bhttp::field::retry_after, std::to_string(wait->count()));
+        return res;
+    }
+    // The key: the header, else the query parameter, else the last path segment.
+    std::optional<std::string> presented;
+    if (const auto header = sv(request[boost::core::string_view(open_api.key_header.data(), open_api.key_header.size())]);
+        !header.empty()) {
+        presented = std::string(header);
+    } else if (auto parameter = openapi::query_parameter(query_of(request.target()), open_api.key_parameter)) {
+        presented = std::move(parameter);
+    } else if (!key_segment.empty()) {
+        presented = form_url_decode(key_segment);
+    }
+    bool valid = false;
+    if (presented) {
+        // Every key is compared (keyed digests, constant time): neither which key matched nor how
+        // close a guess came shows in the timing.
+        for (const Secret& key : open_api.keys) valid = key.equals(*presented) || valid;
+    }
+    if (!valid) {
+        authentication_failed(admitted.address, admitted.credential, "openapi");
+        log::warn("request refused",
+                  {{"integration", integration.name},
+                   {"endpoint", "openapi"},
+                   {"reason", presented ? "wrong_key" : "missing_key"}});
+        return refuse(bhttp::status::unauthorized,
+                      "unauthorized",
+                      "unauthorized",
+                      "a valid webhook key is required (query parameter, header or last path segment)");
+    }
+    const std::string type = media_type(sv(request[bhttp::field::content_type]));
+    if (type != "application/json" && !(type.starts_with("application/") && type.ends_with("+json"))) {
+        return refuse(bhttp::status::unsupported_media_type,
+                      "invalid",
+                      "unsupported_media_type",
+                      "Content-Type must be application/json");
+    }
+    if (const auto length = context.content_length; length && *length > open_api.max_body_bytes) {
+        return refuse(bhttp::status::payload_too_large,
+                      "invalid",
+                      "payload_too_large",
+                      fmt::format("the request body exceeds the limit of {} bytes", open_api.max_body_bytes));
+    }
+    context.body_limit = open_api.max_body_bytes;
+    context.admitted = std::move(admitted);
+    return std::nullopt;
+}
+
+asio::awaitable<kafka::DeliveryResult> Ingress::publish(const std::string& topic,
+                                                        const std::string& key,
+                                                        std::string&& value,
+                                                        std::vector<kafka::Header>&& headers) {
+    const kafka::DeliveryResult delivery = co_await producer_->async_produce(
+        topic, key, std::move(value), std::move(headers), config_.kafka.ack_timeout);
+    metrics_->kafka_ack(delivery.ok, std::chrono::duration<double>(delivery.latency).count());
+    co_return delivery;
 }
 
 http::Response Ingress::refuse_fhir(const auth::AuthResult& result, const IntegrationConfig& integration, unsigned version) {
@@ -663,6 +787,8 @@ asio::awaitable<http::Response> Ingress::handle_public(http::Request& request, c
         case Admitted::Kind::kHubToken:
         case Admitted::Kind::kHub:
             co_return co_await handle_hub(request, *admitted);
+        case Admitted::Kind::kOpenApi:
+            co_return co_await handle_openapi(request, *admitted);
     }
     throw std::logic_error("unknown admission");
 }
@@ -811,12 +937,8 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
     if (!facts.bundle_id.empty()) headers.push_back({"bundle-id", facts.bundle_id});
 
     const std::size_t body_size = body.size();
-    const kafka::DeliveryResult delivery = co_await producer_->async_produce(config_.kafka.inbound_topic,
-                                                                             facts.referral_ref,
-                                                                             std::move(body),
-                                                                             std::move(headers),
-                                                                             config_.kafka.ack_timeout);
-    metrics_->kafka_ack(delivery.ok, std::chrono::duration<double>(delivery.latency).count());
+    const kafka::DeliveryResult delivery =
+        co_await publish(config_.kafka.inbound_topic, facts.referral_ref, std::move(body), std::move(headers));
     if (!delivery.ok) {
         // Not stored: Ocean's retry (or a signing sender's) may carry the same webhook-id again.
         route.authenticator->forget_signature(header);
@@ -826,23 +948,14 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
                     {"referral_ref", facts.referral_ref},
                     {"error", delivery.error.message},
                     {"kind", to_string(delivery.error.kind)}});
-        if (delivery.error.kind == ErrorKind::kPermanent) {
-            co_return finish(outcome(bhttp::status::internal_server_error,
-                                     version,
-                                     "error",
-                                     "exception",
-                                     "the message could not be stored",
-                                     ""),
-                             "kafka_permanent_error");
+        const NotStored failure = not_stored(delivery.error.kind);
+        if (failure.status == bhttp::status::internal_server_error) {
+            co_return finish(outcome(failure.status, version, "error", "exception", "the message could not be stored", ""),
+                             failure.rejection);
         }
-        auto res = outcome(bhttp::status::service_unavailable,
-                           version,
-                           "error",
-                           "transient",
-                           "the message could not be stored in time; retry later");
+        auto res = outcome(failure.status, version, "error", "transient", "the message could not be stored in time; retry later");
         res.set(bhttp::field::retry_after, std::to_string(config_.kafka.retry_after.count()));
-        co_return finish(std::move(res),
-                         delivery.error.kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable");
+        co_return finish(std::move(res), failure.rejection);
     }
     // Unhandled codes share one label: a code is the payload's text, and labels must stay few.
     metrics_->published(*route.metrics, handled ? facts.event_code : std::string("unhandled"));

@@ -73,6 +73,23 @@ class Ingress {
     boost::asio::awaitable<http::Response> handle_public(http::Request& request,
                                                          const http::RequestContext& context);
     boost::asio::awaitable<http::Response> handle_fhir(http::Request& request, const Admitted& admitted);
+    /// Ocean's Open API webhook: admission (ingress.cpp) judges method, rate limit, key, media type and
+    /// body limit before the body, handle_openapi (openapi.cpp) the body; `key_segment` is the last path segment when the key came as one.
+    std::optional<http::Response> admit_openapi(const http::Request& request,
+                                                http::RequestContext& context,
+                                                const Route& route,
+                                                std::string_view key_segment);
+    boost::asio::awaitable<http::Response> handle_openapi(http::Request& request, const Admitted& admitted);
+    /// The Open API route whose path is `path` without its last segment (the key), else nullptr.
+    [[nodiscard]] const Route* openapi_route_with_key(std::string_view path, std::string_view& key_segment) const;
+    /// Whether `path` is an Open API webhook (with or without a key segment): its errors are JSON.
+    [[nodiscard]] bool is_openapi_target(std::string_view path) const;
+    /// Produces one record within kafka.ack_timeout and counts the acknowledgement's time: every path
+    /// that stores something (FHIR, hub API, Open API) publishes through it.
+    boost::asio::awaitable<kafka::DeliveryResult> publish(const std::string& topic,
+                                                          const std::string& key,
+                                                          std::string&& value,
+                                                          std::vector<kafka::Header>&& headers);
     http::Response handle_token(http::Request& request, const Admitted& admitted);
     /// The hub API (hub_api.hpp): a request whose path is under hub_api.path_prefix.
     boost::asio::awaitable<http::Response> handle_hub(http::Request& request, const Admitted& admitted);

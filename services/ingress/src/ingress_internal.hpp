@@ -19,10 +19,33 @@
 #include "config.hpp"
 #include "hub_api.hpp"
 #include "ingress.hpp"
+#include "openapi.hpp"
 #include "relay/auth/authenticator.hpp"
+#include "relay/core/encoding.hpp"
+#include "relay/core/error.hpp"
 #include "relay/http/server.hpp"
 
 namespace relay::ingress {
+
+/// An integration's Open API webhook: its configuration, rate limiter and replay memory.
+struct OpenApiState {
+    explicit OpenApiState(const OpenApiConfig& open_api)
+        : config(&open_api),
+          limiter(open_api.rate_per_minute, open_api.rate_burst, open_api.rate_max_tracked),
+          memory(open_api.replay_window, open_api.replay_memory) {}
+    const OpenApiConfig* config;
+    openapi::RateLimiter limiter;
+    openapi::NotificationMemory memory;
+};
+
+struct Ingress::Route {
+    enum class Kind { kFhir, kToken, kOpenApi };
+    Kind kind;
+    const IntegrationConfig* integration;
+    std::shared_ptr<auth::Authenticator> authenticator;
+    IntegrationMetrics* metrics;
+    std::shared_ptr<OpenApiState> openapi;  // kOpenApi
+};
 
 struct Ingress::HubSystem {
     const HubSystemConfig* config;
@@ -31,9 +54,9 @@ struct Ingress::HubSystem {
 
 // What the admission hook learnt from the headers, for the handler once the body is read.
 struct Ingress::Admitted {
-    enum class Kind { kFhir, kToken, kHub, kHubToken };
+    enum class Kind { kFhir, kToken, kHub, kHubToken, kOpenApi };
     Kind kind = Kind::kFhir;
-    const Route* route = nullptr;  // kFhir, kToken
+    const Route* route = nullptr;  // kFhir, kToken, kOpenApi
     hubapi::HubRoute hub_route;    // kHub, kHubToken
     /// kHub: the hub systems whose header credentials passed, in order; the first whose signature (if
     /// it needs one) also passes is the caller.
@@ -88,6 +111,40 @@ struct InFlight {
     InFlight(const InFlight&) = delete;
     InFlight& operator=(const InFlight&) = delete;
 };
+
+/// How a request whose record the broker did not acknowledge is answered, on every path that publishes
+/// (FHIR, hub API, Open API): 500 when retrying cannot help (a permanent error), else 503 with
+/// Retry-After (kafka.retry_after); `rejection` is the reason the metrics count.
+struct NotStored {
+    boost::beast::http::status status;
+    std::string_view rejection;
+};
+
+inline NotStored not_stored(ErrorKind kind) {
+    if (kind == ErrorKind::kPermanent) {
+        return {boost::beast::http::status::internal_server_error, "kafka_permanent_error"};
+    }
+    return {boost::beast::http::status::service_unavailable,
+            kind == ErrorKind::kTimeout ? "kafka_timeout" : "kafka_unavailable"};
+}
+
+/// The Open API webhook's error body: {"error": code, "detail": text}. Neither ever repeats what the
+/// caller sent.
+inline std::string openapi_error_json(std::string_view error, std::string_view detail) {
+    std::string body = R"({"error":)";
+    append_json_string(body, error);
+    body += R"(,"detail":)";
+    append_json_string(body, detail);
+    body += '}';
+    return body;
+}
+
+inline http::Response openapi_error(boost::beast::http::status status,
+                                    unsigned version,
+                                    std::string_view error,
+                                    std::string_view detail) {
+    return json_response(status, version, openapi_error_json(error, detail));
+}
 
 inline http::Response hub_error(boost::beast::http::status status,
                                 unsigned version,

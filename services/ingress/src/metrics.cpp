@@ -56,6 +56,11 @@ IngressMetrics::IngressMetrics(std::shared_ptr<prometheus::Registry> registry)
                           .Name("relay_ingress_hub_rejections_total")
                           .Help("Hub API requests refused, by hub system and reason")
                           .Register(*registry_)),
+      notifications_(prometheus::BuildCounter()
+                         .Name("relay_ingress_notifications_total")
+                         .Help("Open API webhook requests answered, by integration, notification type "
+                               "(known types by name, others 'other', 'none' before or without one) and outcome")
+                         .Register(*registry_)),
       in_flight_(&prometheus::BuildGauge()
                       .Name("relay_ingress_inflight_requests")
                       .Help("Requests being handled now")
@@ -181,6 +186,12 @@ void IngressMetrics::body_memory(std::uint64_t used, std::uint64_t capacity) {
 
 void IngressMetrics::hub_rejection(std::string_view system, std::string_view reason) {
     hub_rejections_.Add({{"system", std::string(system)}, {"reason", std::string(reason)}}).Increment();
+}
+
+void IngressMetrics::notification(std::string_view integration, std::string_view type, std::string_view outcome) {
+    notifications_
+        .Add({{"integration", std::string(integration)}, {"type", std::string(type)}, {"outcome", std::string(outcome)}})
+        .Increment();
 }
 
 void IngressMetrics::tokens_issued(std::string_view integration) {

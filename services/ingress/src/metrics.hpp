@@ -51,6 +51,10 @@ class IngressMetrics {
     /// Hub API: produce to broker acknowledgement (or failure) of one update.
     void hub_publish(std::string_view system, bool ok, double seconds);
     void hub_rejection(std::string_view system, std::string_view reason);
+    /// Open API webhook: one answered request by integration, bounded type label (openapi::type_label)
+    /// and outcome (accepted, duplicate, challenge, unauthorized, rate_limited, invalid, wrong_site,
+    /// unavailable).
+    void notification(std::string_view integration, std::string_view type, std::string_view outcome);
     /// A request answered 429 because its address or credential failed authentication too often.
     void throttled(std::string_view scope);
     /// A blocked episode started (once per episode, not per request).
@@ -76,6 +80,7 @@ class IngressMetrics {
     prometheus::Family<prometheus::Histogram>& hub_duration_;
     prometheus::Family<prometheus::Histogram>& hub_publish_;
     prometheus::Family<prometheus::Counter>& hub_rejections_;
+    prometheus::Family<prometheus::Counter>& notifications_;
     prometheus::Gauge* in_flight_;
     prometheus::Family<prometheus::Counter>& throttled_;
     prometheus::Family<prometheus::Counter>& throttle_episodes_;

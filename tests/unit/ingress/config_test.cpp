@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -501,4 +502,152 @@ TEST(IngressConfigEnv, SigningKeyFileNamedOnlyInTheEnvironment) {
     std::filesystem::remove(path);
     ASSERT_TRUE(config.token_signing_key.has_value());
     EXPECT_EQ(config.token_signing_key->reveal(), std::string(40, 'z'));
+}
+
+// --- open_api -------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kOpenApiKey = "key-0123456789abcdef";
+
+std::string with_open_api(const std::string& block) {
+    return "integrations:\n"
+           "  - site: \"1234\"\n"
+           "    name: clinic\n"
+           "    open_api:\n" +
+           block;
+}
+
+}  // namespace
+
+TEST(IngressConfigOpenApi, AbsentMeansNoEndpointAndNoTopic) {
+    const IngressConfig config = load(kMinimal);
+    EXPECT_FALSE(config.integrations[0].open_api.has_value());
+    EXPECT_TRUE(config.notification_topic_specs().empty());
+    EXPECT_EQ(config.topics().size(), 1u);
+}
+
+TEST(IngressConfigOpenApi, DefaultsFollowOceanLabs) {
+    const IngressConfig config =
+        load("topics: {prefix: \"t.\"}\n" + with_open_api(std::string("      keys: [{value: ") + kOpenApiKey + "}]\n"));
+    ASSERT_TRUE(config.integrations[0].open_api.has_value());
+    const auto& open_api = *config.integrations[0].open_api;
+    EXPECT_EQ(open_api.path, "/ocean/clinic/openapi/webhook");
+    ASSERT_EQ(open_api.keys.size(), 1u);
+    EXPECT_TRUE(open_api.keys[0].equals(kOpenApiKey));
+    EXPECT_EQ(open_api.key_parameter, "k");
+    EXPECT_EQ(open_api.key_header, "x-ocean-webhook-key");
+    EXPECT_EQ(open_api.replay_window, std::chrono::minutes(10));
+    EXPECT_EQ(open_api.replay_memory, 100000u);
+    EXPECT_EQ(open_api.rate_per_minute, 60);
+    EXPECT_EQ(open_api.rate_burst, 10);
+    EXPECT_EQ(open_api.max_body_bytes, 64u * 1024);
+    EXPECT_EQ(open_api.topic, "t.ocean.notifications.v1");
+    ASSERT_EQ(config.notification_topic_specs().size(), 1u);
+    EXPECT_EQ(config.notification_topic_specs()[0].name, "t.ocean.notifications.v1");
+    const auto topics = config.topics();
+    EXPECT_NE(std::find(topics.begin(), topics.end(), "t.ocean.notifications.v1"), topics.end());
+}
+
+TEST(IngressConfigOpenApi, EveryKeyCanBeSetAndTwoKeysRotate) {
+    const IngressConfig config = load(with_open_api(
+        "      path: /ocean/{site}/notify/\n"
+        "      keys: [{value: key-0123456789abcdef}, {value: key-fedcba9876543210}]\n"
+        "      key_parameter: key\n"
+        "      key_header: X-Webhook-Key\n"
+        "      replay_window: 2m\n"
+        "      replay_memory: 50\n"
+        "      rate_limit: {per_minute: 600, burst: 30, max_tracked: 100}\n"
+        "      max_body_bytes: 8KiB\n"
+        "      topic: notes.v1\n"));
+    const auto& open_api = *config.integrations[0].open_api;
+    EXPECT_EQ(open_api.path, "/ocean/1234/notify");
+    EXPECT_EQ(open_api.keys.size(), 2u);
+    EXPECT_TRUE(open_api.keys[1].equals("key-fedcba9876543210"));
+    EXPECT_EQ(open_api.key_parameter, "key");
+    EXPECT_EQ(open_api.key_header, "X-Webhook-Key");
+    EXPECT_EQ(open_api.replay_window, std::chrono::minutes(2));
+    EXPECT_EQ(open_api.replay_memory, 50u);
+    EXPECT_EQ(open_api.rate_per_minute, 600);
+    EXPECT_EQ(open_api.rate_burst, 30);
+    EXPECT_EQ(open_api.rate_max_tracked, 100u);
+    EXPECT_EQ(open_api.max_body_bytes, 8u * 1024);
+    EXPECT_EQ(open_api.topic, "notes.v1");
+}
+
+TEST(IngressConfigOpenApi, KeysFromFilesAndTheEnvironment) {
+    const std::string path = ::testing::TempDir() + "/openapi-key-" + std::to_string(::getpid());
+    {
+        std::ofstream(path) << "key-from-a-file-0123\n";
+    }
+    // Secrets named by {env: NAME} are read from the process environment, like every other secret.
+    ::setenv("RELAY_TEST_OPENAPI_KEY", "key-from-the-env-0123", 1);
+    const IngressConfig config =
+        load(with_open_api("      keys: [{file: " + path + "}, {env: RELAY_TEST_OPENAPI_KEY}]\n"));
+    ::unsetenv("RELAY_TEST_OPENAPI_KEY");
+    std::filesystem::remove(path);
+    const auto& keys = config.integrations[0].open_api->keys;
+    ASSERT_EQ(keys.size(), 2u);
+    EXPECT_TRUE(keys[0].equals("key-from-a-file-0123"));
+    EXPECT_TRUE(keys[1].equals("key-from-the-env-0123"));
+}
+
+TEST(IngressConfigOpenApi, MistakesNameTheKey) {
+    struct Case {
+        std::string block, key;
+    };
+    const std::vector<Case> cases = {
+        {"      path: /x\n", "integrations[0].open_api.keys"},
+        {"      keys: []\n", "integrations[0].open_api.keys"},
+        {"      keys: [{value: short}]\n", "integrations[0].open_api.keys[0]"},
+        {"      keys: [{value: key-0123456789abcdef}, {value: \"has space 0123456789\"}]\n",
+         "integrations[0].open_api.keys[1]"},
+        {"      keys: [{value: key-0123456789abcdef, env: X}]\n", "integrations[0].open_api.keys[0]"},
+        {"      keys: [{}]\n", "integrations[0].open_api.keys[0]"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      path: relative\n", "integrations[0].open_api.path"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      path: \"/a?b\"\n", "integrations[0].open_api.path"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      path: /ocean/1234/fhir\n", "integrations[0].open_api.path"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      path: /ocean/1234\n", "integrations[0].open_api.path"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      key_header: \"bad header\"\n",
+         "integrations[0].open_api.key_header"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      key_parameter: \"\"\n",
+         "integrations[0].open_api.key_parameter"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      replay_window: soon\n",
+         "integrations[0].open_api.replay_window"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      replay_memory: -1\n",
+         "integrations[0].open_api.replay_memory"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      rate_limit: {per_minute: 0}\n",
+         "integrations[0].open_api.rate_limit.per_minute"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      rate_limit: {burst: lots}\n",
+         "integrations[0].open_api.rate_limit.burst"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      max_body_bytes: 1GiB\n",
+         "integrations[0].open_api.max_body_bytes"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      topic: \"no spaces\"\n",
+         "integrations[0].open_api.topic"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      topic: ocean.inbound.v1\n",
+         "integrations[0].open_api.topic"},
+        {"      keys: [{value: key-0123456789abcdef}]\n      secret: x\n", "integrations[0].open_api.secret"},
+    };
+    for (const auto& c : cases) {
+        const std::string message = load_error(with_open_api(c.block));
+        EXPECT_TRUE(contains(message, c.key)) << c.block << " → " << message;
+        EXPECT_FALSE(contains(message, "key-0123456789abcdef")) << "a key never appears in an error: " << message;
+        EXPECT_FALSE(contains(message, "has space")) << message;
+    }
+}
+
+TEST(IngressConfigOpenApi, PathMustNotShadowAnotherRoute) {
+    const std::string message = load_error(
+        "integrations:\n"
+        "  - site: \"1234\"\n"
+        "    open_api: {path: /ocean/hooks, keys: [{value: key-0123456789abcdef}]}\n"
+        "  - site: \"5678\"\n"
+        "    fhir_path: /ocean/hooks/fhir\n");
+    EXPECT_TRUE(contains(message, "integrations[0].open_api.path")) << message;
+}
+
+TEST(IngressConfigOpenApi, EnvironmentOverridesAKey) {
+    const IngressConfig config = load(with_open_api("      keys: [{value: key-0123456789abcdef}]\n"),
+                                      {{"RELAY_INTEGRATIONS_0_OPEN_API_KEYS_0_VALUE", "key-overridden-012345"}});
+    EXPECT_TRUE(config.integrations[0].open_api->keys[0].equals("key-overridden-012345"));
 }

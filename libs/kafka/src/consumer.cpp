@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <thread>
+#include <variant>
 
 #include "client_config.hpp"
 #include "relay/core/config.hpp"
@@ -46,7 +47,30 @@ void log_rebalance_error(const char* what, rd_kafka_error_t* error) {
 
 // -- Message --------------------------------------------------------------------------------------
 
-Message::Message(rd_kafka_message_s* message) : message_(message) {}
+Message::Message(rd_kafka_message_s* message, const AtRest* at_rest) : message_(message) {
+    open_sealed(at_rest);
+}
+
+void Message::open_sealed(const AtRest* at_rest) {
+    const std::optional<std::string_view> key_id = header(AtRest::kHeader);
+    if (!key_id || message_->payload == nullptr) return;
+    if (at_rest == nullptr) {
+        at_rest_error_ = Error(ErrorKind::kPermanent, "a value sealed at rest, and no kafka.at_rest keys to open it");
+    } else {
+        auto opened = at_rest->open(*key_id, value());
+        if (auto* error = std::get_if<Error>(&opened)) {
+            at_rest_error_ = std::move(*error);
+        } else {
+            opened_ = std::move(std::get<std::string>(opened));
+            return;
+        }
+    }
+    log::error("kafka: a record sealed at rest could not be opened; it is passed on sealed",
+               {{"topic", std::string(topic())},
+                {"partition", std::to_string(partition())},
+                {"offset", std::to_string(offset())},
+                {"error", at_rest_error_->message}});
+}
 Message::~Message() {
     rd_kafka_message_destroy(message_);
 }
@@ -64,6 +88,7 @@ std::string_view Message::key() const {
     return {static_cast<const char*>(message_->key), message_->key_len};
 }
 std::string_view Message::value() const {
+    if (opened_) return *opened_;
     if (message_->payload == nullptr) return {};
     return {static_cast<const char*>(message_->payload), message_->len};
 }
@@ -71,6 +96,7 @@ bool Message::has_value() const {
     return message_->payload != nullptr;
 }
 std::optional<std::string_view> Message::header(std::string_view name) const {
+    if (opened_ && name == AtRest::kHeader) return std::nullopt;
     rd_kafka_headers_t* headers = nullptr;
     if (rd_kafka_message_headers(message_, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
     const std::string n(name);
@@ -90,9 +116,11 @@ std::vector<Header> Message::headers() const {
     std::size_t size = 0;
     for (std::size_t i = 0;
          rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i)
+         ++i) {
+        if (opened_ && AtRest::kHeader == name) continue;
         out.push_back(
             {name, value == nullptr ? std::string() : std::string(static_cast<const char*>(value), size)});
+    }
     return out;
 }
 std::int64_t Message::timestamp_ms() const {
@@ -112,7 +140,7 @@ struct ConsumerCallbacks {
 };
 
 GroupConsumer::GroupConsumer(const ConsumerConfig& config, RebalanceListener& listener)
-    : listener_(listener) {
+    : at_rest_(config.client.at_rest), listener_(listener) {
     if (config.group_id.empty()) throw ConfigError("kafka consumer: group id is required");
     rd_kafka_conf_t* conf = detail::make_conf(config.client);
     try {
@@ -228,7 +256,7 @@ std::unique_ptr<Message> GroupConsumer::poll(std::chrono::milliseconds timeout) 
         log::warn("kafka consumer error", {{"error", rd_kafka_err2name(err)}});
         return nullptr;
     }
-    return std::make_unique<Message>(m);
+    return std::make_unique<Message>(m, at_rest_.get());
 }
 
 bool GroupConsumer::commit(const std::vector<TopicPartition>& offsets, bool async) {
@@ -393,14 +421,14 @@ void read_partition_to_end(const ClientConfig& client,
             std::this_thread::sleep_for(std::chrono::milliseconds(100));
             continue;
         }
-        const Message message(m);
+        const Message message(m, client.at_rest.get());
         each(message);
         if (message.offset() + 1 >= high) return;
     }
     throw std::runtime_error("restore: did not reach the end of " + topic + " in time");
 }
 
-RecordReader::RecordReader(const ClientConfig& client) {
+RecordReader::RecordReader(const ClientConfig& client) : at_rest_(client.at_rest) {
     rd_kafka_conf_t* conf = detail::make_conf(client);
     try {
         detail::set(conf, "group.id", "ocean-relay-record-reader");  // assigned, never committed
@@ -448,7 +476,7 @@ std::unique_ptr<Message> RecordReader::read(const std::string& topic,
         const bool ours =
             m->rkt != nullptr && topic == rd_kafka_topic_name(m->rkt) && m->partition == partition;
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR && ours && m->offset >= offset)
-            return std::make_unique<Message>(m);
+            return std::make_unique<Message>(m, at_rest_.get());
         rd_kafka_message_destroy(m);
         if (!ours) continue;
         // Nothing at or after the offset, or the offset is gone: there is no such record.

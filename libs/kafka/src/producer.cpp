@@ -2,12 +2,14 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <mutex>
 #include <optional>
+#include <variant>
 
 #include "client_config.hpp"
 #include "relay/core/config.hpp"
@@ -67,7 +69,8 @@ struct DeliveryState : std::enable_shared_from_this<DeliveryState> {
     }
 };
 
-Producer::Producer(const ProducerConfig& config, std::optional<asio::any_io_executor> serve_on) {
+Producer::Producer(const ProducerConfig& config, std::optional<asio::any_io_executor> serve_on)
+    : at_rest_(config.client.at_rest) {
     rd_kafka_conf_t* conf = detail::make_conf(config.client);
     try {
         // Set after the extra properties, so durability cannot be configured away by accident.
@@ -157,6 +160,19 @@ void Producer::start_produce(asio::any_completion_handler<Completion> handler,
                 DeliveryResult{false, Error(ErrorKind::kTimeout, "broker did not acknowledge in time")});
         }
     });
+
+    // Sealed here, on the caller's thread, so no service writes a protected topic in clear by mistake. A
+    // value that already carries the header (a sealed record copied as it was read) keeps its sealing.
+    if (at_rest_ != nullptr && !state->value.empty() && at_rest_->seals(topic) &&
+        std::none_of(headers.begin(), headers.end(), [](const Header& h) { return h.name == AtRest::kHeader; })) {
+        auto sealed = at_rest_->seal(state->value);
+        if (auto* error = std::get_if<Error>(&sealed)) {
+            state->complete(DeliveryResult{false, std::move(*error)});
+            return;
+        }
+        state->value = std::move(std::get<std::string>(sealed));
+        headers.push_back({std::string(AtRest::kHeader), at_rest_->seal_key_id()});
+    }
 
     rd_kafka_headers_t* kafka_headers = rd_kafka_headers_new(headers.size());
     for (const auto& h : headers) {

@@ -11,6 +11,19 @@ kafka::TopicSpec KafkaSection::topic(const std::string& name) const {
     return spec;
 }
 
+std::shared_ptr<const kafka::AtRest> read_at_rest(ConfigReader::Node& node) {
+    std::vector<kafka::AtRest::Key> keys;
+    for (ConfigReader::Node& entry : node.list("keys")) {
+        kafka::AtRest::Key key;
+        key.id = entry.required_string("id");
+        key.material = entry.required_secret("key");
+        keys.push_back(std::move(key));
+    }
+    std::string seal_with = node.string("seal_with", "");
+    std::vector<std::string> topics = node.string_list("topics", {"*"});
+    return std::make_shared<const kafka::AtRest>(std::move(keys), std::move(seal_with), std::move(topics), node.path());
+}
+
 KafkaClientSection read_kafka_client_section(ConfigReader::Node& node,
                                              const std::string& client_id,
                                              std::chrono::milliseconds linger) {
@@ -23,6 +36,10 @@ KafkaClientSection read_kafka_client_section(ConfigReader::Node& node,
     kafka.partitions = static_cast<int>(node.integer("partitions", 12, 1, 10'000));
     kafka.replication_factor = static_cast<int>(node.integer("replication_factor", kafka.embedded ? 1 : 3, 1, 16));
     kafka.linger = node.duration("linger", linger, std::chrono::milliseconds(0));
+    if (node.has("at_rest")) {
+        ConfigReader::Node at_rest = node.child("at_rest");
+        kafka.client.at_rest = read_at_rest(at_rest);
+    }
     if (!kafka.embedded && kafka.client.bootstrap_servers.empty())
         node.fail("bootstrap_servers", "is required unless kafka.embedded is true");
     return kafka;

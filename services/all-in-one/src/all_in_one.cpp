@@ -40,7 +40,7 @@ struct Roles {
 /// takes; the workers take every key.
 bool is_client_key(const std::string& key) {
     static const std::set<std::string> keys{
-        "embedded", "bootstrap_servers", "properties", "linger", "create_topics", "partitions", "replication_factor"};
+        "embedded", "bootstrap_servers", "properties", "at_rest", "linger", "create_topics", "partitions", "replication_factor"};
     return keys.contains(key);
 }
 

@@ -20,7 +20,7 @@ void set(rd_kafka_conf_t* conf, const std::string& name, const std::string& valu
 }  // namespace
 
 BundleFollower::BundleFollower(const kafka::ClientConfig& client, std::string topic, Sink sink)
-    : topic_(std::move(topic)), sink_(std::move(sink)) {
+    : topic_(std::move(topic)), sink_(std::move(sink)), at_rest_(client.at_rest) {
     rd_kafka_conf_t* conf = rd_kafka_conf_new();
     try {
         set(conf, "bootstrap.servers", client.bootstrap_servers);
@@ -96,7 +96,7 @@ void BundleFollower::run() {
                           {{"topic", topic_}, {"error", rd_kafka_err2name(e)}});
             continue;
         }
-        const kafka::Message m(raw);
+        const kafka::Message m(raw, at_rest_.get());
         BundleRecord record;
         {
             std::lock_guard lock(mutex_);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,6 +53,7 @@ class BundleFollower {
 
     std::string topic_;
     Sink sink_;
+    std::shared_ptr<const kafka::AtRest> at_rest_;
     rd_kafka_s* rk_ = nullptr;
     std::mutex mutex_;
     struct Followed {

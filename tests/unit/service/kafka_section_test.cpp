@@ -219,6 +219,37 @@ TEST(KafkaSection, BadValuesNameTheKey) {
     }
 }
 
+TEST(KafkaSection, AtRestKeysSealWithAndTopics) {
+    const std::string key_a = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const std::string key_b = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    EXPECT_EQ(read("kafka: {bootstrap_servers: b:9092}").client.at_rest, nullptr);
+    const KafkaSection all = read("kafka:\n  bootstrap_servers: b:9092\n  at_rest:\n    keys:\n      - {id: a, key: {value: \"" +
+                                  key_a + "\"}}\n");
+    ASSERT_NE(all.client.at_rest, nullptr);
+    EXPECT_EQ(all.client.at_rest->seal_key_id(), "a");
+    EXPECT_TRUE(all.client.at_rest->seals("ocean.inbound.v1"));  // "*" by default
+    const KafkaSection some = read(
+        "kafka:\n  bootstrap_servers: b:9092\n  at_rest:\n    seal_with: b\n    topics: [relay.deliveries.*]\n"
+        "    keys:\n      - {id: a, key: {value: \"" + key_a + "\"}}\n      - {id: b, key: {value: \"" + key_b + "\"}}\n");
+    ASSERT_NE(some.client.at_rest, nullptr);
+    EXPECT_EQ(some.client.at_rest->seal_key_id(), "b");
+    EXPECT_TRUE(some.client.at_rest->seals("relay.deliveries.retry.30s"));
+    EXPECT_FALSE(some.client.at_rest->seals("ocean.inbound.v1"));
+
+    const std::map<std::string, std::string> cases = {
+        {"kafka: {at_rest: {keys: []}}", "kafka.at_rest.keys"},
+        {"kafka: {at_rest: {keys: [{id: a}]}}", "kafka.at_rest.keys[0].key"},
+        {"kafka: {at_rest: {keys: [{id: a, key: {value: too-short}}]}}", "kafka.at_rest.keys[0].key"},
+        {"kafka: {at_rest: {seal_with: z, keys: [{id: a, key: {value: \"" + key_a + "\"}}]}}", "kafka.at_rest.seal_with"},
+        {"kafka: {at_rest: {colour: red, keys: [{id: a, key: {value: \"" + key_a + "\"}}]}}", "kafka.at_rest.colour"},
+    };
+    for (const auto& [yaml, key] : cases) {
+        const std::string error = error_of(yaml);
+        EXPECT_NE(error.find(key), std::string::npos) << yaml << " → " << error;
+        EXPECT_EQ(error.find("too-short"), std::string::npos) << error;
+    }
+}
+
 TEST(KafkaClientSection, ReadsExactlyTheClientKeys) {
     const std::string client_keys = R"(
 kafka:

@@ -34,7 +34,13 @@ struct TopicPartition {
 /// while the Message lives.
 class Message {
    public:
-    explicit Message(rd_kafka_message_s* message);
+    /// Takes ownership. A value sealed at rest (AtRest::kHeader) is opened with `at_rest` when given:
+    /// value() is then the plaintext and the header is hidden from header() and headers(), so a copy
+    /// written elsewhere is sealed again by its producer as that topic says. A value that cannot be
+    /// opened (no keys, an unknown key id, a failed authentication) stays as it came, header included,
+    /// so it is dead-lettered intact rather than lost; the failure is logged (topic, partition, offset,
+    /// key id: no content) and at_rest_error() says why.
+    explicit Message(rd_kafka_message_s* message, const AtRest* at_rest = nullptr);
     ~Message();
     Message(const Message&) = delete;
     Message& operator=(const Message&) = delete;
@@ -52,9 +58,15 @@ class Message {
     [[nodiscard]] std::vector<Header> headers() const;
     /// CreateTime / LogAppendTime in milliseconds since the epoch, -1 if none.
     [[nodiscard]] std::int64_t timestamp_ms() const;
+    /// Why a sealed value was left sealed; nullopt when it was opened or was not sealed.
+    [[nodiscard]] const std::optional<Error>& at_rest_error() const { return at_rest_error_; }
 
    private:
+    void open_sealed(const AtRest* at_rest);
+
     rd_kafka_message_s* message_;
+    std::optional<std::string> opened_;  ///< the plaintext of a sealed value
+    std::optional<Error> at_rest_error_;
 };
 
 /// Told about partitions as they come and go. Called on the poll() thread.
@@ -143,6 +155,7 @@ class GroupConsumer {
     void handle_rebalance(int err, void* partitions);
 
     rd_kafka_s* rk_ = nullptr;
+    std::shared_ptr<const AtRest> at_rest_;
     RebalanceListener& listener_;
     std::exception_ptr pending_error_;  ///< thrown by the listener inside a rebalance callback
     void* deferred_revoke_ = nullptr;   ///< the partition list held back by defer_revoke()
@@ -181,6 +194,7 @@ class RecordReader {
 
    private:
     rd_kafka_s* rk_ = nullptr;
+    std::shared_ptr<const AtRest> at_rest_;
 };
 
 }  // namespace relay::kafka

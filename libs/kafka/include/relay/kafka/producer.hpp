@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "relay/core/error.hpp"
+#include "relay/kafka/at_rest.hpp"
 
 struct rd_kafka_s;
 
@@ -29,6 +30,9 @@ struct ClientConfig {
     std::string client_id = "ocean-relay";
     /// Extra librdkafka properties (security.protocol, sasl.*, ssl.*, ...), applied last.
     std::vector<std::pair<std::string, std::string>> properties;
+    /// Encryption at rest: producers seal the values of the topics it names, consumers open every
+    /// sealed value they read. Null: nothing sealed, sealed values left as they are.
+    std::shared_ptr<const AtRest> at_rest;
 };
 
 struct ProducerConfig {
@@ -169,6 +173,7 @@ class Producer {
     static void on_delivery(rd_kafka_s* rk, const void* message, void* opaque);
 
     rd_kafka_s* rk_ = nullptr;
+    std::shared_ptr<const AtRest> at_rest_;
     std::atomic<bool> running_{true};
     std::atomic<bool> fatal_{false};
     std::atomic<std::int64_t> in_flight_{0};

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -54,6 +55,10 @@ struct KafkaDefaults {
     std::chrono::milliseconds linger{2};
     std::size_t max_in_flight = 2'000;
 };
+
+/// `kafka.at_rest`: keys ([{id, key: secret}]), seal_with (default: the first key's id), topics (exact
+/// names, "prefix*" or "*"; default "*"). Throws ConfigError naming the key.
+std::shared_ptr<const kafka::AtRest> read_at_rest(ConfigReader::Node& node);
 
 /// Reads the client's keys (embedded, bootstrap_servers, client_id, properties, linger, create_topics,
 /// partitions, replication_factor); a process reads its own extra keys from the same node afterwards.

@@ -20,6 +20,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(wrk)
   # JSON Schema validation of the hub JSON samples (tests/tools/validate-json-schema.py).
   packages+=(python3-jsonschema)
+  # An AES-GCM independent of the code under test, for the at-rest known-answer test.
+  packages+=(python3-cryptography)
   # OpenAPI 3.1 validation of the hub API document (tests/unit/ingress/validate_hub_openapi.py): its
   # validator comes from PyPI (below), into a venv that sees Debian's jsonschema and PyYAML.
   packages+=(python3-venv python3-yaml)

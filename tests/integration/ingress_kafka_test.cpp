@@ -236,5 +236,109 @@ TEST(IngressKafka, MissingTopicWithoutCreationIsAStartupError) {
     }
 }
 
+
+// -- Ocean's Open API / Patient Engagement webhook ------------------------------------------------
+
+constexpr const char* kOpenApiKey = "openapi-key-0123456789";
+
+std::string open_api_block(const std::string& topic) {
+    return fmt::format(R"(    name: clinic
+    open_api:
+      keys: [{{value: {}}}]
+      topic: "{}"
+)",
+                       kOpenApiKey,
+                       topic);
+}
+
+TEST(IngressKafka, NotificationIsStoredWithItsKeyHeadersAndBytesBeforeThe200) {
+    const std::string inbound = unique_topic("ocean.inbound.openapi");
+    const std::string topic = unique_topic("ocean.notifications");
+    RunningIngress running(config_for(inbound, open_api_block(topic)));
+    auto client = running.client();
+    const std::string body =
+        R"({"ref": "690", "siteNum": "1234", "type": "notify-patient-note-added", "changeList": null, "user": null,)"
+        R"( "customProperties": {"noteCompletionSource": "PORTAL", "oceanSessionId": "1759442545187t415674"}})";
+    auto res = client.post(std::string("/ocean/clinic/openapi/webhook?k=") + kOpenApiKey,
+                           body,
+                           "application/json; charset=utf-8",
+                           {{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}});
+    ASSERT_EQ(res.result_int(), 200) << res.body();
+    EXPECT_EQ(res.body(), R"({"status":"accepted"})");
+    // The 200 came after the broker's ack: the record is there at once.
+    auto records = consume_all(kafka_bootstrap(), topic, 1, 10s);
+    ASSERT_EQ(records.size(), 1U);
+    const auto& record = records[0];
+    EXPECT_EQ(record.key, "1234/690");
+    EXPECT_TRUE(record.value == body) << "the body byte for byte";
+    EXPECT_EQ(record.header("kind"), "ocean-notification");
+    EXPECT_EQ(record.header("site"), "1234");
+    EXPECT_EQ(record.header("integration"), "clinic");
+    EXPECT_EQ(record.header("received-at").size(), 24U);
+    EXPECT_EQ(record.header("content-type"), "application/json");
+    EXPECT_EQ(record.header("notification-type"), "notify-patient-note-added");
+    EXPECT_EQ(record.header("ocean-ref"), "690");
+    EXPECT_EQ(record.header("ocean-session-id"), "1759442545187t415674");
+    const auto trace = record.header("traceparent");
+    EXPECT_EQ(trace.substr(0, 36), "00-4bf92f3577b34da6a3ce929d0e0e4736-") << "the caller's trace continues";
+    EXPECT_NE(trace.substr(36, 16), "00f067aa0ba902b7");
+    EXPECT_TRUE(consume_all(kafka_bootstrap(), inbound, 1, 1s).empty()) << "nothing on the FHIR topic";
+
+    // An unknown type is stored too, without a session id header when there is none.
+    const std::string unknown = R"({"ref":"R-77","siteNum":1234,"type":"notify-referral-something-new"})";
+    res = client.post(std::string("/ocean/clinic/openapi/webhook/") + kOpenApiKey, unknown, "application/json");
+    ASSERT_EQ(res.result_int(), 200) << res.body();
+    records = consume_all(kafka_bootstrap(), topic, 2, 10s);
+    ASSERT_EQ(records.size(), 2U);
+    const auto& second = records[0].key == "1234/R-77" ? records[0] : records[1];
+    EXPECT_EQ(second.key, "1234/R-77");
+    EXPECT_TRUE(second.value == unknown);
+    EXPECT_EQ(second.header("notification-type"), "notify-referral-something-new");
+    EXPECT_TRUE(second.headers.find("ocean-session-id") == second.headers.end());
+
+    // The same notification again within the window: 200, no second record.
+    res = client.post(std::string("/ocean/clinic/openapi/webhook?k=") + kOpenApiKey, body, "application/json");
+    ASSERT_EQ(res.result_int(), 200) << res.body();
+    EXPECT_EQ(res.body(), R"({"status":"duplicate"})");
+    EXPECT_EQ(consume_all(kafka_bootstrap(), topic, 3, 2s).size(), 2U);
+}
+
+TEST(IngressKafka, NotificationWithTheBrokerDownIs503AndNotRememberedForTheReplayWindow) {
+    const std::string topic = unique_topic("ocean.notifications.outage");
+    RunningIngress running(config_for(unique_topic("ocean.inbound.openapi-outage"), open_api_block(topic)));
+    auto client = running.client();
+    const std::string target = std::string("/ocean/clinic/openapi/webhook?k=") + kOpenApiKey;
+    const std::string body = R"({"ref":"690","siteNum":"1234","type":"notify-patient-message-forms-completion",)"
+                             R"("customProperties":{"oceanSessionId":"s-1"}})";
+    EXPECT_EQ(wait_for_status(running.admin_port(), 200, 10s).find("timed out"), std::string::npos);
+
+    ASSERT_TRUE(kafka_broker("stop"));
+    const auto started = std::chrono::steady_clock::now();
+    auto res = client.post(target, body, "application/json");
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(res.result_int(), 503) << res.body();
+    EXPECT_EQ(res[boost::beast::http::field::retry_after], "7");
+    EXPECT_NE(res.body().find(R"("error":"unavailable")"), std::string::npos) << res.body();
+    EXPECT_GE(elapsed, 2900ms) << "the answer waits for the ack deadline";
+    EXPECT_LT(elapsed, 3s + 1500ms);
+
+    ASSERT_TRUE(kafka_broker("start"));
+    std::string answer;
+    const auto deadline = std::chrono::steady_clock::now() + 90s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        res = client.post(target, body, "application/json");
+        answer = res.body();
+        if (res.result_int() == 200) break;
+        std::this_thread::sleep_for(500ms);
+    }
+    EXPECT_EQ(answer, R"({"status":"accepted"})") << "the failed one was not remembered: Ocean's retry is stored";
+    const auto records = consume_all(kafka_bootstrap(), topic, 1, 30s);
+    ASSERT_GE(records.size(), 1U);
+    EXPECT_EQ(records.back().key, "1234/690");
+    EXPECT_EQ(records.back().header("ocean-session-id"), "s-1");
+    // Now it is remembered.
+    EXPECT_EQ(client.post(target, body, "application/json").body(), R"({"status":"duplicate"})");
+}
+
 }  // namespace
 }  // namespace relay::test

@@ -11,6 +11,7 @@ TEST(ExampleConfig, ParsesWithItsSecretsInTheEnvironment) {
     ::setenv("RELAY_TOKEN_SIGNING_KEY", "an-example-signing-key-of-at-least-32-bytes", 1);
     ::setenv("RELAY_SITE_1234_CLIENT_SECRET", "example-client-secret", 1);
     ::setenv("RELAY_SITE_5678_PASSWORD", "example-password", 1);
+    ::setenv("RELAY_SITE_1234_OPENAPI_KEY", "example-open-api-webhook-key", 1);
     auto reader = relay::ConfigReader::from_file(
         std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml",
         "RELAY",
@@ -25,12 +26,17 @@ TEST(ExampleConfig, ParsesWithItsSecretsInTheEnvironment) {
     EXPECT_EQ(config.kafka.producer.message_max_bytes, (20U << 20) + (1U << 20));
     EXPECT_EQ(config.kafka.inbound_topic, "ocean.inbound.v1");
     EXPECT_EQ(config.kafka.replication_factor, 3);
+    ASSERT_TRUE(config.integrations[0].open_api.has_value());
+    EXPECT_EQ(config.integrations[0].open_api->path, "/ocean/site-1234/openapi/webhook");
+    EXPECT_EQ(config.integrations[0].open_api->topic, "ocean.notifications.v1");
+    EXPECT_FALSE(config.integrations[1].open_api.has_value());
 }
 
 TEST(ExampleConfig, MissingSecretIsAStartupErrorNamingTheKey) {
     ::unsetenv("RELAY_SITE_5678_PASSWORD");
     ::setenv("RELAY_TOKEN_SIGNING_KEY", "an-example-signing-key-of-at-least-32-bytes", 1);
     ::setenv("RELAY_SITE_1234_CLIENT_SECRET", "example-client-secret", 1);
+    ::setenv("RELAY_SITE_1234_OPENAPI_KEY", "example-open-api-webhook-key", 1);
     try {
         auto reader = relay::ConfigReader::from_file(
             std::string(RELAY_SOURCE_DIR) + "/services/ingress/config/ingress.example.yaml",

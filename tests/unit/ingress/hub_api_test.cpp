@@ -357,6 +357,7 @@ TEST(HubApiConfig, TheExampleSectionLoadsWhenUncommented) {
     for (const char* name : {"RELAY_TOKEN_SIGNING_KEY",
                              "RELAY_SITE_1234_CLIENT_SECRET",
                              "RELAY_SITE_5678_PASSWORD",
+                             "RELAY_SITE_1234_OPENAPI_KEY",
                              "RELAY_HUB_EMR_EAST_KEY",
                              "RELAY_HUB_INTAKE_SECRET"}) {
         ::setenv(name, "an-example-secret-of-at-least-32-bytes-long", 1);

@@ -83,4 +83,12 @@ std::string_view telecom_value(const std::vector<Telecom>& telecom,
                                std::string_view system,
                                std::string_view use = {});
 
+/// A FHIR Patient's elements from the canonical patient, as render_fhir_r4 writes them (identifier:
+/// health card with Ontario's system and version-code extension, MRN, others; name, telecom, gender,
+/// birthDate, address, communication).
+void fhir_patient(json::object& out, const Patient& patient);
+
+/// The hub JSON's `patient` object, as render_hub_json writes it (hub-referral.schema.json).
+void hub_patient(json::object& out, const Patient& patient);
+
 }  // namespace relay::transform::detail

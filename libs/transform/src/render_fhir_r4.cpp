@@ -395,8 +395,11 @@ class BundleWriter {
         add_reference(set_array(h, "focus"), urls_.service_request);
     }
 
-    void patient(json::object& out) {
-        const Patient& p = r_.patient;
+    void patient(json::object& out) { patient_elements(out, r_.patient); }
+
+   public:
+    /// The Patient's elements (detail::fhir_patient shares them with the Patient Engagement bundle).
+    static void patient_elements(json::object& out, const Patient& p) {
         const bool hcn = !p.health_number.empty() || !p.health_number_version.empty();
         if (hcn || !p.mrn.empty() || !p.other_identifiers.empty()) {
             json::array& ids = set_array(out, "identifier");
@@ -439,6 +442,7 @@ class BundleWriter {
         }
     }
 
+   private:
     /// PractitionerRole (+ Practitioner, + Location when there is something to say in them).
     void clinician(json::array& entries,
                    const Clinician& c,
@@ -677,6 +681,12 @@ class BundleWriter {
 };
 
 }  // namespace
+
+namespace detail {
+
+void fhir_patient(json::object& out, const Patient& patient) { BundleWriter::patient_elements(out, patient); }
+
+}  // namespace detail
 
 std::string render_fhir_r4(const Referral& referral) {
     const std::size_t hint = payload_bytes(referral) * 2 + 8192;

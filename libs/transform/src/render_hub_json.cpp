@@ -115,6 +115,16 @@ void patient(json::object& out, const Patient& p) {
     for (const auto& a : p.addresses) address(add_object(addresses), a);
 }
 
+}  // namespace
+
+namespace detail {
+
+void hub_patient(json::object& out, const Patient& p) { patient(out, p); }
+
+}  // namespace detail
+
+namespace {
+
 const char* dialect_name(fhir::Dialect d) {
     switch (d) {
         case fhir::Dialect::kV0_10:

@@ -5,6 +5,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include "ocean_json_samples.hpp"
+#include "relay/transform/patient_engagement.hpp"
 #include "relay/transform/render.hpp"
 #include "render_test_util.hpp"
 #include "test_support.hpp"
@@ -76,6 +78,9 @@ std::vector<Input> golden_inputs() {
         out.push_back({"generated-" + v + "-seed3-delegate-attachment-progress",
                        parsed(parser, relay::ocean_sim::generate(spec).body, v)});
     }
+    // Ocean's Open API referral (ocean-api.md §4.4) with and without its decrypted patient data.
+    out.push_back({"open-api-full", ocean_json_samples::open_api_full()});
+    out.push_back({"open-api-without-patient", ocean_json_samples::open_api_without_patient()});
     return out;
 }
 
@@ -98,6 +103,18 @@ std::size_t write_samples(const std::string& fhir_dir, const std::string& hub_di
                                     relay::transform::render_fhir_r4(input.referral));
             ++written;
         }
+        // Patient Engagement results: the collection Bundle, with and without the hidden items.
+        relay::transform::PatientEngagementFhirOptions with_hidden;
+        with_hidden.include_hidden_items = true;
+        const auto full = ocean_json_samples::engagement_full();
+        render_test::write_file(fs::path(fhir_dir) / "pe-full.fhir-r4.json",
+                                relay::transform::render_patient_engagement_fhir_r4(full));
+        render_test::write_file(fs::path(fhir_dir) / "pe-full-with-hidden.fhir-r4.json",
+                                relay::transform::render_patient_engagement_fhir_r4(full, with_hidden));
+        render_test::write_file(
+            fs::path(fhir_dir) / "pe-update-only.fhir-r4.json",
+            relay::transform::render_patient_engagement_fhir_r4(ocean_json_samples::engagement_update_only()));
+        written += 3;
     }
     if (!hub_dir.empty()) {
         reset_dir(hub_dir);
@@ -121,6 +138,18 @@ std::size_t write_samples(const std::string& fhir_dir, const std::string& hub_di
         mutated("missing-key", [](auto& o) { o.erase("listing_ref"); });
         mutated("wrong-type", [](auto& o) { o["attachments"].as_array()[0].as_object()["size"] = "21"; });
         mutated("bad-date", [](auto& o) { o["authored_on"] = "03/03/2025"; });
+        // Patient Engagement hub JSON, checked against its own schema (hub-patient-engagement.schema.json).
+        const fs::path engagement_dir = fs::path(hub_dir + "-engagement");
+        reset_dir(engagement_dir);
+        render_test::write_file(
+            engagement_dir / "pe-full.hub-json.json",
+            relay::transform::render_patient_engagement_hub_json(ocean_json_samples::engagement_full()));
+        render_test::write_file(
+            engagement_dir / "pe-update-only.hub-json.json",
+            relay::transform::render_patient_engagement_hub_json(ocean_json_samples::engagement_update_only()));
+        render_test::write_file(engagement_dir / "pe-empty.hub-json.json",
+                                relay::transform::render_patient_engagement_hub_json({}));
+        written += 3;
         // Random referrals reach the schema's edges: empty lists, null optionals, every string shape.
         for (std::uint64_t seed = 0; seed < 40; ++seed) {
             render_test::write_file(

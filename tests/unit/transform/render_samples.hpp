@@ -23,8 +23,9 @@ relay::ocean_sim::ReferralSpec generated_spec(std::uint64_t seed, relay::ocean_s
 /// Every golden input, in a fixed order: hand-built, the real fixtures, generated bundles.
 std::vector<Input> golden_inputs();
 
-/// Writes the normalised bundle of every golden input into `fhir_dir` and the hub JSON of every golden
-/// input plus randomised referrals into `hub_dir` (each emptied first; "" = skip). Returns files written.
+/// Writes the normalised bundle of every golden input and the Patient Engagement bundles into `fhir_dir`,
+/// the hub JSON of every golden input plus randomised referrals into `hub_dir`, the Patient Engagement
+/// hub JSON into `hub_dir`-engagement (each emptied first; "" = skip). Returns files written.
 std::size_t write_samples(const std::string& fhir_dir, const std::string& hub_dir);
 
 }  // namespace render_samples

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 #include <limits>
 #include <set>
@@ -13,6 +14,7 @@
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/hub/update.hpp"
+#include "relay/kafka/at_rest.hpp"
 #include "service.hpp"
 
 namespace relay::test {
@@ -159,6 +161,39 @@ TEST(DeliveryKafka, APermanentFailureGoesToTheDlqWithReasonStatusAndExcerptAndDo
         [&] { return (events = all_events(topics)).size() >= rejected.size() + fine.size(); }, 30s));
     EXPECT_EQ(count_outcome(events, "dead-lettered"), rejected.size());
     EXPECT_EQ(count_outcome(events, "delivered"), fine.size());
+}
+
+TEST(DeliveryKafka, ARecordSealedAtRestThatCannotBeOpenedIsDeadLetteredNotSent) {
+    PosSimServer pos("  - name: open");
+    const auto topics = delivery_topics("sealed");
+    RunningDelivery delivery(delivery_yaml(topics, destination("open", pos.url("open"))));  // no at_rest keys
+    std::vector<kafka::AtRest::Key> keys;
+    keys.push_back({"k1", Secret::from_value("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")});
+    kafka::ProducerConfig config;
+    config.client.bootstrap_servers = kafka_bootstrap();
+    config.client.at_rest =
+        std::make_shared<const kafka::AtRest>(std::move(keys), "", std::vector<std::string>{"*"}, "kafka.at_rest");
+    kafka::Producer sealing(config);
+    const std::string body = R"({"referral":{"patient":"Sealedsurname"}})";
+    const auto ack = sealing
+                         .async_produce(topics.deliveries, "open|sealed-1", body,
+                                        {{"destination", "open"}, {"referral-ref", "sealed-1"}, {"attempt", "0"},
+                                         {"idempotency-key", "sealed-1/0"}, {"content-type", "application/json"}},
+                                        30s, boost::asio::use_future)
+                         .get();
+    ASSERT_TRUE(ack.ok) << ack.error.message;
+    produce_delivery(topics, {"open", "clear-1", "add-service-request", "clear-1/0", R"({"referral":{}})"});
+
+    const auto dlq = read_topic(topics.dlq, 1, 30s);
+    ASSERT_EQ(dlq.size(), 1U);
+    EXPECT_EQ(dlq[0].header("dlq-reason"), "sealed at rest");
+    EXPECT_EQ(dlq[0].header("relay-at-rest"), "k1") << "dead-lettered sealed, to be replayed with the keys";
+    EXPECT_EQ(dlq[0].value.find("Sealedsurname"), std::string::npos);
+    ASSERT_TRUE(eventually([&] { return received(pos.sim(), "open").size() == 1; }, 30s));
+    const auto got = received(pos.sim(), "open");
+    EXPECT_TRUE(got.contains("clear-1/0"));
+    EXPECT_FALSE(got.contains("sealed-1/0")) << "ciphertext was sent as the referral";
+    EXPECT_EQ(delivery.stop(), 0);
 }
 
 TEST(DeliveryKafka, ANewReferralDeliveredToAnAcknowledgingDestinationQueuesOneReceivedUpdate) {

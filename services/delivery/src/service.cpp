@@ -361,6 +361,15 @@ struct DeliveryService::Impl : service::WorkerHooks, KeyOrder::Io {
             dead_letter(std::move(h), "unknown destination", 0, "", made, first_ms);
             co_return;
         }
+        if (m.at_rest_error()) {
+            // Sealed at rest and not opened (this process lacks kafka.at_rest's keys, or the key is
+            // retired): sending the ciphertext would be acknowledged as the referral. Dead-lettered
+            // sealed, to be replayed once the keys are configured.
+            log::error("delivery record sealed at rest and not opened: dead-lettered",
+                       {{"destination", destination}, {"referral_ref", header_or(m, header::kReferralRef)}});
+            dead_letter(std::move(h), "sealed at rest", 0, "", made, first_ms);
+            co_return;
+        }
         Destination& dest = dit->second;
         DispatchResult result;
         const auto now = SteadyClock::now();

@@ -58,7 +58,8 @@ std::optional<std::string> offset_part(std::string_view s, std::size_t from) {
     if (rest == "Z") return std::string("Z");
     if (rest.size() < 5 || (rest[0] != '+' && rest[0] != '-') || !digits(rest, 1, 2)) return std::nullopt;
     if (rest.size() == 6 && rest[3] == ':' && digits(rest, 4, 2)) return std::string(rest);
-    if (rest.size() == 5 && digits(rest, 3, 2)) return fmt::format("{}:{}", rest.substr(0, 3), rest.substr(3));
+    if (rest.size() == 5 && digits(rest, 3, 2))
+        return fmt::format("{}:{}", rest.substr(0, 3), rest.substr(3));
     return std::nullopt;
 }
 
@@ -165,7 +166,8 @@ std::string health_card_system(std::string_view province) {
         "ab", "bc", "mb", "nb", "nl", "ns", "nt", "nu", "pe", "qc", "sk", "yt"};
     for (const auto known : kProvinces) {
         if (p == known) {
-            return fmt::format("https://fhir.infoway-inforoute.ca/NamingSystem/ca-{}-patient-healthcare-id", p);
+            return fmt::format("https://fhir.infoway-inforoute.ca/NamingSystem/ca-{}-patient-healthcare-id",
+                               p);
         }
     }
     return {};
@@ -182,6 +184,14 @@ void read_address(Reader& r, dom::object a, const Path& at, Address& out) {
     out.country = text_member(r, a, "country", at);
 }
 
+/// The first of `keys` present in `o` (for a warning's path), else the first key.
+std::string_view present_key(dom::object o, std::initializer_list<std::string_view> keys) {
+    for (const auto key : keys) {
+        if (Reader::member(o, key)) return key;
+    }
+    return *keys.begin();
+}
+
 void add_telecom(Patient& p, std::string system, std::string value, std::string use) {
     if (value.empty()) return;
     p.telecom.push_back(Telecom{std::move(system), std::move(value), std::move(use)});
@@ -194,7 +204,9 @@ bool is_fhir_date(std::string_view s) {
     return n != 0 && n == s.size();
 }
 
-bool is_fhir_date_time(std::string_view s) { return !s.empty() && normalised_date_time(s) == s; }
+bool is_fhir_date_time(std::string_view s) {
+    return !s.empty() && normalised_date_time(s) == s;
+}
 
 bool is_fhir_instant(std::string_view s) {
     bool seconds = false;
@@ -304,7 +316,7 @@ void read_patient_data(Reader& r, dom::object root, const Path& at, PatientData&
             p.other_identifiers.push_back(Identifier{system, std::move(hn), "JHN"});
         } else {
             r.warn("invalid-code",
-                   d_at.member("hnProv"),
+                   d_at.member(present_key(d, {"hnProv", "healthNumberProvince"})),
                    "not a Canadian province code: the health card number was dropped");
         }
     }
@@ -314,7 +326,9 @@ void read_patient_data(Reader& r, dom::object root, const Path& at, PatientData&
     if (!sex.empty()) {
         p.gender = gender_of(sex);
         if (p.gender.empty()) {
-            r.warn("invalid-code", d_at.member("sex"), "not a sex FHIR's gender can carry; dropped");
+            r.warn("invalid-code",
+                   d_at.member(present_key(d, {"sex", "gender"})),
+                   "not a sex FHIR's gender can carry; dropped");
         }
     }
     const std::string language = text_member(r, d, "language", d_at);

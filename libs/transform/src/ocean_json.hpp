@@ -47,11 +47,11 @@ std::string html_escape(std::string_view text);
 /// What Ocean's patient data carries beside the Patient resource's fields.
 struct PatientData {
     Patient patient;
-    std::string ref;                   ///< OceanPatient.ref (Ocean's patient ref)
-    std::string site_number;           ///< OceanPatient.siteNum
-    std::string reason_for_visit;      ///< reasonForVisit
-    std::string appointment_reason;    ///< apptReason
-    bool wrapped = false;              ///< {demographics:{…}} rather than a bare demographics object
+    std::string ref;                 ///< OceanPatient.ref (Ocean's patient ref)
+    std::string site_number;         ///< OceanPatient.siteNum
+    std::string reason_for_visit;    ///< reasonForVisit
+    std::string appointment_reason;  ///< apptReason
+    bool wrapped = false;            ///< {demographics:{…}} rather than a bare demographics object
 };
 
 /// Reads a bare demographics object or an OceanPatient-like wrapper `{demographics:{…}, ref, siteNum,

@@ -57,7 +57,8 @@ class OpenApiReader {
         if (r_.failed()) return;
 
         out.authored_on = detail::date_time_member(r_, o, "sentDate", referral_);
-        if (out.authored_on.empty()) out.authored_on = detail::date_time_member(r_, o, "creationDate", referral_);
+        if (out.authored_on.empty())
+            out.authored_on = detail::date_time_member(r_, o, "creationDate", referral_);
         // Bundle.timestamp is an instant, and the router orders a referral's versions and keys its
         // duplicates by it (services/router/src/state.cpp): only a full date-time will do.
         out.timestamp = detail::date_time_member(r_, o, "modificationDate", referral_);
@@ -207,7 +208,8 @@ class OpenApiReader {
             std::string ref = detail::text_member(r_, a, "fileRef", at);
             if (ref.empty()) return;
             auto& list = referral_out_.attachments;
-            if (std::any_of(list.begin(), list.end(), [&](const Attachment& x) { return x.id == ref; })) return;
+            if (std::any_of(list.begin(), list.end(), [&](const Attachment& x) { return x.id == ref; }))
+                return;
             Attachment& out = list.emplace_back();
             out.status = "current";
             out.title = detail::text_member(r_, a, "fileName", at);
@@ -290,10 +292,10 @@ ParseResult OpenApiReferralParser::parse(std::string_view referral_json,
     dom::element root;
     auto error = impl_->referral.parse(referral_json.data(), referral_json.size()).get(root);
     if (error != simdjson::SUCCESS) {
-        result.error = ParseError{"invalid-json",
-                                  "Referral",
-                                  fmt::format("the referral is not well-formed JSON ({})",
-                                              simdjson::error_message(error))};
+        result.error = ParseError{
+            "invalid-json",
+            "Referral",
+            fmt::format("the referral is not well-formed JSON ({})", simdjson::error_message(error))};
         return result;
     }
     std::optional<dom::element> patient;
@@ -301,10 +303,10 @@ ParseResult OpenApiReferralParser::parse(std::string_view referral_json,
         dom::element patient_root;
         error = impl_->patient.parse(patient_json.data(), patient_json.size()).get(patient_root);
         if (error != simdjson::SUCCESS) {
-            result.error = ParseError{"invalid-json",
-                                      "PatientData",
-                                      fmt::format("the patient data is not well-formed JSON ({})",
-                                                  simdjson::error_message(error))};
+            result.error = ParseError{
+                "invalid-json",
+                "PatientData",
+                fmt::format("the patient data is not well-formed JSON ({})", simdjson::error_message(error))};
             return result;
         }
         patient = patient_root;

@@ -57,15 +57,18 @@ std::optional<TypedValue> typed(Reader& r, dom::element value, const Path& at) {
         if (s.empty()) return std::nullopt;
         return TypedValue{detail::is_fhir_date(s) ? AnswerType::kDate : AnswerType::kString, std::string(s)};
     }
-    if (value.get_bool().get(b) == simdjson::SUCCESS) return TypedValue{AnswerType::kBoolean, b ? "true" : "false"};
+    if (value.get_bool().get(b) == simdjson::SUCCESS)
+        return TypedValue{AnswerType::kBoolean, b ? "true" : "false"};
     if (value.get_int64().get(i) == simdjson::SUCCESS) {
         if (i >= std::numeric_limits<std::int32_t>::min() && i <= std::numeric_limits<std::int32_t>::max()) {
             return TypedValue{AnswerType::kInteger, std::to_string(i)};
         }
         return TypedValue{AnswerType::kDecimal, std::to_string(i)};
     }
-    if (value.get_uint64().get(u) == simdjson::SUCCESS) return TypedValue{AnswerType::kDecimal, std::to_string(u)};
-    if (value.get_double().get(d) == simdjson::SUCCESS) return TypedValue{AnswerType::kDecimal, fmt::format("{}", d)};
+    if (value.get_uint64().get(u) == simdjson::SUCCESS)
+        return TypedValue{AnswerType::kDecimal, std::to_string(u)};
+    if (value.get_double().get(d) == simdjson::SUCCESS)
+        return TypedValue{AnswerType::kDecimal, fmt::format("{}", d)};
     r.wrong_type(Severity::kWarning, at, "a string, number or boolean", value);
     return std::nullopt;
 }
@@ -75,7 +78,8 @@ class EngagementReader {
     EngagementReader(ParseResult& scratch, const PatientEngagementContext& context)
         : r_(scratch), context_(context) {}
 
-    std::optional<PatientEngagement> read(std::optional<dom::element> patient, std::optional<dom::element> update) {
+    std::optional<PatientEngagement> read(std::optional<dom::element> patient,
+                                          std::optional<dom::element> update) {
         PatientEngagement& out = out_;
         out.site_number = context_.site_number;
         out.patient_ref = context_.patient_ref;
@@ -85,7 +89,8 @@ class EngagementReader {
             // The caller's time, checked like a payload date (never echoed either).
             out.authored = detail::normalised_date_time(context_.authored);
             if (out.authored.empty()) {
-                r_.warn("invalid-date", Path{nullptr, "context.authored", -1}, "not a FHIR dateTime; dropped");
+                r_.warn(
+                    "invalid-date", Path{nullptr, "context.authored", -1}, "not a FHIR dateTime; dropped");
             }
         }
         std::optional<dom::object> embedded_update;
@@ -141,7 +146,8 @@ class EngagementReader {
                     CompletedFormItem& i = f.items.emplace_back();
                     i.item_ref = item.key;
                     answers(item.value, form_at.member(item.key), i.answers);
-                    if (hidden_flags) i.hidden = hidden(*hidden_flags, item.key, metadata_at.member(form.key));
+                    if (hidden_flags)
+                        i.hidden = hidden(*hidden_flags, item.key, metadata_at.member(form.key));
                 }
             }
         }
@@ -156,7 +162,8 @@ class EngagementReader {
                     continue;
                 }
                 if (auto value = typed(r_, field.value, f_at)) {
-                    out.emr_field_updates.push_back(EmrFieldUpdate{std::string(field.key), std::move(*value)});
+                    out.emr_field_updates.push_back(
+                        EmrFieldUpdate{std::string(field.key), std::move(*value)});
                 }
             }
         }
@@ -216,11 +223,10 @@ PatientEngagementResult parse_patient_engagement(std::string_view patient_json,
         dom::element root;
         const auto error = parser.parse(text.data(), text.size()).get(root);
         if (error != simdjson::SUCCESS) {
-            result.error = ParseError{"invalid-json",
-                                      name,
-                                      fmt::format("the {} is not well-formed JSON ({})",
-                                                  name,
-                                                  simdjson::error_message(error))};
+            result.error = ParseError{
+                "invalid-json",
+                name,
+                fmt::format("the {} is not well-formed JSON ({})", name, simdjson::error_message(error))};
             return false;
         }
         out = root;
@@ -251,7 +257,9 @@ using namespace detail;
 constexpr std::string_view kVisibilityExt =
     "https://ocean.cognisantmd.com/svc/fhir/v1/StructureDefinition/ext-ocean-eform-item-visibility";
 
-std::string urn(std::string_view uuid) { return fmt::format("urn:uuid:{}", uuid); }
+std::string urn(std::string_view uuid) {
+    return fmt::format("urn:uuid:{}", uuid);
+}
 
 /// Everything but RFC 3986's unreserved characters percent-encoded (a form ref inside a canonical).
 std::string url_segment(std::string_view s) {
@@ -285,7 +293,9 @@ std::size_t engagement_bytes(const PatientEngagement& e) {
 
 class EngagementBundleWriter {
    public:
-    EngagementBundleWriter(const PatientEngagement& e, const PatientEngagementFhirOptions& o, json::storage_ptr sp)
+    EngagementBundleWriter(const PatientEngagement& e,
+                           const PatientEngagementFhirOptions& o,
+                           json::storage_ptr sp)
         : e_(e), o_(o), sp_(std::move(sp)) {
         key_ = fmt::format("{}/{}/{}", e_.site_number, e_.patient_ref, e_.session_id);
         patient_url_ = urn(name_uuid(key_, "PE/Patient"));
@@ -339,9 +349,10 @@ class EngagementBundleWriter {
         json::value& ids = out["identifier"];
         if (!ids.is_array()) ids.emplace_array();
         json::object& id = add_object(ids.get_array());
-        id["system"] = e_.site_number.empty()
-                           ? o_.identifier_base + "patient-ref"
-                           : fmt::format("{}sites/{}/patient-ref", o_.identifier_base, url_segment(e_.site_number));
+        id["system"] =
+            e_.site_number.empty()
+                ? o_.identifier_base + "patient-ref"
+                : fmt::format("{}sites/{}/patient-ref", o_.identifier_base, url_segment(e_.site_number));
         id["value"] = e_.patient_ref;
     }
 
@@ -420,8 +431,10 @@ class EngagementBundleWriter {
         if (text.find_first_of(".eE") == std::string::npos) {
             std::int64_t i = 0;
             std::uint64_t u = 0;
-            if (auto [end, ec] = std::from_chars(first, last, i); ec == std::errc() && end == last) return json::value(i);
-            if (auto [end, ec] = std::from_chars(first, last, u); ec == std::errc() && end == last) return json::value(u);
+            if (auto [end, ec] = std::from_chars(first, last, i); ec == std::errc() && end == last)
+                return json::value(i);
+            if (auto [end, ec] = std::from_chars(first, last, u); ec == std::errc() && end == last)
+                return json::value(u);
         }
         double d = 0;
         const auto [end, ec] = std::from_chars(first, last, d);

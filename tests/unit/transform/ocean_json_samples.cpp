@@ -31,7 +31,8 @@ PatientEngagement engagement_or_throw(PatientEngagementResult result, const char
 
 Referral open_api_full() {
     return referral_or_throw(
-        parse_open_api_referral(data("open-api-referral-full.json"), data("open-api-patient-wrapped.json"), kSite),
+        parse_open_api_referral(
+            data("open-api-referral-full.json"), data("open-api-patient-wrapped.json"), kSite),
         "open-api full");
 }
 
@@ -52,7 +53,8 @@ PatientEngagementContext engagement_context() {
 
 PatientEngagement engagement_full() {
     return engagement_or_throw(
-        parse_patient_engagement(data("pe-ocean-patient.json"), data("pe-pt-update.json"), engagement_context()),
+        parse_patient_engagement(
+            data("pe-ocean-patient.json"), data("pe-pt-update.json"), engagement_context()),
         "engagement full");
 }
 

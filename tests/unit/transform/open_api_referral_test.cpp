@@ -45,8 +45,8 @@ std::string warning_codes(const ParseResult& r) {
 }
 
 TEST(OpenApiReferral, MapsEveryMemberOfAFullReferral) {
-    const ParseResult result =
-        parse_open_api_referral(data("open-api-referral-full.json"), data("open-api-patient-wrapped.json"), "4321");
+    const ParseResult result = parse_open_api_referral(
+        data("open-api-referral-full.json"), data("open-api-patient-wrapped.json"), "4321");
     ASSERT_TRUE(result.referral) << result.error->code << " at " << result.error->expression;
     EXPECT_TRUE(result.warnings.empty()) << warning_codes(result);
     const Referral& r = *result.referral;
@@ -65,10 +65,9 @@ TEST(OpenApiReferral, MapsEveryMemberOfAFullReferral) {
     EXPECT_EQ(r.status, "active");
     EXPECT_EQ(r.intent, "proposal");
     EXPECT_EQ(r.priority, "");
-    EXPECT_EQ(r.authored_on, "2024-12-11T13:37:00-05:00");  // sentDate
+    EXPECT_EQ(r.authored_on, "2024-12-11T13:37:00-05:00");    // sentDate
     EXPECT_EQ(r.timestamp, "2024-12-13T15:17:46.139-05:00");  // modificationDate, offset repaired
-    EXPECT_EQ(r.categories,
-              (std::vector<Coding>{{"", "", "PHYSIOTHERAPY"}, {"", "", "MUSCULOSKELETAL"}}));
+    EXPECT_EQ(r.categories, (std::vector<Coding>{{"", "", "PHYSIOTHERAPY"}, {"", "", "MUSCULOSKELETAL"}}));
     EXPECT_TRUE(r.order_details.empty());
 
     // The referrer (ClinicianData) and the assistant (the submitter).
@@ -114,9 +113,12 @@ TEST(OpenApiReferral, MapsEveryMemberOfAFullReferral) {
 
     // The reason for visit and the internal conversation are notes.
     ASSERT_EQ(r.notes.size(), 2U);
-    EXPECT_EQ(r.notes[0], (Note{"Left knee pain after a fall, 6 weeks", "Left knee pain after a fall, 6 weeks", ""}));
+    EXPECT_EQ(r.notes[0],
+              (Note{"Left knee pain after a fall, 6 weeks", "Left knee pain after a fall, 6 weeks", ""}));
     EXPECT_EQ(r.notes[1],
-              (Note{"Triage: routine, &lt;2 wks&gt; ok", "Triage: routine, <2 wks> ok", "2024-12-12T08:05:00-05:00"}));
+              (Note{"Triage: routine, &lt;2 wks&gt; ok",
+                    "Triage: routine, <2 wks> ok",
+                    "2024-12-12T08:05:00-05:00"}));
 
     // Ocean's folder BOOKED: the receiver accepted, the timed appointment confirmed.
     ASSERT_EQ(r.tasks.size(), 1U);
@@ -149,9 +151,10 @@ TEST(OpenApiReferral, MapsEveryMemberOfAFullReferral) {
     EXPECT_EQ(r.attachments[0].title, "Clinic map.pdf");
     EXPECT_EQ(r.attachments[0].status, "current");
     EXPECT_EQ(r.attachments[0].description, "Ocean attachment (booking)");
-    EXPECT_EQ(r.attachments[0].url,
-              "https://ocean.cognisantmd.com/svc/v1/referrals/5b0f3a1e-7c2d-4e8a-9f61-2d3c4b5a6e7f/attachments/"
-              "f-booking-0001");
+    EXPECT_EQ(
+        r.attachments[0].url,
+        "https://ocean.cognisantmd.com/svc/v1/referrals/5b0f3a1e-7c2d-4e8a-9f61-2d3c4b5a6e7f/attachments/"
+        "f-booking-0001");
     EXPECT_EQ(r.attachments[0].data_base64, "");
     EXPECT_EQ(r.attachments[0].size, 0U);
     EXPECT_EQ(r.attachments[1].id, "f-xray-0002");
@@ -160,9 +163,12 @@ TEST(OpenApiReferral, MapsEveryMemberOfAFullReferral) {
 
     // The external conversation: messages; one only encrypted (the fetcher did not decrypt it here).
     ASSERT_EQ(r.communications.size(), 2U);
-    EXPECT_EQ(r.communications[0],
-              (Communication{"c-ext-1", "completed", "2024-12-11T13:40:00-05:00", {"Recent X-ray report attached."}, 1}));
-    EXPECT_EQ(r.communications[1], (Communication{"c-ext-2", "completed", "2024-12-12T10:40:00.000Z", {}, 0}));
+    EXPECT_EQ(
+        r.communications[0],
+        (Communication{
+            "c-ext-1", "completed", "2024-12-11T13:40:00-05:00", {"Recent X-ray report attached."}, 1}));
+    EXPECT_EQ(r.communications[1],
+              (Communication{"c-ext-2", "completed", "2024-12-12T10:40:00.000Z", {}, 0}));
 }
 
 TEST(OpenApiReferral, DatesAsEpochMillisAndOtherSpellings) {
@@ -182,7 +188,8 @@ TEST(OpenApiReferral, DatesAsEpochMillisAndOtherSpellings) {
     EXPECT_EQ(bad.warnings[0].code, "invalid-date");
     EXPECT_EQ(bad.warnings[0].expression, "Referral.creationDate");
     // A modificationDate that is no instant cannot be Bundle.timestamp.
-    const ParseResult day = parse_open_api_referral(R"({"referralRef":"r1","modificationDate":"2024-12-13"})", "", "1");
+    const ParseResult day =
+        parse_open_api_referral(R"({"referralRef":"r1","modificationDate":"2024-12-13"})", "", "1");
     EXPECT_EQ(day.referral->timestamp, "");
     ASSERT_EQ(day.warnings.size(), 1U);
     EXPECT_EQ(day.warnings[0].expression, "Referral.modificationDate");
@@ -219,8 +226,9 @@ TEST(OpenApiReferral, FoldersMapToTheReceiversTaskAndBackToTheSameFolder) {
         } else {
             ASSERT_EQ(r.tasks.size(), 1U);
             EXPECT_EQ(r.tasks[0].status, c.task_status);
-            EXPECT_EQ(r.tasks[0].code,
-                      std::string_view(c.type) == "E_CONSULT" ? "process-request-consult" : "process-request");
+            EXPECT_EQ(
+                r.tasks[0].code,
+                std::string_view(c.type) == "E_CONSULT" ? "process-request-consult" : "process-request");
             EXPECT_EQ(r.tasks[0].status_reason,
                       std::string_view(c.folder) == "DECLINED" ? "Outside our catchment" : "");
         }
@@ -285,7 +293,9 @@ TEST(OpenApiReferral, OtherProvincesCardsAndOddDemographics) {
     EXPECT_EQ(p.health_number, "");
     EXPECT_EQ(p.other_identifiers,
               (std::vector<Identifier>{
-                  {"https://fhir.infoway-inforoute.ca/NamingSystem/ca-bc-patient-healthcare-id", "0000111122", "JHN"}}));
+                  {"https://fhir.infoway-inforoute.ca/NamingSystem/ca-bc-patient-healthcare-id",
+                   "0000111122",
+                   "JHN"}}));
     EXPECT_EQ(p.name.family, "Castellanos");
     EXPECT_EQ(p.gender, "other");
     EXPECT_EQ(p.birth_date, "1990-07-04");
@@ -293,6 +303,18 @@ TEST(OpenApiReferral, OtherProvincesCardsAndOddDemographics) {
     EXPECT_EQ(p.addresses, (std::vector<Address>{{"home", "", {"12 Pine St", "Unit 9"}, "", "", "", ""}}));
     EXPECT_EQ(p.telecom,
               (std::vector<Telecom>{{"phone", "250-555-0101", "home"}, {"phone", "250-555-0102", "work"}}));
+}
+
+TEST(OpenApiReferral, WarningsNameTheSpellingThatWasSent) {
+    const ParseResult result =
+        parse_open_api_referral(R"({"referralRef":"r1"})",
+                                R"({"gender":"Zephyrine","healthNumber":"1","healthNumberProvince":"Atlantis"})",
+                                "1234");
+    ASSERT_TRUE(result.referral);
+    ASSERT_EQ(result.warnings.size(), 2U) << warning_codes(result);
+    EXPECT_EQ(result.warnings[0].expression, "PatientData.healthNumberProvince");
+    EXPECT_EQ(result.warnings[1].expression, "PatientData.gender");
+    expect_no_value_in_texts(result, {"Zephyrine", "Atlantis"});
 }
 
 TEST(OpenApiReferral, ToleratesMissingNullAndOddMembers) {
@@ -334,12 +356,19 @@ TEST(OpenApiReferral, ToleratesMissingNullAndOddMembers) {
     EXPECT_TRUE(r.patient.name.given.empty());
     std::vector<std::string> expressions;
     for (const auto& w : odd.warnings) expressions.push_back(w.expression);
-    for (const char* expected :
-         {"Referral.description", "Referral.referrer", "Referral.services[1]", "Referral.appointments[0]",
-          "Referral.appointments[2].date", "Referral.bookingFileRefs", "Referral.externalConversation[0].message",
-          "Referral.creationDate", "PatientData.demographics.firstName", "PatientData.demographics.sex",
-          "PatientData.demographics.language", "PatientData.demographics.address",
-          "PatientData.demographics.birthDate"}) {
+    for (const char* expected : {"Referral.description",
+                                 "Referral.referrer",
+                                 "Referral.services[1]",
+                                 "Referral.appointments[0]",
+                                 "Referral.appointments[2].date",
+                                 "Referral.bookingFileRefs",
+                                 "Referral.externalConversation[0].message",
+                                 "Referral.creationDate",
+                                 "PatientData.demographics.firstName",
+                                 "PatientData.demographics.sex",
+                                 "PatientData.demographics.language",
+                                 "PatientData.demographics.address",
+                                 "PatientData.demographics.birthDate"}) {
         EXPECT_NE(std::find(expressions.begin(), expressions.end(), expected), expressions.end())
             << "no warning at " << expected << "; got:\n"
             << warning_codes(odd);
@@ -387,9 +416,14 @@ TEST(OpenApiReferral, ShapeErrorsAreValuesWithoutPayloadValues) {
         {R"("Zephyrine")", "", "not-a-referral", "Referral"},
         {R"({"referralTargetRef":"clinic-1"})", phi, "no-referral-ref", "Referral.referralRef"},
         {R"({"referralRef":""})", phi, "no-referral-ref", "Referral.referralRef"},
-        {R"({"referralRef":"r1"})", R"({"firstName":"Zephyrine","hn":"5550001119")", "invalid-json", "PatientData"},
+        {R"({"referralRef":"r1"})",
+         R"({"firstName":"Zephyrine","hn":"5550001119")",
+         "invalid-json",
+         "PatientData"},
         {R"({"referralRef":"r1"})", R"(["Zephyrine","5550001119"])", "unexpected-type", "PatientData"},
-        {R"({"referralRef":"r1"})", R"({"demographics":"Zephyrine 5550001119"})", "unexpected-type",
+        {R"({"referralRef":"r1"})",
+         R"({"demographics":"Zephyrine 5550001119"})",
+         "unexpected-type",
          "PatientData.demographics"},
     };
     for (const Case& c : cases) {
@@ -454,7 +488,8 @@ TEST(OpenApiReferral, OptionsSetTheEventAndTheAttachmentHost) {
     OpenApiOptions options;
     options.event = "notify-referral-updated";
     options.ocean_host = "";
-    const ParseResult result = parse_open_api_referral(data("open-api-referral-full.json"), "", "4321", options);
+    const ParseResult result =
+        parse_open_api_referral(data("open-api-referral-full.json"), "", "4321", options);
     ASSERT_TRUE(result.referral);
     EXPECT_EQ(result.referral->event, "notify-referral-updated");
     for (const auto& a : result.referral->attachments) EXPECT_EQ(a.url, "");

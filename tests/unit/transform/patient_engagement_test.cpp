@@ -59,14 +59,16 @@ void expect_no_value_in_texts(const PatientEngagementResult& r, const std::vecto
     }
 }
 
-TypedValue v(AnswerType type, std::string value) { return TypedValue{type, std::move(value)}; }
+TypedValue v(AnswerType type, std::string value) {
+    return TypedValue{type, std::move(value)};
+}
 
 // ---------------------------------------------------------------------------------------------------
 // parse
 
 TEST(PatientEngagementParse, MapsEveryMember) {
-    const PatientEngagementResult result =
-        parse_patient_engagement(data("pe-ocean-patient.json"), data("pe-pt-update.json"), engagement_context());
+    const PatientEngagementResult result = parse_patient_engagement(
+        data("pe-ocean-patient.json"), data("pe-pt-update.json"), engagement_context());
     ASSERT_TRUE(result.engagement) << result.error->code << " at " << result.error->expression;
     // The one odd member of the sample: an EMR field update that is a list.
     ASSERT_EQ(result.warnings.size(), 1U) << warning_codes(result);
@@ -90,14 +92,16 @@ TEST(PatientEngagementParse, MapsEveryMember) {
     EXPECT_EQ(p.gender, "male");
     EXPECT_EQ(p.language, "en-CA");
     EXPECT_EQ(p.telecom,
-              (std::vector<Telecom>{{"phone", "519-555-0123", "mobile"}, {"email", "d.okafor@example.org", "home"}}));
+              (std::vector<Telecom>{{"phone", "519-555-0123", "mobile"},
+                                    {"email", "d.okafor@example.org", "home"}}));
     EXPECT_EQ(p.addresses,
               (std::vector<Address>{{"home", "", {"88 Willow Lane"}, "", "", "", ""},
                                     {"home", "", {}, "Port Elgin", "ON", "N0H 2C0", ""}}));
 
     ASSERT_TRUE(e.progress_note);
     EXPECT_EQ(e.progress_note->title, "PHQ-9 & GAD-7");
-    EXPECT_EQ(e.progress_note->text, "PHQ-9 completed by the patient.\nTotal score: 7 (mild).\nGAD-7 total: 4.");
+    EXPECT_EQ(e.progress_note->text,
+              "PHQ-9 completed by the patient.\nTotal score: 7 (mild).\nGAD-7 total: 4.");
     EXPECT_EQ(e.progress_note->note_type, "FORM");
 
     ASSERT_EQ(e.forms.size(), 2U);
@@ -117,9 +121,10 @@ TEST(PatientEngagementParse, MapsEveryMember) {
                   {"skipped", {}, false},
               }));
     EXPECT_EQ(e.forms[1].form_ref, "gad7");
-    EXPECT_EQ(e.forms[1].items,
-              (std::vector<CompletedFormItem>{{"total", {v(AnswerType::kInteger, "4")}, false},
-                                              {"score_scaled", {v(AnswerType::kDecimal, "12345678901")}, true}}));
+    EXPECT_EQ(
+        e.forms[1].items,
+        (std::vector<CompletedFormItem>{{"total", {v(AnswerType::kInteger, "4")}, false},
+                                        {"score_scaled", {v(AnswerType::kDecimal, "12345678901")}, true}}));
 
     EXPECT_EQ(e.emr_field_updates,
               (std::vector<EmrFieldUpdate>{{"smoker", v(AnswerType::kBoolean, "false")},
@@ -135,7 +140,8 @@ TEST(PatientEngagementParse, EitherDocumentAloneAndThePtUpdateInsideThePatient) 
     EXPECT_EQ(update_only.forms.size(), 2U);
 
     // Only the patient, with the context empty: OceanPatient's own ref and site.
-    const PatientEngagementResult patient_only = parse_patient_engagement(data("pe-ocean-patient.json"), "", {});
+    const PatientEngagementResult patient_only =
+        parse_patient_engagement(data("pe-ocean-patient.json"), "", {});
     ASSERT_TRUE(patient_only.engagement);
     EXPECT_EQ(patient_only.engagement->patient_ref, "690");
     EXPECT_EQ(patient_only.engagement->site_number, "4321");
@@ -154,7 +160,9 @@ TEST(PatientEngagementParse, EitherDocumentAloneAndThePtUpdateInsideThePatient) 
 
     // A bare demographics object, in render_open_api's spelling.
     const PatientEngagementResult bare = parse_patient_engagement(
-        R"({"firstName":"Ada","surname":"Brightwater","healthNumber":"1112223334","gender":"female"})", "", {});
+        R"({"firstName":"Ada","surname":"Brightwater","healthNumber":"1112223334","gender":"female"})",
+        "",
+        {});
     ASSERT_TRUE(bare.engagement);
     EXPECT_EQ(bare.engagement->patient.health_number, "1112223334");
     EXPECT_EQ(bare.engagement->patient.gender, "female");
@@ -182,10 +190,13 @@ TEST(PatientEngagementParse, ToleratesMissingAndOddMembers) {
     EXPECT_EQ(e.patient.birth_date, "");
     std::vector<std::string> expressions;
     for (const auto& w : result.warnings) expressions.push_back(w.expression);
-    for (const char* expected :
-         {"OceanPatient.demographics.sex", "OceanPatient.demographics.birthDate", "PtUpdate.progressNote.noteType",
-          "PtUpdate.completedForms.f1.a", "PtUpdate.completedForms.f1.b[1]", "PtUpdate.formMetadata.f1.b.hidden",
-          "PtUpdate.emrFieldUpdates"}) {
+    for (const char* expected : {"OceanPatient.demographics.sex",
+                                 "OceanPatient.demographics.birthDate",
+                                 "PtUpdate.progressNote.noteType",
+                                 "PtUpdate.completedForms.f1.a",
+                                 "PtUpdate.completedForms.f1.b[1]",
+                                 "PtUpdate.formMetadata.f1.b.hidden",
+                                 "PtUpdate.emrFieldUpdates"}) {
         EXPECT_NE(std::find(expressions.begin(), expressions.end(), expected), expressions.end())
             << "no warning at " << expected << "; got:\n"
             << warning_codes(result);
@@ -212,13 +223,16 @@ TEST(PatientEngagementParse, ShapeErrorsAreValuesWithoutPayloadValues) {
         {R"({"demographics":"Zephyrine 5550001119"})", "", "unexpected-type", "OceanPatient.demographics"},
         {"", R"("Zephyrine")", "unexpected-type", "PtUpdate"},
         {"", R"({"completedForms":["Zephyrine"]})", "unexpected-type", "PtUpdate.completedForms"},
-        {"", R"({"completedForms":{"phq9":"Zephyrine 5550001119"}})", "unexpected-type",
+        {"",
+         R"({"completedForms":{"phq9":"Zephyrine 5550001119"}})",
+         "unexpected-type",
          "PtUpdate.completedForms.phq9"},
         {"", R"({"progressNote":"Zephyrine 5550001119"})", "unexpected-type", "PtUpdate.progressNote"},
     };
     for (const Case& c : cases) {
         SCOPED_TRACE(c.patient + " | " + c.update);
-        const PatientEngagementResult result = parse_patient_engagement(c.patient, c.update, engagement_context());
+        const PatientEngagementResult result =
+            parse_patient_engagement(c.patient, c.update, engagement_context());
         EXPECT_FALSE(result.engagement);
         ASSERT_TRUE(result.error);
         EXPECT_EQ(result.error->code, c.code);
@@ -260,13 +274,15 @@ TEST(PatientEngagementFhir, ACollectionWithThePatientAFormResponseEachAndTheNote
     EXPECT_EQ(patient.at("resourceType").as_string(), "Patient");
     const json::array& ids = patient.at("identifier").as_array();
     ASSERT_EQ(ids.size(), 3U);
-    EXPECT_EQ(ids[0].at("system").as_string(), "https://fhir.infoway-inforoute.ca/NamingSystem/ca-on-patient-hcn");
+    EXPECT_EQ(ids[0].at("system").as_string(),
+              "https://fhir.infoway-inforoute.ca/NamingSystem/ca-on-patient-hcn");
     EXPECT_EQ(ids[0].at("value").as_string(), "1234567897");
     EXPECT_EQ(ids[0].at("extension").at(0).at("url").as_string(),
               "http://ehealthontario.ca/fhir/StructureDefinition/ext-id-health-card-version-code");
     EXPECT_EQ(ids[0].at("extension").at(0).at("valueString").as_string(), "ZX");
     EXPECT_EQ(ids[1].at("value").as_string(), "MRN-90210");
-    EXPECT_EQ(ids[2].at("system").as_string(), "https://ocean-relay.example/fhir/NamingSystem/sites/4321/patient-ref");
+    EXPECT_EQ(ids[2].at("system").as_string(),
+              "https://ocean-relay.example/fhir/NamingSystem/sites/4321/patient-ref");
     EXPECT_EQ(ids[2].at("value").as_string(), "690");
     EXPECT_EQ(patient.at("gender").as_string(), "male");
     EXPECT_EQ(patient.at("birthDate").as_string(), "1971-11-23");
@@ -284,8 +300,16 @@ TEST(PatientEngagementFhir, ACollectionWithThePatientAFormResponseEachAndTheNote
     for (const auto& item : items) link_ids.emplace_back(item.at("linkId").as_string());
     // `total` is hidden (formMetadata): left out.
     EXPECT_EQ(link_ids,
-              (std::vector<std::string>{"q1", "q2", "q9", "difficulty", "completedOn", "consent", "weightKg",
-                                        "symptoms", "comments", "skipped"}));
+              (std::vector<std::string>{"q1",
+                                        "q2",
+                                        "q9",
+                                        "difficulty",
+                                        "completedOn",
+                                        "consent",
+                                        "weightKg",
+                                        "symptoms",
+                                        "comments",
+                                        "skipped"}));
     EXPECT_EQ(items[0].at("answer").at(0).at("valueString").as_string(), "1");
     EXPECT_EQ(items[1].at("answer").at(0).at("valueInteger").as_int64(), 1);
     EXPECT_EQ(items[4].at("answer").at(0).at("valueDate").as_string(), "2025-03-01");
@@ -353,7 +377,8 @@ TEST(PatientEngagementFhir, WithoutPatientDataOrNoteOrTime) {
 // hub JSON
 
 TEST(PatientEngagementHub, EveryKeyAlwaysPresentAndTypedAnswers) {
-    const json::value hub = json::parse(render_patient_engagement_hub_json(ocean_json_samples::engagement_full()));
+    const json::value hub =
+        json::parse(render_patient_engagement_hub_json(ocean_json_samples::engagement_full()));
     EXPECT_EQ(hub.at("format").as_string(), "ocean-relay.hub-patient-engagement.v1");
     EXPECT_EQ(hub.at("site_number").as_string(), "4321");
     EXPECT_EQ(hub.at("patient_ref").as_string(), "690");

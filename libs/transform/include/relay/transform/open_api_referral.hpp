@@ -25,8 +25,8 @@
 //   intent "proposal" (what Ocean's FHIR sends); priority: not in the Open API, "".
 //   authored_on           ← sentDate, else creationDate; timestamp ← modificationDate when it is a full
 //                           date-time (the router keys duplicates on site, ref, event and timestamp: the
-//                           same version fetched twice is a duplicate; bundle and header ids stay ""). Dates: a FHIR
-//                           dateTime string as is (an offset without its colon repaired); a number is
+//                           same version fetched twice is a duplicate; bundle and header ids stay ""). Dates:
+//                           a FHIR dateTime string as is (an offset without its colon repaired); a number is
 //                           epoch milliseconds (Java's default) → UTC; a date-time without an offset keeps
 //                           its date only [P]; anything else dropped with a warning.
 //   categories            ← services, one Coding each with only `display` (Ocean health service types;
@@ -51,8 +51,8 @@
 //                           patient data's reasonForVisit / apptReason when present [P]
 //   attachments           ← bookingFileRefs[] and every conversation's attachmentRefDtos[] (AttachmentRef),
 //                           by ref and file name only: id ← fileRef, title ← fileName, status "current",
-//                           url ← `{ocean_host}/svc/v1/referrals/{ref}/attachments/{fileRef}` (Ocean serves it
-//                           there, encrypted: §4.3), description names where it came from. Duplicated
+//                           url ← `{ocean_host}/svc/v1/referrals/{ref}/attachments/{fileRef}` (Ocean serves
+//                           it there, encrypted: §4.3), description names where it came from. Duplicated
 //                           fileRefs are kept once.
 //   patient               ← the patient data (below); no patient data: an empty Patient, still mapped.
 // Unmapped (the model has no room): externalRef, sourceExternalRef, masterReferralRef, master, bookingUrl,

@@ -13,6 +13,8 @@
 // The services' headers share names (config.hpp, service.hpp): each is named by its directory.
 #include "../../delivery/src/service.hpp"
 #include "../../delivery/src/service_config.hpp"
+#include "../../fetcher/src/config.hpp"
+#include "../../fetcher/src/fetcher.hpp"
 #include "../../ingress/src/config.hpp"
 #include "../../ingress/src/ingress.hpp"
 #include "../../router/src/config.hpp"
@@ -34,6 +36,7 @@ struct Roles {
     std::optional<router::RouterConfig> router;
     std::optional<delivery_service::DeliveryServiceConfig> delivery;
     std::optional<updater::UpdaterServiceConfig> updater;
+    std::optional<fetcher::FetcherConfig> fetcher;
 };
 
 /// The keys of a Kafka client (service::read_kafka_client_section): the only shared ones the ingress
@@ -103,6 +106,7 @@ void use_embedded_broker(Roles& roles, kafka::EmbeddedCluster& cluster, int part
     if (roles.router) worker(roles.router->kafka, roles.router->topic_specs());
     if (roles.delivery) worker(roles.delivery->kafka, roles.delivery->topic_specs());
     if (roles.updater) worker(roles.updater->kafka, roles.updater->topic_specs());
+    if (roles.fetcher) worker(roles.fetcher->kafka, roles.fetcher->topic_specs());
 }
 
 /// Runs every role on a thread of its own; one stopping for a failure stops the others.
@@ -116,6 +120,8 @@ class AllInOne : public service::Process {
                       {{"bootstrap_servers", embedded_->bootstrap_servers()}});
         }
         // Consumers first, so the ingress takes traffic only once every record has somewhere to go.
+        if (roles_->fetcher)
+            add("fetcher", std::make_unique<service::ServiceProcess<fetcher::FetcherService>>(std::move(*roles_->fetcher)));
         if (roles_->updater)
             add("updater", std::make_unique<service::ServiceProcess<updater::UpdaterService>>(std::move(*roles_->updater)));
         if (roles_->delivery)
@@ -179,11 +185,11 @@ service::LoadedConfig load(const std::string& path) {
         throw ConfigError(fmt::format("{}: {}", path, e.what()));
     }
     if (!root.IsMap()) throw ConfigError(path + ": must be a mapping with a section per role");
-    static const std::set<std::string> known{"log_level", "kafka", "ingress", "router", "delivery", "updater"};
+    static const std::set<std::string> known{"log_level", "kafka", "ingress", "router", "delivery", "updater", "fetcher"};
     for (const auto& entry : root) {
         const auto key = entry.first.as<std::string>();
         if (!known.contains(key))
-            throw ConfigError(fmt::format("{}: unknown key (expected log_level, kafka, ingress, router, delivery, updater)", key));
+            throw ConfigError(fmt::format("{}: unknown key (expected log_level, kafka, ingress, router, delivery, updater, fetcher)", key));
     }
     auto roles = std::make_shared<Roles>();
     if (root["log_level"]) roles->log_level = root["log_level"].as<std::string>();
@@ -200,12 +206,16 @@ service::LoadedConfig load(const std::string& path) {
         root, "delivery", shared, [](ConfigReader& r) { return delivery_service::load_service_config(r); });
     roles->updater = load_role<updater::UpdaterServiceConfig>(
         root, "updater", shared, [](ConfigReader& r) { return updater::load_service_config(r); });
+    roles->fetcher = load_role<fetcher::FetcherConfig>(
+        root, "fetcher", shared, [](ConfigReader& r) { return fetcher::load_config(r); });
     std::vector<std::string> present;
     if (roles->ingress) present.emplace_back("ingress");
     if (roles->router) present.emplace_back("router");
     if (roles->delivery) present.emplace_back("delivery");
     if (roles->updater) present.emplace_back("updater");
-    if (present.empty()) throw ConfigError("no role configured: add an ingress, router, delivery or updater section");
+    if (roles->fetcher) present.emplace_back("fetcher");
+    if (present.empty())
+        throw ConfigError("no role configured: add an ingress, router, delivery, updater or fetcher section");
 
     service::LoadedConfig loaded;
     loaded.log_level = roles->log_level;

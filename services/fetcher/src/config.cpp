@@ -1,0 +1,152 @@
+#include "config.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+#include <stdexcept>
+
+namespace relay::fetcher {
+
+namespace {
+
+using service::read_topic;
+
+delivery::Duration read_duration(ConfigReader::Node& node,
+                                 std::string_view key,
+                                 delivery::Duration fallback,
+                                 delivery::Duration min) {
+    return std::chrono::duration_cast<delivery::Duration>(
+        node.duration(key,
+                      std::chrono::duration_cast<std::chrono::milliseconds>(fallback),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(min)));
+}
+
+bool is_site_number(std::string_view site) {
+    return !site.empty() && site.size() <= 16 && site.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+OpenApiConfig read_ocean(ConfigReader::Node node) {
+    OpenApiConfig ocean;
+    std::string base = node.required_string("base_url");
+    while (base.ends_with('/')) base.pop_back();
+    const auto url = http::Url::parse(base);
+    if (!url || url->target != "/")
+        node.fail("base_url", "must be an absolute http:// or https:// URL without a path (Ocean's host)");
+    ocean.base_url = base;
+    ocean.base = *url;
+    ocean.client.request_timeout = node.duration("timeout", std::chrono::seconds(15), std::chrono::milliseconds(100));
+    ocean.client.connect_timeout =
+        node.duration("connect_timeout", std::chrono::seconds(5), std::chrono::milliseconds(100));
+    ocean.client.response_body_limit = node.bytes("max_response", 8ULL << 20, 1024, 1ULL << 30);
+    auto tls = node.child("tls");
+    if (const auto ca = tls.optional_string("ca_file")) ocean.client.ca_file = *ca;
+
+    std::set<std::string> seen;
+    for (auto& site_node : node.list("sites")) {
+        OpenApiSite site;
+        site.site = site_node.required_string("site");
+        if (!is_site_number(site.site)) site_node.fail("site", "must be Ocean's site number: 1-16 digits");
+        if (!seen.insert(site.site).second) site_node.fail("site", fmt::format("'{}' is defined twice", site.site));
+        site.site_key = site_node.required_secret("site_key");
+        site.site_credential = site_node.required_secret("site_credential");
+        site.sek = site_node.required_secret("sek");
+        ocean.sites.push_back(std::move(site));
+    }
+    if (ocean.sites.empty()) node.fail("sites", "configure at least one site");
+    return ocean;
+}
+
+}  // namespace
+
+const OpenApiSite* OpenApiConfig::find(std::string_view site) const {
+    for (const auto& s : sites)
+        if (s.site == site) return &s;
+    return nullptr;
+}
+
+std::vector<kafka::TopicSpec> FetcherConfig::topic_specs() const {
+    return {kafka.topic(topics.notifications), kafka.topic(topics.deliveries), kafka.topic(topics.dlq),
+            kafka.topic(topics.events)};
+}
+
+FetcherConfig load_config(ConfigReader& reader) {
+    FetcherConfig config;
+    auto root = reader.root();
+    auto service_node = root.child("service");
+    config.log_level = service_node.choice("log_level", "info", {"debug", "info", "warn", "error"});
+    auto admin = root.child("admin");
+    config.admin = service::read_admin_listener(admin, 9096);
+    auto kafka_node = root.child("kafka");
+    config.kafka = service::read_kafka_section(
+        kafka_node,
+        {.client_id = "ocean-relay-fetcher", .group_id = "ocean-relay-fetcher", .linger = std::chrono::milliseconds(2), .max_in_flight = 2'000});
+
+    auto topics = root.child("topics");
+    const std::string prefix = topics.string("prefix", "");
+    config.topics.notifications = read_topic(topics, prefix, "notifications", config.topics.notifications);
+    config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
+    config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
+    config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
+
+    // Decrypted patient data never rests in clear: the deliveries the fetcher writes must be sealed.
+    const bool clear_allowed = kafka_node.boolean("allow_clear_at_rest", false);
+    if (!clear_allowed && (config.kafka.client.at_rest == nullptr ||
+                           !config.kafka.client.at_rest->seals(config.topics.deliveries))) {
+        kafka_node.fail("at_rest",
+                        fmt::format("must seal '{}': the fetcher writes decrypted patient data there (set "
+                                    "kafka.at_rest keys, or kafka.allow_clear_at_rest: true for a throwaway trial)",
+                                    config.topics.deliveries));
+    }
+
+    config.ocean = read_ocean(root.child("ocean"));
+
+    auto eforms = root.child("eforms");
+    std::set<std::string> ids;
+    for (auto& d : eforms.list("destinations")) {
+        EformDestination destination;
+        destination.id = d.required_string("id");
+        if (destination.id.empty() || destination.id.size() > 64 ||
+            destination.id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+            d.fail("id", "must be 1-64 characters of [a-z0-9-] (a destination of the delivery service)");
+        if (!ids.insert(destination.id).second) d.fail("id", fmt::format("'{}' is listed twice", destination.id));
+        destination.format = d.choice("format", "fhir-r4", {"fhir-r4", "hub-json"}) == "hub-json"
+                                 ? EformDestination::Format::kHubJson
+                                 : EformDestination::Format::kFhirR4;
+        config.eform_destinations.push_back(std::move(destination));
+    }
+    auto fhir = eforms.child("fhir");
+    config.fhir.questionnaire_base = fhir.string("questionnaire_base", config.fhir.questionnaire_base);
+    config.fhir.identifier_base = fhir.string("identifier_base", config.fhir.identifier_base);
+    config.fhir.include_hidden_items = fhir.boolean("include_hidden_items", false);
+    config.max_sessions =
+        static_cast<std::size_t>(eforms.integer("remember_sessions", static_cast<std::int64_t>(config.max_sessions), 1, 100'000'000));
+
+    auto retry = root.child("retry");
+    auto& r = config.retry;
+    r.initial = read_duration(retry, "initial", std::chrono::seconds(2), delivery::Duration(1));
+    r.max_delay = read_duration(retry, "max_delay", std::chrono::minutes(5), delivery::Duration(1));
+    r.multiplier = retry.number("multiplier", 2, 1, 100);
+    r.max_attempts = static_cast<int>(retry.integer("max_attempts", 1'000'000, 1, 1'000'000'000));
+    r.max_age = read_duration(retry, "max_age", std::chrono::hours(24), delivery::Duration(1));
+    try {
+        r.validate();
+    } catch (const std::invalid_argument& e) {
+        retry.fail("max_age", e.what());
+    }
+
+    auto shutdown = root.child("shutdown");
+    config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));
+    if (config.grace_period <= config.ocean.client.request_timeout + config.ocean.client.connect_timeout)
+        shutdown.fail("grace_period",
+                      "must be longer than ocean.timeout + ocean.connect_timeout (a fetch in flight must "
+                      "finish before its partition is given up)");
+    reader.check_no_unknown_keys();
+    return config;
+}
+
+FetcherConfig load_config_file(const std::string& path) {
+    auto reader = ConfigReader::from_file(path, "RELAY");
+    return load_config(reader);
+}
+
+}  // namespace relay::fetcher

@@ -1,0 +1,77 @@
+// The fetcher's configuration: Kafka (a worker's section; encryption at rest is required for the topics
+// it writes decrypted patient data to), topics, the admin listener, Ocean's Open API (host, timeouts and
+// one set of credentials per site: siteNum, Site Key, Site Credential, Shared Encryption Key), the
+// destinations of completed eForms, the retry policy, the duplicate memory and shutdown. One strict YAML
+// file; services/fetcher/config/fetcher.example.yaml documents every key.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "relay/core/config.hpp"
+#include "relay/core/secret.hpp"
+#include "relay/delivery/retry_policy.hpp"
+#include "relay/http/async_client.hpp"
+#include "relay/http/server.hpp"
+#include "relay/kafka/admin.hpp"
+#include "relay/service/kafka_section.hpp"
+#include "relay/transform/patient_engagement.hpp"
+
+namespace relay::fetcher {
+
+struct FetcherTopics {
+    std::string notifications = "ocean.notifications.v1";
+    std::string deliveries = "relay.deliveries.v1";
+    std::string dlq = "ocean.notifications.dlq.v1";
+    std::string events = "relay.events.v1";
+};
+
+/// One Ocean site's Open API credentials (ocean-api.md §4.1) and its Shared Encryption Key (§7).
+struct OpenApiSite {
+    std::string site;  ///< siteNum
+    Secret site_key;
+    Secret site_credential;
+    Secret sek;
+};
+
+struct OpenApiConfig {
+    std::string base_url;  ///< Ocean's host, e.g. https://ocean.cognisantmd.com
+    http::Url base;
+    http::ClientOptions client;
+    std::vector<OpenApiSite> sites;
+    [[nodiscard]] const OpenApiSite* find(std::string_view site) const;
+};
+
+/// Where completed eForms go: a destination of the delivery service and the format rendered for it.
+struct EformDestination {
+    std::string id;
+    enum class Format { kFhirR4, kHubJson } format = Format::kFhirR4;
+};
+
+struct FetcherConfig {
+    std::string log_level = "info";
+    http::ListenerConfig admin;
+    service::KafkaSection kafka;
+    FetcherTopics topics;
+    OpenApiConfig ocean;
+    std::vector<EformDestination> eform_destinations;
+    transform::PatientEngagementFhirOptions fhir;
+    /// Ocean answering 5xx / 429 / 401 / 403 / slowly or not at all: retried in memory, the partition's
+    /// later notifications waiting behind (order per patient and referral), until the policy gives up.
+    delivery::RetryPolicy retry;
+    /// (site, patient ref, session id) remembered, so a session's results are delivered once.
+    std::size_t max_sessions = 100'000;
+    std::chrono::milliseconds grace_period{25'000};
+
+    [[nodiscard]] std::vector<kafka::TopicSpec> topic_specs() const;
+};
+
+/// Parses and validates; throws ConfigError naming the key. Unknown keys are errors.
+FetcherConfig load_config(ConfigReader& reader);
+FetcherConfig load_config_file(const std::string& path);
+
+}  // namespace relay::fetcher

@@ -1,0 +1,517 @@
+#include "fetcher.hpp"
+
+#include <fmt/format.h>
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <unordered_set>
+#include <variant>
+
+#include "open_api_client.hpp"
+#include "relay/contracts/headers.hpp"
+#include "relay/contracts/notifications.hpp"
+#include "relay/core/encoding.hpp"
+#include "relay/core/log.hpp"
+#include "relay/core/time.hpp"
+#include "relay/kafka/offset_tracker.hpp"
+#include "relay/service/worker.hpp"
+#include "relay/transform/patient_engagement.hpp"
+
+namespace relay::fetcher {
+
+namespace asio = boost::asio;
+namespace header = contracts::header;
+namespace notification = contracts::notification;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+std::string header_or(const kafka::Message& m, std::string_view name, std::string fallback = {}) {
+    if (const auto v = m.header(name)) return std::string(*v);
+    return fallback;
+}
+
+/// Refs and session ids go into URLs: only the characters the ingress lets through.
+bool is_safe_ref(std::string_view ref) {
+    return !ref.empty() && ref.size() <= 64 &&
+           ref.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") ==
+               std::string_view::npos;
+}
+
+bool is_patient_engagement(std::string_view type) {
+    return type == notification::kPatientNoteAdded || type == notification::kPatientFormsCompleted;
+}
+
+/// A bounded label for Ocean's opaque type.
+std::string type_label(std::string_view type) {
+    if (is_patient_engagement(type)) return std::string(type);
+    if (type.starts_with("notify-referral")) return "referral";
+    return "other";
+}
+
+/// Sessions delivered, oldest forgotten first past `capacity`.
+class SessionMemory {
+   public:
+    explicit SessionMemory(std::size_t capacity) : capacity_(capacity) {}
+    [[nodiscard]] bool contains(const std::string& key) const { return keys_.contains(key); }
+    void remember(const std::string& key) {
+        if (!keys_.insert(key).second) return;
+        order_.push_back(key);
+        while (order_.size() > capacity_) {
+            keys_.erase(order_.front());
+            order_.pop_front();
+        }
+    }
+
+   private:
+    std::size_t capacity_;
+    std::unordered_set<std::string> keys_;
+    std::deque<std::string> order_;
+};
+
+struct Metrics {
+    explicit Metrics(prometheus::Registry& registry)
+        : notifications(prometheus::BuildCounter()
+                            .Name("relay_fetcher_notifications_total")
+                            .Help("Notifications finished, by type (bounded) and outcome")
+                            .Register(registry)),
+          calls(prometheus::BuildCounter()
+                    .Name("relay_fetcher_ocean_calls_total")
+                    .Help("Calls to Ocean's Open API, by endpoint and result (ok or a fixed reason)")
+                    .Register(registry)),
+          call_seconds(prometheus::BuildHistogram()
+                           .Name("relay_fetcher_ocean_call_duration_seconds")
+                           .Help("Duration of a call to Ocean's Open API, decryption included")
+                           .Register(registry)),
+          deliveries(prometheus::BuildCounter()
+                         .Name("relay_fetcher_deliveries_total")
+                         .Help("Deliveries written for the delivery service, by destination")
+                         .Register(registry)) {}
+
+    void notification(std::string_view type, std::string_view outcome) {
+        notifications.Add({{"type", type_label(type)}, {"outcome", std::string(outcome)}}).Increment();
+    }
+    void call(std::string_view endpoint, std::string_view result, double seconds) {
+        calls.Add({{"endpoint", std::string(endpoint)}, {"result", std::string(result)}}).Increment();
+        call_seconds
+            .Add({{"endpoint", std::string(endpoint)}},
+                 prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+            .Observe(seconds);
+    }
+
+    prometheus::Family<prometheus::Counter>& notifications;
+    prometheus::Family<prometheus::Counter>& calls;
+    prometheus::Family<prometheus::Histogram>& call_seconds;
+    prometheus::Family<prometheus::Counter>& deliveries;
+};
+
+}  // namespace
+
+struct FetcherService::Impl : service::WorkerHooks {
+    explicit Impl(FetcherConfig c)
+        : config(std::move(c)),
+          registry(std::make_shared<prometheus::Registry>()),
+          worker(worker_config(config), registry),
+          metrics(*registry),
+          sessions(config.max_sessions),
+          rng(std::random_device{}()) {}
+
+    static service::WorkerConfig worker_config(const FetcherConfig& c) {
+        service::WorkerConfig w;
+        w.name = "fetcher";
+        w.kafka = c.kafka;
+        w.topics = {c.topics.notifications};
+        w.topic_specs = c.topic_specs();
+        w.admin = c.admin;
+        w.grace_period = c.grace_period;
+        return w;
+    }
+
+    /// One owned partition: its notifications in offset order, one being handled at a time.
+    struct Partition {
+        kafka::OffsetTracker tracker;
+        std::deque<std::shared_ptr<kafka::Message>> queue;
+        std::uint64_t generation = 0;
+        bool running = false;   ///< a drain() coroutine is active
+        bool draining = false;  ///< being revoked: take nothing new, abandon at the next step
+        std::set<asio::steady_timer*> timers;
+    };
+
+    /// Why a notification goes to the dead-letter topic.
+    struct DeadLetter {
+        std::string reason;
+        int status = 0;
+        int attempts = 0;
+    };
+    /// The partition was revoked or the process stops: left to the next owner, not committed.
+    struct Abandon {};
+    using Fetched = std::variant<std::string, DeadLetter, Abandon>;
+
+    FetcherConfig config;
+    std::shared_ptr<prometheus::Registry> registry;
+    // Before the partitions and coroutine frames that hold Messages: the consumer outlives them.
+    service::Worker worker;
+    Metrics metrics;
+    SessionMemory sessions;
+    std::mt19937_64 rng;
+    std::unique_ptr<OpenApiClient> client;
+    std::map<std::int32_t, Partition> partitions;
+    std::uint64_t next_generation = 1;
+
+    // -- WorkerHooks --
+
+    void on_started() override {
+        client = std::make_unique<OpenApiClient>(worker.context().get_executor(), config.ocean);
+    }
+
+    void on_assigned(const kafka::TopicPartition& tp) override {
+        Partition& p = partitions[tp.partition];
+        p = Partition{};
+        p.generation = next_generation++;
+    }
+
+    void on_record(std::unique_ptr<kafka::Message> record) override {
+        const auto it = partitions.find(record->partition());
+        if (it == partitions.end() || it->second.draining) return;
+        Partition& p = it->second;
+        p.tracker.add(record->offset());
+        p.queue.push_back(std::shared_ptr<kafka::Message>(std::move(record)));
+        if (!p.running) {
+            p.running = true;
+            asio::co_spawn(worker.context(), drain(it->first, p.generation), on_coroutine_end());
+        }
+    }
+
+    void on_revoking(const kafka::TopicPartition& tp) override {
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return;
+        it->second.draining = true;
+        for (asio::steady_timer* t : it->second.timers) t->cancel();
+    }
+
+    [[nodiscard]] bool busy(const kafka::TopicPartition& tp) const override {
+        const auto it = partitions.find(tp.partition);
+        return it != partitions.end() && it->second.running;
+    }
+
+    std::optional<std::int64_t> on_revoked(const kafka::TopicPartition& tp, bool lost) override {
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return std::nullopt;
+        for (asio::steady_timer* t : it->second.timers) t->cancel();
+        auto position = it->second.tracker.position();
+        partitions.erase(it);
+        if (lost) return std::nullopt;
+        return position;
+    }
+
+    std::optional<std::int64_t> take_commit(const kafka::TopicPartition& tp) override {
+        const auto it = partitions.find(tp.partition);
+        if (it == partitions.end()) return std::nullopt;
+        return it->second.tracker.take_commit();
+    }
+
+    [[nodiscard]] std::size_t in_flight() const override {
+        std::size_t total = 0;
+        for (const auto& [id, p] : partitions) total += p.tracker.in_flight();
+        return total;
+    }
+
+    void on_stopping() override {
+        for (auto& [id, p] : partitions)
+            for (asio::steady_timer* t : p.timers) t->cancel();
+    }
+
+    // -- the partition's queue --
+
+    Partition* partition_of(std::int32_t id, std::uint64_t generation) {
+        const auto it = partitions.find(id);
+        if (it == partitions.end() || it->second.generation != generation) return nullptr;
+        return &it->second;
+    }
+
+    std::function<void(std::exception_ptr)> on_coroutine_end() {
+        return [this](std::exception_ptr error) {
+            if (!error) return;
+            try {
+                std::rethrow_exception(error);
+            } catch (const std::exception& e) {
+                log::error("fetcher pipeline failed", {{"error", e.what()}});
+            } catch (...) {
+                log::error("fetcher pipeline failed", {{"error", "unknown exception"}});
+            }
+            worker.fail("a pipeline step failed", "see the log lines before");
+        };
+    }
+
+    asio::awaitable<void> drain(std::int32_t id, std::uint64_t generation) {
+        for (;;) {
+            Partition* p = partition_of(id, generation);
+            if (p == nullptr) co_return;
+            if (p->draining || p->queue.empty() || worker.stopping() || worker.failed()) {
+                p->running = false;
+                co_return;
+            }
+            std::shared_ptr<kafka::Message> record = p->queue.front();
+            p->queue.pop_front();
+            const bool finished = co_await handle(id, generation, record);
+            p = partition_of(id, generation);
+            if (p == nullptr) co_return;
+            if (!finished) {
+                p->running = false;
+                co_return;
+            }
+            p->tracker.done(record->offset());
+            worker.progress();
+        }
+    }
+
+    /// Waits `delay` unless the partition is revoked or the process stops; false then.
+    asio::awaitable<bool> wait(std::int32_t id, std::uint64_t generation, delivery::Duration delay) {
+        Partition* p = partition_of(id, generation);
+        if (p == nullptr || p->draining) co_return false;
+        asio::steady_timer timer(worker.context(), delay);
+        p->timers.insert(&timer);
+        boost::system::error_code ec;
+        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        p = partition_of(id, generation);
+        if (p == nullptr) co_return false;
+        p->timers.erase(&timer);
+        co_return !p->draining && !worker.stopping();
+    }
+
+    // -- one notification --
+
+    /// True when the notification has its durable outcome (delivered, dead-lettered, a duplicate);
+    /// false when it is left to the partition's next owner.
+    asio::awaitable<bool> handle(std::int32_t id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
+        const std::string type = header_or(*record, notification::kTypeHeader);
+        const std::string ref = header_or(*record, notification::kRefHeader);
+        const std::string site_number = header_or(*record, header::kSite);
+        const std::string session = header_or(*record, notification::kSessionIdHeader);
+
+        // Named, not temporaries in the co_await expression (GCC 12 destroys those twice).
+        DeadLetter refused;
+        const OpenApiSite* site = config.ocean.find(site_number);
+        if (type.empty() || !is_safe_ref(ref) || site_number.empty())
+            refused.reason = "malformed-notification";
+        else if (site == nullptr)
+            refused.reason = "unknown-site";
+        else if (!is_patient_engagement(type))
+            refused.reason = "unhandled-type";
+        else if (!is_safe_ref(session))
+            refused.reason = "missing-session-id";
+        if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
+
+        const std::string session_key = site_number + "/" + ref + "/" + session;
+        if (sessions.contains(session_key)) {
+            metrics.notification(type, "duplicate");
+            log::info("eForm session already delivered; not again",
+                      {{"site", site_number}, {"ocean_ref", ref}, {"session_id", session}});
+            co_return true;
+        }
+
+        const std::string patient_target = "/svc/v1/patients/" + ref;
+        const std::string_view patient_endpoint = "patient";
+        const ocean::HeaderLayout patient_layout = ocean::HeaderLayout::kSharedIv;
+        Fetched patient = co_await fetch(id, generation, *site, patient_target, patient_layout, patient_endpoint);
+        if (std::holds_alternative<Abandon>(patient)) co_return false;
+        if (auto* dead = std::get_if<DeadLetter>(&patient)) co_return co_await dead_letter(record, type, *dead);
+
+        const std::string note_target = "/svc/v1/patients/" + ref + "/notes?oceanSessionId=" + session;
+        const std::string_view note_endpoint = "note";
+        const ocean::HeaderLayout note_layout = ocean::HeaderLayout::kSeparateKeyIv;
+        Fetched note = co_await fetch(id, generation, *site, note_target, note_layout, note_endpoint);
+        if (std::holds_alternative<Abandon>(note)) co_return false;
+        if (auto* dead = std::get_if<DeadLetter>(&note)) co_return co_await dead_letter(record, type, *dead);
+
+        transform::PatientEngagementContext context;
+        context.site_number = site_number;
+        context.patient_ref = ref;
+        context.session_id = session;
+        context.authored = header_or(*record, header::kReceivedAt);
+        transform::PatientEngagementResult parsed =
+            transform::parse_patient_engagement(std::get<std::string>(patient), std::get<std::string>(note), context);
+        if (!parsed.engagement) {
+            DeadLetter unparseable{"unparseable-result", 200, 0};
+            co_return co_await dead_letter(record, type, unparseable);
+        }
+        co_return co_await deliver(id, generation, record, type, *parsed.engagement, session_key);
+    }
+
+    /// GET with the retry policy: the decrypted body, a dead letter, or abandon (revoked, stopping).
+    asio::awaitable<Fetched> fetch(std::int32_t id,
+                                   std::uint64_t generation,
+                                   const OpenApiSite& site,
+                                   const std::string& target,
+                                   ocean::HeaderLayout layout,
+                                   std::string_view endpoint) {
+        int made = 0;
+        const auto first = SteadyClock::now();
+        for (;;) {
+            const auto start = SteadyClock::now();
+            FetchResult result = co_await client->get_decrypted(site, target, layout);
+            ++made;
+            const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+            if (auto* body = std::get_if<std::string>(&result)) {
+                metrics.call(endpoint, "ok", seconds);
+                if (made > 1)
+                    log::info("Ocean answered again", {{"site", site.site}, {"endpoint", endpoint}, {"attempts", made}});
+                co_return std::move(*body);
+            }
+            FetchFailure& failure = std::get<FetchFailure>(result);
+            metrics.call(endpoint, failure.reason, seconds);
+            if (partition_of(id, generation) == nullptr) co_return Abandon{};
+            if (failure.kind == ErrorKind::kPermanent)
+                co_return DeadLetter{failure.reason, failure.status, made};
+            const auto age = std::chrono::duration_cast<delivery::Duration>(SteadyClock::now() - first);
+            const auto delay = config.retry.next_delay(made, age, rng, failure.retry_after);
+            if (!delay) co_return DeadLetter{failure.reason, failure.status, made};
+            // Once per episode, then quiet: a minute of Ocean answering 500 is one line, not hundreds.
+            if (made == 1)
+                log::warn("Ocean's Open API failed; retrying",
+                          {{"site", site.site}, {"endpoint", endpoint}, {"reason", failure.reason}, {"status", failure.status}});
+            if (!co_await wait(id, generation, *delay)) co_return Abandon{};
+        }
+    }
+
+    /// One delivery per eForm destination, each acknowledged, then the event; the session remembered.
+    asio::awaitable<bool> deliver(std::int32_t id,
+                                  std::uint64_t generation,
+                                  std::shared_ptr<kafka::Message> record,
+                                  std::string type,
+                                  const transform::PatientEngagement& engagement,
+                                  std::string session_key) {
+        const std::string site_number = engagement.site_number;
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        const std::string ref = header_or(*record, notification::kRefHeader);
+        boost::json::array destinations;
+        std::optional<std::string> fhir, hub;
+        for (const EformDestination& d : config.eform_destinations) {
+            const bool is_fhir = d.format == EformDestination::Format::kFhirR4;
+            if (is_fhir && !fhir) fhir = transform::render_patient_engagement_fhir_r4(engagement, config.fhir);
+            if (!is_fhir && !hub) hub = transform::render_patient_engagement_hub_json(engagement);
+            std::string body = is_fhir ? *fhir : *hub;
+            std::vector<kafka::Header> headers{
+                {std::string(header::kDestination), d.id},
+                {std::string(header::kFormat), is_fhir ? "fhir-r4" : "hub-json"},
+                {std::string(header::kContentType), is_fhir ? "application/fhir+json" : "application/json"},
+                {std::string(header::kIdempotencyKey), hex_encode(Sha256().field(session_key).field(d.id).finish())},
+                {std::string(header::kReferralRef), ref},
+                {std::string(header::kEvent), type},
+                {std::string(header::kSite), site_number},
+                {std::string(header::kAttempt), "0"},
+                {std::string(header::kSource), fmt::format("{}/{}/{}", record->topic(), record->partition(), record->offset())}};
+            if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
+            std::string topic = config.topics.deliveries;
+            std::string key = d.id + "|" + site_number + "/" + ref;
+            const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+                std::move(topic), std::move(key), std::move(body), std::move(headers), config.kafka.produce_timeout,
+                asio::use_awaitable);
+            if (!ack.ok) {
+                worker.fail("produce a delivery", ack.error.message);
+                co_return false;
+            }
+            metrics.deliveries.Add({{"destination", d.id}}).Increment();
+            destinations.emplace_back(d.id);
+        }
+        if (partition_of(id, generation) == nullptr) co_return false;
+        sessions.remember(session_key);
+        boost::json::object event{{"outcome", "eform-delivered"},
+                                  {"site", site_number},
+                                  {"ocean_ref", ref},
+                                  {"session_id", engagement.session_id},
+                                  {"type", type},
+                                  {"forms", engagement.forms.size()},
+                                  {"destinations", std::move(destinations)},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        if (!co_await produce_event(std::move(event), ref, traceparent)) co_return false;
+        metrics.notification(type, "delivered");
+        log::info("eForm results delivered",
+                  {{"site", site_number}, {"ocean_ref", ref}, {"session_id", engagement.session_id},
+                   {"destinations", config.eform_destinations.size()}});
+        co_return true;
+    }
+
+    asio::awaitable<bool> produce_event(boost::json::object event, std::string ref, std::string traceparent) {
+        const std::string outcome(event.at("outcome").as_string());
+        std::vector<kafka::Header> headers{{std::string(header::kOutcome), outcome},
+                                           {std::string(header::kReferralRef), ref}};
+        if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), std::move(traceparent)});
+        std::string topic = config.topics.events;
+        std::string value = boost::json::serialize(event);
+        const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+            std::move(topic), std::move(ref), std::move(value), std::move(headers), config.kafka.produce_timeout,
+            asio::use_awaitable);
+        if (!ack.ok) {
+            worker.fail("produce an event", ack.error.message);
+            co_return false;
+        }
+        co_return true;
+    }
+
+    /// The notification as it came, with dlq-* headers, then the event.
+    asio::awaitable<bool> dead_letter(std::shared_ptr<kafka::Message> record, std::string type, DeadLetter dead) {
+        std::vector<kafka::Header> headers = record->headers();
+        headers.push_back({std::string(header::kDlqReason), dead.reason});
+        headers.push_back({std::string(header::kDlqAt), format_rfc3339_millis(system_now())});
+        headers.push_back({std::string(header::kDlqSource),
+                           fmt::format("{}/{}/{}", record->topic(), record->partition(), record->offset())});
+        if (dead.status != 0) headers.push_back({std::string(header::kDlqStatus), std::to_string(dead.status)});
+        if (dead.attempts != 0) headers.push_back({std::string(header::kDlqAttempts), std::to_string(dead.attempts)});
+        std::string topic = config.topics.dlq;
+        std::string key(record->key());
+        std::string value(record->value());
+        const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+            std::move(topic), std::move(key), std::move(value), std::move(headers), config.kafka.produce_timeout,
+            asio::use_awaitable);
+        if (!ack.ok) {
+            worker.fail("produce a dead letter", ack.error.message);
+            co_return false;
+        }
+        const std::string ref = header_or(*record, notification::kRefHeader);
+        const std::string site = header_or(*record, header::kSite);
+        log::warn("notification dead-lettered",
+                  {{"site", site}, {"ocean_ref", ref}, {"reason", dead.reason}, {"status", dead.status},
+                   {"offset", static_cast<long long>(record->offset())}});
+        boost::json::object event{{"outcome", "notification-dead-lettered"},
+                                  {"site", site},
+                                  {"ocean_ref", ref},
+                                  {"type", type},
+                                  {"reason", dead.reason},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        if (!co_await produce_event(std::move(event), ref, traceparent)) co_return false;
+        metrics.notification(type, "dead-lettered");
+        co_return true;
+    }
+};
+
+FetcherService::FetcherService(FetcherConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+FetcherService::~FetcherService() = default;
+
+int FetcherService::run() {
+    return impl_->worker.run(*impl_);
+}
+void FetcherService::stop() {
+    impl_->worker.stop();
+}
+std::uint16_t FetcherService::admin_port() const {
+    return impl_->worker.admin_port();
+}
+const std::string& FetcherService::bootstrap_servers() const {
+    return impl_->worker.kafka().client.bootstrap_servers;
+}
+
+}  // namespace relay::fetcher

@@ -1,0 +1,95 @@
+#include "open_api_client.hpp"
+
+#include <boost/beast/http.hpp>
+#include <chrono>
+
+#include "relay/delivery/classify.hpp"
+
+namespace relay::fetcher {
+
+namespace bhttp = boost::beast::http;
+
+FetchFailure classify_open_api_status(int status) {
+    FetchFailure failure;
+    failure.status = status;
+    if (status == 401 || status == 403) {
+        failure.kind = ErrorKind::kRetryable;
+        failure.reason = "ocean-unauthorized";
+    } else if (status == 404) {
+        failure.kind = ErrorKind::kPermanent;
+        failure.reason = "ocean-not-found";
+    } else if (status == 429) {
+        failure.kind = ErrorKind::kRetryable;
+        failure.reason = "ocean-throttled";
+    } else if (status >= 500 && status <= 599) {
+        failure.kind = ErrorKind::kRetryable;
+        failure.reason = "ocean-server-error";
+    } else if (status == 408 || status == 425) {
+        failure.kind = ErrorKind::kRetryable;
+        failure.reason = "ocean-timeout";
+    } else {
+        failure.kind = ErrorKind::kPermanent;
+        failure.reason = "ocean-refused";
+    }
+    return failure;
+}
+
+OpenApiClient::OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config)
+    : config_(config), client_(std::move(executor), config.client) {}
+
+boost::asio::awaitable<FetchResult> OpenApiClient::get_decrypted(const OpenApiSite& site,
+                                                                 const std::string& target,
+                                                                 ocean::HeaderLayout layout) {
+    http::Url url = config_.base;
+    url.target = target;
+    http::ClientRequest request{bhttp::verb::get, url.target, 11};
+    request.set("siteNum", site.site);
+    request.set("siteKey", site.site_key.reveal());
+    request.set("siteCredential", site.site_credential.reveal());
+    request.set(bhttp::field::accept, "application/json");
+    request.set(bhttp::field::user_agent, "ocean-relay-fetcher");
+
+    http::ClientResult result = co_await client_.send(std::move(url), std::move(request));
+    if (!result.ok()) {
+        // The client's own classification: refused / reset / DNS retryable, the deadline a timeout, a
+        // malformed or oversized answer permanent.
+        FetchFailure failure;
+        failure.kind = result.error.kind;
+        failure.reason = result.error.kind == ErrorKind::kTimeout     ? "ocean-timeout"
+                         : result.error.kind == ErrorKind::kPermanent ? "ocean-answer-refused"
+                                                                      : "ocean-unreachable";
+        co_return failure;
+    }
+    const http::ClientResponse& response = *result.response;
+    const int status = static_cast<int>(response.result_int());
+    if (status < 200 || status > 299) {
+        FetchFailure failure = classify_open_api_status(status);
+        if (const auto it = response.find(bhttp::field::retry_after); it != response.end())
+            failure.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
+        co_return failure;
+    }
+
+    auto header = [&response](std::string_view name) -> std::string {
+        const auto it = response.find(name);
+        return it == response.end() ? std::string() : std::string(it->value());
+    };
+    ocean::EncryptedPayload payload;
+    payload.iv_b64 = header("iv");
+    payload.one_time_key_b64 = header("oneTimeKey");
+    payload.one_time_key_iv_b64 = header("oneTimeKeyIv");
+    auto ciphertext = ocean::ciphertext_to_base64(response.body());
+    if (std::holds_alternative<Error>(ciphertext)) {
+        co_return FetchFailure{ErrorKind::kPermanent, "ocean-body-not-ciphertext", status, std::nullopt};
+    }
+    payload.ciphertext_b64 = std::move(std::get<std::string>(ciphertext));
+    if (payload.iv_b64.empty() || payload.one_time_key_b64.empty()) {
+        co_return FetchFailure{ErrorKind::kPermanent, "ocean-encryption-headers-missing", status, std::nullopt};
+    }
+    auto plain = ocean::open(site.sek.reveal(), payload, layout);
+    if (std::holds_alternative<Error>(plain)) {
+        co_return FetchFailure{ErrorKind::kPermanent, "decrypt-failed", status, std::nullopt};
+    }
+    co_return std::move(std::get<std::string>(plain));
+}
+
+}  // namespace relay::fetcher

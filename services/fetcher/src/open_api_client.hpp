@@ -1,0 +1,55 @@
+// One call to Ocean's Open API for the fetcher: a GET with the site's credentials in Ocean's headers
+// (siteNum, siteKey, siteCredential; ocean-api.md §4.1), its answer sorted into retryable / permanent /
+// timeout, and the body decrypted with the site's SEK (ocean-api.md §5.2, §7): the one-time key from the
+// `oneTimeKey` header (under `oneTimeKeyIv`, or `iv` in the shared layout), the body under the `iv`
+// header, in base64 or Ocean's signed-byte array.
+//
+// Failures carry fixed phrases and the status only: never the response body (it is patient data) or the
+// credentials.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "config.hpp"
+#include "relay/delivery/clock.hpp"
+#include "relay/http/async_client.hpp"
+#include "relay/ocean/crypto.hpp"
+
+namespace relay::fetcher {
+
+struct FetchFailure {
+    ErrorKind kind = ErrorKind::kPermanent;
+    /// A fixed phrase for logs, DLQ headers and metric labels ("ocean-server-error", "decrypt-failed").
+    std::string reason;
+    int status = 0;  ///< Ocean's HTTP status; 0 when there was no answer
+    std::optional<delivery::Duration> retry_after;
+};
+
+/// What a GET came to: the decrypted body (patient data: never log it) or why not.
+using FetchResult = std::variant<std::string, FetchFailure>;
+
+/// How an Open API status is treated. Beyond the delivery rules (5xx, 408, 425, 429 retryable), 401 and
+/// 403 are retried too: Ocean answers them while a site's credentials are being rotated, and a
+/// notification whose data cannot be fetched yet must not be given up before the retry policy says so.
+/// 404 and the other 4xx are permanent (the ref names nothing Ocean will give us).
+FetchFailure classify_open_api_status(int status);
+
+class OpenApiClient {
+   public:
+    OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config);
+
+    /// GET `target` (path and query under the base URL) for `site`, then decrypt in `layout`.
+    boost::asio::awaitable<FetchResult> get_decrypted(const OpenApiSite& site,
+                                                      const std::string& target,
+                                                      ocean::HeaderLayout layout);
+
+   private:
+    const OpenApiConfig& config_;
+    http::AsyncClient client_;
+};
+
+}  // namespace relay::fetcher

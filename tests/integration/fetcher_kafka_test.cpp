@@ -1,0 +1,355 @@
+// The fetcher on the real broker against ocean-sim's Open API over loopback: Patient Engagement
+// notifications (as the ingress writes them) → the patient and the session's note fetched with the
+// site's credentials, decrypted with its SEK, rendered → one delivery per eForm destination, sealed at
+// rest; a session delivered once; Ocean failing for a while (500, 401) loses nothing; what cannot be
+// fetched or is not handled yet is dead-lettered intact.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <future>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "config.hpp"
+#include "fetcher.hpp"
+#include "generator.hpp"
+#include "ocean_api.hpp"
+#include "referral_state.hpp"
+#include "relay/contracts/headers.hpp"
+#include "relay/contracts/notifications.hpp"
+#include "relay/http/fault_injection.hpp"
+#include "relay/http/server.hpp"
+#include "relay/kafka/at_rest.hpp"
+#include "relay/kafka/consumer.hpp"
+#include "relay/kafka/producer.hpp"
+#include "test_support.hpp"
+
+namespace relay::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+namespace header = contracts::header;
+namespace notification = contracts::notification;
+
+constexpr const char* kSite = "4321";
+constexpr const char* kSiteKey = "site-key-for-the-fetcher-test";
+constexpr const char* kSiteCredential = "site-credential-for-the-fetcher-test";
+constexpr const char* kSek = "fetcher-test-sek";
+constexpr const char* kAtRestKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+constexpr int kPartitions = 2;
+
+struct Record {
+    std::string key;
+    std::string value;
+    std::map<std::string, std::string> headers;
+    std::int32_t partition = 0;
+    std::int64_t offset = 0;
+};
+
+class FetcherKafkaTest : public ::testing::Test {
+   protected:
+    void TearDown() override {
+        if (fetcher_) fetcher_->stop();
+        if (fetcher_thread_.joinable()) fetcher_thread_.join();
+        fetcher_.reset();
+        ioc_.stop();
+        if (server_thread_.joinable()) server_thread_.join();
+        server_.reset();
+    }
+
+    /// ocean-sim's Open API with one generated referral (whose ref serves as the patient ref), behind
+    /// the fault rules given.
+    void start_ocean(std::vector<http::FaultRule> faults = {}, std::string sek = kSek) {
+        ocean_sim::OceanApiConfig config;
+        config.signing_key = Secret::from_value("fetcher-test-ocean-sim-signing-key-0123456789");
+        config.sites.push_back({kSite, Secret::from_value(kSiteKey), Secret::from_value(kSiteCredential),
+                                Secret::from_value(std::move(sek))});
+        api_ = std::make_unique<ocean_sim::OceanApi>(std::move(config), state_);
+        ocean_sim::ReferralSpec spec;
+        spec.seed = 11;
+        spec.site_number = kSite;
+        spec.listing_ref = "listing-fetcher";
+        spec.request_url = "https://relay.example/ocean/fhir/$process-message";
+        sent_ = ocean_sim::generate(spec);
+        state_.record_sent(sent_, "listing-fetcher", kSite);
+        faults_ = std::make_unique<http::FaultInjector>(std::move(faults), 5);
+        http::ListenerConfig listener;
+        listener.address = "127.0.0.1";
+        listener.port = 0;
+        server_ = std::make_unique<http::Server>(ioc_, listener, faults_->wrap(api_->handler()));
+        server_->start();
+        server_thread_ = std::thread([this] { ioc_.run(); });
+    }
+
+    std::string config_yaml() const {
+        return fmt::format(R"(
+service: {{log_level: warn}}
+admin: {{address: 127.0.0.1, port: 0}}
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: {prefix}fetcher
+  partitions: {partitions}
+  replication_factor: 1
+  commit_interval: 100ms
+  at_rest:
+    keys: [{{id: test, key: {{value: "{key}"}}}}]
+    topics: ["{prefix}relay.deliveries.v1"]
+topics: {{prefix: "{prefix}"}}
+ocean:
+  base_url: "http://127.0.0.1:{port}"
+  timeout: 2s
+  connect_timeout: 1s
+  sites:
+    - {{site: "{site}", site_key: {{value: "{site_key}"}}, site_credential: {{value: "{credential}"}}, sek: {{value: "{sek}"}}}}
+eforms:
+  destinations:
+    - {{id: clinic-emr, format: fhir-r4}}
+    - {{id: intake-db, format: hub-json}}
+retry: {{initial: 50ms, max_delay: 300ms, max_age: 2m}}
+shutdown: {{grace_period: 10s}}
+)",
+                           fmt::arg("bootstrap", kafka_bootstrap()),
+                           fmt::arg("prefix", prefix_),
+                           fmt::arg("partitions", kPartitions),
+                           fmt::arg("key", kAtRestKey),
+                           fmt::arg("port", server_->port()),
+                           fmt::arg("site", kSite),
+                           fmt::arg("site_key", kSiteKey),
+                           fmt::arg("credential", kSiteCredential),
+                           fmt::arg("sek", kSek));
+    }
+
+    void start_fetcher() {
+        auto reader = ConfigReader::from_string(config_yaml(), "RELAY_FETCHER_TEST", [](const std::string&) {
+            return std::optional<std::string>();
+        });
+        fetcher::FetcherConfig config = fetcher::load_config(reader);
+        at_rest_ = config.kafka.client.at_rest;
+        fetcher_ = std::make_unique<fetcher::FetcherService>(std::move(config));
+        fetcher_thread_ = std::thread([this] { exit_code_ = fetcher_->run(); });
+    }
+
+    kafka::ClientConfig client(bool with_keys) const {
+        kafka::ClientConfig c;
+        c.bootstrap_servers = kafka_bootstrap();
+        c.client_id = "fetcher-test";
+        if (with_keys) c.at_rest = at_rest_;
+        return c;
+    }
+
+    /// A notification as the ingress publishes it.
+    void notify(const std::string& type, const std::string& ref, const std::string& session, const std::string& site = kSite) {
+        kafka::ProducerConfig config;
+        config.client = client(false);
+        kafka::Producer producer(config);
+        json::object body{{"ref", ref}, {"siteNum", site}, {"type", type}, {"changeList", nullptr}, {"user", nullptr}};
+        std::vector<kafka::Header> headers{{std::string(header::kKind), std::string(notification::kKind)},
+                                           {std::string(header::kSite), site},
+                                           {std::string(header::kIntegration), "fetcher-test"},
+                                           {std::string(header::kReceivedAt), "2026-12-07T10:00:00.000Z"},
+                                           {std::string(notification::kTypeHeader), type},
+                                           {std::string(notification::kRefHeader), ref}};
+        if (!session.empty()) {
+            body["customProperties"] = json::object{{"oceanSessionId", session}, {"noteCompletionSource", "PORTAL"}};
+            headers.push_back({std::string(notification::kSessionIdHeader), session});
+        }
+        std::promise<kafka::DeliveryResult> done;
+        auto acked = done.get_future();
+        producer.async_produce(prefix_ + std::string(notification::kDefaultTopic),
+                               notification::notification_key(site, ref), json::serialize(body), std::move(headers),
+                               20s, [&done](kafka::DeliveryResult r) { done.set_value(std::move(r)); });
+        ASSERT_TRUE(acked.get().ok);
+    }
+
+    std::vector<Record> read(const std::string& topic, bool with_keys) const {
+        std::vector<Record> out;
+        for (int p = 0; p < kPartitions; ++p) {
+            kafka::read_partition_to_end(client(with_keys), prefix_ + topic, p, [&out](const kafka::Message& m) {
+                Record r;
+                r.key = std::string(m.key());
+                r.value = std::string(m.value());
+                for (auto& h : m.headers()) r.headers[h.name] = h.value;
+                r.partition = m.partition();
+                r.offset = m.offset();
+                out.push_back(std::move(r));
+            }, 30s);
+        }
+        return out;
+    }
+
+    /// Waits until `topic` holds at least `count` records.
+    std::vector<Record> wait_for(const std::string& topic, std::size_t count, bool with_keys = true,
+                                 std::chrono::seconds timeout = 60s) const {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        std::vector<Record> records;
+        while (std::chrono::steady_clock::now() < deadline) {
+            records = read(topic, with_keys);
+            if (records.size() >= count) return records;
+            std::this_thread::sleep_for(200ms);
+        }
+        ADD_FAILURE() << topic << ": " << records.size() << " record(s), wanted " << count;
+        return records;
+    }
+
+    std::string patient_family() const {
+        const json::value bundle = json::parse(sent_.body);
+        for (const auto& e : bundle.at("entry").as_array()) {
+            const auto& r = e.at("resource").as_object();
+            if (r.at("resourceType") == "Patient")
+                return std::string(r.at("name").as_array()[0].at("family").as_string());
+        }
+        return {};
+    }
+
+    static std::string unique_prefix() {
+        static std::atomic<int> counter{0};
+        return fmt::format("fetcher-test-{}-{}.", ::getpid(), counter.fetch_add(1));
+    }
+
+    std::string prefix_ = unique_prefix();
+    boost::asio::io_context ioc_;
+    ocean_sim::ReferralState state_;
+    ocean_sim::GeneratedReferral sent_;
+    std::unique_ptr<ocean_sim::OceanApi> api_;
+    std::unique_ptr<http::FaultInjector> faults_;
+    std::unique_ptr<http::Server> server_;
+    std::thread server_thread_;
+    std::shared_ptr<const kafka::AtRest> at_rest_;
+    std::unique_ptr<fetcher::FetcherService> fetcher_;
+    std::thread fetcher_thread_;
+    std::atomic<int> exit_code_{-1};
+};
+
+TEST_F(FetcherKafkaTest, AnEformSessionIsDeliveredOnceToEveryDestinationAndSealedAtRest) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    notify(std::string(notification::kPatientNoteAdded), ref, "1759442545187t415674");
+    notify(std::string(notification::kPatientFormsCompleted), ref, "1759442545187t415674");  // the same session
+
+    const auto deliveries = wait_for("relay.deliveries.v1", 2);
+    ASSERT_EQ(deliveries.size(), 2U);
+    std::map<std::string, Record> by_destination;
+    for (const auto& d : deliveries) by_destination[d.headers.at(std::string(header::kDestination))] = d;
+    ASSERT_TRUE(by_destination.contains("clinic-emr"));
+    ASSERT_TRUE(by_destination.contains("intake-db"));
+
+    const Record& fhir = by_destination["clinic-emr"];
+    EXPECT_EQ(fhir.key, "clinic-emr|" + std::string(kSite) + "/" + ref);
+    EXPECT_EQ(fhir.headers.at(std::string(header::kFormat)), "fhir-r4");
+    EXPECT_EQ(fhir.headers.at(std::string(header::kContentType)), "application/fhir+json");
+    EXPECT_EQ(fhir.headers.at(std::string(header::kSite)), kSite);
+    EXPECT_EQ(fhir.headers.at(std::string(header::kAttempt)), "0");
+    EXPECT_EQ(fhir.headers.at(std::string(header::kIdempotencyKey)).size(), 64U);
+    EXPECT_FALSE(fhir.headers.contains(std::string(kafka::AtRest::kHeader)));
+    const json::object bundle = json::parse(fhir.value).as_object();
+    EXPECT_EQ(bundle.at("resourceType"), "Bundle");
+    std::map<std::string, int> kinds;
+    for (const auto& e : bundle.at("entry").as_array())
+        ++kinds[std::string(e.at("resource").at("resourceType").as_string())];
+    EXPECT_EQ(kinds["Patient"], 1);
+    EXPECT_EQ(kinds["QuestionnaireResponse"], 1);  // ocean-sim's PHQ-9
+    EXPECT_NE(fhir.value.find(patient_family()), std::string::npos);
+
+    const json::object hub = json::parse(by_destination["intake-db"].value).as_object();
+    EXPECT_EQ(by_destination["intake-db"].headers.at(std::string(header::kFormat)), "hub-json");
+    EXPECT_NE(by_destination["intake-db"].value.find(patient_family()), std::string::npos);
+    EXPECT_FALSE(hub.empty());
+
+    // On the broker the deliveries are ciphertext: the patient's name is not in the bytes.
+    for (const auto& raw : read("relay.deliveries.v1", false)) {
+        EXPECT_EQ(raw.headers.at(std::string(kafka::AtRest::kHeader)), "test");
+        EXPECT_EQ(raw.value.find(patient_family()), std::string::npos);
+    }
+    // The duplicate was not delivered again; both outcomes are events without patient data.
+    std::this_thread::sleep_for(1s);
+    EXPECT_EQ(read("relay.deliveries.v1", true).size(), 2U);
+    const auto events = read("relay.events.v1", false);
+    ASSERT_EQ(events.size(), 1U);
+    EXPECT_EQ(events[0].headers.at(std::string(header::kOutcome)), "eform-delivered");
+    EXPECT_EQ(events[0].value.find(patient_family()), std::string::npos);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, OceanAnswering500ForAWhileLosesNothing) {
+    http::FaultRule down;
+    down.kind = http::FaultRule::Kind::kDown;
+    down.path_prefix = "/svc/v1/patients/";
+    down.status = 500;
+    down.delay = 2s;
+    start_ocean({down});
+    start_fetcher();
+    notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "session-a");
+    const auto deliveries = wait_for("relay.deliveries.v1", 2);
+    EXPECT_EQ(deliveries.size(), 2U);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+    EXPECT_GE(faults_->injected()["down"], 1U);
+}
+
+TEST_F(FetcherKafkaTest, CredentialsRefusedForAWhileAreRetried) {
+    http::FaultRule refused;
+    refused.kind = http::FaultRule::Kind::kDown;
+    refused.path_prefix = "/svc/v1/patients/";
+    refused.status = 401;
+    refused.delay = 2s;
+    start_ocean({refused});
+    start_fetcher();
+    notify(std::string(notification::kPatientFormsCompleted), sent_.referral_ref, "session-b");
+    EXPECT_EQ(wait_for("relay.deliveries.v1", 2).size(), 2U);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, WhatCannotBeFetchedOrIsNotHandledYetIsDeadLetteredIntact) {
+    start_ocean({}, "a-different-sek!");  // Ocean encrypts under a SEK the relay does not have
+    start_fetcher();
+    notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "session-c");  // decrypt-failed
+    notify("notify-referral-new", sent_.referral_ref, "");                                 // unhandled-type
+    notify(std::string(notification::kPatientNoteAdded), "no-such-patient", "session-d");  // ocean-not-found
+    notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "", kSite);  // missing-session-id
+    notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "session-e", "9999");  // unknown-site
+
+    const auto dead = wait_for("ocean.notifications.dlq.v1", 5, false);
+    std::map<std::string, int> reasons;
+    for (const auto& d : dead) {
+        ++reasons[d.headers.at(std::string(header::kDlqReason))];
+        EXPECT_FALSE(d.value.empty());
+        EXPECT_EQ(d.headers.at(std::string(header::kKind)), notification::kKind);
+        EXPECT_TRUE(d.headers.contains(std::string(header::kDlqSource)));
+    }
+    EXPECT_EQ(reasons["decrypt-failed"], 1);
+    EXPECT_EQ(reasons["unhandled-type"], 1);
+    EXPECT_EQ(reasons["ocean-not-found"], 1);
+    EXPECT_EQ(reasons["missing-session-id"], 1);
+    EXPECT_EQ(reasons["unknown-site"], 1);
+    EXPECT_TRUE(read("relay.deliveries.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, RefusesToStartWhenTheDeliveriesWouldRestInClear) {
+    start_ocean();
+    std::string yaml = config_yaml();
+    // Without the at_rest block (its keys and topics lines).
+    const auto at = yaml.find("  at_rest:");
+    yaml.erase(at, yaml.find('\n', yaml.find("topics: [", at)) + 1 - at);
+    ASSERT_EQ(yaml.find("at_rest"), std::string::npos);
+    auto reader = ConfigReader::from_string(yaml, "RELAY_FETCHER_TEST", [](const std::string&) {
+        return std::optional<std::string>();
+    });
+    try {
+        fetcher::load_config(reader);
+        ADD_FAILURE() << "accepted a configuration that writes decrypted patient data in clear";
+    } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("kafka.at_rest"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace relay::test

@@ -1,0 +1,157 @@
+// The fetcher's configuration (defaults, every key, the refusal to write decrypted data in clear,
+// mistakes naming the key without repeating a secret), the example file, and how Ocean's answers are
+// sorted into retryable and permanent.
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include "open_api_client.hpp"
+
+namespace relay::fetcher {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+std::string minimal(const std::string& extra = "") {
+    return "kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+           "\"}}]}\nocean:\n  base_url: https://ocean.example\n  sites:\n    - {site: \"1234\", site_key: {value: "
+           "sk-secret-1}, site_credential: {value: sc-secret-2}, sek: {value: sek-secret-3}}\n" +
+           extra;
+}
+
+FetcherConfig load(const std::string& yaml) {
+    auto reader = ConfigReader::from_string(yaml, "RELAY", [](const std::string&) { return std::optional<std::string>(); });
+    return load_config(reader);
+}
+
+std::string error_of(const std::string& yaml) {
+    try {
+        load(yaml);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "accepted";
+}
+
+TEST(FetcherConfig, Defaults) {
+    const FetcherConfig c = load(minimal());
+    EXPECT_EQ(c.topics.notifications, "ocean.notifications.v1");
+    EXPECT_EQ(c.topics.deliveries, "relay.deliveries.v1");
+    EXPECT_EQ(c.topics.dlq, "ocean.notifications.dlq.v1");
+    EXPECT_EQ(c.topics.events, "relay.events.v1");
+    EXPECT_EQ(c.kafka.group_id, "ocean-relay-fetcher");
+    EXPECT_EQ(c.admin.port, 9096);
+    EXPECT_EQ(c.ocean.client.request_timeout, 15s);
+    ASSERT_EQ(c.ocean.sites.size(), 1U);
+    EXPECT_EQ(c.ocean.sites[0].sek.reveal(), "sek-secret-3");
+    EXPECT_NE(c.ocean.find("1234"), nullptr);
+    EXPECT_EQ(c.ocean.find("9999"), nullptr);
+    EXPECT_TRUE(c.eform_destinations.empty());
+    EXPECT_EQ(c.retry.max_age, std::chrono::hours(24));
+    EXPECT_EQ(c.max_sessions, 100'000U);
+    EXPECT_EQ(c.topic_specs().size(), 4U);
+}
+
+TEST(FetcherConfig, EveryKeyIsRead) {
+    const FetcherConfig c = load(minimal(R"(service: {log_level: debug}
+topics: {prefix: "t.", notifications: n, deliveries: d, dlq: q, events: e}
+eforms:
+  destinations: [{id: emr, format: fhir-r4}, {id: db, format: hub-json}]
+  fhir: {questionnaire_base: "https://q.example/Q/", identifier_base: "https://q.example/NS/", include_hidden_items: true}
+  remember_sessions: 7
+retry: {initial: 1s, max_delay: 1m, multiplier: 3, max_attempts: 9, max_age: 1h}
+shutdown: {grace_period: 40s}
+)"));
+    EXPECT_EQ(c.log_level, "debug");
+    EXPECT_EQ(c.topics.notifications, "t.n");
+    EXPECT_EQ(c.topics.deliveries, "t.d");
+    EXPECT_EQ(c.topics.dlq, "t.q");
+    EXPECT_EQ(c.topics.events, "t.e");
+    ASSERT_EQ(c.eform_destinations.size(), 2U);
+    EXPECT_EQ(c.eform_destinations[1].format, EformDestination::Format::kHubJson);
+    EXPECT_EQ(c.fhir.questionnaire_base, "https://q.example/Q/");
+    EXPECT_TRUE(c.fhir.include_hidden_items);
+    EXPECT_EQ(c.max_sessions, 7U);
+    EXPECT_EQ(c.retry.max_attempts, 9);
+    EXPECT_EQ(c.grace_period, 40s);
+}
+
+TEST(FetcherConfig, DecryptedDataMustBeSealedAtRest) {
+    const std::string clear = "kafka: {bootstrap_servers: b:9092}\nocean: {base_url: https://o.example, sites: [{site: \"1\", "
+                              "site_key: {value: a}, site_credential: {value: b}, sek: {value: c}}]}\n";
+    EXPECT_NE(error_of(clear).find("kafka.at_rest"), std::string::npos);
+    const std::string narrow = "kafka:\n  bootstrap_servers: b:9092\n  at_rest: {topics: [other], keys: [{id: k, key: {value: \"" +
+                               kKey + "\"}}]}\nocean: {base_url: https://o.example, sites: [{site: \"1\", site_key: {value: a}, "
+                               "site_credential: {value: b}, sek: {value: c}}]}\n";
+    EXPECT_NE(error_of(narrow).find("relay.deliveries.v1"), std::string::npos);
+    EXPECT_EQ(error_of("kafka: {bootstrap_servers: b:9092, allow_clear_at_rest: true}\nocean: {base_url: https://o.example, "
+                       "sites: [{site: \"1\", site_key: {value: a}, site_credential: {value: b}, sek: {value: c}}]}\n"),
+              "accepted");
+}
+
+TEST(FetcherConfig, MistakesNameTheKeyAndNeverASecret) {
+    const std::map<std::string, std::string> cases = {
+        {minimal("eforms: {destinations: [{id: Bad_Id}]}\n"), "eforms.destinations[0].id"},
+        {minimal("eforms: {destinations: [{id: a}, {id: a}]}\n"), "eforms.destinations[1].id"},
+        {minimal("eforms: {destinations: [{id: a, format: pdf}]}\n"), "eforms.destinations[0].format"},
+        {minimal("shutdown: {grace_period: 5s}\n"), "shutdown.grace_period"},
+        {minimal("retry: {initial: 0ms}\n"), "retry.initial"},
+        {minimal("colour: blue\n"), "colour"},
+        {"kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+             "\"}}]}\nocean: {base_url: \"https://o.example/path\", sites: []}\n",
+         "ocean.base_url"},
+        {"kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+             "\"}}]}\nocean: {base_url: https://o.example, sites: [{site: abc, site_key: {value: sk-secret-1}, "
+             "site_credential: {value: sc-secret-2}, sek: {value: sek-secret-3}}]}\n",
+         "ocean.sites[0].site"},
+        {"kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+             "\"}}]}\nocean: {base_url: https://o.example, sites: [{site: \"1\", site_key: {value: sk-secret-1}, "
+             "site_credential: {value: sc-secret-2}}]}\n",
+         "ocean.sites[0].sek"},
+    };
+    for (const auto& [yaml, key] : cases) {
+        const std::string error = error_of(yaml);
+        EXPECT_NE(error.find(key), std::string::npos) << yaml << " → " << error;
+        for (const char* secret : {"sk-secret-1", "sc-secret-2", "sek-secret-3"})
+            EXPECT_EQ(error.find(secret), std::string::npos) << error;
+    }
+}
+
+TEST(FetcherConfig, TheExampleFileLoadsWithItsSecretsInPlace) {
+    std::ifstream in(std::string(RELAY_SOURCE_DIR) + "/services/fetcher/config/fetcher.example.yaml");
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    ASSERT_FALSE(yaml.empty());
+    // The example names mounted files; here each becomes a literal of the right shape.
+    const std::string at_rest_file = "{file: /var/run/secrets/relay/at-rest-2026-12}";
+    yaml.replace(yaml.find(at_rest_file), at_rest_file.size(), "{value: \"" + kKey + "\"}");
+    for (std::size_t at; (at = yaml.find("{file: /var/run/secrets/ocean/")) != std::string::npos;)
+        yaml.replace(at, yaml.find('}', at) + 1 - at, "{value: example-secret}");
+    const FetcherConfig c = load(yaml);
+    EXPECT_EQ(c.ocean.sites.size(), 1U);
+    EXPECT_EQ(c.eform_destinations.size(), 2U);
+    EXPECT_TRUE(c.kafka.client.at_rest->seals(c.topics.deliveries));
+}
+
+TEST(OpenApiStatus, RetryableAndPermanent) {
+    for (int status : {401, 403, 408, 425, 429, 500, 502, 503, 504}) {
+        EXPECT_EQ(classify_open_api_status(status).kind, ErrorKind::kRetryable) << status;
+    }
+    for (int status : {300, 400, 404, 405, 410, 422}) {
+        EXPECT_EQ(classify_open_api_status(status).kind, ErrorKind::kPermanent) << status;
+    }
+    EXPECT_EQ(classify_open_api_status(404).reason, "ocean-not-found");
+    EXPECT_EQ(classify_open_api_status(503).reason, "ocean-server-error");
+    EXPECT_EQ(classify_open_api_status(401).status, 401);
+}
+
+}  // namespace
+}  // namespace relay::fetcher

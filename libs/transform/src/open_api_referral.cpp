@@ -229,7 +229,11 @@ class OpenApiReader {
             const std::string message = detail::text_member(r_, c, "message", at);
             const std::string date = detail::date_time_member(r_, c, "commentDate", at);
             std::size_t attachments = 0;
-            if (const auto refs = r_.array(c, "attachmentRefDtos", at)) attachments = refs->size();
+            simdjson::dom::array refs;  // the wrong type is reported once, by read_attachments
+            if (const auto dtos = Reader::member(c, "attachmentRefDtos");
+                dtos && dtos->get_array().get(refs) == simdjson::SUCCESS) {
+                attachments = refs.size();
+            }
             read_attachments(c, "attachmentRefDtos", at, internal ? "internal note" : "message");
             if (internal) {
                 if (message.empty()) return;

@@ -451,7 +451,6 @@ class EngagementBundleWriter {
         put(out, "description", n.title);
         json::object& attachment = set_object(add_object(set_array(out, "content")), "attachment");
         attachment["contentType"] = "text/plain; charset=utf-8";
-        attachment["language"] = "en";
         put(attachment, "data", relay::base64_encode(n.text));
         put(attachment, "title", n.title);
         if (is_fhir_date_time(e_.authored)) attachment["creation"] = e_.authored;

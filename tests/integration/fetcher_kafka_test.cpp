@@ -30,6 +30,8 @@
 #include "relay/kafka/at_rest.hpp"
 #include "relay/kafka/consumer.hpp"
 #include "relay/kafka/producer.hpp"
+#include "relay/transform/open_api_record.hpp"
+#include "relay/transform/open_api_referral.hpp"
 #include "test_support.hpp"
 
 namespace relay::test {
@@ -102,7 +104,7 @@ kafka:
   commit_interval: 100ms
   at_rest:
     keys: [{{id: test, key: {{value: "{key}"}}}}]
-    topics: ["{prefix}relay.deliveries.v1"]
+    topics: ["{prefix}relay.deliveries.v1", "{prefix}ocean.inbound.v1"]
 topics: {{prefix: "{prefix}"}}
 ocean:
   base_url: "http://127.0.0.1:{port}"
@@ -114,6 +116,7 @@ eforms:
   destinations:
     - {{id: clinic-emr, format: fhir-r4}}
     - {{id: intake-db, format: hub-json}}
+open_ereferral: {{types: ["notify-referral-*"]}}
 retry: {{initial: 50ms, max_delay: 300ms, max_age: 2m}}
 shutdown: {{grace_period: 10s}}
 )",
@@ -312,12 +315,13 @@ TEST_F(FetcherKafkaTest, WhatCannotBeFetchedOrIsNotHandledYetIsDeadLetteredIntac
     start_ocean({}, "a-different-sek!");  // Ocean encrypts under a SEK the relay does not have
     start_fetcher();
     notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "session-c");  // decrypt-failed
-    notify("notify-referral-new", sent_.referral_ref, "");                                 // unhandled-type
+    notify("notify-referral-new", sent_.referral_ref, "");                                 // decrypt-failed
+    notify("notify-something-else", sent_.referral_ref, "");                               // unhandled-type
     notify(std::string(notification::kPatientNoteAdded), "no-such-patient", "session-d");  // ocean-not-found
     notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "", kSite);  // missing-session-id
     notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "session-e", "9999");  // unknown-site
 
-    const auto dead = wait_for("ocean.notifications.dlq.v1", 5, false);
+    const auto dead = wait_for("ocean.notifications.dlq.v1", 6, false);
     std::map<std::string, int> reasons;
     for (const auto& d : dead) {
         ++reasons[d.headers.at(std::string(header::kDlqReason))];
@@ -325,12 +329,46 @@ TEST_F(FetcherKafkaTest, WhatCannotBeFetchedOrIsNotHandledYetIsDeadLetteredIntac
         EXPECT_EQ(d.headers.at(std::string(header::kKind)), notification::kKind);
         EXPECT_TRUE(d.headers.contains(std::string(header::kDlqSource)));
     }
-    EXPECT_EQ(reasons["decrypt-failed"], 1);
+    EXPECT_EQ(reasons["decrypt-failed"], 2);
     EXPECT_EQ(reasons["unhandled-type"], 1);
     EXPECT_EQ(reasons["ocean-not-found"], 1);
     EXPECT_EQ(reasons["missing-session-id"], 1);
     EXPECT_EQ(reasons["unknown-site"], 1);
     EXPECT_TRUE(read("relay.deliveries.v1", false).empty());
+    EXPECT_TRUE(read("ocean.inbound.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, AnOpenEreferralReferralIsFetchedOpenedAndWrittenSealedForTheRouter) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    notify("notify-referral-new", ref, "");
+    const auto inbound = wait_for("ocean.inbound.v1", 1);
+    ASSERT_EQ(inbound.size(), 1U);
+    const Record& r = inbound[0];
+    EXPECT_EQ(r.key, ref);
+    EXPECT_EQ(r.headers.at(std::string(header::kKind)), contracts::kOpenApiReferralKind);
+    EXPECT_EQ(r.headers.at(std::string(header::kSite)), kSite);
+    EXPECT_EQ(r.headers.at(std::string(header::kReferralRef)), ref);
+    EXPECT_EQ(r.headers.at(std::string(header::kEvent)), "add-service-request");
+    const auto record = transform::unpack_open_api_record(r.value);
+    ASSERT_TRUE(record.has_value()) << "not the {referral, patient} object";
+    const json::object referral = json::parse(record->referral_json).as_object();
+    EXPECT_EQ(referral.at("referralRef").as_string(), ref);
+    EXPECT_NE(record->patient_json.find(patient_family()), std::string::npos) << "the patient data, decrypted";
+    // What the router makes of it: the same referral a FHIR bundle gives, its patient included.
+    const auto parsed = transform::parse_open_api_referral(record->referral_json, record->patient_json, kSite);
+    ASSERT_TRUE(parsed.referral.has_value()) << parsed.error->code << " at " << parsed.error->expression;
+    EXPECT_EQ(parsed.referral->referral_ref, ref);
+    EXPECT_EQ(parsed.referral->target.listing_ref, "listing-fetcher");
+    EXPECT_EQ(parsed.referral->patient.name.family, patient_family());
+    // Sealed on the broker.
+    for (const auto& raw : read("ocean.inbound.v1", false)) {
+        EXPECT_EQ(raw.headers.at(std::string(kafka::AtRest::kHeader)), "test");
+        EXPECT_EQ(raw.value.find(patient_family()), std::string::npos);
+    }
+    const auto events = wait_for("relay.events.v1", 1, false);
+    EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "referral-fetched");
 }
 
 TEST_F(FetcherKafkaTest, RefusesToStartWhenTheDeliveriesWouldRestInClear) {

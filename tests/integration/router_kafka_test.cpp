@@ -22,6 +22,7 @@
 #include "relay/kafka/producer.hpp"
 #include "relay/fhir/events.hpp"
 #include "router.hpp"
+#include "relay/transform/open_api_record.hpp"
 #include "router_test_util.hpp"
 #include "state.hpp"
 #include "test_support.hpp"
@@ -204,6 +205,37 @@ TEST(RouterKafka, NonsenseFhirIsReportedAndTheNextRecordStillFlows) {
     EXPECT_EQ(events[1].header("outcome"), "invalid");
     EXPECT_EQ(events[2].header("outcome"), "routed");
     EXPECT_EQ(consume_all(kafka_bootstrap(), topics.deliveries, 2, 30s).size(), 2U);
+}
+
+TEST(RouterKafka, AnOpenEreferralReferralFromTheFetcherIsRoutedLikeAFhirOneWithoutALatestBundle) {
+    const RouterTopics topics = router_topics("openapi");
+    RunningRouter router(router_yaml(topics, /*partitions=*/1));
+    const std::string referral = R"({"referralRef":"oa-ref-1","referralTargetRef":"sim_listing_1",)"
+                                 R"("externalServiceId":"INTAKE","status":"NEW","modificationDate":"2026-12-07T10:00:00.000Z",)"
+                                 R"("referrer":{"firstName":"Dana","surname":"Referrer"}})";
+    const std::string patient = R"({"firstName":"Robin","surname":"Openapifamily","birthDate":"1980-02-03","sex":"F"})";
+    const auto packed = transform::pack_open_api_record(referral, patient);
+    ASSERT_TRUE(packed.has_value());
+    const std::vector<std::pair<std::string, std::string>> headers{{"kind", "open-api-referral"},
+                                                                   {"event", "add-service-request"},
+                                                                   {"referral-ref", "oa-ref-1"},
+                                                                   {"site", "1234"}};
+    produce_record(topics.inbound, "oa-ref-1", *packed, headers);
+    produce_record(topics.inbound, "oa-ref-1", *packed, headers);  // fetched twice: the same version
+    const auto events = consume_all(kafka_bootstrap(), topics.events, 2, 30s);
+    ASSERT_EQ(events.size(), 2U);
+    EXPECT_EQ(events[0].header("outcome"), "routed") << events[0].value;
+    EXPECT_EQ(events[1].header("outcome"), "duplicate") << events[1].value;
+    const auto deliveries = consume_all(kafka_bootstrap(), topics.deliveries, 2, 30s);
+    ASSERT_EQ(deliveries.size(), 2U);  // intake (fhir-r4) and simple (hub-json)
+    for (const auto& d : deliveries) {
+        EXPECT_EQ(d.header("referral-ref"), "oa-ref-1");
+        EXPECT_NE(d.value.find("Openapifamily"), std::string::npos) << d.header("destination");
+    }
+    // The state, but no `#bundle`: only an Ocean FHIR bundle is what the updater answers from.
+    const auto changelog = consume_all(kafka_bootstrap(), topics.state, 1, 30s);
+    ASSERT_GE(changelog.size(), 1U);
+    for (const auto& c : changelog) EXPECT_EQ(c.key.find("#bundle"), std::string::npos) << c.key;
 }
 
 TEST(RouterKafka, UnroutedReferralsAreReportedNotDelivered) {

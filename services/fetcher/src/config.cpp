@@ -65,8 +65,17 @@ const OpenApiSite* OpenApiConfig::find(std::string_view site) const {
 }
 
 std::vector<kafka::TopicSpec> FetcherConfig::topic_specs() const {
-    return {kafka.topic(topics.notifications), kafka.topic(topics.deliveries), kafka.topic(topics.dlq),
-            kafka.topic(topics.events)};
+    return {kafka.topic(topics.notifications), kafka.topic(topics.deliveries), kafka.topic(topics.inbound),
+            kafka.topic(topics.dlq), kafka.topic(topics.events)};
+}
+
+bool FetcherConfig::is_referral_type(std::string_view type) const {
+    for (const std::string& pattern : referral_types) {
+        if (pattern.ends_with('*') ? type.starts_with(std::string_view(pattern).substr(0, pattern.size() - 1))
+                                   : type == pattern)
+            return true;
+    }
+    return false;
 }
 
 FetcherConfig load_config(ConfigReader& reader) {
@@ -85,20 +94,30 @@ FetcherConfig load_config(ConfigReader& reader) {
     const std::string prefix = topics.string("prefix", "");
     config.topics.notifications = read_topic(topics, prefix, "notifications", config.topics.notifications);
     config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
+    config.topics.inbound = read_topic(topics, prefix, "inbound", config.topics.inbound);
     config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
 
-    // Decrypted patient data never rests in clear: the deliveries the fetcher writes must be sealed.
+    // Decrypted patient data never rests in clear: what the fetcher writes it to must be sealed.
     const bool clear_allowed = kafka_node.boolean("allow_clear_at_rest", false);
-    if (!clear_allowed && (config.kafka.client.at_rest == nullptr ||
-                           !config.kafka.client.at_rest->seals(config.topics.deliveries))) {
-        kafka_node.fail("at_rest",
-                        fmt::format("must seal '{}': the fetcher writes decrypted patient data there (set "
-                                    "kafka.at_rest keys, or kafka.allow_clear_at_rest: true for a throwaway trial)",
-                                    config.topics.deliveries));
+    for (const std::string* topic : {&config.topics.deliveries, &config.topics.inbound}) {
+        if (clear_allowed) break;
+        if (config.kafka.client.at_rest == nullptr || !config.kafka.client.at_rest->seals(*topic))
+            kafka_node.fail("at_rest",
+                            fmt::format("must seal '{}': the fetcher writes decrypted patient data there (set "
+                                        "kafka.at_rest keys and topics, or kafka.allow_clear_at_rest: true for a "
+                                        "throwaway trial)",
+                                        *topic));
     }
 
     config.ocean = read_ocean(root.child("ocean"));
+
+    auto referrals = root.child("open_ereferral");
+    config.referral_types = referrals.string_list("types", config.referral_types);
+    for (const auto& t : config.referral_types)
+        if (t.empty() || t.size() > 128) referrals.fail("types", "entries are 1-128 characters");
+    config.referral_event = referrals.string("event", config.referral_event);
+    if (config.referral_event.empty()) referrals.fail("event", "must not be empty");
 
     auto eforms = root.child("eforms");
     std::set<std::string> ids;

@@ -26,6 +26,8 @@ namespace relay::fetcher {
 struct FetcherTopics {
     std::string notifications = "ocean.notifications.v1";
     std::string deliveries = "relay.deliveries.v1";
+    /// Where an Open eReferral referral goes, fetched and decrypted, for the router to route.
+    std::string inbound = "ocean.inbound.v1";
     std::string dlq = "ocean.notifications.dlq.v1";
     std::string events = "relay.events.v1";
 };
@@ -63,11 +65,20 @@ struct FetcherConfig {
     /// Ocean answering 5xx / 429 / 401 / 403 / slowly or not at all: retried in memory, the partition's
     /// later notifications waiting behind (order per patient and referral), until the policy gives up.
     delivery::RetryPolicy retry;
+    /// Notification types (exact, "prefix*" or "*") that name an Open eReferral referral to re-fetch.
+    /// [P] Ocean does not publish them: by default every type but Patient Engagement's ("treat the type as
+    /// opaque and always re-fetch the referral"); a type matched by none is dead-lettered unhandled-type.
+    std::vector<std::string> referral_types{"*"};
+    /// The event the router sees for a fetched referral [P] (its dedup tells versions apart by Ocean's
+    /// modificationDate).
+    std::string referral_event = "add-service-request";
     /// (site, patient ref, session id) remembered, so a session's results are delivered once.
     std::size_t max_sessions = 100'000;
     std::chrono::milliseconds grace_period{25'000};
 
     [[nodiscard]] std::vector<kafka::TopicSpec> topic_specs() const;
+    /// True when `type` (not a Patient Engagement one) names a referral to re-fetch.
+    [[nodiscard]] bool is_referral_type(std::string_view type) const;
 };
 
 /// Parses and validates; throws ConfigError naming the key. Unknown keys are errors.

@@ -20,6 +20,7 @@
 #include <variant>
 
 #include "open_api_client.hpp"
+#include "open_referral.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
 #include "relay/core/encoding.hpp"
@@ -27,6 +28,7 @@
 #include "relay/core/time.hpp"
 #include "relay/kafka/offset_tracker.hpp"
 #include "relay/service/worker.hpp"
+#include "relay/transform/open_api_record.hpp"
 #include "relay/transform/patient_engagement.hpp"
 
 namespace relay::fetcher {
@@ -308,11 +310,12 @@ struct FetcherService::Impl : service::WorkerHooks {
             refused.reason = "malformed-notification";
         else if (site == nullptr)
             refused.reason = "unknown-site";
-        else if (!is_patient_engagement(type))
+        else if (!is_patient_engagement(type) && !config.is_referral_type(type))
             refused.reason = "unhandled-type";
-        else if (!is_safe_ref(session))
+        else if (is_patient_engagement(type) && !is_safe_ref(session))
             refused.reason = "missing-session-id";
         if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
+        if (!is_patient_engagement(type)) co_return co_await fetch_referral(id, generation, record, type, *site, ref);
 
         const std::string session_key = site_number + "/" + ref + "/" + session;
         if (sessions.contains(session_key)) {
@@ -324,14 +327,14 @@ struct FetcherService::Impl : service::WorkerHooks {
 
         const std::string patient_target = "/svc/v1/patients/" + ref;
         const std::string_view patient_endpoint = "patient";
-        const ocean::HeaderLayout patient_layout = ocean::HeaderLayout::kSharedIv;
+        const std::optional<ocean::HeaderLayout> patient_layout = ocean::HeaderLayout::kSharedIv;
         Fetched patient = co_await fetch(id, generation, *site, patient_target, patient_layout, patient_endpoint);
         if (std::holds_alternative<Abandon>(patient)) co_return false;
         if (auto* dead = std::get_if<DeadLetter>(&patient)) co_return co_await dead_letter(record, type, *dead);
 
         const std::string note_target = "/svc/v1/patients/" + ref + "/notes?oceanSessionId=" + session;
         const std::string_view note_endpoint = "note";
-        const ocean::HeaderLayout note_layout = ocean::HeaderLayout::kSeparateKeyIv;
+        const std::optional<ocean::HeaderLayout> note_layout = ocean::HeaderLayout::kSeparateKeyIv;
         Fetched note = co_await fetch(id, generation, *site, note_target, note_layout, note_endpoint);
         if (std::holds_alternative<Abandon>(note)) co_return false;
         if (auto* dead = std::get_if<DeadLetter>(&note)) co_return co_await dead_letter(record, type, *dead);
@@ -350,18 +353,23 @@ struct FetcherService::Impl : service::WorkerHooks {
         co_return co_await deliver(id, generation, record, type, *parsed.engagement, session_key);
     }
 
-    /// GET with the retry policy: the decrypted body, a dead letter, or abandon (revoked, stopping).
+    /// GET with the retry policy: the body (decrypted in `layout` when given), a dead letter, or
+    /// abandon (revoked, stopping).
     asio::awaitable<Fetched> fetch(std::int32_t id,
                                    std::uint64_t generation,
                                    const OpenApiSite& site,
                                    const std::string& target,
-                                   ocean::HeaderLayout layout,
+                                   std::optional<ocean::HeaderLayout> layout,
                                    std::string_view endpoint) {
         int made = 0;
         const auto first = SteadyClock::now();
         for (;;) {
             const auto start = SteadyClock::now();
-            FetchResult result = co_await client->get_decrypted(site, target, layout);
+            FetchResult result;
+            if (layout)
+                result = co_await client->get_decrypted(site, target, *layout);
+            else
+                result = co_await client->get(site, target);
             ++made;
             const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
             if (auto* body = std::get_if<std::string>(&result)) {
@@ -384,6 +392,65 @@ struct FetcherService::Impl : service::WorkerHooks {
                           {{"site", site.site}, {"endpoint", endpoint}, {"reason", failure.reason}, {"status", failure.status}});
             if (!co_await wait(id, generation, *delay)) co_return Abandon{};
         }
+    }
+
+    /// An Open eReferral referral: fetched, opened with the site's SEK, written to the inbound topic for
+    /// the router (which deduplicates, routes and renders it like a FHIR referral), then the event.
+    asio::awaitable<bool> fetch_referral(std::int32_t id,
+                                         std::uint64_t generation,
+                                         std::shared_ptr<kafka::Message> record,
+                                         std::string type,
+                                         const OpenApiSite& site,
+                                         std::string ref) {
+        const std::string target = "/svc/v1/referrals/" + ref;
+        const std::optional<ocean::HeaderLayout> plain;
+        const std::string_view endpoint = "referral";
+        Fetched fetched = co_await fetch(id, generation, site, target, plain, endpoint);
+        if (std::holds_alternative<Abandon>(fetched)) co_return false;
+        if (auto* dead = std::get_if<DeadLetter>(&fetched)) co_return co_await dead_letter(record, type, *dead);
+
+        OpenReferralResult opened = open_referral(site.sek.reveal(), std::get<std::string>(fetched));
+        std::optional<std::string> packed;
+        DeadLetter refused{"", 200, 0};
+        if (auto* reason = std::get_if<std::string>(&opened)) {
+            refused.reason = *reason;
+        } else {
+            const auto& o = std::get<OpenedReferral>(opened);
+            packed = transform::pack_open_api_record(o.referral_json, o.patient_json);
+            if (!packed) refused.reason = "referral-not-json";
+        }
+        if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
+
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        std::vector<kafka::Header> headers{
+            {std::string(header::kKind), std::string(contracts::kOpenApiReferralKind)},
+            {std::string(header::kSite), site.site},
+            {std::string(header::kReferralRef), ref},
+            {std::string(header::kEvent), config.referral_event},
+            {std::string(header::kContentType), "application/json"},
+            {std::string(header::kReceivedAt), header_or(*record, header::kReceivedAt)},
+            {std::string(header::kIntegration), header_or(*record, header::kIntegration)},
+            {std::string(notification::kTypeHeader), type}};
+        if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
+        std::string topic = config.topics.inbound;
+        std::string key = ref;
+        const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+            std::move(topic), std::move(key), std::move(*packed), std::move(headers), config.kafka.produce_timeout,
+            asio::use_awaitable);
+        if (!ack.ok) {
+            worker.fail("produce a fetched referral", ack.error.message);
+            co_return false;
+        }
+        if (partition_of(id, generation) == nullptr) co_return false;
+        boost::json::object event{{"outcome", "referral-fetched"},
+                                  {"site", site.site},
+                                  {"ocean_ref", ref},
+                                  {"type", type},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        if (!co_await produce_event(std::move(event), ref, traceparent)) co_return false;
+        metrics.notification(type, "fetched");
+        log::info("Open eReferral referral fetched for the router", {{"site", site.site}, {"referral_ref", ref}});
+        co_return true;
     }
 
     /// One delivery per eForm destination, each acknowledged, then the event; the session remembered.

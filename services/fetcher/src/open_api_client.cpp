@@ -37,9 +37,8 @@ FetchFailure classify_open_api_status(int status) {
 OpenApiClient::OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config)
     : config_(config), client_(std::move(executor), config.client) {}
 
-boost::asio::awaitable<FetchResult> OpenApiClient::get_decrypted(const OpenApiSite& site,
-                                                                 const std::string& target,
-                                                                 ocean::HeaderLayout layout) {
+boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> OpenApiClient::exchange(
+    const OpenApiSite& site, const std::string& target) {
     http::Url url = config_.base;
     url.target = target;
     http::ClientRequest request{bhttp::verb::get, url.target, 11};
@@ -60,15 +59,29 @@ boost::asio::awaitable<FetchResult> OpenApiClient::get_decrypted(const OpenApiSi
                                                                       : "ocean-unreachable";
         co_return failure;
     }
-    const http::ClientResponse& response = *result.response;
-    const int status = static_cast<int>(response.result_int());
+    const int status = static_cast<int>(result.response->result_int());
     if (status < 200 || status > 299) {
         FetchFailure failure = classify_open_api_status(status);
-        if (const auto it = response.find(bhttp::field::retry_after); it != response.end())
+        if (const auto it = result.response->find(bhttp::field::retry_after); it != result.response->end())
             failure.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
         co_return failure;
     }
+    co_return std::move(*result.response);
+}
 
+boost::asio::awaitable<FetchResult> OpenApiClient::get(const OpenApiSite& site, const std::string& target) {
+    auto answer = co_await exchange(site, target);
+    if (auto* failure = std::get_if<FetchFailure>(&answer)) co_return std::move(*failure);
+    co_return std::move(std::get<http::ClientResponse>(answer).body());
+}
+
+boost::asio::awaitable<FetchResult> OpenApiClient::get_decrypted(const OpenApiSite& site,
+                                                                 const std::string& target,
+                                                                 ocean::HeaderLayout layout) {
+    auto answer = co_await exchange(site, target);
+    if (auto* failure = std::get_if<FetchFailure>(&answer)) co_return std::move(*failure);
+    const http::ClientResponse& response = std::get<http::ClientResponse>(answer);
+    const int status = static_cast<int>(response.result_int());
     auto header = [&response](std::string_view name) -> std::string {
         const auto it = response.find(name);
         return it == response.end() ? std::string() : std::string(it->value());

@@ -29,7 +29,7 @@ struct FetchFailure {
     std::optional<delivery::Duration> retry_after;
 };
 
-/// What a GET came to: the decrypted body (patient data: never log it) or why not.
+/// What a GET came to: the body (decrypted by get_decrypted; patient data: never log it) or why not.
 using FetchResult = std::variant<std::string, FetchFailure>;
 
 /// How an Open API status is treated. Beyond the delivery rules (5xx, 408, 425, 429 retryable), 401 and
@@ -42,12 +42,20 @@ class OpenApiClient {
    public:
     OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config);
 
-    /// GET `target` (path and query under the base URL) for `site`, then decrypt in `layout`.
+    /// GET `target` (path and query under the base URL) for `site`: the body of a 2xx answer as it came
+    /// (a JSON document whose encrypted members the caller opens, as the Referral JSON's).
+    boost::asio::awaitable<FetchResult> get(const OpenApiSite& site, const std::string& target);
+
+    /// GET `target` for `site`, then decrypt the whole body in `layout` (the Patient Engagement GETs).
     boost::asio::awaitable<FetchResult> get_decrypted(const OpenApiSite& site,
                                                       const std::string& target,
                                                       ocean::HeaderLayout layout);
 
    private:
+    /// The exchange and the status check; the response of a 2xx answer, else why not.
+    boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> exchange(const OpenApiSite& site,
+                                                                                      const std::string& target);
+
     const OpenApiConfig& config_;
     http::AsyncClient client_;
 };

@@ -18,6 +18,7 @@
 #include "metrics.hpp"
 #include "relay/contracts/changelog.hpp"
 #include "relay/contracts/headers.hpp"
+#include "relay/contracts/notifications.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
@@ -28,6 +29,8 @@
 #include "relay/kafka/producer.hpp"
 #include "relay/metrics/metrics.hpp"
 #include "relay/transform/referral.hpp"
+#include "relay/transform/open_api_record.hpp"
+#include "relay/transform/open_api_referral.hpp"
 #include "relay/transform/render.hpp"
 #include "state.hpp"
 
@@ -117,6 +120,7 @@ struct Router::Impl : service::WorkerHooks {
 
     // Worker-thread state.
     transform::ReferralParser parser;
+    transform::OpenApiReferralParser open_api_parser;
     std::map<std::int32_t, Slot> partitions;
     std::uint64_t next_generation = 1;
     std::size_t unfinished = 0;  ///< over every partition: records not yet through phase 2
@@ -309,7 +313,7 @@ struct Router::Impl : service::WorkerHooks {
             not_handled(m, claimed, referral_ref, site, traceparent, outgoing);
         } else {
             const auto parse_start = Clock::now();
-            transform::ParseResult parsed = parser.parse(m.value());
+            transform::ParseResult parsed = parse_record(m, site);
             metrics.parse_seconds(seconds_since(parse_start));
             json::array warnings;
             for (const auto& w : parsed.warnings) {
@@ -358,6 +362,24 @@ struct Router::Impl : service::WorkerHooks {
         if (outgoing.empty()) pump(partition);
     }
 
+    /// An Ocean FHIR bundle, or an Open eReferral referral the fetcher fetched (kind open-api-referral:
+    /// the Referral JSON and its decrypted patient data, for the authenticated site).
+    transform::ParseResult parse_record(const kafka::Message& m, const std::string& site) {
+        if (!from_open_api(m)) return parser.parse(m.value());
+        const auto record = transform::unpack_open_api_record(m.value());
+        if (!record) {
+            transform::ParseResult result;
+            result.error = transform::ParseError{
+                "not-an-open-api-record", "$", "the value is not the fetcher's {referral, patient} object"};
+            return result;
+        }
+        return open_api_parser.parse(record->referral_json, record->patient_json, site);
+    }
+
+    static bool from_open_api(const kafka::Message& m) {
+        return m.header(header::kKind) == std::optional<std::string_view>(contracts::kOpenApiReferralKind);
+    }
+
     void route(const kafka::Message& m,
                Slot& slot,
                const transform::Referral& referral,
@@ -400,19 +422,23 @@ struct Router::Impl : service::WorkerHooks {
             if (verdict == Verdict::kStale)
                 std::erase_if(targets, [](const Destination* d) { return !d->deliver_stale; });
             std::map<transform::Format, std::string> rendered;
+            const bool open_api = from_open_api(m);
             for (const Destination* d : targets) {
-                auto cached = rendered.find(d->format);
+                // "ocean-fhir" is the bundle as Ocean sent it; a referral that came through the Open API
+                // has none, so those destinations get the normalised FHIR R4 bundle.
+                const transform::Format format =
+                    open_api && d->format == transform::Format::kOceanFhir ? transform::Format::kFhirR4 : d->format;
+                auto cached = rendered.find(format);
                 if (cached == rendered.end()) {
                     const auto render_start = Clock::now();
-                    cached =
-                        rendered.emplace(d->format, transform::render(d->format, referral, m.value())).first;
-                    metrics.render_seconds(transform::to_string(d->format), seconds_since(render_start));
+                    cached = rendered.emplace(format, transform::render(format, referral, m.value())).first;
+                    metrics.render_seconds(transform::to_string(format), seconds_since(render_start));
                 }
                 const std::string delivery_key = hex_encode(Sha256().field(key).field(d->id).finish());
                 std::vector<kafka::Header> headers{
                     {std::string(header::kDestination), d->id},
-                    {std::string(header::kFormat), transform::to_string(d->format)},
-                    {std::string(header::kContentType), transform::content_type(d->format)},
+                    {std::string(header::kFormat), transform::to_string(format)},
+                    {std::string(header::kContentType), transform::content_type(format)},
                     {std::string(header::kIdempotencyKey), delivery_key},
                     {std::string(header::kReferralRef), ref},
                     {std::string(header::kEvent), referral.event},
@@ -445,7 +471,8 @@ struct Router::Impl : service::WorkerHooks {
             // stays the newer one.
             state.emplace();
             state->records.push_back({ref, encode_state(*slot.store.find(ref))});
-            if (verdict != Verdict::kStale)
+            // Only an Ocean FHIR bundle is a latest bundle: the updater builds FHIR messages from it.
+            if (verdict != Verdict::kStale && !from_open_api(m))
                 state->records.push_back({changelog::bundle_key(ref), std::string(m.value())});
         }
         // Every outcome is on relay.events.v1; the log only repeats it at debug level, as a burst of

@@ -56,7 +56,8 @@ TEST(FetcherConfig, Defaults) {
     EXPECT_TRUE(c.eform_destinations.empty());
     EXPECT_EQ(c.retry.max_age, std::chrono::hours(24));
     EXPECT_EQ(c.max_sessions, 100'000U);
-    EXPECT_EQ(c.topic_specs().size(), 4U);
+    EXPECT_EQ(c.topics.inbound, "ocean.inbound.v1");
+    EXPECT_EQ(c.topic_specs().size(), 5U);
 }
 
 TEST(FetcherConfig, EveryKeyIsRead) {

@@ -40,3 +40,13 @@ inline std::string notification_key(std::string_view site, std::string_view ref)
 }
 
 }  // namespace relay::contracts::notification
+
+namespace relay::contracts {
+
+/// The `kind` header's value on an Open eReferral referral the fetcher fetched and decrypted, on the
+/// inbound topic for the router: the value is relay/transform/open_api_record.hpp's wrapper (the
+/// referral JSON as Ocean served it, its decrypted messages filled in, and the decrypted patient data).
+/// It carries patient data in clear inside the value: the topic must be sealed at rest.
+inline constexpr std::string_view kOpenApiReferralKind = "open-api-referral";
+
+}  // namespace relay::contracts

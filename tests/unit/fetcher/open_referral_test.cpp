@@ -1,0 +1,93 @@
+// open_referral: the Referral JSON's one-time key under the SEK, the patient data and the comments'
+// messages under it; what fails gives a fixed reason and never content.
+#include "open_referral.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <string>
+#include <variant>
+
+#include "relay/ocean/crypto.hpp"
+
+namespace relay::fetcher {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kSek = "unit-test-sek-01";
+
+json::object block(const ocean::EncryptedBlock& b) {
+    return json::object{{"data", b.data_b64}, {"iv", b.iv_b64}};
+}
+
+/// A referral as Ocean serves it: patient data and one external message under a fresh OTK.
+json::object sealed_referral(const std::string& patient, const std::string& message, std::string_view sek = kSek) {
+    const std::string otk = std::get<std::string>(ocean::generate_one_time_key());
+    const auto wrapped = std::get<ocean::EncryptedBlock>(ocean::wrap_one_time_key(sek, otk));
+    const auto pt = std::get<ocean::EncryptedBlock>(ocean::encrypt_block(otk, patient));
+    const auto msg = std::get<ocean::EncryptedBlock>(ocean::encrypt_block(otk, message));
+    return json::object{{"referralRef", "r-1"},
+                        {"oneTimeKeyEncryptedWithSiteSEK", block(wrapped)},
+                        {"encryptedPtData", block(pt)},
+                        {"externalConversation", json::array{json::object{{"ref", "c-1"}, {"encryptedMsg", block(msg)}}}},
+                        {"internalConversation", json::array{json::object{{"ref", "c-2"}, {"message", "plain note"}}}}};
+}
+
+TEST(OpenReferral, OpensThePatientDataAndEveryMessage) {
+    const auto result = open_referral(kSek, json::serialize(sealed_referral(R"({"surname":"Opened"})", "See you Tuesday")));
+    ASSERT_TRUE(std::holds_alternative<OpenedReferral>(result)) << std::get<std::string>(result);
+    const auto& opened = std::get<OpenedReferral>(result);
+    EXPECT_EQ(opened.patient_json, R"({"surname":"Opened"})");
+    const json::object referral = json::parse(opened.referral_json).as_object();
+    const auto& external = referral.at("externalConversation").as_array()[0].as_object();
+    EXPECT_EQ(external.at("message").as_string(), "See you Tuesday");
+    EXPECT_FALSE(external.contains("encryptedMsg"));
+    EXPECT_EQ(referral.at("internalConversation").as_array()[0].at("message").as_string(), "plain note");
+    EXPECT_EQ(referral.at("referralRef").as_string(), "r-1");
+}
+
+TEST(OpenReferral, SignedByteArrayCiphertextIsAccepted) {
+    json::object referral = sealed_referral(R"({"surname":"Bytes"})", "m");
+    json::object& pt = referral["encryptedPtData"].as_object();
+    const std::string raw = std::get<std::string>(ocean::decode_ciphertext(pt.at("data").as_string()));
+    pt["data"] = json::parse(ocean::bytes_to_signed_byte_array(raw));
+    const auto result = open_referral(kSek, json::serialize(referral));
+    ASSERT_TRUE(std::holds_alternative<OpenedReferral>(result)) << std::get<std::string>(result);
+    EXPECT_EQ(std::get<OpenedReferral>(result).patient_json, R"({"surname":"Bytes"})");
+}
+
+TEST(OpenReferral, AReferralWithoutEncryptedMembersPassesAsItIs) {
+    const auto result = open_referral(kSek, R"({"referralRef":"r-2","status":"NEW"})");
+    ASSERT_TRUE(std::holds_alternative<OpenedReferral>(result));
+    EXPECT_TRUE(std::get<OpenedReferral>(result).patient_json.empty());
+}
+
+TEST(OpenReferral, FailuresAreFixedReasons) {
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, "not json")), "referral-not-json");
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, "[1,2]")), "referral-not-json");
+    // Another site's SEK.
+    const auto wrong = open_referral("a-different-sek!", json::serialize(sealed_referral(R"({"surname":"X"})", "m")));
+    ASSERT_TRUE(std::holds_alternative<std::string>(wrong));
+    EXPECT_EQ(std::get<std::string>(wrong), "decrypt-failed");
+    // Tampered patient data.
+    json::object tampered = sealed_referral(R"({"surname":"Tampered"})", "m");
+    std::string data(tampered["encryptedPtData"].as_object()["data"].as_string());
+    data[5] = data[5] == 'A' ? 'B' : 'A';
+    tampered["encryptedPtData"].as_object()["data"] = data;
+    const auto t = open_referral(kSek, json::serialize(tampered));
+    ASSERT_TRUE(std::holds_alternative<std::string>(t));
+    EXPECT_EQ(std::get<std::string>(t), "decrypt-failed");
+    // Only an RSA-wrapped key.
+    json::object rsa = sealed_referral(R"({"surname":"Rsa"})", "m");
+    rsa.erase("oneTimeKeyEncryptedWithSiteSEK");
+    rsa["oneTimeKeyEncryptedWithSitePublicKey"] = "c29tZS1yc2EtYmxvYg==";
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, json::serialize(rsa))), "rsa-wrapped-key-unsupported");
+    // A truncated block.
+    json::object truncated = sealed_referral(R"({"surname":"Cut"})", "m");
+    truncated["encryptedPtData"].as_object()["data"] = "AAAA";
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, json::serialize(truncated))), "decrypt-failed");
+}
+
+}  // namespace
+}  // namespace relay::fetcher

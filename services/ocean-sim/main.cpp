@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "ocean_api.hpp"
+#include "open_api_webhook.hpp"
 #include "referral_state.hpp"
 #include "relay/core/log.hpp"
 #include "relay/http/fault_injection.hpp"
@@ -42,7 +43,37 @@ std::string metrics_text(const Observations& observations) {
     out += "# TYPE ocean_sim_webhook_responses_total counter\n";
     for (const auto& [status, n] : s.statuses)
         out += fmt::format("ocean_sim_webhook_responses_total{{code=\"{}\"}} {}\n", status, n);
+    if (s.open_api.enabled) {
+        const auto& o = s.open_api;
+        out +=
+            "# HELP ocean_sim_open_api_notifications_delivered_total Open API notifications answered with a "
+            "2xx\n# TYPE ocean_sim_open_api_notifications_delivered_total counter\n";
+        for (const auto& [type, n] : o.delivered_by_type)
+            out += fmt::format("ocean_sim_open_api_notifications_delivered_total{{type=\"{}\"}} {}\n", type, n);
+        out +=
+            "# HELP ocean_sim_open_api_notifications_gave_up_total Open API notifications Ocean stopped "
+            "retrying or never sent (integration invalid)\n# TYPE ocean_sim_open_api_notifications_gave_up_total "
+            "counter\n";
+        out += fmt::format("ocean_sim_open_api_notifications_gave_up_total {}\n", o.gave_up);
+        out +=
+            "# HELP ocean_sim_open_api_challenge_failures_total Challenge attempts not answered with the "
+            "echo\n# TYPE ocean_sim_open_api_challenge_failures_total counter\n";
+        out += fmt::format("ocean_sim_open_api_challenge_failures_total {}\n", o.challenge_failures);
+        out +=
+            "# HELP ocean_sim_open_api_integration_valid 1 once the challenge was echoed\n# TYPE "
+            "ocean_sim_open_api_integration_valid gauge\n";
+        out += fmt::format("ocean_sim_open_api_integration_valid {}\n", o.challenge == "passed" ? 1 : 0);
+    }
     return out;
+}
+
+/// Ocean's FHIR webhooks, then (when configured) the Open API notifications still due about them.
+asio::awaitable<void> run_simulation(relay::ocean_sim::WebhookSender& sender,
+                                     relay::ocean_sim::OpenApiNotifier* notifier) {
+    co_await sender.run();
+    if (notifier == nullptr) co_return;
+    notifier->no_more_referrals();
+    co_await notifier->finished();
 }
 
 }  // namespace
@@ -113,6 +144,20 @@ int main(int argc, char** argv) {
                           {"count", static_cast<long long>(config.webhooks.count)}});
 
         relay::ocean_sim::WebhookSender sender(ioc.get_executor(), config.webhooks, observations);
+        // Ocean's Open API webhook: notifications about referrals whose FHIR webhook was acknowledged.
+        std::unique_ptr<relay::ocean_sim::OpenApiNotifier> notifier;
+        if (config.open_api) {
+            notifier = std::make_unique<relay::ocean_sim::OpenApiNotifier>(
+                sender.executor(), *config.open_api, config.webhooks.count, observations);
+            sender.on_acknowledged(
+                [n = notifier.get()](const std::string& ref) { n->referral_acknowledged(ref); });
+            asio::co_spawn(sender.executor(), notifier->run(), [](std::exception_ptr e) {
+                if (e) relay::log::error("Open API notifier failed");
+            });
+            relay::log::info("Open API webhook notifications planned",
+                             {{"patient_notifications", static_cast<long long>(config.open_api->patient_notifications)},
+                              {"referral_notifications", static_cast<long long>(config.open_api->referral_notifications)}});
+        }
         std::unique_ptr<relay::http::FaultInjector> api_faults;
         std::unique_ptr<relay::http::Server> api_server;
         if (api) {
@@ -131,7 +176,7 @@ int main(int argc, char** argv) {
         // With an Ocean API to serve, the simulator keeps running after its webhooks until SIGTERM.
         const bool exit_when_done = config.exit_when_done && !api;
         bool finished = false;
-        asio::co_spawn(sender.executor(), sender.run(), [&](std::exception_ptr e) {
+        asio::co_spawn(sender.executor(), run_simulation(sender, notifier.get()), [&](std::exception_ptr e) {
             finished = true;
             if (e) relay::log::error("webhook sender failed");
             std::cout << observations.summary_json() << std::endl;
@@ -146,6 +191,7 @@ int main(int argc, char** argv) {
             if (ec) return;
             relay::log::info("signal received: stopping after the messages in flight");
             sender.stop();
+            if (notifier) notifier->stop();
             if (api_server) {
                 api_server->stop_accepting();
                 api_server->drain();
@@ -153,7 +199,8 @@ int main(int argc, char** argv) {
             if (finished) ioc.stop();
         });
         ioc.run();
-        return observations.summary().gave_up == 0 ? 0 : 3;
+        const auto summary = observations.summary();
+        return summary.gave_up == 0 && summary.open_api.gave_up == 0 ? 0 : 3;
     } catch (const relay::ConfigError& e) {
         std::cerr << "configuration error: " << e.what() << "\n";
         return 2;

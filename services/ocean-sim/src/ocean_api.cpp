@@ -522,7 +522,8 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
     json::object referral{
         {"referralRef", view->ref},
         {"referralTargetRef", view->listing_ref},
-        {"externalServiceId", nullptr},
+        {"externalServiceId",
+         view->external_service_id.empty() ? json::value(nullptr) : json::value(view->external_service_id)},
         {"description", ""},
         {"referrer",
          json::object{{"firstName", view->referrer_first_name}, {"surname", view->referrer_surname}}},

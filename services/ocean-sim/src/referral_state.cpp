@@ -146,7 +146,8 @@ TaskStatusEffect task_status_effect(Folder current, std::string_view s) {
 
 void ReferralState::record_sent(const GeneratedReferral& sent,
                                 std::string_view listing_ref,
-                                std::string_view site) {
+                                std::string_view site,
+                                std::string_view external_service_id) {
     // Parse outside the lock: the body can be large (inline attachments).
     std::string patient;
     std::string referrer_first;
@@ -207,6 +208,7 @@ void ReferralState::record_sent(const GeneratedReferral& sent,
         view.ref = sent.referral_ref;
         view.site = std::string(site);
         view.listing_ref = std::string(listing_ref);
+        view.external_service_id = std::string(external_service_id);
         view.dialect = sent.dialect;
         view.created_at = format_rfc3339_millis(system_now());
         view.patient_json = std::move(patient);

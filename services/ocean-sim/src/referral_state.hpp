@@ -85,6 +85,7 @@ struct ReferralView {
     std::string ref;
     std::string site;         ///< the receiving site's number
     std::string listing_ref;  ///< the current receiver listing (id-referral-target-reference)
+    std::string external_service_id;  ///< the listing's External Service ID ("" = none)
     Dialect dialect = Dialect::kV0_11;
     Folder folder = Folder::kNew;
     std::string task_status;  ///< the last Task.status Ocean acted on (empty: none yet)
@@ -112,7 +113,11 @@ class ReferralState {
     /// Ocean sent `sent` to `listing_ref` at `site`: registers the referral (folder New) or, for a
     /// resend or update of a known one, keeps its folder and bumps messages_sent. Also registers the
     /// bundle's DocumentReferences for $binary. A body that does not parse registers the ref only.
-    void record_sent(const GeneratedReferral& sent, std::string_view listing_ref, std::string_view site);
+    /// `external_service_id`: the listing's External Service ID, if any (the Open API's externalServiceId).
+    void record_sent(const GeneratedReferral& sent,
+                     std::string_view listing_ref,
+                     std::string_view site,
+                     std::string_view external_service_id = {});
 
     /// A copy of Ocean's view of `ref`.
     [[nodiscard]] std::optional<ReferralView> find(std::string_view ref) const;

@@ -65,6 +65,26 @@ SimConfig load_sim_config(ConfigReader& reader) {
     }
     if (auth.has("signature_key")) a.signature_key = auth.required_secret("signature_key");
 
+    if (root.has("open_api")) {
+        auto node = root.child("open_api");
+        OpenApiWebhookPlan open;
+        open.url = node.required_string("url");
+        if (!http::Url::parse(open.url)) node.fail("url", "must be an http(s) URL");
+        if (node.has("key")) open.key = node.required_secret("key");
+        open.key_in = node.choice("key_in", "query", {"query", "header", "path"});
+        open.key_parameter = node.string("key_parameter", "k");
+        open.key_header = node.string("key_header", "x-ocean-webhook-key");
+        open.site_number = node.string("site_number", plan.base.site_number);
+        open.patient_notifications =
+            static_cast<std::uint64_t>(node.integer("patient_notifications", 0, 0, 1'000'000));
+        open.referral_notifications =
+            static_cast<std::uint64_t>(node.integer("referral_notifications", 0, 0, 1'000'000));
+        open.challenge = node.boolean("challenge", true);
+        open.seed = static_cast<std::uint64_t>(node.integer("seed", static_cast<long long>(plan.seed), 0, INT64_MAX));
+        open.retry = plan.retry;  // Ocean's schedule, as for the FHIR webhooks
+        config.open_api = std::move(open);
+    }
+
     if (root.has("api")) {
         auto api = root.child("api");
         auto listener = api.child("listener");

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "ocean_api.hpp"
+#include "open_api_webhook.hpp"
 #include "relay/core/config.hpp"
 #include "relay/http/fault_injection.hpp"
 #include "relay/http/server.hpp"
@@ -17,6 +18,8 @@ struct SimConfig {
     std::optional<std::string> observations_file;
     bool exit_when_done = true;
     WebhookPlan webhooks;
+    /// Ocean's Open API / Patient Engagement webhook (challenge, then notifications), when configured.
+    std::optional<OpenApiWebhookPlan> open_api;
     /// Ocean's API ($process-messages, token, documents, Open API referral GET), when configured.
     std::optional<OceanApiConfig> api;
     http::ListenerConfig api_listener;

@@ -113,8 +113,10 @@ asio::awaitable<void> WebhookSender::worker() {
         // Named messages only: GCC 12 destroys a temporary bound to a co_await's argument twice.
         const Message original{"original", generate(spec)};
         sent_specs_[original.referral.referral_ref] = spec;
-        if (state_ != nullptr) state_->record_sent(original.referral, spec.listing_ref, spec.site_number);
-        co_await deliver(original);
+        if (state_ != nullptr)
+            state_->record_sent(original.referral, spec.listing_ref, spec.site_number, spec.external_service_id);
+        const bool acknowledged = co_await deliver(original);
+        if (acknowledged && on_acknowledged_) on_acknowledged_(original.referral.referral_ref);
         if (duplicate < plan_.duplicate_share) {
             const Message again{"duplicate", original.referral};
             co_await deliver(again);
@@ -143,7 +145,7 @@ asio::awaitable<void> WebhookSender::echo(std::string referral_ref) {
     co_await deliver(echoed);
 }
 
-asio::awaitable<void> WebhookSender::deliver(const Message& message) {
+asio::awaitable<bool> WebhookSender::deliver(const Message& message) {
     const auto first_attempt = Clock::now();
     asio::steady_timer timer(executor_);
     bool token_refreshed = false;
@@ -199,7 +201,7 @@ asio::awaitable<void> WebhookSender::deliver(const Message& message) {
         if (o.status >= 200 && o.status < 300) {
             o.outcome = "delivered";
             observations_.record(o);
-            co_return;
+            co_return true;
         }
         if (o.status == 401 && tokens_ && !token_refreshed) {
             // An expired or revoked token: fetch a new one and try again at once, once.
@@ -214,7 +216,7 @@ asio::awaitable<void> WebhookSender::deliver(const Message& message) {
         const auto next = plan_.retry.offset_of_attempt(attempt + 1);
         o.outcome = next && !stopped_.load() ? "retrying" : "gave_up";
         observations_.record(o);
-        if (o.outcome == "gave_up") co_return;
+        if (o.outcome == "gave_up") co_return false;
         timer.expires_at(first_attempt + *next);
         waiting_.insert(&timer);
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -227,7 +229,7 @@ asio::awaitable<void> WebhookSender::deliver(const Message& message) {
             o.error = "stopped";
             o.message_id.clear();
             observations_.record(o);
-            co_return;
+            co_return false;
         }
         ++attempt;
     }

@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -93,6 +94,12 @@ class WebhookSender {
     /// Ocean's view of what was sent: each delivered referral is recorded there, so the simulated
     /// Ocean API accepts updates for it. Set before run().
     void record_into(ReferralState* state) { state_ = state; }
+    /// Called on executor() each time Ocean's webhook for a new referral (an original, not a repeat) was
+    /// answered 2xx, with its ref: the Open API webhook side notifies about referrals Ocean has. Set
+    /// before run().
+    void on_acknowledged(std::function<void(const std::string& referral_ref)> hook) {
+        on_acknowledged_ = std::move(hook);
+    }
     /// Ocean's echo: after it applied an update, Ocean sends notify-update-service-request for the
     /// referral (ocean-api.md §3.5), carrying the Task status and appointments Ocean now holds (read
     /// from the state given to record_into). Spawn on executor(). Unknown refs are ignored.
@@ -102,7 +109,8 @@ class WebhookSender {
 
    private:
     boost::asio::awaitable<void> worker();
-    boost::asio::awaitable<void> deliver(const Message& message);
+    /// True when the message was answered 2xx.
+    boost::asio::awaitable<bool> deliver(const Message& message);
 
     boost::asio::any_io_executor executor_;
     WebhookPlan plan_;
@@ -113,6 +121,7 @@ class WebhookSender {
     std::atomic<std::uint64_t> next_{0};
     std::atomic<bool> stopped_{false};
     ReferralState* state_ = nullptr;
+    std::function<void(const std::string&)> on_acknowledged_;
     std::map<std::string, ReferralSpec> sent_specs_;  // by referral ref; touched only on the strand
     std::set<boost::asio::steady_timer*> waiting_;    // retry waits in progress; touched only on the strand
     std::chrono::steady_clock::time_point started_{};

@@ -102,6 +102,33 @@ TEST_F(PosSimTest, RecordsDeliveriesInOrderAndSpotsDuplicates) {
     EXPECT_NE(summary.find("\"refused\":1"), std::string::npos) << summary;
 }
 
+TEST_F(PosSimTest, RecordsTheResourceTypesOfAFhirBundleAndCountsPerEvent) {
+    const std::string basic = "Basic " + base64_encode("relay:pw");
+    const std::string bundle =
+        R"({"resourceType":"Bundle","type":"collection","entry":[{"resource":{"resourceType":"Patient"}},)"
+        R"({"resource":{"resourceType":"QuestionnaireResponse"}},{"resource":{"resourceType":"DocumentReference"}}]})";
+    auto res = http::BlockingClient("127.0.0.1", deliveries->port())
+                   .post("/emr-basic",
+                         bundle,
+                         "application/fhir+json",
+                         {{"Authorization", basic},
+                          {"Idempotency-Key", "b1"},
+                          {"X-Relay-Referral-Ref", "pt-1"},
+                          {"X-Relay-Event", "notify-patient-note-added"}});
+    ASSERT_EQ(res.result_int(), 200);
+    EXPECT_EQ(deliver("/emr-basic", "j1", {{"Authorization", basic}}).result_int(), 200);
+    const auto recorded = sim.deliveries();
+    ASSERT_EQ(recorded.size(), 2U);
+    EXPECT_EQ(recorded[0].resources,
+              (std::vector<std::string>{"Patient", "QuestionnaireResponse", "DocumentReference"}));
+    EXPECT_TRUE(recorded[1].resources.empty()) << "not a Bundle";
+    const auto summary = http::BlockingClient("127.0.0.1", admin->port()).get("/deliveries").body();
+    EXPECT_NE(summary.find(R"("by_route_event":{"emr-basic":{"notify-patient-note-added":1,"referral.received":1}})"),
+              std::string::npos)
+        << summary;
+    EXPECT_NE(summary.find(R"("QuestionnaireResponse":1)"), std::string::npos) << summary;
+}
+
 TEST_F(PosSimTest, OAuthRouteHasItsOwnTokenEndpoint) {
     http::BlockingClient client("127.0.0.1", deliveries->port());
     auto token = client.post("/emr-oauth/oauth2/token",

@@ -7,6 +7,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <map>
+#include <set>
 
 #include "relay/auth/config.hpp"
 #include "relay/core/log.hpp"
@@ -17,6 +19,37 @@ namespace relay::pos_sim {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
+
+namespace {
+
+/// The entry resource types of a FHIR Bundle, in order; empty when the body is not one.
+std::vector<std::string> bundle_resource_types(std::string_view body) {
+    std::vector<std::string> out;
+    boost::system::error_code ec;
+    const boost::json::value root = boost::json::parse(body, ec);
+    if (ec || !root.is_object()) return out;
+    const auto& bundle = root.as_object();
+    const auto* type = bundle.if_contains("resourceType");
+    const auto* entries = bundle.if_contains("entry");
+    if (type == nullptr || !type->is_string() || type->as_string() != "Bundle" || entries == nullptr ||
+        !entries->is_array())
+        return out;
+    for (const auto& entry : entries->as_array()) {
+        const auto* resource = entry.is_object() ? entry.as_object().if_contains("resource") : nullptr;
+        const auto* name = resource != nullptr && resource->is_object() ? resource->as_object().if_contains("resourceType")
+                                                                        : nullptr;
+        if (name != nullptr && name->is_string()) out.emplace_back(name->as_string());
+    }
+    return out;
+}
+
+boost::json::array resource_array(const std::vector<std::string>& types) {
+    boost::json::array out;
+    for (const auto& t : types) out.emplace_back(t);
+    return out;
+}
+
+}  // namespace
 
 struct PosSim::Route {
     RouteConfig config;
@@ -187,6 +220,7 @@ asio::awaitable<http::Response> PosSim::accept(Route& route,
     delivery.event = header("x-relay-event");
     delivery.content_type = header("content-type");
     delivery.bytes = request.body().size();
+    delivery.resources = bundle_resource_types(request.body());
     {
         std::lock_guard lock(mutex_);
         delivery.sequence = ++sequence_[route.config.name];
@@ -202,6 +236,7 @@ asio::awaitable<http::Response> PosSim::accept(Route& route,
                                               {"referral_ref", delivery.referral_ref},
                                               {"event", delivery.event},
                                               {"bytes", delivery.bytes},
+                                              {"resources", resource_array(delivery.resources)},
                                               {"duplicate", delivery.duplicate}})
                    << '\n';
             file_->flush();
@@ -238,6 +273,28 @@ std::string PosSim::deliveries_json() const {
     out["duplicates"] = duplicates;
     out["refused"] = refused_;
     out["by_route"] = std::move(per_route);
+    // Per route: deliveries by X-Relay-Event, and how many carried each FHIR resource type.
+    boost::json::object by_event;
+    boost::json::object resources;
+    std::map<std::string, std::map<std::string, std::uint64_t>> events_of, resources_of;
+    for (const auto& d : deliveries_) {
+        if (d.duplicate) continue;
+        ++events_of[d.route][d.event];
+        for (const auto& type : std::set<std::string>(d.resources.begin(), d.resources.end()))
+            ++resources_of[d.route][type];
+    }
+    for (const auto& [route, counts] : events_of) {
+        boost::json::object o;
+        for (const auto& [event, n] : counts) o[event] = n;
+        by_event[route] = std::move(o);
+    }
+    for (const auto& [route, counts] : resources_of) {
+        boost::json::object o;
+        for (const auto& [type, n] : counts) o[type] = n;
+        resources[route] = std::move(o);
+    }
+    out["by_route_event"] = std::move(by_event);        // first deliveries (duplicates left out)
+    out["bundles_with_resource"] = std::move(resources);  // first deliveries of a Bundle holding the type
     return boost::json::serialize(out);
 }
 

@@ -56,6 +56,9 @@ struct Delivery {
     std::string content_type;
     std::size_t bytes = 0;
     bool duplicate = false;  ///< the idempotency key was seen before on this route
+    /// A FHIR Bundle's entry resource types, in order (e.g. Patient, QuestionnaireResponse); empty for
+    /// anything else. Types only: what the hub system got, without its contents.
+    std::vector<std::string> resources;
 };
 
 /// A hub's point-of-service system, simulated: authenticates and records every delivery, and

@@ -18,6 +18,7 @@
 #include "relay/core/log.hpp"
 #include "relay/fhir/operation_outcome.hpp"
 #include "relay/ocean/crypto.hpp"
+#include "relay/ocean/rsa.hpp"
 
 namespace relay::ocean_sim {
 
@@ -284,6 +285,7 @@ const OceanApi::Route OceanApi::kRoutes[] = {
     {bhttp::verb::get, "/svc/v1/patients/{}", &OceanApi::patient},
     {bhttp::verb::get, "/svc/v1/patients/{}/notes", &OceanApi::patient_notes},
     {bhttp::verb::get, "/svc/v1/referrals/{}", &OceanApi::open_api_referral},
+    {bhttp::verb::get, "/svc/v1/site/privateKey", &OceanApi::site_private_key},
 };
 
 Response OceanApi::respond(const Request& request) {
@@ -492,9 +494,15 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
     if (!ok(otk))
         return json_error(request, bhttp::status::internal_server_error, "server_error", "no random key");
     const auto wrapped = ocean::wrap_one_time_key(site->sek.reveal(), *ok(otk));
+    // The same OTK under the site's public key (§4.4, §7), as JSBN's RSAKey.encrypt would wrap it
+    // (PKCS#1 v1.5), standard base64.
+    const auto rsa_key = site_rsa_key(*site);
+    if (!ok(rsa_key))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "no site RSA key");
+    const auto rsa_wrapped = ocean::wrap_one_time_key_rsa(*ok(rsa_key), *ok(otk));
     const std::string patient = view->patient_json.empty() ? std::string("{}") : view->patient_json;
     const auto pt = ocean::encrypt_block(*ok(otk), patient);
-    if (!ok(wrapped) || !ok(pt))
+    if (!ok(wrapped) || !ok(rsa_wrapped) || !ok(pt))
         return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
 
     json::array conversation;
@@ -531,8 +539,8 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
         {"services", json::array{}},
         {"encryptedPtData", block_json(*ok(pt))},
         {"oneTimeKeyEncryptedWithTargetPublicKey", nullptr},
-        {"oneTimeKeyEncryptedWithSitePublicKey", nullptr},
-        {"oneTimeKeyEncryptedWithSiteSEK", block_json(*ok(wrapped))},
+        {"oneTimeKeyEncryptedWithSitePublicKey", *ok(rsa_wrapped)},
+        {"oneTimeKeyEncryptedWithSiteSEK", site->rsa_only ? json::value(nullptr) : block_json(*ok(wrapped))},
         {"externalRef", nullptr},
         {"sourceExternalRef", nullptr},
         {"masterReferralRef", nullptr},
@@ -551,6 +559,34 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
         {"srcSiteName", "Ocean Sim Referrer"},
         {"srcSiteNum", nullptr}};
     return make_response(request, bhttp::status::ok, "application/json", json::serialize(referral));
+}
+
+ocean::Result<ocean::RsaKey> OceanApi::site_rsa_key(const OceanApiSite& site) {
+    // Generated under the lock: a 2048-bit key takes tens of milliseconds, once per site and process,
+    // and two first requests must not end up with different keys.
+    std::lock_guard lock(rsa_mutex_);
+    if (const auto it = rsa_keys_.find(site.site_num); it != rsa_keys_.end()) return it->second;
+    auto key = ocean::generate_rsa_key(config_.rsa_key_bits);
+    if (ok(key)) rsa_keys_.emplace(site.site_num, *ok(key));
+    return key;
+}
+
+Response OceanApi::site_private_key(const Request& request, const RouteMatch& /*match*/) {
+    const OceanApiSite* site = authenticated_site(request);
+    if (site == nullptr)
+        return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
+    const auto key = site_rsa_key(*site);
+    if (!ok(key))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "no site RSA key");
+    // §4.3, §7: the key's JSBN fields as JSON, AES-CBC under the SEK itself (no one-time key); body =
+    // the ciphertext, header `iv`. [P] The document is a list of keys (Ocean says "key(s)"); the
+    // simulator's sites have one.
+    const auto sealed = ocean::encrypt_site_private_key(site->sek.reveal(), {*ok(key)}, true);
+    if (!ok(sealed))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
+    Response res = make_response(request, bhttp::status::ok, "text/plain", ok(sealed)->data_b64);
+    res.set("iv", ok(sealed)->iv_b64);
+    return res;
 }
 
 Response OceanApi::patient(const Request& request, const RouteMatch& match) {

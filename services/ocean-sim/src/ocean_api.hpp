@@ -1,7 +1,8 @@
 // Ocean's API side, simulated: the endpoints an integration calls on Ocean (ocean-api.md §3.7, §3.8,
-// §4.1-4.4). Receivers get a token, post status/booking/message updates to $process-messages, fetch
-// the referral letter and attachments, and read the Open API Referral JSON. Updates are checked
-// against the referrals the simulator sent (ReferralState) and applied with Ocean's folder rules
+// §4.1-4.4, §7). Receivers get a token, post status/booking/message updates to $process-messages, fetch
+// the referral letter and attachments, and read the Open API Referral JSON and the site's RSA private
+// key (GET /svc/v1/site/privateKey, which unwraps the referral's RSA-wrapped one-time key). Updates are
+// checked against the referrals the simulator sent (ReferralState) and applied with Ocean's folder rules
 // (§3.6); every update and what became of it is logged (updates_json).
 #pragma once
 
@@ -9,6 +10,8 @@
 #include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "relay/core/secret.hpp"
 #include "relay/core/time.hpp"
 #include "relay/http/server.hpp"
+#include "relay/ocean/rsa.hpp"
 
 namespace relay::ocean_sim {
 
@@ -34,6 +38,11 @@ struct OceanApiSite {
     Secret site_key;
     Secret site_credential;
     Secret sek;
+    /// The Open API referral carries its one-time key only RSA-wrapped
+    /// (`oneTimeKeyEncryptedWithSitePublicKey`; `oneTimeKeyEncryptedWithSiteSEK` is null), so a client
+    /// must fetch the site's private key (GET /svc/v1/site/privateKey) to read it. Off by default: the
+    /// referral then carries both wraps, as before plus the RSA one.
+    bool rsa_only = false;
 };
 
 struct OceanApiConfig {
@@ -43,6 +52,10 @@ struct OceanApiConfig {
     Secret signing_key;  ///< HS256 key of the simulator's access tokens
     std::string issuer = "ocean-sim";
     std::vector<OceanApiSite> sites;
+    /// Size of each site's RSA key, generated the first time the site's key is needed (a referral GET
+    /// or GET /svc/v1/site/privateKey) and kept for the life of the process. [P] Ocean's size is not
+    /// public; 2048 is today's floor. Tests may lower it to 1024 for speed.
+    std::size_t rsa_key_bits = 2048;
     /// Empty = the system clock. Tests move it to expire tokens.
     std::function<SystemTime()> clock;
 };
@@ -119,6 +132,9 @@ class OceanApi {
     http::Response patient(const http::Request& request, const RouteMatch& match);
     http::Response patient_notes(const http::Request& request, const RouteMatch& match);
     http::Response naming_system(const http::Request& request, const RouteMatch& match);
+    http::Response site_private_key(const http::Request& request, const RouteMatch& match);
+    /// The site's RSA key pair, generated on first use (thread-safe).
+    ocean::Result<ocean::RsaKey> site_rsa_key(const OceanApiSite& site);
     /// Logs a $process-messages request that was not applied and answers with its OperationOutcome.
     http::Response refuse_update(const http::Request& request,
                                  UpdateRecord record,
@@ -133,6 +149,8 @@ class OceanApi {
     auth::TokenSigner signer_;
     UpdateLog updates_;
     AppliedHook on_applied_;
+    std::mutex rsa_mutex_;
+    std::map<std::string, ocean::RsaKey, std::less<>> rsa_keys_;  ///< by site number; guarded by rsa_mutex_
 };
 
 /// A minimal valid one-page PDF 1.4 document that shows `title` (xref offsets computed).

@@ -104,7 +104,8 @@ SimConfig load_sim_config(ConfigReader& reader) {
             ocean.sites.push_back(OceanApiSite{site.required_string("site_num"),
                                                site.required_secret("site_key"),
                                                site.required_secret("site_credential"),
-                                               site.required_secret("sek")});
+                                               site.required_secret("sek"),
+                                               site.boolean("rsa_only", false)});
         }
         config.api_faults = http::read_fault_rules(api.list("faults"));
         config.updates_file = api.optional_string("updates_file");

@@ -21,6 +21,8 @@
 #include "relay/core/encoding.hpp"
 #include "relay/http/client.hpp"
 #include "relay/ocean/crypto.hpp"
+#include "relay/ocean/rsa.hpp"
+#include "sim_config.hpp"
 
 namespace {
 
@@ -119,6 +121,8 @@ class OceanApiTest : public ::testing::Test {
                                 Secret::from_value(std::string(kSiteCredential)),
                                 Secret::from_value(std::string(kSek))});
         config.clock = [this] { return relay::system_now() + std::chrono::seconds(clock_offset_.load()); };
+        config.rsa_key_bits = 1024;  // generation time; the library's tests cover 2048
+        configure(config);
         api_ = std::make_unique<OceanApi>(std::move(config), state_);
         api_->on_applied([this](const AppliedUpdate& update) {
             std::lock_guard lock(mutex_);
@@ -142,6 +146,9 @@ class OceanApiTest : public ::testing::Test {
         thread_ = std::thread([this] { ioc_.run(); });
         client_ = std::make_unique<relay::http::BlockingClient>("127.0.0.1", server_->port());
     }
+
+    /// Adjusts the configuration before the API is built (subclasses).
+    virtual void configure(OceanApiConfig& /*config*/) {}
 
     void TearDown() override {
         client_.reset();
@@ -579,6 +586,126 @@ TEST_F(OceanApiTest, OpenApiReferralDecryptsWithTheSek) {
     const auto patient = json::parse(std::get<std::string>(plain)).as_object();
     EXPECT_EQ(str(patient.at("firstName")), patient_given_name());
     EXPECT_FALSE(patient.at("healthNumber").as_string().empty());
+}
+
+/// The siteNum / siteKey / siteCredential headers of the test site (§4.1).
+std::vector<std::pair<std::string, std::string>> site_headers(std::string_view credential = kSiteCredential) {
+    return {{"siteNum", std::string(kSite)},
+            {"siteKey", std::string(kSiteKey)},
+            {"siteCredential", std::string(credential)}};
+}
+
+/// GET /svc/v1/site/privateKey, decrypted with the library as the fetcher will.
+relay::ocean::SitePrivateKeys fetch_site_keys(relay::http::BlockingClient& client) {
+    const auto res = client.get("/svc/v1/site/privateKey", site_headers());
+    EXPECT_EQ(res.result_int(), 200u) << res.body();
+    const auto iv = res.find("iv");
+    EXPECT_NE(iv, res.end());
+    const auto keys = relay::ocean::decrypt_site_private_key(
+        kSek, res.body(), iv == res.end() ? std::string() : std::string(iv->value()));
+    EXPECT_TRUE(std::holds_alternative<relay::ocean::SitePrivateKeys>(keys))
+        << std::get<relay::Error>(keys).message;
+    return std::holds_alternative<relay::ocean::SitePrivateKeys>(keys)
+               ? std::get<relay::ocean::SitePrivateKeys>(keys)
+               : relay::ocean::SitePrivateKeys{};
+}
+
+/// The referral's one-time key via the RSA path, and the patient data it opens.
+std::string open_patient_with_rsa(const json::object& referral, const relay::ocean::SitePrivateKeys& keys) {
+    const auto otk =
+        relay::ocean::unwrap_one_time_key_rsa(keys, str(referral.at("oneTimeKeyEncryptedWithSitePublicKey")));
+    EXPECT_TRUE(std::holds_alternative<std::string>(otk)) << std::get<relay::Error>(otk).message;
+    if (!std::holds_alternative<std::string>(otk)) return {};
+    const auto& pt = referral.at("encryptedPtData").as_object();
+    const auto plain = relay::ocean::decrypt_block(
+        std::get<std::string>(otk), relay::ocean::EncryptedBlock{str(pt.at("data")), str(pt.at("iv"))});
+    EXPECT_TRUE(std::holds_alternative<std::string>(plain));
+    return std::holds_alternative<std::string>(plain) ? std::get<std::string>(plain) : std::string();
+}
+
+TEST_F(OceanApiTest, OpenApiSitePrivateKeyUnwrapsTheReferralsRsaWrappedKey) {
+    const auto keys = fetch_site_keys(*client_);
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_EQ(keys[0].modulus_bits(), 1024u);
+
+    const auto res = client_->get("/svc/v1/referrals/" + sent_.referral_ref, site_headers());
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto referral = json::parse(res.body()).as_object();
+    // By default both wraps are there, and they hold the same one-time key.
+    ASSERT_TRUE(referral.at("oneTimeKeyEncryptedWithSitePublicKey").is_string());
+    ASSERT_TRUE(referral.at("oneTimeKeyEncryptedWithSiteSEK").is_object());
+    const auto& sek_block = referral.at("oneTimeKeyEncryptedWithSiteSEK").as_object();
+    const auto by_sek = relay::ocean::unwrap_one_time_key(
+        kSek, relay::ocean::EncryptedBlock{str(sek_block.at("data")), str(sek_block.at("iv"))});
+    const auto by_rsa =
+        relay::ocean::unwrap_one_time_key_rsa(keys, str(referral.at("oneTimeKeyEncryptedWithSitePublicKey")));
+    ASSERT_TRUE(std::holds_alternative<std::string>(by_sek));
+    ASSERT_TRUE(std::holds_alternative<std::string>(by_rsa));
+    EXPECT_TRUE(std::get<std::string>(by_sek) == std::get<std::string>(by_rsa));
+
+    const auto patient = json::parse(open_patient_with_rsa(referral, keys)).as_object();
+    EXPECT_EQ(str(patient.at("firstName")), patient_given_name());
+
+    // The key is the site's for the life of the process: a second fetch returns the same key.
+    const auto again = fetch_site_keys(*client_);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(std::get<std::string>(relay::ocean::rsa_key_to_jsbn_json(again[0])),
+              std::get<std::string>(relay::ocean::rsa_key_to_jsbn_json(keys[0])));
+}
+
+TEST_F(OceanApiTest, OpenApiSitePrivateKeyNeedsTheSiteCredentials) {
+    EXPECT_EQ(client_->get("/svc/v1/site/privateKey").result_int(), 401u);
+    const auto wrong = client_->get("/svc/v1/site/privateKey", site_headers("wrong"));
+    EXPECT_EQ(wrong.result_int(), 401u);
+    EXPECT_EQ(wrong.find("iv"), wrong.end());
+    EXPECT_EQ(client_->post("/svc/v1/site/privateKey", "{}", "application/json", site_headers()).result_int(),
+              405u);
+    // The body is ciphertext: under another SEK it does not open.
+    const auto res = client_->get("/svc/v1/site/privateKey", site_headers());
+    ASSERT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body().find("\"n\""), std::string::npos);
+    EXPECT_TRUE(std::holds_alternative<relay::Error>(relay::ocean::decrypt_site_private_key(
+        "another-sek", res.body(), std::string(res.find("iv")->value()))));
+}
+
+/// A site configured with rsa_only: the referral's one-time key is RSA-wrapped only.
+class OceanApiRsaOnlyTest : public OceanApiTest {
+   protected:
+    void configure(OceanApiConfig& config) override { config.sites.front().rsa_only = true; }
+};
+
+TEST_F(OceanApiRsaOnlyTest, ReferralCarriesOnlyTheRsaWrappedKey) {
+    const auto res = client_->get("/svc/v1/referrals/" + sent_.referral_ref, site_headers());
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto referral = json::parse(res.body()).as_object();
+    EXPECT_TRUE(referral.at("oneTimeKeyEncryptedWithSiteSEK").is_null());
+    ASSERT_TRUE(referral.at("oneTimeKeyEncryptedWithSitePublicKey").is_string());
+
+    const auto keys = fetch_site_keys(*client_);
+    ASSERT_EQ(keys.size(), 1u);
+    const auto patient = json::parse(open_patient_with_rsa(referral, keys)).as_object();
+    EXPECT_EQ(str(patient.at("firstName")), patient_given_name());
+}
+
+TEST(OceanSimConfig, RsaOnlyIsOffUnlessSet) {
+    auto reader = relay::ConfigReader::from_string(
+        R"(
+webhooks: {target_url: "http://127.0.0.1:8080/ocean/1234/fhir"}
+api:
+  signing_key: {value: ocean-sim-test-signing-key-0123456789}
+  clients: [{client_id: c, client_secret: {value: s}}]
+  sites:
+    - {site_num: "1", site_key: {value: k}, site_credential: {value: c}, sek: {value: "0123456789abcdef"}}
+    - {site_num: "2", site_key: {value: k}, site_credential: {value: c}, sek: {value: "0123456789abcdef"}, rsa_only: true}
+)",
+        "RELAY_SIM",
+        [](const std::string&) { return std::optional<std::string>(); });
+    const auto config = load_sim_config(reader);
+    ASSERT_TRUE(config.api);
+    ASSERT_EQ(config.api->sites.size(), 2u);
+    EXPECT_FALSE(config.api->sites[0].rsa_only);
+    EXPECT_TRUE(config.api->sites[1].rsa_only);
+    EXPECT_EQ(config.api->rsa_key_bits, 2048u);
 }
 
 TEST_F(OceanApiTest, OpenApiWrongCredentialsAre401) {

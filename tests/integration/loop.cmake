@@ -3,7 +3,7 @@
 # ocean-sim, with Ocean's echoes suppressed.
 relay_add_test(loop_test
   SOURCES loop_test.cpp process_util.cpp
-  DEPS relay_test_support relay::http Boost::json fmt::fmt
+  DEPS relay_test_support relay::http relay::kafka Boost::json fmt::fmt
   LABELS kafka
   FIXTURES kafka)
 target_compile_definitions(loop_test PRIVATE

@@ -19,8 +19,10 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <variant>
 
 #include "process_util.hpp"
+#include "relay/kafka/at_rest.hpp"
 #include "test_support.hpp"
 
 namespace relay::test {
@@ -373,6 +375,230 @@ TEST(WholeLoop, TheSameInOneProcessWithEveryRole) {
     for (const int admin : {l.updater_admin, l.delivery_admin, l.router_admin, l.ingress_admin})
         ASSERT_TRUE(wait_ready(relay, admin)) << "the role with admin port " << admin << " is not ready";
     expect_whole_loop(dir, l);
+    EXPECT_EQ(relay.terminate(), 0) << "every role stops cleanly";
+}
+
+// -- Ocean's Open API / Patient Engagement webhook → the fetcher, in the one process --
+
+constexpr const char* kLoopSiteKey = "loop-site-key";
+constexpr const char* kLoopSiteCredential = "loop-site-credential";
+constexpr const char* kLoopSek = "loop-shared-encryption-key";
+constexpr const char* kLoopOpenApiKey = "loop-open-api-key-0123456789";
+constexpr const char* kLoopAtRestKey = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+constexpr int kOpenApiReferrals = 6;
+constexpr int kPatientNotifications = 3;
+constexpr int kReferralNotifications = 2;
+
+struct OpenApiLoop : Loop {
+    int fetcher_admin = free_port();
+};
+
+/// Every role but the updater (no decisions here): the ingress with the integration's open_api
+/// webhook, the router, the delivery service (the referral system and the eForm system) and the
+/// fetcher pulling from ocean-sim's Open API; every topic sealed at rest with the shared key.
+std::string open_api_all_in_one_yaml(const OpenApiLoop& l) {
+    return fmt::format(R"(log_level: warn
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  at_rest:
+    keys: [{{id: loop, key: {{value: "{at_rest}"}}}}]
+ingress:
+  service: {{log_level: warn}}
+  listeners: [{{address: 127.0.0.1, port: {ingress}}}]
+  admin: {{address: 127.0.0.1, port: {ingress_admin}}}
+  kafka: {{partitions: 3, replication_factor: 1}}
+  topics: {{prefix: "{prefix}"}}
+  integrations:
+    - site: "1234"
+      name: clinic
+      fhir_path: /ocean/1234/fhir
+      open_api: {{keys: [{{value: "{open_api_key}"}}]}}
+router:
+  service: {{log_level: warn}}
+  admin: {{address: 127.0.0.1, port: {router_admin}}}
+  kafka: {{group_id: "{prefix}router", partitions: 3, replication_factor: 1, commit_interval: 200ms, linger: 1ms}}
+  topics: {{prefix: "{prefix}"}}
+  destinations: [{{id: intake, format: fhir-r4}}]
+  routes: [{{site: "1234", external_service_id: INTAKE, destinations: [intake]}}]
+delivery:
+  service: {{log_level: warn}}
+  admin: {{address: 127.0.0.1, port: {delivery_admin}}}
+  kafka: {{group_id: "{prefix}delivery", tier_group_id: "{prefix}delivery-tiers", partitions: 3, replication_factor: 1, commit_interval: 200ms}}
+  topics: {{prefix: "{prefix}"}}
+  retry_tiers: [1s, 5s]
+  destinations:
+    - {{id: intake, url: "http://127.0.0.1:{pos}/intake"}}
+    - {{id: eforms, url: "http://127.0.0.1:{pos}/eforms"}}
+fetcher:
+  service: {{log_level: warn}}
+  admin: {{address: 127.0.0.1, port: {fetcher_admin}}}
+  kafka: {{group_id: "{prefix}fetcher", partitions: 3, replication_factor: 1, commit_interval: 200ms}}
+  topics: {{prefix: "{prefix}"}}
+  ocean:
+    base_url: "http://127.0.0.1:{ocean_api}"
+    timeout: 5s
+    sites:
+      - {{site: "1234", site_key: {{value: "{site_key}"}}, site_credential: {{value: "{credential}"}}, sek: {{value: "{sek}"}}}}
+  eforms:
+    destinations: [{{id: eforms, format: fhir-r4}}]
+  retry: {{initial: 200ms, max_delay: 2s, max_age: 5m}}
+)",
+                       fmt::arg("bootstrap", l.bootstrap),
+                       fmt::arg("at_rest", kLoopAtRestKey),
+                       fmt::arg("ingress", l.ingress),
+                       fmt::arg("ingress_admin", l.ingress_admin),
+                       fmt::arg("prefix", l.prefix),
+                       fmt::arg("open_api_key", kLoopOpenApiKey),
+                       fmt::arg("router_admin", l.router_admin),
+                       fmt::arg("delivery_admin", l.delivery_admin),
+                       fmt::arg("pos", l.pos),
+                       fmt::arg("fetcher_admin", l.fetcher_admin),
+                       fmt::arg("ocean_api", l.ocean_api),
+                       fmt::arg("site_key", kLoopSiteKey),
+                       fmt::arg("credential", kLoopSiteCredential),
+                       fmt::arg("sek", kLoopSek));
+}
+
+std::string open_api_pos_sim_yaml(const OpenApiLoop& l) {
+    return fmt::format(R"(
+log_level: warn
+listener: {{address: 127.0.0.1, port: {}}}
+admin: {{address: 127.0.0.1, port: {}}}
+routes: [{{name: intake}}, {{name: eforms}}]
+)",
+                       l.pos,
+                       l.pos_admin);
+}
+
+/// Ocean: FHIR webhooks, then the challenge and the Open API notifications about those referrals; its
+/// Open API serves what they name with the site's credentials and SEK.
+std::string open_api_ocean_sim_yaml(const OpenApiLoop& l) {
+    return fmt::format(R"(
+log_level: warn
+admin: {{address: 127.0.0.1, port: {ocean_admin}}}
+exit_when_done: false
+webhooks:
+  target_url: http://127.0.0.1:{ingress}/ocean/1234/fhir
+  count: {referrals}
+  concurrency: 2
+  seed: 8
+  site_number: "1234"
+  listing_ref: loop_intake_10000001
+  external_service_id: INTAKE
+  v0_10_share: 0
+  retry: {{time_scale: 0.001}}
+open_api:
+  url: http://127.0.0.1:{ingress}/ocean/clinic/openapi/webhook
+  key: {{value: "{open_api_key}"}}
+  patient_notifications: {patient}
+  referral_notifications: {referral}
+api:
+  listener: {{address: 127.0.0.1, port: {ocean_api}}}
+  signing_key: {{value: "loop-ocean-signing-key-0123456789abcdef"}}
+  clients: [{{client_id: relay-1234, client_secret: {{value: "loop-ocean-secret"}}}}]
+  sites: [{{site_num: "1234", site_key: {{value: "{site_key}"}}, site_credential: {{value: "{credential}"}}, sek: {{value: "{sek}"}}}}]
+)",
+                       fmt::arg("ocean_admin", l.ocean_admin),
+                       fmt::arg("ingress", l.ingress),
+                       fmt::arg("referrals", kOpenApiReferrals),
+                       fmt::arg("open_api_key", kLoopOpenApiKey),
+                       fmt::arg("patient", kPatientNotifications),
+                       fmt::arg("referral", kReferralNotifications),
+                       fmt::arg("ocean_api", l.ocean_api),
+                       fmt::arg("site_key", kLoopSiteKey),
+                       fmt::arg("credential", kLoopSiteCredential),
+                       fmt::arg("sek", kLoopSek));
+}
+
+std::int64_t count_at(const json::value& v, std::initializer_list<std::string_view> path) {
+    const json::value* at = &v;
+    for (const auto key : path) {
+        if (!at->is_object() || !at->as_object().contains(key)) return 0;
+        at = &at->as_object().at(key);
+    }
+    return at->is_number() ? at->to_number<std::int64_t>() : 0;
+}
+
+TEST(WholeLoop, OceansOpenApiNotificationsThroughTheFetcherInOneProcess) {
+    const ScratchDir dir("loop-open-api");
+    const OpenApiLoop l;
+    ChildProcess relay(dir, "ocean-relay", RELAY_ALL_IN_ONE_BINARY, open_api_all_in_one_yaml(l));
+    for (const int admin : {l.fetcher_admin, l.delivery_admin, l.router_admin, l.ingress_admin})
+        ASSERT_TRUE(wait_ready(relay, admin)) << "the role with admin port " << admin << " is not ready";
+    ChildProcess pos_sim(dir, "pos-sim", RELAY_POS_SIM_BINARY, open_api_pos_sim_yaml(l));
+    ASSERT_TRUE(
+        wait_until([&] { return pos_sim.exited() || admin_get(l.pos_admin, "/healthz").first == 200; }, 30s));
+    ASSERT_FALSE(pos_sim.exited());
+    ChildProcess ocean(dir, "ocean-sim", RELAY_OCEAN_SIM_BINARY, open_api_ocean_sim_yaml(l));
+
+    // Ocean validated the endpoint (the ingress echoed the challenge) and every notification was stored.
+    ASSERT_TRUE(wait_until(
+        [&] {
+            const auto o = admin_json(l.ocean_admin, "/observations");
+            return count_at(o, {"open_api", "delivered"}) >= kPatientNotifications + kReferralNotifications;
+        },
+        30s))
+        << admin_get(l.ocean_admin, "/observations").second;
+    const auto observations = admin_json(l.ocean_admin, "/observations");
+    EXPECT_EQ(str(observations.at("open_api").at("challenge")), "passed");
+    EXPECT_EQ(count_at(observations, {"open_api", "gave_up"}), 0);
+
+    // pos-sim: each eForm session as a FHIR Bundle with a QuestionnaireResponse on the eForm system, and
+    // the referral system got the FHIR referrals plus the ones the fetcher pulled over the Open API.
+    json::value pos;
+    const bool arrived = wait_until(
+        [&] {
+            pos = admin_json(l.pos_admin, "/deliveries");
+            return count_at(pos, {"by_route", "eforms"}) >= kPatientNotifications &&
+                   count_at(pos, {"by_route", "intake"}) >= kOpenApiReferrals + kReferralNotifications;
+        },
+        40s);
+    ASSERT_TRUE(arrived) << json::serialize(pos) << "\nfetcher:\n"
+                         << admin_get(l.fetcher_admin, "/metrics").second.substr(0, 4000);
+    EXPECT_EQ(count_at(pos, {"bundles_with_resource", "eforms", "QuestionnaireResponse"}), kPatientNotifications)
+        << json::serialize(pos);
+    EXPECT_EQ(count_at(pos, {"bundles_with_resource", "eforms", "Patient"}), kPatientNotifications);
+    EXPECT_EQ(count_at(pos, {"by_route_event", "eforms", "notify-patient-note-added"}) +
+                  count_at(pos, {"by_route_event", "eforms", "notify-patient-message-forms-completion"}),
+              kPatientNotifications);
+    EXPECT_EQ(count_at(pos, {"by_route", "intake"}), kOpenApiReferrals + kReferralNotifications)
+        << "each FHIR referral once, and each Open API referral once";
+    EXPECT_EQ(metric(l.fetcher_admin, "relay_fetcher_notifications_total", {{"outcome", "fetched"}}).value_or(0),
+              kReferralNotifications);
+    const auto delivered = [&](const std::string& type) {
+        return metric(l.fetcher_admin, "relay_fetcher_notifications_total", {{"type", type}, {"outcome", "delivered"}})
+            .value_or(0);
+    };
+    EXPECT_EQ(delivered("notify-patient-note-added") + delivered("notify-patient-message-forms-completion"),
+              kPatientNotifications);
+
+    // Nothing was dead-lettered, and the deliveries rest sealed: the broker's bytes never hold the
+    // patient's family name that the opened eForm Bundle carries.
+    EXPECT_TRUE(consume_all(l.bootstrap, l.prefix + "ocean.notifications.dlq.v1", 1, 2s).empty());
+    const auto deliveries = consume_all(l.bootstrap, l.prefix + "relay.deliveries.v1", 100, 5s);
+    const kafka::AtRest keys({{"loop", Secret::from_value(kLoopAtRestKey)}}, "loop", {"*"}, "test");
+    std::set<std::string> families;
+    for (const auto& record : deliveries) {
+        ASSERT_EQ(record.header("relay-at-rest"), "loop") << "every delivery is sealed";
+        if (record.header("destination") != "eforms") continue;
+        const auto opened = keys.open("loop", record.value);
+        ASSERT_TRUE(std::holds_alternative<std::string>(opened));
+        const auto bundle = json::parse(std::get<std::string>(opened));
+        for (const auto& entry : bundle.at("entry").as_array()) {
+            const auto& resource = entry.at("resource").as_object();
+            if (str(resource.at("resourceType")) != "Patient") continue;
+            families.insert(str(resource.at("name").as_array().at(0).at("family")));
+        }
+    }
+    ASSERT_FALSE(families.empty()) << "the eForm deliveries name the patient";
+    for (const auto& family : families) {
+        ASSERT_FALSE(family.empty());
+        for (const auto& record : deliveries)
+            EXPECT_EQ(record.value.find(family), std::string::npos) << "a delivery holds a family name in clear";
+    }
+
+    EXPECT_EQ(ocean.terminate(), 0);
+    EXPECT_EQ(pos_sim.terminate(), 0);
     EXPECT_EQ(relay.terminate(), 0) << "every role stops cleanly";
 }
 

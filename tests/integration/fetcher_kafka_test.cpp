@@ -12,7 +12,9 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <future>
+#include <algorithm>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +25,7 @@
 #include "generator.hpp"
 #include "ocean_api.hpp"
 #include "referral_state.hpp"
+#include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
 #include "relay/http/fault_injection.hpp"
@@ -32,6 +35,7 @@
 #include "relay/kafka/producer.hpp"
 #include "relay/transform/open_api_record.hpp"
 #include "relay/transform/open_api_referral.hpp"
+#include "relay/transform/referral.hpp"
 #include "test_support.hpp"
 
 namespace relay::test {
@@ -73,6 +77,7 @@ class FetcherKafkaTest : public ::testing::Test {
     void start_ocean(std::vector<http::FaultRule> faults = {}, std::string sek = kSek) {
         ocean_sim::OceanApiConfig config;
         config.signing_key = Secret::from_value("fetcher-test-ocean-sim-signing-key-0123456789");
+        config.clients.push_back({"fetcher-client", Secret::from_value("fetcher-client-secret")});
         config.sites.push_back({kSite, Secret::from_value(kSiteKey), Secret::from_value(kSiteCredential),
                                 Secret::from_value(std::move(sek))});
         api_ = std::make_unique<ocean_sim::OceanApi>(std::move(config), state_);
@@ -111,7 +116,8 @@ ocean:
   timeout: 2s
   connect_timeout: 1s
   sites:
-    - {{site: "{site}", site_key: {{value: "{site_key}"}}, site_credential: {{value: "{credential}"}}, sek: {{value: "{sek}"}}}}
+    - {{site: "{site}", site_key: {{value: "{site_key}"}}, site_credential: {{value: "{credential}"}}, sek: {{value: "{sek}"}},
+       client_id: fetcher-client, client_secret: {{value: fetcher-client-secret}}}}
 eforms:
   destinations:
     - {{id: clinic-emr, format: fhir-r4}}
@@ -170,6 +176,19 @@ shutdown: {{grace_period: 10s}}
         producer.async_produce(prefix_ + std::string(notification::kDefaultTopic),
                                notification::notification_key(site, ref), json::serialize(body), std::move(headers),
                                20s, [&done](kafka::DeliveryResult r) { done.set_value(std::move(r)); });
+        ASSERT_TRUE(acked.get().ok);
+    }
+
+    /// A record as another service writes it (no keys: written in clear).
+    void produce_raw(const std::string& topic, const std::string& key, std::string value,
+                     std::vector<kafka::Header> headers) {
+        kafka::ProducerConfig config;
+        config.client = client(false);
+        kafka::Producer producer(config);
+        std::promise<kafka::DeliveryResult> done;
+        auto acked = done.get_future();
+        producer.async_produce(prefix_ + topic, key, std::move(value), std::move(headers), 20s,
+                               [&done](kafka::DeliveryResult r) { done.set_value(std::move(r)); });
         ASSERT_TRUE(acked.get().ok);
     }
 
@@ -369,6 +388,69 @@ TEST_F(FetcherKafkaTest, AnOpenEreferralReferralIsFetchedOpenedAndWrittenSealedF
     }
     const auto events = wait_for("relay.events.v1", 1, false);
     EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "referral-fetched");
+}
+
+TEST_F(FetcherKafkaTest, AReferralsDocumentsAreFetchedWithTheSiteTokenAndDeliveredAfterIt) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    // The DocumentReferences of the bundle ocean-sim sent, as the router lists them.
+    transform::ReferralParser parser;
+    const auto parsed = parser.parse(sent_.body);
+    ASSERT_TRUE(parsed.referral.has_value());
+    json::array documents;
+    for (const auto& a : parsed.referral->attachments)
+        if (!a.url.empty()) documents.push_back(json::object{{"id", a.id}, {"url", a.url}, {"content_type", a.content_type}});
+    ASSERT_FALSE(documents.empty()) << "ocean-sim's bundle points to no document";
+    const std::string base = "http://127.0.0.1:" + std::to_string(server_->port());
+    // ocean-sim's bundles name Ocean's public host: point them at the simulator, as a test double of Ocean.
+    for (auto& d : documents) {
+        std::string url(d.at("url").as_string());
+        d.as_object()["url"] = base + url.substr(url.find("/svc/fhir/v1/"));
+    }
+    const std::size_t count = documents.size();
+    const json::object request{{"site", kSite}, {"referral_ref", ref}, {"destination", "clinic-emr"},
+                               {"event", "add-service-request"}, {"documents", std::move(documents)}};
+    produce_raw("relay.documents.v1", ref, json::serialize(request),
+                {{std::string(header::kKind), std::string(contracts::documents::kDocumentRequestKind)},
+                 {std::string(header::kSite), kSite}, {std::string(header::kReferralRef), ref}});
+
+    const auto deliveries = wait_for("relay.deliveries.v1", count);
+    ASSERT_EQ(deliveries.size(), count);
+    std::set<std::string> ids;
+    for (const auto& d : deliveries) {
+        EXPECT_EQ(d.key, "clinic-emr|" + ref);
+        EXPECT_EQ(d.headers.at(std::string(header::kEvent)), contracts::documents::kDocumentEvent);
+        EXPECT_EQ(d.headers.at(std::string(header::kReferralRef)), ref);
+        EXPECT_FALSE(d.value.empty());
+        ids.insert(d.headers.at(std::string(contracts::documents::kDocumentIdHeader)));
+    }
+    EXPECT_EQ(ids.size(), count);
+    EXPECT_TRUE(std::any_of(deliveries.begin(), deliveries.end(), [](const Record& d) {
+        return d.headers.at(std::string(header::kContentType)) == "application/pdf" && d.value.starts_with("%PDF");
+    })) << "the referral letter";
+    for (const auto& raw : read("relay.deliveries.v1", false))
+        EXPECT_EQ(raw.headers.at(std::string(kafka::AtRest::kHeader)), "test") << "documents are sealed at rest";
+    const auto events = wait_for("relay.events.v1", 1, false);
+    EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "documents-delivered");
+}
+
+TEST_F(FetcherKafkaTest, ADocumentUrlOffOceansHostIsRefusedAndTheTokenNeverLeaves) {
+    start_ocean();
+    start_fetcher();
+    const json::object request{
+        {"site", kSite},
+        {"referral_ref", sent_.referral_ref},
+        {"destination", "clinic-emr"},
+        {"documents", json::array{json::object{{"id", "d-1"}, {"url", "http://127.0.0.2:9/svc/fhir/v1/DocumentReference/d-1/$binary"}}}}};
+    produce_raw("relay.documents.v1", sent_.referral_ref, json::serialize(request), {});
+    produce_raw("relay.documents.v1", sent_.referral_ref, "not json", {});
+    const auto dead = wait_for("ocean.notifications.dlq.v1", 2, false);
+    std::map<std::string, int> reasons;
+    for (const auto& d : dead) ++reasons[d.headers.at(std::string(header::kDlqReason))];
+    EXPECT_EQ(reasons["document-url-refused"], 1);
+    EXPECT_EQ(reasons["malformed-document-request"], 1);
+    EXPECT_TRUE(read("relay.deliveries.v1", false).empty());
 }
 
 TEST_F(FetcherKafkaTest, RefusesToStartWhenTheDeliveriesWouldRestInClear) {

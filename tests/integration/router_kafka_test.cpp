@@ -238,6 +238,32 @@ TEST(RouterKafka, AnOpenEreferralReferralFromTheFetcherIsRoutedLikeAFhirOneWitho
     for (const auto& c : changelog) EXPECT_EQ(c.key.find("#bundle"), std::string::npos) << c.key;
 }
 
+TEST(RouterKafka, ADestinationThatWantsDocumentsGetsADocumentRequestForTheFetcher) {
+    const RouterTopics topics = router_topics("documents");
+    std::string yaml = router_yaml(topics, /*partitions=*/1);
+    const std::string intake = "  - {id: intake, format: fhir-r4}";
+    ASSERT_NE(yaml.find(intake), std::string::npos);
+    yaml.replace(yaml.find(intake), intake.size(), "  - {id: intake, format: fhir-r4, documents: separate}");
+    RunningRouter router(yaml);
+    const auto bundle = generated_bundle(21, "1234", "sim_listing_1", "INTAKE");
+    produce_record(topics.inbound, bundle.referral_ref, bundle.body, inbound_headers(bundle, "1234"));
+    produce_record(topics.inbound, bundle.referral_ref, bundle.body, inbound_headers(bundle, "1234"));  // a resend
+    ASSERT_EQ(consume_all(kafka_bootstrap(), topics.events, 2, 30s).size(), 2U);
+    const auto requests = consume_all(kafka_bootstrap(), topics.prefix + "relay.documents.v1", 1, 30s);
+    ASSERT_EQ(requests.size(), 1U) << "one request for the one destination that wants documents, none for the resend";
+    EXPECT_EQ(requests[0].key, bundle.referral_ref);
+    EXPECT_EQ(requests[0].header("kind"), "document-request");
+    EXPECT_EQ(requests[0].header("destination"), "intake");
+    const auto body = boost::json::parse(requests[0].value).as_object();
+    EXPECT_EQ(body.at("site").as_string(), "1234");
+    EXPECT_EQ(body.at("referral_ref").as_string(), bundle.referral_ref);
+    ASSERT_FALSE(body.at("documents").as_array().empty());
+    for (const auto& d : body.at("documents").as_array()) {
+        EXPECT_FALSE(d.at("id").as_string().empty());
+        EXPECT_NE(std::string(d.at("url").as_string()).find("/svc/fhir/v1/"), std::string::npos);
+    }
+}
+
 TEST(RouterKafka, UnroutedReferralsAreReportedNotDelivered) {
     const RouterTopics topics = router_topics("unrouted");
     RunningRouter router(router_yaml(topics, /*partitions=*/1));

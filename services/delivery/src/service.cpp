@@ -23,6 +23,7 @@
 #include "key_order.hpp"
 #include "metrics.hpp"
 #include "parking.hpp"
+#include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
@@ -390,6 +391,7 @@ struct DeliveryService::Impl : service::WorkerHooks, KeyOrder::Io {
             delivery.referral_ref = header_or(m, header::kReferralRef);
             delivery.event = header_or(m, header::kEvent);
             delivery.traceparent = header_or(m, header::kTraceparent);
+            delivery.document_id = header_or(m, contracts::documents::kDocumentIdHeader);
             delivery.attempt = made + 1;
             ++dest.started;
             const Duration age{std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_ms))};

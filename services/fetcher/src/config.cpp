@@ -40,6 +40,7 @@ OpenApiConfig read_ocean(ConfigReader::Node node) {
     ocean.client.response_body_limit = node.bytes("max_response", 8ULL << 20, 1024, 1ULL << 30);
     auto tls = node.child("tls");
     if (const auto ca = tls.optional_string("ca_file")) ocean.client.ca_file = *ca;
+    ocean.documents_client = ocean.client;
 
     std::set<std::string> seen;
     for (auto& site_node : node.list("sites")) {
@@ -47,9 +48,27 @@ OpenApiConfig read_ocean(ConfigReader::Node node) {
         site.site = site_node.required_string("site");
         if (!is_site_number(site.site)) site_node.fail("site", "must be Ocean's site number: 1-16 digits");
         if (!seen.insert(site.site).second) site_node.fail("site", fmt::format("'{}' is defined twice", site.site));
-        site.site_key = site_node.required_secret("site_key");
-        site.site_credential = site_node.required_secret("site_credential");
-        site.sek = site_node.required_secret("sek");
+        if (site_node.has("site_key") || site_node.has("site_credential") || site_node.has("sek")) {
+            site.open_api = true;
+            site.site_key = site_node.required_secret("site_key");
+            site.site_credential = site_node.required_secret("site_credential");
+            site.sek = site_node.required_secret("sek");
+        }
+        if (site_node.has("client_id")) {
+            const std::string token_text = site_node.string("token_url", base + "/svc/oauth2/token");
+            const auto token_url = http::Url::parse(token_text);
+            if (!token_url) site_node.fail("token_url", "must be an absolute http:// or https:// URL");
+            http::OAuthClientConfig oauth{*token_url, site_node.required_string("client_id"),
+                                          site_node.required_secret("client_secret")};
+            oauth.style = site_node.choice("token_auth", "basic", {"basic", "form"}) == "form"
+                              ? http::ClientAuthStyle::kFormFields
+                              : http::ClientAuthStyle::kBasicHeader;
+            site.oauth = std::move(oauth);
+        }
+        if (!site.open_api && !site.oauth)
+            site_node.fail("site_key",
+                           "give the site's Open API credentials (site_key, site_credential, sek), its OAuth2 "
+                           "client (client_id, client_secret) for the referral documents, or both");
         ocean.sites.push_back(std::move(site));
     }
     if (ocean.sites.empty()) node.fail("sites", "configure at least one site");
@@ -65,8 +84,8 @@ const OpenApiSite* OpenApiConfig::find(std::string_view site) const {
 }
 
 std::vector<kafka::TopicSpec> FetcherConfig::topic_specs() const {
-    return {kafka.topic(topics.notifications), kafka.topic(topics.deliveries), kafka.topic(topics.inbound),
-            kafka.topic(topics.dlq), kafka.topic(topics.events)};
+    return {kafka.topic(topics.notifications), kafka.topic(topics.documents), kafka.topic(topics.deliveries),
+            kafka.topic(topics.inbound), kafka.topic(topics.dlq), kafka.topic(topics.events)};
 }
 
 bool FetcherConfig::is_referral_type(std::string_view type) const {
@@ -95,6 +114,7 @@ FetcherConfig load_config(ConfigReader& reader) {
     config.topics.notifications = read_topic(topics, prefix, "notifications", config.topics.notifications);
     config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
     config.topics.inbound = read_topic(topics, prefix, "inbound", config.topics.inbound);
+    config.topics.documents = read_topic(topics, prefix, "documents", config.topics.documents);
     config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
 
@@ -139,6 +159,11 @@ FetcherConfig load_config(ConfigReader& reader) {
     config.fhir.include_hidden_items = fhir.boolean("include_hidden_items", false);
     config.max_sessions =
         static_cast<std::size_t>(eforms.integer("remember_sessions", static_cast<std::int64_t>(config.max_sessions), 1, 100'000'000));
+
+    auto documents = root.child("documents");
+    config.ocean.documents_client.response_body_limit = documents.bytes("max_bytes", 20ULL << 20, 1024, 1ULL << 30);
+    if (config.kafka.message_max_bytes < config.ocean.documents_client.response_body_limit + (1ULL << 20))
+        documents.fail("max_bytes", "must be at least 1 MiB below kafka.message_max_bytes (a document is one record)");
 
     auto retry = root.child("retry");
     auto& r = config.retry;

@@ -16,6 +16,7 @@
 #include "relay/core/secret.hpp"
 #include "relay/delivery/retry_policy.hpp"
 #include "relay/http/async_client.hpp"
+#include "relay/http/oauth_client.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/service/kafka_section.hpp"
@@ -28,22 +29,29 @@ struct FetcherTopics {
     std::string deliveries = "relay.deliveries.v1";
     /// Where an Open eReferral referral goes, fetched and decrypted, for the router to route.
     std::string inbound = "ocean.inbound.v1";
+    /// The router's document requests (relay/contracts/documents.hpp), consumed.
+    std::string documents = "relay.documents.v1";
     std::string dlq = "ocean.notifications.dlq.v1";
     std::string events = "relay.events.v1";
 };
 
-/// One Ocean site's Open API credentials (ocean-api.md §4.1) and its Shared Encryption Key (§7).
+/// One Ocean site's Open API credentials (ocean-api.md §4.1) and its Shared Encryption Key (§7), and/or
+/// its OAuth2 client for Ocean's FHIR API (§3.7.1: the referral documents). At least one of the two.
 struct OpenApiSite {
     std::string site;  ///< siteNum
+    bool open_api = false;  ///< the three below are set
     Secret site_key;
     Secret site_credential;
     Secret sek;
+    std::optional<http::OAuthClientConfig> oauth;
 };
 
 struct OpenApiConfig {
     std::string base_url;  ///< Ocean's host, e.g. https://ocean.cognisantmd.com
     http::Url base;
     http::ClientOptions client;
+    /// The documents' client: client's options with the document size bound as the response limit.
+    http::ClientOptions documents_client;
     std::vector<OpenApiSite> sites;
     [[nodiscard]] const OpenApiSite* find(std::string_view site) const;
 };

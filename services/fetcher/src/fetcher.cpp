@@ -21,11 +21,13 @@
 
 #include "open_api_client.hpp"
 #include "open_referral.hpp"
+#include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
+#include "relay/http/oauth_client.hpp"
 #include "relay/kafka/offset_tracker.hpp"
 #include "relay/service/worker.hpp"
 #include "relay/transform/open_api_record.hpp"
@@ -121,6 +123,9 @@ struct Metrics {
 
 }  // namespace
 
+/// (topic, partition): the fetcher consumes notifications and document requests.
+using PartitionKey = std::pair<std::string, std::int32_t>;
+
 struct FetcherService::Impl : service::WorkerHooks {
     explicit Impl(FetcherConfig c)
         : config(std::move(c)),
@@ -134,7 +139,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         service::WorkerConfig w;
         w.name = "fetcher";
         w.kafka = c.kafka;
-        w.topics = {c.topics.notifications};
+        w.topics = {c.topics.notifications, c.topics.documents};
         w.topic_specs = c.topic_specs();
         w.admin = c.admin;
         w.grace_period = c.grace_period;
@@ -169,23 +174,27 @@ struct FetcherService::Impl : service::WorkerHooks {
     SessionMemory sessions;
     std::mt19937_64 rng;
     std::unique_ptr<OpenApiClient> client;
-    std::map<std::int32_t, Partition> partitions;
+    /// Per site with an OAuth2 client: its cached token (the documents' bearer).
+    std::map<std::string, std::unique_ptr<http::OAuthTokenClient>, std::less<>> tokens;
+    std::map<PartitionKey, Partition> partitions;
     std::uint64_t next_generation = 1;
 
     // -- WorkerHooks --
 
     void on_started() override {
         client = std::make_unique<OpenApiClient>(worker.context().get_executor(), config.ocean);
+        for (const auto& site : config.ocean.sites)
+            if (site.oauth) tokens.emplace(site.site, std::make_unique<http::OAuthTokenClient>(client->http(), *site.oauth));
     }
 
     void on_assigned(const kafka::TopicPartition& tp) override {
-        Partition& p = partitions[tp.partition];
+        Partition& p = partitions[PartitionKey{tp.topic, tp.partition}];
         p = Partition{};
         p.generation = next_generation++;
     }
 
     void on_record(std::unique_ptr<kafka::Message> record) override {
-        const auto it = partitions.find(record->partition());
+        const auto it = partitions.find(PartitionKey{std::string(record->topic()), record->partition()});
         if (it == partitions.end() || it->second.draining) return;
         Partition& p = it->second;
         p.tracker.add(record->offset());
@@ -197,19 +206,19 @@ struct FetcherService::Impl : service::WorkerHooks {
     }
 
     void on_revoking(const kafka::TopicPartition& tp) override {
-        const auto it = partitions.find(tp.partition);
+        const auto it = partitions.find(PartitionKey{tp.topic, tp.partition});
         if (it == partitions.end()) return;
         it->second.draining = true;
         for (asio::steady_timer* t : it->second.timers) t->cancel();
     }
 
     [[nodiscard]] bool busy(const kafka::TopicPartition& tp) const override {
-        const auto it = partitions.find(tp.partition);
+        const auto it = partitions.find(PartitionKey{tp.topic, tp.partition});
         return it != partitions.end() && it->second.running;
     }
 
     std::optional<std::int64_t> on_revoked(const kafka::TopicPartition& tp, bool lost) override {
-        const auto it = partitions.find(tp.partition);
+        const auto it = partitions.find(PartitionKey{tp.topic, tp.partition});
         if (it == partitions.end()) return std::nullopt;
         for (asio::steady_timer* t : it->second.timers) t->cancel();
         auto position = it->second.tracker.position();
@@ -219,7 +228,7 @@ struct FetcherService::Impl : service::WorkerHooks {
     }
 
     std::optional<std::int64_t> take_commit(const kafka::TopicPartition& tp) override {
-        const auto it = partitions.find(tp.partition);
+        const auto it = partitions.find(PartitionKey{tp.topic, tp.partition});
         if (it == partitions.end()) return std::nullopt;
         return it->second.tracker.take_commit();
     }
@@ -237,7 +246,7 @@ struct FetcherService::Impl : service::WorkerHooks {
 
     // -- the partition's queue --
 
-    Partition* partition_of(std::int32_t id, std::uint64_t generation) {
+    Partition* partition_of(PartitionKey id, std::uint64_t generation) {
         const auto it = partitions.find(id);
         if (it == partitions.end() || it->second.generation != generation) return nullptr;
         return &it->second;
@@ -257,7 +266,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         };
     }
 
-    asio::awaitable<void> drain(std::int32_t id, std::uint64_t generation) {
+    asio::awaitable<void> drain(PartitionKey id, std::uint64_t generation) {
         for (;;) {
             Partition* p = partition_of(id, generation);
             if (p == nullptr) co_return;
@@ -280,7 +289,7 @@ struct FetcherService::Impl : service::WorkerHooks {
     }
 
     /// Waits `delay` unless the partition is revoked or the process stops; false then.
-    asio::awaitable<bool> wait(std::int32_t id, std::uint64_t generation, delivery::Duration delay) {
+    asio::awaitable<bool> wait(PartitionKey id, std::uint64_t generation, delivery::Duration delay) {
         Partition* p = partition_of(id, generation);
         if (p == nullptr || p->draining) co_return false;
         asio::steady_timer timer(worker.context(), delay);
@@ -297,7 +306,8 @@ struct FetcherService::Impl : service::WorkerHooks {
 
     /// True when the notification has its durable outcome (delivered, dead-lettered, a duplicate);
     /// false when it is left to the partition's next owner.
-    asio::awaitable<bool> handle(std::int32_t id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
+    asio::awaitable<bool> handle(PartitionKey id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
+        if (record->topic() == config.topics.documents) co_return co_await fetch_documents(id, generation, record);
         const std::string type = header_or(*record, notification::kTypeHeader);
         const std::string ref = header_or(*record, notification::kRefHeader);
         const std::string site_number = header_or(*record, header::kSite);
@@ -314,6 +324,8 @@ struct FetcherService::Impl : service::WorkerHooks {
             refused.reason = "unhandled-type";
         else if (is_patient_engagement(type) && !is_safe_ref(session))
             refused.reason = "missing-session-id";
+        else if (!site->open_api)
+            refused.reason = "no-open-api-credentials";
         if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
         if (!is_patient_engagement(type)) co_return co_await fetch_referral(id, generation, record, type, *site, ref);
 
@@ -355,7 +367,7 @@ struct FetcherService::Impl : service::WorkerHooks {
 
     /// GET with the retry policy: the body (decrypted in `layout` when given), a dead letter, or
     /// abandon (revoked, stopping).
-    asio::awaitable<Fetched> fetch(std::int32_t id,
+    asio::awaitable<Fetched> fetch(PartitionKey id,
                                    std::uint64_t generation,
                                    const OpenApiSite& site,
                                    const std::string& target,
@@ -396,7 +408,7 @@ struct FetcherService::Impl : service::WorkerHooks {
 
     /// An Open eReferral referral: fetched, opened with the site's SEK, written to the inbound topic for
     /// the router (which deduplicates, routes and renders it like a FHIR referral), then the event.
-    asio::awaitable<bool> fetch_referral(std::int32_t id,
+    asio::awaitable<bool> fetch_referral(PartitionKey id,
                                          std::uint64_t generation,
                                          std::shared_ptr<kafka::Message> record,
                                          std::string type,
@@ -453,8 +465,160 @@ struct FetcherService::Impl : service::WorkerHooks {
         co_return true;
     }
 
+    // -- the documents of FHIR referrals --
+
+    struct DocumentRequest {
+        std::string site, referral_ref, destination, event;
+        struct Document {
+            std::string id, url;
+        };
+        std::vector<Document> documents;
+    };
+
+    static std::optional<DocumentRequest> parse_document_request(std::string_view value) {
+        boost::system::error_code ec;
+        const boost::json::value root = boost::json::parse(value, ec);
+        if (ec || !root.is_object()) return std::nullopt;
+        const auto& o = root.as_object();
+        auto text = [](const boost::json::object& obj, std::string_view key) -> std::optional<std::string> {
+            const auto* v = obj.if_contains(key);
+            if (v == nullptr || !v->is_string()) return std::nullopt;
+            return std::string(v->as_string());
+        };
+        DocumentRequest request;
+        auto site = text(o, "site");
+        auto ref = text(o, "referral_ref");
+        auto destination = text(o, "destination");
+        const auto* documents = o.if_contains("documents");
+        if (!site || !ref || !destination || documents == nullptr || !documents->is_array()) return std::nullopt;
+        request.site = std::move(*site);
+        request.referral_ref = std::move(*ref);
+        request.destination = std::move(*destination);
+        request.event = text(o, "event").value_or("");
+        for (const auto& d : documents->as_array()) {
+            if (!d.is_object()) return std::nullopt;
+            auto id = text(d.as_object(), "id");
+            auto url = text(d.as_object(), "url");
+            if (!id || !url) return std::nullopt;
+            request.documents.push_back({std::move(*id), std::move(*url)});
+        }
+        return request;
+    }
+
+    /// Only Ocean's own FHIR API, on the configured host: a document URL comes from a bundle, and a
+    /// bundle must not make the relay send its bearer token anywhere else.
+    std::optional<http::Url> document_url(const std::string& url) const {
+        const std::string prefix = config.ocean.base_url + "/svc/fhir/v1/";
+        if (!url.starts_with(prefix) || url.find("..") != std::string::npos) return std::nullopt;
+        auto parsed = http::Url::parse(url);
+        if (!parsed || parsed->host != config.ocean.base.host || parsed->port != config.ocean.base.port ||
+            parsed->tls != config.ocean.base.tls)
+            return std::nullopt;
+        return parsed;
+    }
+
+    using FetchedDoc = std::variant<FetchedDocument, DeadLetter, Abandon>;
+
+    /// One document with the site's bearer token and the retry policy (a 401 refreshes the token).
+    asio::awaitable<FetchedDoc> fetch_document(PartitionKey id,
+                                               std::uint64_t generation,
+                                               http::OAuthTokenClient& token_client,
+                                               const http::Url& url,
+                                               const std::string& site) {
+        int made = 0;
+        const auto first = SteadyClock::now();
+        const std::string_view endpoint = "document";
+        for (;;) {
+            const auto start = SteadyClock::now();
+            std::optional<FetchFailure> failed;
+            std::variant<std::string, Error> token = co_await token_client.token();
+            if (auto* error = std::get_if<Error>(&token)) {
+                failed = FetchFailure{error->kind, "ocean-token-failed", 0, std::nullopt};
+            } else {
+                DocumentResult result = co_await client->get_document(url, std::get<std::string>(token));
+                if (auto* document = std::get_if<FetchedDocument>(&result)) {
+                    metrics.call(endpoint, "ok", std::chrono::duration<double>(SteadyClock::now() - start).count());
+                    co_return std::move(*document);
+                }
+                failed = std::get<FetchFailure>(result);
+                if (failed->status == 401) token_client.invalidate();
+            }
+            ++made;
+            metrics.call(endpoint, failed->reason, std::chrono::duration<double>(SteadyClock::now() - start).count());
+            if (partition_of(id, generation) == nullptr) co_return Abandon{};
+            if (failed->kind == ErrorKind::kPermanent) co_return DeadLetter{failed->reason, failed->status, made};
+            const auto age = std::chrono::duration_cast<delivery::Duration>(SteadyClock::now() - first);
+            const auto delay = config.retry.next_delay(made, age, rng, failed->retry_after);
+            if (!delay) co_return DeadLetter{failed->reason, failed->status, made};
+            if (made == 1)
+                log::warn("Ocean's FHIR API failed for a document; retrying",
+                          {{"site", site}, {"reason", failed->reason}, {"status", failed->status}});
+            if (!co_await wait(id, generation, *delay)) co_return Abandon{};
+        }
+    }
+
+    /// Each document of the request fetched and written as a delivery after the referral's (same key).
+    asio::awaitable<bool> fetch_documents(PartitionKey id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
+        const std::string type(contracts::documents::kDocumentRequestKind);
+        std::optional<DocumentRequest> request = parse_document_request(record->value());
+        DeadLetter refused;
+        const OpenApiSite* site = request ? config.ocean.find(request->site) : nullptr;
+        if (!request)
+            refused.reason = "malformed-document-request";
+        else if (site == nullptr)
+            refused.reason = "unknown-site";
+        else if (!site->oauth)
+            refused.reason = "no-oauth-client";
+        else
+            for (const auto& d : request->documents)
+                if (!document_url(d.url)) refused.reason = "document-url-refused";
+        if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
+
+        http::OAuthTokenClient& token_client = *tokens.at(site->site);
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        for (const auto& d : request->documents) {
+            const http::Url url = *document_url(d.url);
+            FetchedDoc fetched = co_await fetch_document(id, generation, token_client, url, site->site);
+            if (std::holds_alternative<Abandon>(fetched)) co_return false;
+            if (auto* dead = std::get_if<DeadLetter>(&fetched)) co_return co_await dead_letter(record, type, *dead);
+            FetchedDocument& document = std::get<FetchedDocument>(fetched);
+            std::vector<kafka::Header> headers{
+                {std::string(header::kDestination), request->destination},
+                {std::string(header::kContentType), document.content_type},
+                {std::string(header::kIdempotencyKey),
+                 hex_encode(Sha256().field(request->site).field(request->referral_ref).field(d.id).field(request->destination).finish())},
+                {std::string(header::kReferralRef), request->referral_ref},
+                {std::string(header::kEvent), std::string(contracts::documents::kDocumentEvent)},
+                {std::string(header::kSite), request->site},
+                {std::string(header::kAttempt), "0"},
+                {std::string(contracts::documents::kDocumentIdHeader), d.id},
+                {std::string(header::kSource), fmt::format("{}/{}/{}", record->topic(), record->partition(), record->offset())}};
+            if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
+            std::string topic = config.topics.deliveries;
+            std::string key = request->destination + "|" + request->referral_ref;
+            const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+                std::move(topic), std::move(key), std::move(document.bytes), std::move(headers),
+                config.kafka.produce_timeout, asio::use_awaitable);
+            if (!ack.ok) {
+                worker.fail("produce a document delivery", ack.error.message);
+                co_return false;
+            }
+            metrics.deliveries.Add({{"destination", request->destination}}).Increment();
+        }
+        if (partition_of(id, generation) == nullptr) co_return false;
+        boost::json::object event{{"outcome", "documents-delivered"},
+                                  {"site", request->site},
+                                  {"referral_ref", request->referral_ref},
+                                  {"destination", request->destination},
+                                  {"documents", request->documents.size()},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        if (!co_await produce_event(std::move(event), request->referral_ref, traceparent)) co_return false;
+        metrics.notification(type, "delivered");
+        co_return true;
+    }
+
     /// One delivery per eForm destination, each acknowledged, then the event; the session remembered.
-    asio::awaitable<bool> deliver(std::int32_t id,
+    asio::awaitable<bool> deliver(PartitionKey id,
                                   std::uint64_t generation,
                                   std::shared_ptr<kafka::Message> record,
                                   std::string type,

@@ -35,7 +35,37 @@ FetchFailure classify_open_api_status(int status) {
 }
 
 OpenApiClient::OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config)
-    : config_(config), client_(std::move(executor), config.client) {}
+    : config_(config), client_(executor, config.client), documents_(executor, config.documents_client) {}
+
+boost::asio::awaitable<DocumentResult> OpenApiClient::get_document(const http::Url& url, const std::string& bearer) {
+    http::ClientRequest request{bhttp::verb::get, url.target, 11};
+    request.set(bhttp::field::authorization, "Bearer " + bearer);
+    request.set(bhttp::field::accept, "application/pdf, */*");
+    request.set(bhttp::field::user_agent, "ocean-relay-fetcher");
+    http::Url target = url;
+    http::ClientResult result = co_await documents_.send(std::move(target), std::move(request));
+    if (!result.ok()) {
+        FetchFailure failure;
+        failure.kind = result.error.kind;
+        failure.reason = result.error.kind == ErrorKind::kTimeout     ? "ocean-timeout"
+                         : result.error.kind == ErrorKind::kPermanent ? "document-refused"
+                                                                      : "ocean-unreachable";
+        co_return failure;
+    }
+    const int status = static_cast<int>(result.response->result_int());
+    if (status < 200 || status > 299) {
+        FetchFailure failure = classify_open_api_status(status);
+        if (const auto it = result.response->find(bhttp::field::retry_after); it != result.response->end())
+            failure.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
+        co_return failure;
+    }
+    FetchedDocument document;
+    if (const auto it = result.response->find(bhttp::field::content_type); it != result.response->end())
+        document.content_type = std::string(it->value());
+    if (document.content_type.empty()) document.content_type = "application/octet-stream";
+    document.bytes = std::move(result.response->body());
+    co_return document;
+}
 
 boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> OpenApiClient::exchange(
     const OpenApiSite& site, const std::string& target) {

@@ -38,6 +38,13 @@ using FetchResult = std::variant<std::string, FetchFailure>;
 /// 404 and the other 4xx are permanent (the ref names nothing Ocean will give us).
 FetchFailure classify_open_api_status(int status);
 
+/// A document as Ocean served it ($letter, $binary): bytes and media type. Patient data: never log it.
+struct FetchedDocument {
+    std::string bytes;
+    std::string content_type;
+};
+using DocumentResult = std::variant<FetchedDocument, FetchFailure>;
+
 class OpenApiClient {
    public:
     OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config);
@@ -51,6 +58,13 @@ class OpenApiClient {
                                                       const std::string& target,
                                                       ocean::HeaderLayout layout);
 
+    /// GET a FHIR API document URL with an OAuth2 bearer token (the response bounded by
+    /// documents_client.response_body_limit).
+    boost::asio::awaitable<DocumentResult> get_document(const http::Url& url, const std::string& bearer);
+
+    /// The HTTP client token requests go through.
+    http::AsyncClient& http() { return client_; }
+
    private:
     /// The exchange and the status check; the response of a 2xx answer, else why not.
     boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> exchange(const OpenApiSite& site,
@@ -58,6 +72,7 @@ class OpenApiClient {
 
     const OpenApiConfig& config_;
     http::AsyncClient client_;
+    http::AsyncClient documents_;
 };
 
 }  // namespace relay::fetcher

@@ -23,6 +23,8 @@ std::vector<kafka::TopicSpec> RouterConfig::topic_specs() const {
     // The inbound DLQ holds inbound records byte for byte (plus a few headers): its record size is the
     // router's own message_max_bytes, the largest inbound record it fetches.
     specs.push_back(spec(topics.inbound_dlq));
+    if (std::any_of(destinations.begin(), destinations.end(), [](const Destination& d) { return d.documents; }))
+        specs.push_back(spec(topics.documents));
     return specs;
 }
 
@@ -47,6 +49,7 @@ RouterConfig load_config(ConfigReader& reader) {
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
     config.topics.state = read_topic(topics, prefix, "state", config.topics.state);
     config.topics.inbound_dlq = read_topic(topics, prefix, "inbound_dlq", config.topics.inbound_dlq);
+    config.topics.documents = read_topic(topics, prefix, "documents", config.topics.documents);
     for (const auto* other :
          {&config.topics.inbound, &config.topics.deliveries, &config.topics.events, &config.topics.state}) {
         if (*other == config.topics.inbound_dlq)
@@ -85,6 +88,7 @@ RouterConfig load_config(ConfigReader& reader) {
             node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
         d.format = *transform::parse_format(format);
         d.deliver_stale = node.choice("stale", "drop", {"drop", "deliver"}) == "deliver";
+        d.documents = node.choice("documents", "none", {"none", "separate"}) == "separate";
         config.destinations.push_back(std::move(d));
     }
     for (auto& node : root.list("routes")) {

@@ -22,6 +22,8 @@ struct RouterTopics {
     /// What Ocean sent that the router does not route (an event it does not handle, a bundle it cannot
     /// read): the inbound record as it was, for relayctl to replay once a router handles it.
     std::string inbound_dlq = "relay.inbound.dlq.v1";
+    /// Document requests for the fetcher (relay/contracts/documents.hpp), when a destination wants them.
+    std::string documents = "relay.documents.v1";
 };
 
 struct RouterConfig {

@@ -17,6 +17,7 @@
 #include "ledger.hpp"
 #include "metrics.hpp"
 #include "relay/contracts/changelog.hpp"
+#include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
 #include "relay/core/encoding.hpp"
@@ -362,6 +363,33 @@ struct Router::Impl : service::WorkerHooks {
         if (outgoing.empty()) pump(partition);
     }
 
+    /// The fetcher's request for the documents `referral` points to, for destination `d` (nothing when
+    /// it points to none by URL). Ids and Ocean's URLs only.
+    std::optional<Outgoing> document_request(const transform::Referral& referral,
+                                             const Destination& d,
+                                             const std::string& site,
+                                             const std::string& traceparent) const {
+        json::array documents;
+        for (const auto& a : referral.attachments) {
+            if (a.url.empty()) continue;
+            documents.push_back(json::object{{"id", a.id}, {"url", a.url}, {"content_type", a.content_type}});
+        }
+        if (documents.empty()) return std::nullopt;
+        const std::string& ref = referral.referral_ref;
+        json::object body{{"site", site},
+                          {"referral_ref", ref},
+                          {"destination", d.id},
+                          {"event", referral.event},
+                          {"documents", std::move(documents)}};
+        std::vector<kafka::Header> headers{
+            {std::string(header::kKind), std::string(contracts::documents::kDocumentRequestKind)},
+            {std::string(header::kSite), site},
+            {std::string(header::kReferralRef), ref},
+            {std::string(header::kDestination), d.id}};
+        if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
+        return Outgoing{config.topics.documents, ref, json::serialize(body), std::move(headers)};
+    }
+
     /// An Ocean FHIR bundle, or an Open eReferral referral the fetcher fetched (kind open-api-referral:
     /// the Referral JSON and its decrypted patient data, for the authenticated site).
     transform::ParseResult parse_record(const kafka::Message& m, const std::string& site) {
@@ -450,6 +478,8 @@ struct Router::Impl : service::WorkerHooks {
                 if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
                 outgoing.push_back(Outgoing{
                     config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
+                if (d->documents && verdict == Verdict::kDeliver && !open_api)
+                    if (auto request = document_request(referral, *d, site, traceparent)) outgoing.push_back(std::move(*request));
                 metrics.delivery(d->id);
                 destinations.emplace_back(d->id);
             }

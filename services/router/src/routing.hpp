@@ -17,6 +17,9 @@ struct Destination {
     /// A version older than the referral's latest (a late Ocean retry or resend): dropped by default;
     /// true = delivered anyway, marked with the header `stale: true`.
     bool deliver_stale = false;
+    /// The documents a FHIR referral points to (letter, attachments): fetched by the fetcher and
+    /// delivered after the referral, each as its own delivery (`documents: separate`); none by default.
+    bool documents = false;
 };
 
 /// One routing rule. The most specific matching rule wins:

@@ -57,7 +57,13 @@ TEST(FetcherConfig, Defaults) {
     EXPECT_EQ(c.retry.max_age, std::chrono::hours(24));
     EXPECT_EQ(c.max_sessions, 100'000U);
     EXPECT_EQ(c.topics.inbound, "ocean.inbound.v1");
-    EXPECT_EQ(c.topic_specs().size(), 5U);
+    EXPECT_EQ(c.topics.documents, "relay.documents.v1");
+    EXPECT_EQ(c.topic_specs().size(), 6U);
+    EXPECT_TRUE(c.ocean.sites[0].open_api);
+    EXPECT_FALSE(c.ocean.sites[0].oauth.has_value());
+    EXPECT_EQ(c.ocean.documents_client.response_body_limit, 20ULL << 20);
+    EXPECT_TRUE(c.is_referral_type("notify-referral-new"));
+    EXPECT_TRUE(c.is_referral_type("anything"));
 }
 
 TEST(FetcherConfig, EveryKeyIsRead) {
@@ -82,6 +88,31 @@ shutdown: {grace_period: 40s}
     EXPECT_EQ(c.max_sessions, 7U);
     EXPECT_EQ(c.retry.max_attempts, 9);
     EXPECT_EQ(c.grace_period, 40s);
+}
+
+TEST(FetcherConfig, ASiteWithOnlyAnOAuthClientFetchesDocumentsOnly) {
+    const std::string yaml = "kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+                             "\"}}]}\nocean:\n  base_url: https://ocean.example\n  sites:\n    - {site: \"1234\", client_id: "
+                             "relay-1234, client_secret: {value: oauth-secret-4}, token_auth: form}\n"
+                             "documents: {max_bytes: 5MiB}\nopen_ereferral: {types: [notify-referral-*], event: "
+                             "notify-update-service-request}\n";
+    const FetcherConfig c = load(yaml);
+    ASSERT_EQ(c.ocean.sites.size(), 1U);
+    EXPECT_FALSE(c.ocean.sites[0].open_api);
+    ASSERT_TRUE(c.ocean.sites[0].oauth.has_value());
+    EXPECT_EQ(c.ocean.sites[0].oauth->client_id, "relay-1234");
+    EXPECT_EQ(c.ocean.sites[0].oauth->token_url.target, "/svc/oauth2/token");
+    EXPECT_EQ(c.ocean.sites[0].oauth->style, http::ClientAuthStyle::kFormFields);
+    EXPECT_EQ(c.ocean.documents_client.response_body_limit, 5ULL << 20);
+    EXPECT_TRUE(c.is_referral_type("notify-referral-new"));
+    EXPECT_FALSE(c.is_referral_type("notify-something"));
+    EXPECT_EQ(c.referral_event, "notify-update-service-request");
+    const std::string neither = "kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+                                "\"}}]}\nocean:\n  base_url: https://ocean.example\n  sites: [{site: \"1234\"}]\n";
+    EXPECT_NE(error_of(neither).find("ocean.sites[0]"), std::string::npos);
+    const std::string half = "kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+                             "\"}}]}\nocean:\n  base_url: https://ocean.example\n  sites: [{site: \"1234\", site_key: {value: a}}]\n";
+    EXPECT_NE(error_of(half).find("ocean.sites[0].site_credential"), std::string::npos);
 }
 
 TEST(FetcherConfig, DecryptedDataMustBeSealedAtRest) {

@@ -84,6 +84,25 @@ TEST(RouterConfig, TheExampleConfigurationIsValid) {
     const RoutingTable table(config.destinations, config.routes);
     ASSERT_EQ(table.resolve("1234", "MSK", "x").size(), 2U);
     EXPECT_EQ(table.resolve("1234", "MSK", "x")[0]->id, "msk-clinic-emr");
+    EXPECT_TRUE(config.destinations[0].documents);   // central-intake: documents: separate
+    EXPECT_FALSE(config.destinations[1].documents);  // the default: none
+    EXPECT_EQ(config.topics.documents, "relay.documents.v1");
+}
+
+TEST(RouterConfig, DocumentsAreNoneOrSeparateAndTheirTopicOnlyWhenWanted) {
+    EXPECT_NE(error_of("destinations: [{id: a, documents: inline}]\nroutes: [{site: \"1\", destinations: [a]}]")
+                  .find("destinations[0].documents"),
+              std::string::npos);
+    auto has_documents_topic = [](const RouterConfig& c) {
+        for (const auto& spec : c.topic_specs())
+            if (spec.name == c.topics.documents) return true;
+        return false;
+    };
+    EXPECT_FALSE(has_documents_topic(load("destinations: [{id: a}]\nroutes: [{site: \"1\", destinations: [a]}]")));
+    const auto wanted = load("topics: {documents: docs.v1}\ndestinations: [{id: a, documents: separate}]\n"
+                             "routes: [{site: \"1\", destinations: [a]}]");
+    EXPECT_EQ(wanted.topics.documents, "docs.v1");
+    EXPECT_TRUE(has_documents_topic(wanted));
 }
 
 }  // namespace

@@ -58,6 +58,8 @@ struct OutboundDelivery {
     std::string event;
     std::string traceparent;
     int attempt = 1;
+    /// A referral document's DocumentReference id (X-Relay-Document-Id); empty for everything else.
+    std::string document_id;
 };
 
 struct AttemptResult {

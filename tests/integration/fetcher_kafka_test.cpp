@@ -74,12 +74,13 @@ class FetcherKafkaTest : public ::testing::Test {
 
     /// ocean-sim's Open API with one generated referral (whose ref serves as the patient ref), behind
     /// the fault rules given.
-    void start_ocean(std::vector<http::FaultRule> faults = {}, std::string sek = kSek) {
+    void start_ocean(std::vector<http::FaultRule> faults = {}, std::string sek = kSek, bool rsa_only = false) {
         ocean_sim::OceanApiConfig config;
         config.signing_key = Secret::from_value("fetcher-test-ocean-sim-signing-key-0123456789");
         config.clients.push_back({"fetcher-client", Secret::from_value("fetcher-client-secret")});
         config.sites.push_back({kSite, Secret::from_value(kSiteKey), Secret::from_value(kSiteCredential),
                                 Secret::from_value(std::move(sek))});
+        config.sites.back().rsa_only = rsa_only;
         api_ = std::make_unique<ocean_sim::OceanApi>(std::move(config), state_);
         ocean_sim::ReferralSpec spec;
         spec.seed = 11;
@@ -388,6 +389,21 @@ TEST_F(FetcherKafkaTest, AnOpenEreferralReferralIsFetchedOpenedAndWrittenSealedF
     }
     const auto events = wait_for("relay.events.v1", 1, false);
     EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "referral-fetched");
+}
+
+TEST_F(FetcherKafkaTest, AReferralWhoseKeyIsOnlyRsaWrappedOpensWithTheSitesPrivateKey) {
+    start_ocean({}, kSek, /*rsa_only=*/true);
+    start_fetcher();
+    notify("notify-referral-new", sent_.referral_ref, "");
+    notify("notify-referral-updated", sent_.referral_ref, "");  // the key is cached by then
+    const auto inbound = wait_for("ocean.inbound.v1", 2);
+    ASSERT_EQ(inbound.size(), 2U);
+    for (const auto& r : inbound) {
+        const auto record = transform::unpack_open_api_record(r.value);
+        ASSERT_TRUE(record.has_value());
+        EXPECT_NE(record->patient_json.find(patient_family()), std::string::npos);
+    }
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
 }
 
 TEST_F(FetcherKafkaTest, AReferralsDocumentsAreFetchedWithTheSiteTokenAndDeliveredAfterIt) {

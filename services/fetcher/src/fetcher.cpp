@@ -176,6 +176,8 @@ struct FetcherService::Impl : service::WorkerHooks {
     std::unique_ptr<OpenApiClient> client;
     /// Per site with an OAuth2 client: its cached token (the documents' bearer).
     std::map<std::string, std::unique_ptr<http::OAuthTokenClient>, std::less<>> tokens;
+    /// Per site: its RSA private keys, fetched the first time a referral's one-time key is only RSA-wrapped.
+    std::map<std::string, ocean::SitePrivateKeys, std::less<>> site_keys;
     std::map<PartitionKey, Partition> partitions;
     std::uint64_t next_generation = 1;
 
@@ -372,7 +374,8 @@ struct FetcherService::Impl : service::WorkerHooks {
                                    const OpenApiSite& site,
                                    const std::string& target,
                                    std::optional<ocean::HeaderLayout> layout,
-                                   std::string_view endpoint) {
+                                   std::string_view endpoint,
+                                   bool sek_encrypted = false) {
         int made = 0;
         const auto first = SteadyClock::now();
         for (;;) {
@@ -380,6 +383,8 @@ struct FetcherService::Impl : service::WorkerHooks {
             FetchResult result;
             if (layout)
                 result = co_await client->get_decrypted(site, target, *layout);
+            else if (sek_encrypted)
+                result = co_await client->get_sek_encrypted(site, target);
             else
                 result = co_await client->get(site, target);
             ++made;
@@ -421,7 +426,35 @@ struct FetcherService::Impl : service::WorkerHooks {
         if (std::holds_alternative<Abandon>(fetched)) co_return false;
         if (auto* dead = std::get_if<DeadLetter>(&fetched)) co_return co_await dead_letter(record, type, *dead);
 
-        OpenReferralResult opened = open_referral(site.sek.reveal(), std::get<std::string>(fetched));
+        const std::string& body = std::get<std::string>(fetched);
+        OpenReferralResult opened = open_referral(site.sek.reveal(), body);
+        // Only RSA-wrapped: the site's private key (cached; fetched again once if it no longer opens the
+        // referral, in case the site rotated it).
+        bool used_cached_key = false;
+        for (int round = 0; round < 2; ++round) {
+            const auto* reason = std::get_if<std::string>(&opened);
+            const bool needs = reason != nullptr && *reason == kNeedsSitePrivateKey;
+            const bool stale = round == 1 && reason != nullptr && *reason == "decrypt-failed" && used_cached_key;
+            if (!needs && !stale) break;
+            if (stale) site_keys.erase(site.site);
+            auto cached = site_keys.find(site.site);
+            used_cached_key = cached != site_keys.end();
+            if (!used_cached_key) {
+                const std::string key_target = "/svc/v1/site/privateKey";
+                const std::optional<ocean::HeaderLayout> none;
+                const std::string_view key_endpoint = "site-private-key";
+                Fetched key_document = co_await fetch(id, generation, site, key_target, none, key_endpoint, true);
+                if (std::holds_alternative<Abandon>(key_document)) co_return false;
+                if (auto* dead = std::get_if<DeadLetter>(&key_document)) co_return co_await dead_letter(record, type, *dead);
+                auto keys = ocean::parse_site_private_keys(std::get<std::string>(key_document));
+                if (std::holds_alternative<Error>(keys)) {
+                    DeadLetter bad{"site-private-key-unusable", 200, 0};
+                    co_return co_await dead_letter(record, type, bad);
+                }
+                cached = site_keys.emplace(site.site, std::move(std::get<ocean::SitePrivateKeys>(keys))).first;
+            }
+            opened = open_referral(site.sek.reveal(), body, &cached->second);
+        }
         std::optional<std::string> packed;
         DeadLetter refused{"", 200, 0};
         if (auto* reason = std::get_if<std::string>(&opened)) {

@@ -3,6 +3,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 
+#include "relay/core/encoding.hpp"
 #include "relay/delivery/classify.hpp"
 
 namespace relay::fetcher {
@@ -103,6 +104,26 @@ boost::asio::awaitable<FetchResult> OpenApiClient::get(const OpenApiSite& site, 
     auto answer = co_await exchange(site, target);
     if (auto* failure = std::get_if<FetchFailure>(&answer)) co_return std::move(*failure);
     co_return std::move(std::get<http::ClientResponse>(answer).body());
+}
+
+boost::asio::awaitable<FetchResult> OpenApiClient::get_sek_encrypted(const OpenApiSite& site, const std::string& target) {
+    auto answer = co_await exchange(site, target);
+    if (auto* failure = std::get_if<FetchFailure>(&answer)) co_return std::move(*failure);
+    const http::ClientResponse& response = std::get<http::ClientResponse>(answer);
+    const int status = static_cast<int>(response.result_int());
+    const auto iv_header = response.find("iv");
+    const std::string iv_b64 = iv_header == response.end() ? std::string() : std::string(iv_header->value());
+    auto ciphertext = ocean::decode_ciphertext(response.body());
+    auto key = ocean::sek_key_bytes(site.sek.reveal());
+    const auto iv = base64_decode(iv_b64);
+    if (std::holds_alternative<Error>(ciphertext) || std::holds_alternative<Error>(key) || !iv) {
+        co_return FetchFailure{ErrorKind::kPermanent, "ocean-encryption-headers-missing", status, std::nullopt};
+    }
+    auto plain = ocean::aes_cbc_decrypt(std::get<std::string>(key), *iv, std::get<std::string>(ciphertext));
+    if (std::holds_alternative<Error>(plain)) {
+        co_return FetchFailure{ErrorKind::kPermanent, "decrypt-failed", status, std::nullopt};
+    }
+    co_return std::move(std::get<std::string>(plain));
 }
 
 boost::asio::awaitable<FetchResult> OpenApiClient::get_decrypted(const OpenApiSite& site,

@@ -58,6 +58,10 @@ class OpenApiClient {
                                                       const std::string& target,
                                                       ocean::HeaderLayout layout);
 
+    /// GET `target` whose body is encrypted under the SEK itself with the `iv` header (the site's
+    /// private key document, GET /svc/v1/site/privateKey): the plaintext.
+    boost::asio::awaitable<FetchResult> get_sek_encrypted(const OpenApiSite& site, const std::string& target);
+
     /// GET a FHIR API document URL with an OAuth2 bearer token (the response bounded by
     /// documents_client.response_body_limit).
     boost::asio::awaitable<DocumentResult> get_document(const http::Url& url, const std::string& bearer);

@@ -45,7 +45,9 @@ bool open_comments(json::object& referral, std::string_view conversation, const 
 
 }  // namespace
 
-OpenReferralResult open_referral(std::string_view sek, std::string_view referral_json) {
+OpenReferralResult open_referral(std::string_view sek,
+                                 std::string_view referral_json,
+                                 const ocean::SitePrivateKeys* site_keys) {
     boost::system::error_code ec;
     json::value root = json::parse(referral_json, ec);
     if (ec || !root.is_object()) return std::string("referral-not-json");
@@ -63,15 +65,16 @@ OpenReferralResult open_referral(std::string_view sek, std::string_view referral
     }();
     OpenedReferral opened;
     if (has_patient || has_comments) {
-        if (!has_member(referral, "oneTimeKeyEncryptedWithSiteSEK")) {
-            if (has_member(referral, "oneTimeKeyEncryptedWithSitePublicKey") ||
-                has_member(referral, "oneTimeKeyEncryptedWithTargetPublicKey"))
-                return std::string("rsa-wrapped-key-unsupported");
-            return std::string("decrypt-failed");
+        ocean::Result<std::string> otk = Error(ErrorKind::kPermanent, "no one-time key");
+        if (has_member(referral, "oneTimeKeyEncryptedWithSiteSEK")) {
+            const auto wrapped = block_of(referral, "oneTimeKeyEncryptedWithSiteSEK");
+            if (!wrapped) return std::string("decrypt-failed");
+            otk = ocean::unwrap_one_time_key(sek, *wrapped);
+        } else if (const json::value* rsa = referral.if_contains("oneTimeKeyEncryptedWithSitePublicKey");
+                   rsa != nullptr && rsa->is_string()) {
+            if (site_keys == nullptr) return std::string(kNeedsSitePrivateKey);
+            otk = ocean::unwrap_one_time_key_rsa(*site_keys, rsa->as_string());
         }
-        const auto wrapped = block_of(referral, "oneTimeKeyEncryptedWithSiteSEK");
-        if (!wrapped) return std::string("decrypt-failed");
-        auto otk = ocean::unwrap_one_time_key(sek, *wrapped);
         if (std::holds_alternative<Error>(otk)) return std::string("decrypt-failed");
         const std::string& key = std::get<std::string>(otk);
         if (has_patient) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <variant>
 
+#include "relay/ocean/rsa.hpp"
+
 namespace relay::fetcher {
 
 struct OpenedReferral {
@@ -15,10 +17,18 @@ struct OpenedReferral {
     std::string patient_json;   ///< the decrypted patient data; "" when the referral has none
 };
 
-/// A fixed reason on failure: "referral-not-json", "rsa-wrapped-key-unsupported" (only the RSA-wrapped
-/// keys are present: the site's private key path is not implemented), "decrypt-failed".
+/// The reason open_referral gives when the one-time key is only RSA-wrapped and no site keys were given:
+/// the caller fetches the site's private key (GET /svc/v1/site/privateKey) and calls again with it.
+inline constexpr std::string_view kNeedsSitePrivateKey = "needs-site-private-key";
+
+/// A fixed reason on failure: "referral-not-json", kNeedsSitePrivateKey, "decrypt-failed" (a wrong SEK or
+/// site key, tampering, a truncated block).
 using OpenReferralResult = std::variant<OpenedReferral, std::string>;
 
-OpenReferralResult open_referral(std::string_view sek, std::string_view referral_json);
+/// The one-time key comes from `oneTimeKeyEncryptedWithSiteSEK` when present, else from
+/// `oneTimeKeyEncryptedWithSitePublicKey` under `site_keys` (PKCS#1 v1.5, [P] as JSBN).
+OpenReferralResult open_referral(std::string_view sek,
+                                 std::string_view referral_json,
+                                 const ocean::SitePrivateKeys* site_keys = nullptr);
 
 }  // namespace relay::fetcher

@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "relay/ocean/crypto.hpp"
+#include "relay/ocean/rsa.hpp"
 
 namespace relay::fetcher {
 namespace {
@@ -63,6 +64,26 @@ TEST(OpenReferral, AReferralWithoutEncryptedMembersPassesAsItIs) {
     EXPECT_TRUE(std::get<OpenedReferral>(result).patient_json.empty());
 }
 
+TEST(OpenReferral, AnRsaWrappedKeyOpensWithTheSitePrivateKey) {
+    const auto key = std::get<ocean::RsaKey>(ocean::generate_rsa_key(2048));
+    const ocean::SitePrivateKeys keys{key};
+    json::object referral = sealed_referral(R"({"surname":"Rsa"})", "By RSA");
+    // The same one-time key, wrapped for the site's public key instead of under the SEK.
+    const auto wrapped = std::get<ocean::EncryptedBlock>(ocean::parse_encrypted_block(
+        json::serialize(referral.at("oneTimeKeyEncryptedWithSiteSEK"))));
+    const std::string otk = std::get<std::string>(ocean::unwrap_one_time_key(kSek, wrapped));
+    referral["oneTimeKeyEncryptedWithSiteSEK"] = nullptr;
+    referral["oneTimeKeyEncryptedWithSitePublicKey"] = std::get<std::string>(ocean::wrap_one_time_key_rsa(key, otk));
+    const std::string text = json::serialize(referral);
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, text)), kNeedsSitePrivateKey);
+    const auto opened = open_referral(kSek, text, &keys);
+    ASSERT_TRUE(std::holds_alternative<OpenedReferral>(opened)) << std::get<std::string>(opened);
+    EXPECT_EQ(std::get<OpenedReferral>(opened).patient_json, R"({"surname":"Rsa"})");
+    // Another site's key does not open it.
+    const ocean::SitePrivateKeys other{std::get<ocean::RsaKey>(ocean::generate_rsa_key(2048))};
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, text, &other)), "decrypt-failed");
+}
+
 TEST(OpenReferral, FailuresAreFixedReasons) {
     EXPECT_EQ(std::get<std::string>(open_referral(kSek, "not json")), "referral-not-json");
     EXPECT_EQ(std::get<std::string>(open_referral(kSek, "[1,2]")), "referral-not-json");
@@ -82,7 +103,7 @@ TEST(OpenReferral, FailuresAreFixedReasons) {
     json::object rsa = sealed_referral(R"({"surname":"Rsa"})", "m");
     rsa.erase("oneTimeKeyEncryptedWithSiteSEK");
     rsa["oneTimeKeyEncryptedWithSitePublicKey"] = "c29tZS1yc2EtYmxvYg==";
-    EXPECT_EQ(std::get<std::string>(open_referral(kSek, json::serialize(rsa))), "rsa-wrapped-key-unsupported");
+    EXPECT_EQ(std::get<std::string>(open_referral(kSek, json::serialize(rsa))), kNeedsSitePrivateKey);
     // A truncated block.
     json::object truncated = sealed_referral(R"({"surname":"Cut"})", "m");
     truncated["encryptedPtData"].as_object()["data"] = "AAAA";

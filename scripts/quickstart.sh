@@ -7,8 +7,13 @@
 # (one system fails a third of the time: retries, in order per referral) and tells Ocean "received",
 # pos-sim decides on each referral through the hub API (accept, decline, book, message), the updater
 # sends each decision to ocean-sim's $process-messages, and Ocean's echo of every change is recognised
-# and dropped. Progress is shown as it goes, then a summary table: counts per stage, the relay's own
-# latencies beside the simulated waits, where to look next. Stops with SIGTERM.
+# and dropped. ocean-sim also plays Ocean's Open API / Patient Engagement webhook: it validates the
+# ingress's open_api endpoint (challenge echo), then notifies a few completed patient eForms and a few
+# Open eReferral referrals; the fetcher pulls each from ocean-sim's Open API with the site's credentials,
+# decrypts it with the site's SEK and writes it sealed at rest (a key generated here): the eForms go to
+# clinic-emr, the referrals through the router like the FHIR ones. Progress is shown as it goes, then a
+# summary table: counts per stage, the relay's own latencies beside the simulated waits, where to look
+# next. Stops with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -36,11 +41,25 @@ admin=$(free_port)
 router_admin=$(free_port)
 delivery_admin=$(free_port)
 updater_admin=$(free_port)
+fetcher_admin=$(free_port)
 pos_port=$(free_port)
 pos_admin=$(free_port)
 ocean_api=$(free_port)
 ocean_admin=$(free_port)
 decision_delay_ms=500
+eform_sessions=6            # Patient Engagement notifications (completed eForms)
+open_api_referrals=4        # Open eReferral notifications (notify-referral-new)
+
+# Secrets in files only this user can read: the key that seals records at rest (every role of the
+# all-in-one shares it) and the secret key in the Open API webhook's URL.
+(umask 077
+ openssl rand -base64 32 >"$work/at-rest.key"
+ openssl rand -hex 24 >"$work/open-api-webhook.key")
+# The Ocean site's Open API credentials and Shared Encryption Key, as ocean-sim's site has them. Ocean
+# issues the real ones (Admin → Manage Credentials); these are local stand-ins.
+site_key=quickstart-site-key
+site_credential=quickstart-site-credential
+site_sek=quickstartSEK123
 
 cat >"$work/ocean-relay.yaml" <<YAML
 # One process, one file: a section per role, each what that service's own file would hold.
@@ -48,6 +67,11 @@ kafka:                   # shared by every role: the embedded broker, in memory 
   embedded: true
   partitions: 3
   commit_interval: 200ms
+  at_rest:               # sealed at rest (AES-256-GCM); every role opens them with the same key
+    keys: [{id: quickstart, key: {file: $work/at-rest.key}}]
+    # Everything but relay.updates.*, left in clear only so that this script can show its records with
+    # kcat below; in production seal every topic (topics: ["*"], the default).
+    topics: ["ocean.*", "relay.deliveries*", "relay.documents.v1", "relay.events.v1", "relay.referrals.state.v1", "relay.inbound.dlq.v1"]
 ingress:
   listeners: [{address: 127.0.0.1, port: $port}]
   admin: {address: 127.0.0.1, port: $admin}
@@ -57,6 +81,11 @@ ingress:
       auth:
         scheme: oauth2
         clients: [{client_id: ocean-site-1234, client_secret: {value: quickstart-client-secret}}]
+      open_api:          # Ocean's Open API webhook: /ocean/1234/openapi/webhook?k=<key> → ocean.notifications.v1
+        keys: [{file: $work/open-api-webhook.key}]
+        # Per client address; the default (60 a minute, bursts of 10) is Ocean Labs'. ocean-sim sends its
+        # challenge and notifications back to back, and Ocean retries a 429 only a minute later.
+        rate_limit: {per_minute: 600, burst: 50}
   hub_api:               # the hub systems' side: POST /hub/v1/referrals/{ref}/accept, ... (openapi/hub-api.yaml)
     systems:
       - name: central-intake
@@ -86,14 +115,23 @@ updater:
     base_url: http://127.0.0.1:$ocean_api     # ocean-sim plays Ocean's API
     sites: [{site: "1234", client_id: relay-site-1234, client_secret: {value: quickstart-ocean-secret}}]
   retry: {initial: 500ms, max_delay: 5s, max_age: 10m}
+fetcher:                 # pulls what Ocean's Open API notifications name; writes it sealed
+  admin: {address: 127.0.0.1, port: $fetcher_admin}
+  ocean:
+    base_url: http://127.0.0.1:$ocean_api     # ocean-sim plays Ocean's Open API
+    sites:
+      - {site: "1234", site_key: {value: $site_key}, site_credential: {value: $site_credential}, sek: {value: $site_sek}}
+  eforms:
+    destinations: [{id: clinic-emr, format: hub-json}]   # completed eForms go to the clinic's EMR
+  retry: {initial: 500ms, max_delay: 5s, max_age: 10m}
 YAML
 
-echo "== starting ocean-relay: ingress, router, delivery and updater in one process (embedded broker; logs in $work/ocean-relay.log)" >&2
+echo "== starting ocean-relay: ingress, router, delivery, updater and fetcher in one process (embedded broker; logs in $work/ocean-relay.log)" >&2
 build/release/services/all-in-one/ocean-relay --config "$work/ocean-relay.yaml" 2>"$work/ocean-relay.log" &
 relay_pid=$!
 for _ in $(seq 1 150); do
   all=1
-  for p in "$admin" "$router_admin" "$delivery_admin" "$updater_admin"; do
+  for p in "$admin" "$router_admin" "$delivery_admin" "$updater_admin" "$fetcher_admin"; do
     curl -fs "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 || all=0
   done
   [[ $all == 1 ]] && break
@@ -105,7 +143,7 @@ done
 for _ in $(seq 1 150); do
   owned=1
   for m in "$router_admin relay_router_partitions" "$delivery_admin relay_delivery_partitions" \
-           "$updater_admin relay_updater_partitions"; do
+           "$updater_admin relay_updater_partitions" "$fetcher_admin relay_fetcher_partitions"; do
     set -- $m
     curl -fs "http://127.0.0.1:$1/metrics" | grep -Eq "^$2 [1-9]" || owned=0
   done
@@ -163,19 +201,28 @@ webhooks:
     token_url: http://127.0.0.1:$port/ocean/1234/oauth2/token
     client_id: ocean-site-1234
     client_secret: {value: quickstart-client-secret}
+open_api:                # Ocean's Open API / Patient Engagement webhook: the challenge, then notifications
+  url: http://127.0.0.1:$port/ocean/1234/openapi/webhook
+  key: {file: $work/open-api-webhook.key}     # sent as ?k=
+  patient_notifications: $eform_sessions
+  referral_notifications: $open_api_referrals
 api:
   listener: {address: 127.0.0.1, port: $ocean_api}
   signing_key: {value: quickstart-ocean-signing-key-0123456789}
   clients: [{client_id: relay-site-1234, client_secret: {value: quickstart-ocean-secret}}]
+  sites: [{site_num: "1234", site_key: {value: $site_key}, site_credential: {value: $site_credential}, sek: {value: $site_sek}}]
 YAML
 
 echo
 echo "== ocean-sim plays Ocean: $referrals webhooks (10% of them Ocean's plain duplicates) to /ocean/1234/fhir,"
 echo "   pos-sim's central-intake decides on each referral through the hub API, the updater sends each decision"
-echo "   to ocean-sim's \$process-messages, and Ocean echoes every change back (the router must drop the echo)"
+echo "   to ocean-sim's \$process-messages, and Ocean echoes every change back (the router must drop the echo);"
+echo "   on its Open API webhook (/ocean/1234/openapi/webhook) Ocean notifies $eform_sessions completed patient eForms and"
+echo "   $open_api_referrals Open eReferral referrals, which the fetcher pulls from ocean-sim's Open API"
 build/release/services/ocean-sim/ocean-sim --config "$work/ocean-sim.yaml" >"$work/ocean-sim.out" 2>"$work/ocean-sim.log" &
 ocean_pid=$!
-python3 scripts/lib/quickstart_report.py progress "$ocean_admin" "$pos_admin" "$updater_admin" "$referrals" 180
+python3 scripts/lib/quickstart_report.py progress "$ocean_admin" "$pos_admin" "$updater_admin" "$referrals" 180 \
+  "$fetcher_admin" "$eform_sessions" "$open_api_referrals"
 
 echo
 echo "== a few of the records in Kafka topic ocean.inbound.v1 (key = referral ref; headers = extracted facts)"
@@ -188,14 +235,15 @@ kcat -C -b "$bootstrap" -t relay.updates.v1 -c 6 -e -q -f '%k\t%h\t%s\n' |
 
 echo
 python3 scripts/lib/quickstart_report.py summary "$ocean_admin" "$pos_admin" "$port" "$admin" "$router_admin" \
-  "$delivery_admin" "$updater_admin" "$work/ocean-sim.jsonl" "$work/pos-sim.jsonl" "$decision_delay_ms"
+  "$delivery_admin" "$updater_admin" "$work/ocean-sim.jsonl" "$work/pos-sim.jsonl" "$decision_delay_ms" \
+  "$fetcher_admin" "$bootstrap"
 
 echo
 echo "== the dead-letter topics (relayctl dlq list)"
 build/release/services/relayctl/relayctl dlq list --bootstrap-servers "$bootstrap" 2>&1 | sed 's/^/  /' || true
 echo
 echo "== where to look next"
-echo "  metrics:   ocean-relay's roles: ingress :$admin, router :$router_admin, delivery :$delivery_admin, updater :$updater_admin (/metrics)"
+echo "  metrics:   ocean-relay's roles: ingress :$admin, router :$router_admin, delivery :$delivery_admin, updater :$updater_admin, fetcher :$fetcher_admin (/metrics)"
 echo "  Ocean:     ocean-sim :$ocean_admin/referrals (folders, history), /updates (every update it applied)"
 echo "  hub:       pos-sim :$pos_admin/deliveries, /decisions"
 echo "  logs:      $work/*.log (kept until the script exits)"
@@ -204,7 +252,7 @@ echo "  the hub API: services/ingress/openapi/hub-api.yaml (OpenAPI 3.1), README
 kill -TERM "$ocean_pid" 2>/dev/null && wait "$ocean_pid" 2>/dev/null || true
 ocean_pid=""
 echo
-echo "== SIGTERM: ocean-relay's ingress drains, its router, delivery and updater commit and leave their groups"
+echo "== SIGTERM: ocean-relay's ingress drains, its router, delivery, updater and fetcher commit and leave their groups"
 kill -TERM "$pos_sim_pid"
 wait "$pos_sim_pid" 2>/dev/null || true
 pos_sim_pid=""

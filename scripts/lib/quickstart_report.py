@@ -18,9 +18,13 @@ def records():
     for line in sys.stdin:
         key, partition, offset, headers, size = line.rstrip("\n").split("\t")
         h = dict(x.partition("=")[::2] for x in headers.split(","))
-        print(f"  p{partition}@{offset:<3} key={key} event={h['event']} dialect={h['fhir-dialect']} site={h['site']}"
-              f" listing={h.get('listing-ref', '')} service={h.get('external-service-id', '')}"
-              f" message-id={h['message-id']} bytes={size}")
+        if h.get("kind") == "open-api-referral":  # the fetcher's: a referral pulled over the Open API
+            print(f"  p{partition}@{offset:<3} key={key} kind=open-api-referral event={h.get('event', '')}"
+                  f" site={h.get('site', '')} notification={h.get('notification-type', '')} bytes={size} (sealed)")
+            continue
+        print(f"  p{partition}@{offset:<3} key={key} event={h.get('event', '')} dialect={h.get('fhir-dialect', '')}"
+              f" site={h.get('site', '')} listing={h.get('listing-ref', '')} service={h.get('external-service-id', '')}"
+              f" message-id={h.get('message-id', '')} bytes={size}")
 
 
 def events(_=None):
@@ -124,10 +128,26 @@ def _settled(referrals, decisions):
     return done
 
 
-def progress(ocean_admin, pos_admin, updater_admin, count, limit):
-    """Polls the simulators until every referral shows its decision in Ocean (or `limit` seconds)."""
+PE_TYPES = ("notify-patient-note-added", "notify-patient-message-forms-completion")
+
+
+def _eforms_received(pos):
+    """eForm sessions each hub system received (first deliveries of a Patient Engagement event)."""
+    out = {}
+    for route, events in (pos.get("by_route_event") or {}).items():
+        n = sum(events.get(t, 0) for t in PE_TYPES)
+        if n:
+            out[route] = n
+    return out
+
+
+def progress(ocean_admin, pos_admin, updater_admin, count, limit, fetcher_admin=None, eforms="0",
+             open_api_referrals="0"):
+    """Polls the simulators until every referral shows its decision in Ocean, and the fetcher has
+    delivered every eForm session and fetched every Open API referral (or `limit` seconds)."""
     import time
     count, limit = int(count), float(limit)
+    eforms, open_api_referrals = int(eforms), int(open_api_referrals)
     start = time.time()
     line = ""
     while time.time() - start < limit:
@@ -141,8 +161,14 @@ def progress(ocean_admin, pos_admin, updater_admin, count, limit):
                 f" | referrals {len(referrals)} | delivered to hub {pos.get('deliveries', 0)}"
                 f" | decided {dec.get('decisions', 0)} | updates sent to Ocean {int(sent)}"
                 f" | shown in Ocean {settled}/{len(referrals)}")
+        open_api_done = True
+        if fetcher_admin and (eforms or open_api_referrals):
+            delivered = sum(_eforms_received(pos).values())
+            fetched = int(_metric(fetcher_admin, "relay_fetcher_notifications_total", {"outcome": "fetched"}))
+            line += f" | eForms at the hub {delivered}/{eforms} | Open API referrals fetched {fetched}/{open_api_referrals}"
+            open_api_done = delivered >= eforms and fetched >= open_api_referrals
         print(line, flush=True)
-        if obs.get("delivered", 0) >= count and referrals and settled == len(referrals):
+        if obs.get("delivered", 0) >= count and referrals and settled == len(referrals) and open_api_done:
             return
         time.sleep(2)
     print("  (stopped waiting; the summary shows where things are)")
@@ -216,8 +242,54 @@ def _ms(values, p):
     return f"{1000 * _percentile(values, p):.1f} ms"
 
 
+def _kcat(bootstrap, topic, fmt):
+    import subprocess
+    try:
+        out = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", fmt],
+                             capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return out.stdout.decode("utf-8", "replace").splitlines()
+
+
+def _headers(text):
+    return dict(x.partition("=")[::2] for x in text.split(","))
+
+
+def _open_api_referrals_delivered(bootstrap, deliveries_path):
+    """Open API referrals the hub systems received, per hub system: the router's deliveries (their
+    headers; the values are sealed) of inbound records the fetcher wrote (kind open-api-referral),
+    matched by idempotency key with what pos-sim recorded."""
+    fetched = set()
+    for line in _kcat(bootstrap, "ocean.inbound.v1", "%p\t%o\t%h\n"):
+        partition, offset, headers = line.split("\t", 2)
+        if _headers(headers).get("kind") == "open-api-referral":
+            fetched.add(f"ocean.inbound.v1/{partition}/{offset}")
+    keys = {}
+    for line in _kcat(bootstrap, "relay.deliveries.v1", "%h\n"):
+        h = _headers(line)
+        if h.get("source") in fetched:
+            keys[h.get("idempotency-key")] = h.get("destination")
+    received = {}
+    for d in _jsonl(deliveries_path):
+        route = keys.get(d.get("idempotency_key"))
+        if route and not d.get("duplicate"):
+            received[route] = received.get(route, 0) + 1
+    return len(fetched), received
+
+
 def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, delivery_admin, updater_admin,
-            observations_path=None, deliveries_path=None, decision_delay_ms="500"):
+            observations_path=None, deliveries_path=None, decision_delay_ms="500", fetcher_admin=None,
+            bootstrap=None):
+    # The last records may still be on their way to the hub systems: wait (a little) until the router and
+    # the delivery service hold nothing in flight and have read everything.
+    import time
+    for _ in range(40):
+        busy = sum(_metric(p, f"relay_{name}_{what}") for p, name in ((router_admin, "router"), (delivery_admin, "delivery"))
+                   for what in ("in_flight", "consumer_lag"))
+        if busy == 0:
+            break
+        time.sleep(0.25)
     obs = _get(ocean_admin, "/observations") or {}
     referrals = _get(ocean_admin, "/referrals") or []
     applied = (_get(ocean_admin, "/updates") or {}).get("updates", [])
@@ -241,6 +313,33 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
     ]
     for action, n in sorted(dec.get("by_action", {}).items()):
         rows.append(("", f"  {action}", n))
+    open_api = obs.get("open_api")
+    if open_api and fetcher_admin:
+        rows += [
+            ("Ocean → ingress", "Open API webhook challenge", open_api.get("challenge", "-")),
+            ("(Open API)", "notifications acknowledged", open_api.get("delivered", 0)),
+        ]
+        for kind, n in sorted(open_api.get("delivered_by_type", {}).items()):
+            rows.append(("", f"  {kind}", n))
+        retried = open_api.get("attempts", 0) - open_api.get("delivered", 0) - open_api.get("gave_up", 0)
+        if retried > 0:
+            codes = ", ".join(f"HTTP {c}: {n}" for c, n in sorted(open_api.get("statuses", {}).items()) if c != "200")
+            rows.append(("", f"attempts retried ({codes})", retried))
+        if open_api.get("gave_up"):
+            rows.append(("", "notifications given up", open_api["gave_up"]))
+        m = lambda outcome: int(_metric(fetcher_admin, "relay_fetcher_notifications_total", {"outcome": outcome}))
+        rows += [
+            ("fetcher", "eForm sessions fetched and delivered", m("delivered")),
+            ("", "Open API referrals fetched (to the router)", m("fetched")),
+            ("", "dead-lettered", m("dead-lettered")),
+        ]
+        hub = [(f"eForm sessions received by {route}", n) for route, n in sorted(_eforms_received(pos).items())]
+        if bootstrap:
+            _, received = _open_api_referrals_delivered(bootstrap, deliveries_path)
+            hub += [(f"Open API referrals received by {route}", n) for route, n in sorted(received.items())]
+            if not received:
+                hub.append(("Open API referrals received", 0))
+        rows += [("pos-sim (hub)" if i == 0 else "", what, n) for i, (what, n) in enumerate(hub)]
     rows += [
         ("updater → Ocean", "updates sent (decisions + received)", int(_metric(updater_admin, "relay_updater_updates_total", {"outcome": "sent"}))),
         ("", "Ocean calls retried", int(_metric(updater_admin, "relay_updater_ocean_retries_total"))),
@@ -268,10 +367,10 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
     ocean_ms = _metric(updater_admin, "relay_updater_ocean_request_duration_seconds_sum")
     ocean_n = _metric(updater_admin, "relay_updater_ocean_request_duration_seconds_count")
     print("== summary")
-    print(f"  {'stage':18} {'what':40} {'count':>8}")
-    print(f"  {'-' * 18} {'-' * 40} {'-' * 8}")
+    print(f"  {'stage':18} {'what':48} {'count':>8}")
+    print(f"  {'-' * 18} {'-' * 48} {'-' * 8}")
     for stage, what, n in rows:
-        print(f"  {stage:18} {what:40} {n!s:>8}")
+        print(f"  {stage:18} {what:48} {n!s:>8}")
     print()
     per_route, back = _legs(observations_path, deliveries_path, dec["items"], applied) if observations_path else ({}, [])
     print("  the relay's own legs (p50 / p99 / max):")

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "relay/delivery/retry_config.hpp"
+
 #include <fmt/format.h>
 
 #include <set>
@@ -117,16 +119,8 @@ DeliveryConfig read_delivery_config(ConfigReader::Node root) {
             node.fail("breaker", e.what());
         }
         auto retry = node.child("retry");
-        d.retry.initial = read_duration(retry, "initial", std::chrono::seconds(1), Duration(1));
-        d.retry.max_delay = read_duration(retry, "max_delay", std::chrono::hours(1), Duration(1));
-        d.retry.multiplier = retry.number("multiplier", 2, 1, 100);
-        d.retry.max_attempts = static_cast<int>(retry.integer("max_attempts", 10, 1, 1'000'000));
-        d.retry.max_age = read_duration(retry, "max_age", std::chrono::hours(24), Duration(1));
-        try {
-            d.retry.validate();
-        } catch (const std::invalid_argument& e) {
-            node.fail("retry", e.what());
-        }
+        RetryPolicy retry_defaults;  // 1 s doubling up to 1 h, 10 attempts, 24 h
+        d.retry = delivery::read_retry_policy(retry, retry_defaults);
         config.destinations.push_back(std::move(d));
     }
     return config;

@@ -1,5 +1,7 @@
 #include "config.hpp"
 
+#include "relay/delivery/retry_config.hpp"
+
 #include <fmt/format.h>
 
 #include <set>
@@ -10,16 +12,6 @@ namespace relay::fetcher {
 namespace {
 
 using service::read_topic;
-
-delivery::Duration read_duration(ConfigReader::Node& node,
-                                 std::string_view key,
-                                 delivery::Duration fallback,
-                                 delivery::Duration min) {
-    return std::chrono::duration_cast<delivery::Duration>(
-        node.duration(key,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(fallback),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(min)));
-}
 
 bool is_site_number(std::string_view site) {
     return !site.empty() && site.size() <= 16 && site.find_first_not_of("0123456789") == std::string_view::npos;
@@ -166,17 +158,12 @@ FetcherConfig load_config(ConfigReader& reader) {
         documents.fail("max_bytes", "must be at least 1 MiB below kafka.message_max_bytes (a document is one record)");
 
     auto retry = root.child("retry");
-    auto& r = config.retry;
-    r.initial = read_duration(retry, "initial", std::chrono::seconds(2), delivery::Duration(1));
-    r.max_delay = read_duration(retry, "max_delay", std::chrono::minutes(5), delivery::Duration(1));
-    r.multiplier = retry.number("multiplier", 2, 1, 100);
-    r.max_attempts = static_cast<int>(retry.integer("max_attempts", 1'000'000, 1, 1'000'000'000));
-    r.max_age = read_duration(retry, "max_age", std::chrono::hours(24), delivery::Duration(1));
-    try {
-        r.validate();
-    } catch (const std::invalid_argument& e) {
-        retry.fail("max_age", e.what());
-    }
+    delivery::RetryPolicy retry_defaults;  // 2 s doubling up to 5 min, for a day
+    retry_defaults.initial = std::chrono::seconds(2);
+    retry_defaults.max_delay = std::chrono::minutes(5);
+    retry_defaults.max_attempts = 1'000'000;
+    retry_defaults.max_age = std::chrono::hours(24);
+    config.retry = delivery::read_retry_policy(retry, retry_defaults);
 
     auto shutdown = root.child("shutdown");
     config.grace_period = shutdown.duration("grace_period", config.grace_period, std::chrono::milliseconds(100));

@@ -35,6 +35,36 @@ FetchFailure classify_open_api_status(int status) {
     return failure;
 }
 
+namespace {
+
+/// No answer: the client's own classification (refused / reset / DNS retryable, the deadline a timeout, a
+/// malformed or oversized answer permanent), named for the caller's logs and dead letters.
+FetchFailure transport_failure(const Error& error, std::string_view refused_reason) {
+    FetchFailure failure;
+    failure.kind = error.kind;
+    if (error.kind == ErrorKind::kTimeout)
+        failure.reason = "ocean-timeout";
+    else if (error.kind == ErrorKind::kPermanent)
+        failure.reason = std::string(refused_reason);
+    else
+        failure.reason = "ocean-unreachable";
+    return failure;
+}
+
+/// A non-2xx answer, with its Retry-After.
+FetchFailure status_failure(const http::ClientResponse& response) {
+    FetchFailure failure = classify_open_api_status(static_cast<int>(response.result_int()));
+    if (const auto it = response.find(bhttp::field::retry_after); it != response.end())
+        failure.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
+    return failure;
+}
+
+bool is_success(const http::ClientResponse& response) {
+    return response.result_int() >= 200 && response.result_int() <= 299;
+}
+
+}  // namespace
+
 OpenApiClient::OpenApiClient(boost::asio::any_io_executor executor, const OpenApiConfig& config)
     : config_(config), client_(executor, config.client), documents_(executor, config.documents_client) {}
 
@@ -45,21 +75,8 @@ boost::asio::awaitable<DocumentResult> OpenApiClient::get_document(const http::U
     request.set(bhttp::field::user_agent, "ocean-relay-fetcher");
     http::Url target = url;
     http::ClientResult result = co_await documents_.send(std::move(target), std::move(request));
-    if (!result.ok()) {
-        FetchFailure failure;
-        failure.kind = result.error.kind;
-        failure.reason = result.error.kind == ErrorKind::kTimeout     ? "ocean-timeout"
-                         : result.error.kind == ErrorKind::kPermanent ? "document-refused"
-                                                                      : "ocean-unreachable";
-        co_return failure;
-    }
-    const int status = static_cast<int>(result.response->result_int());
-    if (status < 200 || status > 299) {
-        FetchFailure failure = classify_open_api_status(status);
-        if (const auto it = result.response->find(bhttp::field::retry_after); it != result.response->end())
-            failure.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
-        co_return failure;
-    }
+    if (!result.ok()) co_return transport_failure(result.error, "document-refused");
+    if (!is_success(*result.response)) co_return status_failure(*result.response);
     FetchedDocument document;
     if (const auto it = result.response->find(bhttp::field::content_type); it != result.response->end())
         document.content_type = std::string(it->value());
@@ -80,23 +97,8 @@ boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> OpenApi
     request.set(bhttp::field::user_agent, "ocean-relay-fetcher");
 
     http::ClientResult result = co_await client_.send(std::move(url), std::move(request));
-    if (!result.ok()) {
-        // The client's own classification: refused / reset / DNS retryable, the deadline a timeout, a
-        // malformed or oversized answer permanent.
-        FetchFailure failure;
-        failure.kind = result.error.kind;
-        failure.reason = result.error.kind == ErrorKind::kTimeout     ? "ocean-timeout"
-                         : result.error.kind == ErrorKind::kPermanent ? "ocean-answer-refused"
-                                                                      : "ocean-unreachable";
-        co_return failure;
-    }
-    const int status = static_cast<int>(result.response->result_int());
-    if (status < 200 || status > 299) {
-        FetchFailure failure = classify_open_api_status(status);
-        if (const auto it = result.response->find(bhttp::field::retry_after); it != result.response->end())
-            failure.retry_after = delivery::parse_retry_after(it->value(), std::chrono::system_clock::now());
-        co_return failure;
-    }
+    if (!result.ok()) co_return transport_failure(result.error, "ocean-answer-refused");
+    if (!is_success(*result.response)) co_return status_failure(*result.response);
     co_return std::move(*result.response);
 }
 

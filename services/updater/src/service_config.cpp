@@ -1,5 +1,7 @@
 #include "service_config.hpp"
 
+#include "relay/delivery/retry_config.hpp"
+
 #include <fmt/format.h>
 
 #include <set>
@@ -10,16 +12,6 @@ namespace relay::updater {
 namespace {
 
 using service::read_topic;
-
-delivery::Duration read_duration(ConfigReader::Node& node,
-                                 std::string_view key,
-                                 delivery::Duration fallback,
-                                 delivery::Duration min) {
-    return std::chrono::duration_cast<delivery::Duration>(
-        node.duration(key,
-                      std::chrono::duration_cast<std::chrono::milliseconds>(fallback),
-                      std::chrono::duration_cast<std::chrono::milliseconds>(min)));
-}
 
 OceanConfig read_ocean(ConfigReader::Node node) {
     OceanConfig ocean;
@@ -143,17 +135,13 @@ UpdaterServiceConfig load_service_config(ConfigReader& reader) {
     for (auto& site : config.ocean.sites) site.sender.keep_error_body = config.max_operation_outcome;
 
     auto retry = root.child("retry");
-    auto& r = config.retry;
-    r.initial = read_duration(retry, "initial", std::chrono::seconds(5), delivery::Duration(1));
-    r.max_delay = read_duration(retry, "max_delay", std::chrono::minutes(10), delivery::Duration(1));
-    r.multiplier = retry.number("multiplier", 2, 1, 100);
-    r.max_attempts = static_cast<int>(retry.integer("max_attempts", 1'000'000, 1, 1'000'000'000));
-    r.max_age = read_duration(retry, "max_age", std::chrono::hours(96), delivery::Duration(1));
-    try {
-        r.validate();
-    } catch (const std::invalid_argument& e) {
-        retry.fail("max_age", e.what());
-    }
+    // Ocean retries its own webhooks for 96 h; so do we, 5 s doubling up to 10 min.
+    delivery::RetryPolicy retry_defaults;
+    retry_defaults.initial = std::chrono::seconds(5);
+    retry_defaults.max_delay = std::chrono::minutes(10);
+    retry_defaults.max_attempts = 1'000'000;
+    retry_defaults.max_age = std::chrono::hours(96);
+    config.retry = delivery::read_retry_policy(retry, retry_defaults);
 
     auto message = root.child("message");
     auto& m = config.message;

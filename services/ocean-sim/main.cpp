@@ -49,10 +49,12 @@ std::string metrics_text(const Observations& observations) {
             "# HELP ocean_sim_open_api_notifications_delivered_total Open API notifications answered with a "
             "2xx\n# TYPE ocean_sim_open_api_notifications_delivered_total counter\n";
         for (const auto& [type, n] : o.delivered_by_type)
-            out += fmt::format("ocean_sim_open_api_notifications_delivered_total{{type=\"{}\"}} {}\n", type, n);
+            out +=
+                fmt::format("ocean_sim_open_api_notifications_delivered_total{{type=\"{}\"}} {}\n", type, n);
         out +=
             "# HELP ocean_sim_open_api_notifications_gave_up_total Open API notifications Ocean stopped "
-            "retrying or never sent (integration invalid)\n# TYPE ocean_sim_open_api_notifications_gave_up_total "
+            "retrying or never sent (integration invalid)\n# TYPE "
+            "ocean_sim_open_api_notifications_gave_up_total "
             "counter\n";
         out += fmt::format("ocean_sim_open_api_notifications_gave_up_total {}\n", o.gave_up);
         out +=
@@ -154,9 +156,11 @@ int main(int argc, char** argv) {
             asio::co_spawn(sender.executor(), notifier->run(), [](std::exception_ptr e) {
                 if (e) relay::log::error("Open API notifier failed");
             });
-            relay::log::info("Open API webhook notifications planned",
-                             {{"patient_notifications", static_cast<long long>(config.open_api->patient_notifications)},
-                              {"referral_notifications", static_cast<long long>(config.open_api->referral_notifications)}});
+            relay::log::info(
+                "Open API webhook notifications planned",
+                {{"patient_notifications", static_cast<long long>(config.open_api->patient_notifications)},
+                 {"referral_notifications",
+                  static_cast<long long>(config.open_api->referral_notifications)}});
         }
         std::unique_ptr<relay::http::FaultInjector> api_faults;
         std::unique_ptr<relay::http::Server> api_server;

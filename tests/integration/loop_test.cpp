@@ -555,7 +555,8 @@ TEST(WholeLoop, OceansOpenApiNotificationsThroughTheFetcherInOneProcess) {
         40s);
     ASSERT_TRUE(arrived) << json::serialize(pos) << "\nfetcher:\n"
                          << admin_get(l.fetcher_admin, "/metrics").second.substr(0, 4000);
-    EXPECT_EQ(count_at(pos, {"bundles_with_resource", "eforms", "QuestionnaireResponse"}), kPatientNotifications)
+    EXPECT_EQ(count_at(pos, {"bundles_with_resource", "eforms", "QuestionnaireResponse"}),
+              kPatientNotifications)
         << json::serialize(pos);
     EXPECT_EQ(count_at(pos, {"bundles_with_resource", "eforms", "Patient"}), kPatientNotifications);
     EXPECT_EQ(count_at(pos, {"by_route_event", "eforms", "notify-patient-note-added"}) +
@@ -563,10 +564,13 @@ TEST(WholeLoop, OceansOpenApiNotificationsThroughTheFetcherInOneProcess) {
               kPatientNotifications);
     EXPECT_EQ(count_at(pos, {"by_route", "intake"}), kOpenApiReferrals + kReferralNotifications)
         << "each FHIR referral once, and each Open API referral once";
-    EXPECT_EQ(metric(l.fetcher_admin, "relay_fetcher_notifications_total", {{"outcome", "fetched"}}).value_or(0),
-              kReferralNotifications);
+    EXPECT_EQ(
+        metric(l.fetcher_admin, "relay_fetcher_notifications_total", {{"outcome", "fetched"}}).value_or(0),
+        kReferralNotifications);
     const auto delivered = [&](const std::string& type) {
-        return metric(l.fetcher_admin, "relay_fetcher_notifications_total", {{"type", type}, {"outcome", "delivered"}})
+        return metric(l.fetcher_admin,
+                      "relay_fetcher_notifications_total",
+                      {{"type", type}, {"outcome", "delivered"}})
             .value_or(0);
     };
     EXPECT_EQ(delivered("notify-patient-note-added") + delivered("notify-patient-message-forms-completion"),
@@ -594,7 +598,8 @@ TEST(WholeLoop, OceansOpenApiNotificationsThroughTheFetcherInOneProcess) {
     for (const auto& family : families) {
         ASSERT_FALSE(family.empty());
         for (const auto& record : deliveries)
-            EXPECT_EQ(record.value.find(family), std::string::npos) << "a delivery holds a family name in clear";
+            EXPECT_EQ(record.value.find(family), std::string::npos)
+                << "a delivery holds a family name in clear";
     }
 
     EXPECT_EQ(ocean.terminate(), 0);

@@ -123,7 +123,8 @@ TEST_F(PosSimTest, RecordsTheResourceTypesOfAFhirBundleAndCountsPerEvent) {
               (std::vector<std::string>{"Patient", "QuestionnaireResponse", "DocumentReference"}));
     EXPECT_TRUE(recorded[1].resources.empty()) << "not a Bundle";
     const auto summary = http::BlockingClient("127.0.0.1", admin->port()).get("/deliveries").body();
-    EXPECT_NE(summary.find(R"("by_route_event":{"emr-basic":{"notify-patient-note-added":1,"referral.received":1}})"),
+    EXPECT_NE(summary.find(
+                  R"("by_route_event":{"emr-basic":{"notify-patient-note-added":1,"referral.received":1}})"),
               std::string::npos)
         << summary;
     EXPECT_NE(summary.find(R"("QuestionnaireResponse":1)"), std::string::npos) << summary;

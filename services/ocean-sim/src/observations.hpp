@@ -18,9 +18,10 @@ struct Observation {
     /// FHIR: original | duplicate | resend_new | resend_update | echo; Open API: challenge |
     /// patient_engagement | open_ereferral
     std::string variant;
-    std::string referral_ref;  ///< the referral ref (Open API: the notification's `ref`, a patient ref for PE)
-    std::string event;         ///< FHIR event code, or the notification's `type`
-    std::string session_id;    ///< Patient Engagement: customProperties.oceanSessionId
+    std::string
+        referral_ref;        ///< the referral ref (Open API: the notification's `ref`, a patient ref for PE)
+    std::string event;       ///< FHIR event code, or the notification's `type`
+    std::string session_id;  ///< Patient Engagement: customProperties.oceanSessionId
     std::string dialect;
     int attempt = 1;
     int status = 0;          ///< HTTP status, 0 when there was no response
@@ -49,7 +50,7 @@ class Observations {
         /// Ocean's Open API / Patient Engagement webhook (kept apart from the FHIR totals above).
         struct OpenApi {
             bool enabled = false;
-            std::string challenge = "not_sent";  ///< not_sent | passed | invalid
+            std::string challenge = "not_sent";    ///< not_sent | passed | invalid
             std::uint64_t challenge_failures = 0;  ///< challenge attempts not answered with the echo
             std::uint64_t attempts = 0;            ///< notification attempts
             std::uint64_t delivered = 0;           ///< notifications answered with a 2xx

@@ -2,11 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
-#include <array>
 #include <boost/json.hpp>
 #include <cctype>
 #include <random>
@@ -91,7 +91,8 @@ OpenApiNotification make_notification(const OpenApiWebhookPlan& plan, std::uint6
     std::mt19937_64 rng(plan.seed * 0x9E3779B97F4A7C15ULL + 0x0CEA17E5ULL + index);
     // ocean-api.md §1: "<epoch ms>t<digits>", e.g. 1759442545187t415674; unique per run, so a second run
     // against the same relay is not taken for Ocean's own repeats.
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(system_now().time_since_epoch()).count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(system_now().time_since_epoch()).count();
     n.session_id = fmt::format("{}t{:06}", ms + static_cast<long long>(index), rng() % 1'000'000);
     if (index % 2 == 0) {
         n.type = kNoteAdded;
@@ -223,7 +224,8 @@ http::ClientRequest OpenApiNotifier::request_for(const std::string& body) const 
     http::ClientRequest request{bhttp::verb::post, "/", 11};
     request.set(bhttp::field::content_type, "application/json");
     request.set(bhttp::field::user_agent, "ocean-sim");
-    if (plan_.key && plan_.key_in == "header") request.set(plan_.key_header, std::string(plan_.key->reveal()));
+    if (plan_.key && plan_.key_in == "header")
+        request.set(plan_.key_header, std::string(plan_.key->reveal()));
     request.body() = body;
     return request;
 }
@@ -255,9 +257,10 @@ asio::awaitable<OpenApiNotifier::Validation> OpenApiNotifier::validate() {
             o.outcome = "invalid";
             o.error = "the answer does not echo the challenge";
             observations_.record(o);
-            log::warn("Open API webhook invalid: a 2xx answer that does not echo the challenge (Ocean marks "
-                      "the integration invalid and notifies nothing)",
-                      {{"status", o.status}});
+            log::warn(
+                "Open API webhook invalid: a 2xx answer that does not echo the challenge (Ocean marks "
+                "the integration invalid and notifies nothing)",
+                {{"status", o.status}});
             co_return Validation::kInvalid;
         }
         const auto next = plan_.retry.offset_of_attempt(attempt + 1);

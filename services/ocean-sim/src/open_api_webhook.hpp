@@ -27,14 +27,14 @@ namespace relay::ocean_sim {
 /// What to send to an integration's Open API webhook endpoint.
 struct OpenApiWebhookPlan {
     std::string url;  ///< the Webhook Endpoint without the key, e.g. http://host/ocean/clinic/openapi/webhook
-    std::optional<Secret> key;          ///< the URL's secret key (none: the URL is used as it is)
-    std::string key_in = "query";       ///< query (`?k=`) | header | path (the URL's last segment)
-    std::string key_parameter = "k";    ///< key_in: query
+    std::optional<Secret> key;        ///< the URL's secret key (none: the URL is used as it is)
+    std::string key_in = "query";     ///< query (`?k=`) | header | path (the URL's last segment)
+    std::string key_parameter = "k";  ///< key_in: query
     std::string key_header = "x-ocean-webhook-key";  ///< key_in: header
-    std::string site_number = "1234";   ///< the notifications' siteNum
-    std::uint64_t patient_notifications = 0;   ///< Patient Engagement notifications, one per referral
-    std::uint64_t referral_notifications = 0;  ///< Open eReferral notify-referral-new, one per referral
-    bool challenge = true;  ///< validate the endpoint (challenge echo) before the first notification
+    std::string site_number = "1234";                ///< the notifications' siteNum
+    std::uint64_t patient_notifications = 0;         ///< Patient Engagement notifications, one per referral
+    std::uint64_t referral_notifications = 0;        ///< Open eReferral notify-referral-new, one per referral
+    bool challenge = true;   ///< validate the endpoint (challenge echo) before the first notification
     std::uint64_t seed = 1;  ///< session ids and completion sources follow from it
     RetrySchedule retry;     ///< non-2xx answers are retried on Ocean's schedule, as the FHIR webhooks are
 };
@@ -43,8 +43,8 @@ struct OpenApiWebhookPlan {
 struct OpenApiNotification {
     std::uint64_t index = 0;  ///< 0 .. patient + referral notifications - 1; Patient Engagement first
     std::string type;
-    std::string ref;         ///< patient ref (= a referral ref the simulator sent) or referral ref
-    std::string session_id;  ///< Patient Engagement only
+    std::string ref;                ///< patient ref (= a referral ref the simulator sent) or referral ref
+    std::string session_id;         ///< Patient Engagement only
     std::string completion_source;  ///< notify-patient-note-added only: PORTAL | PATIENT | TABLET
 };
 

@@ -80,7 +80,8 @@ SimConfig load_sim_config(ConfigReader& reader) {
         open.referral_notifications =
             static_cast<std::uint64_t>(node.integer("referral_notifications", 0, 0, 1'000'000));
         open.challenge = node.boolean("challenge", true);
-        open.seed = static_cast<std::uint64_t>(node.integer("seed", static_cast<long long>(plan.seed), 0, INT64_MAX));
+        open.seed =
+            static_cast<std::uint64_t>(node.integer("seed", static_cast<long long>(plan.seed), 0, INT64_MAX));
         open.retry = plan.retry;  // Ocean's schedule, as for the FHIR webhooks
         config.open_api = std::move(open);
     }

@@ -114,7 +114,8 @@ asio::awaitable<void> WebhookSender::worker() {
         const Message original{"original", generate(spec)};
         sent_specs_[original.referral.referral_ref] = spec;
         if (state_ != nullptr)
-            state_->record_sent(original.referral, spec.listing_ref, spec.site_number, spec.external_service_id);
+            state_->record_sent(
+                original.referral, spec.listing_ref, spec.site_number, spec.external_service_id);
         const bool acknowledged = co_await deliver(original);
         if (acknowledged && on_acknowledged_) on_acknowledged_(original.referral.referral_ref);
         if (duplicate < plan_.duplicate_share) {

@@ -36,8 +36,9 @@ std::vector<std::string> bundle_resource_types(std::string_view body) {
         return out;
     for (const auto& entry : entries->as_array()) {
         const auto* resource = entry.is_object() ? entry.as_object().if_contains("resource") : nullptr;
-        const auto* name = resource != nullptr && resource->is_object() ? resource->as_object().if_contains("resourceType")
-                                                                        : nullptr;
+        const auto* name = resource != nullptr && resource->is_object()
+                               ? resource->as_object().if_contains("resourceType")
+                               : nullptr;
         if (name != nullptr && name->is_string()) out.emplace_back(name->as_string());
     }
     return out;
@@ -293,7 +294,7 @@ std::string PosSim::deliveries_json() const {
         for (const auto& [type, n] : counts) o[type] = n;
         resources[route] = std::move(o);
     }
-    out["by_route_event"] = std::move(by_event);        // first deliveries (duplicates left out)
+    out["by_route_event"] = std::move(by_event);          // first deliveries (duplicates left out)
     out["bundles_with_resource"] = std::move(resources);  // first deliveries of a Bundle holding the type
     return boost::json::serialize(out);
 }

@@ -2,12 +2,14 @@
 // the first notification (and an integration marked invalid when it is not echoed), Ocean's envelope for
 // Patient Engagement and Open eReferral notifications about referrals whose FHIR webhook was acknowledged,
 // the key in the query, a header or the path, retries on non-2xx, and what the observations record.
+#include "open_api_webhook.hpp"
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
@@ -19,7 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include "open_api_webhook.hpp"
 #include "relay/http/server.hpp"
 #include "sim_config.hpp"
 #include "webhooks.hpp"
@@ -54,7 +55,8 @@ struct Endpoint {
             res.body() = R"({"resourceType":"OperationOutcome"})";
             return res;
         }
-        Seen seen{target, std::string(request["x-ocean-webhook-key"]), json::parse(request.body()).as_object()};
+        Seen seen{
+            target, std::string(request["x-ocean-webhook-key"]), json::parse(request.body()).as_object()};
         open_api.push_back(seen);
         if (seen.body.contains("challenge")) {
             res.body() = echo ? json::serialize(json::object{{"challenge", seen.body.at("challenge")}})
@@ -78,13 +80,18 @@ struct SimRun {
 };
 
 /// Ocean's FHIR webhooks to the endpoint, then the Open API notifications `open` plans, as main runs them.
-SimRun run(Endpoint& endpoint, ocean_sim::OpenApiWebhookPlan open, std::uint64_t referrals, Observations& observations) {
+SimRun run(Endpoint& endpoint,
+           ocean_sim::OpenApiWebhookPlan open,
+           std::uint64_t referrals,
+           Observations& observations) {
     asio::io_context ioc;
     http::ListenerConfig listener;
     listener.address = "127.0.0.1";
     listener.port = 0;
     http::Server server(ioc, listener, [&endpoint](http::Request& request, const http::RequestContext&) {
-        return [](http::Response r) -> asio::awaitable<http::Response> { co_return r; }(endpoint.respond(request));
+        return [](http::Response r) -> asio::awaitable<http::Response> {
+            co_return r;
+        }(endpoint.respond(request));
     });
     server.start();
     const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
@@ -141,7 +148,8 @@ TEST(OceanSimOpenApi, ChallengeFirstThenNotificationsAboutAcknowledgedReferrals)
     EXPECT_EQ(challenge.body.size(), 1U);
     EXPECT_EQ(challenge.body.at("challenge").as_string().size(), 32U);
     for (const auto& seen : endpoint.open_api)
-        EXPECT_EQ(seen.target, "/ocean/clinic/openapi/webhook?k=k3y%2Bwith%2Fodd%3Dchars") << "the key as ?k=";
+        EXPECT_EQ(seen.target, "/ocean/clinic/openapi/webhook?k=k3y%2Bwith%2Fodd%3Dchars")
+            << "the key as ?k=";
 
     // Ocean's envelope (ocean-api.md §4.2). Notification i is about the i-th referral acknowledged
     // (Patient Engagement first, then Open eReferral), cycling when there are more notifications than

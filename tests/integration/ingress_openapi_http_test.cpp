@@ -9,6 +9,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,8 +82,11 @@ class IngressOpenApi : public ::testing::Test {
                               const std::string& content_type = "application/json") {
         return client.post(target, body, content_type, headers);
     }
-    std::vector<ConsumedRecord> stored(std::size_t expected = 100000, std::chrono::milliseconds wait = 1500ms) {
-        return consume_all(running.ingress().kafka_bootstrap(), kTopic, expected, wait);
+    /// Every stored record: waiting up to 15 s for `expected` of them (it returns as soon as they are
+    /// there), or 1.5 s when no count is given (to see that nothing more arrives).
+    std::vector<ConsumedRecord> stored(std::optional<std::size_t> expected = std::nullopt) {
+        return consume_all(running.ingress().kafka_bootstrap(), kTopic, expected.value_or(100000),
+                           expected ? std::chrono::milliseconds(15'000) : std::chrono::milliseconds(1'500));
     }
     std::string metrics() {
         return http::BlockingClient("127.0.0.1", running.admin_port()).get("/metrics").body();

@@ -150,7 +150,12 @@ void BM_FetchDecryptRender(benchmark::State& state) {
     fetcher::OpenApiConfig config;
     config.base_url = "http://127.0.0.1:" + std::to_string(ocean().server->port());
     config.base = *http::Url::parse(config.base_url);
-    fetcher::OpenApiSite site{kSite, Secret::from_value(kSiteKey), Secret::from_value(kCredential), Secret::from_value(kSek)};
+    fetcher::OpenApiSite site;
+    site.site = kSite;
+    site.open_api = true;
+    site.site_key = Secret::from_value(kSiteKey);
+    site.site_credential = Secret::from_value(kCredential);
+    site.sek = Secret::from_value(kSek);
     asio::io_context ioc;
     fetcher::OpenApiClient client(ioc.get_executor(), config);
     const std::string patient_target = "/svc/v1/patients/" + ocean().sent.referral_ref;

@@ -116,6 +116,26 @@ TEST_F(DeliverySender, DeliversWithTheRelayHeaders) {
     EXPECT_EQ(seen[0].content_type, "application/json");
 }
 
+TEST_F(DeliverySender, ADocumentCarriesItsIdAndNothingElseDoes) {
+    outbound::DestinationSender sender(ioc.get_executor(), destination("open"));
+    outbound::OutboundDelivery document = record("doc-key");
+    document.body = "%PDF-1.4 letter";
+    document.content_type = "application/pdf";
+    document.event = "referral-document";
+    document.document_id = "docref-7";
+    auto future = asio::co_spawn(ioc, sender.attempt(std::move(document)), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    EXPECT_TRUE(future.get().outcome.delivered);
+    EXPECT_TRUE(send(sender, "plain-key").outcome.delivered);
+    const auto seen = sim.deliveries();
+    ASSERT_EQ(seen.size(), 2U);
+    EXPECT_EQ(seen[0].document_id, "docref-7");
+    EXPECT_EQ(seen[0].event, "referral-document");
+    EXPECT_EQ(seen[0].content_type, "application/pdf");
+    EXPECT_TRUE(seen[1].document_id.empty());
+}
+
 TEST_F(DeliverySender, BasicAuthRightAndWrong) {
     DestinationAuth right;
     right.scheme = DestinationAuth::Scheme::kBasic;

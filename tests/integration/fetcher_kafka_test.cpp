@@ -28,6 +28,7 @@
 #include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
+#include "relay/core/log.hpp"
 #include "relay/http/fault_injection.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/at_rest.hpp"
@@ -467,6 +468,59 @@ TEST_F(FetcherKafkaTest, ADocumentUrlOffOceansHostIsRefusedAndTheTokenNeverLeave
     EXPECT_EQ(reasons["document-url-refused"], 1);
     EXPECT_EQ(reasons["malformed-document-request"], 1);
     EXPECT_TRUE(read("relay.deliveries.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, NoPatientDataInAnyLogLineOrAnyRecordOnTheBroker) {
+    // The patient's identifying values, from the bundle ocean-sim sent (its Patient resource).
+    std::vector<std::string> phi;
+    start_ocean();
+    const json::value bundle = json::parse(sent_.body);  // outlives the loop
+    for (const auto& e : bundle.at("entry").as_array()) {
+        const auto& r = e.at("resource").as_object();
+        if (r.at("resourceType") != "Patient") continue;
+        const auto& name = r.at("name").as_array()[0].as_object();
+        phi.emplace_back(name.at("family").as_string());
+        if (const auto* given = name.if_contains("given"))
+            for (const auto& g : given->as_array()) phi.emplace_back(g.as_string());
+        for (const char* list : {"identifier", "telecom"})
+            if (const auto* items = r.if_contains(list))
+                for (const auto& item : items->as_array())
+                    if (const auto* v = item.as_object().if_contains("value"); v != nullptr && v->is_string())
+                        phi.emplace_back(v->as_string());
+        if (const auto* birth = r.if_contains("birthDate")) phi.emplace_back(birth->as_string());
+    }
+    ASSERT_GE(phi.size(), 3U);
+
+    log::set_level("debug");
+    ::testing::internal::CaptureStderr();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    notify(std::string(notification::kPatientNoteAdded), ref, "phi-session-1");
+    notify("notify-referral-new", ref, "");
+    notify(std::string(notification::kPatientNoteAdded), "no-such-patient", "phi-session-2");  // a dead letter
+    wait_for("relay.deliveries.v1", 2);
+    wait_for("ocean.inbound.v1", 1);
+    wait_for("ocean.notifications.dlq.v1", 1, false);
+    fetcher_->stop();
+    fetcher_thread_.join();
+    const std::string logs = ::testing::internal::GetCapturedStderr();
+    log::set_level("warn");
+    EXPECT_NE(logs.find("eForm results delivered"), std::string::npos) << "the capture saw the fetcher's lines";
+
+    std::map<std::string, std::vector<Record>> raw;
+    for (const char* topic : {"relay.deliveries.v1", "ocean.inbound.v1", "relay.events.v1", "ocean.notifications.dlq.v1",
+                              "ocean.notifications.v1"})
+        raw[topic] = read(topic, false);
+    EXPECT_GE(raw["relay.deliveries.v1"].size(), 2U);
+    for (const std::string& value : phi) {
+        EXPECT_EQ(logs.find(value), std::string::npos) << "a log line holds patient data";
+        for (const auto& [topic, records] : raw) {
+            for (const auto& r : records) {
+                EXPECT_EQ(r.value.find(value), std::string::npos) << topic << " holds patient data in clear";
+                for (const auto& [name, h] : r.headers) EXPECT_EQ(h.find(value), std::string::npos) << topic << " header " << name;
+            }
+        }
+    }
 }
 
 TEST_F(FetcherKafkaTest, RefusesToStartWhenTheDeliveriesWouldRestInClear) {

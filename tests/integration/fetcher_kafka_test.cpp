@@ -304,6 +304,32 @@ TEST_F(FetcherKafkaTest, AnEformSessionIsDeliveredOnceToEveryDestinationAndSeale
     EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
 }
 
+TEST_F(FetcherKafkaTest, ADeliveredSessionIsRememberedAcrossARestart) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    notify(std::string(notification::kPatientNoteAdded), ref, "restart-session");
+    ASSERT_EQ(wait_for("relay.deliveries.v1", 2).size(), 2U);
+    const auto markers = wait_for("relay.fetcher.sessions.v1", 1, false);
+    ASSERT_EQ(markers.size(), 1U);
+    EXPECT_EQ(markers[0].key, std::string(kSite) + "/" + ref + "/restart-session");
+    fetcher_->stop();
+    fetcher_thread_.join();
+    fetcher_.reset();
+
+    // A new process (the same group): Ocean repeats the notification after the ingress's replay window.
+    start_fetcher();
+    notify(std::string(notification::kPatientFormsCompleted), ref, "restart-session");
+    notify(std::string(notification::kPatientNoteAdded), ref, "another-session");
+    ASSERT_EQ(wait_for("relay.deliveries.v1", 4).size(), 4U);  // the other session's two
+    std::this_thread::sleep_for(1s);
+    std::map<std::string, int> per_session;
+    for (const auto& m : read("relay.fetcher.sessions.v1", false)) ++per_session[m.key];
+    EXPECT_EQ(per_session.size(), 2U);
+    EXPECT_EQ(per_session[std::string(kSite) + "/" + ref + "/restart-session"], 1) << "delivered twice";
+    EXPECT_EQ(read("relay.deliveries.v1", true).size(), 4U);
+}
+
 TEST_F(FetcherKafkaTest, OceanAnswering500ForAWhileLosesNothing) {
     http::FaultRule down;
     down.kind = http::FaultRule::Kind::kDown;

@@ -76,8 +76,10 @@ const OpenApiSite* OpenApiConfig::find(std::string_view site) const {
 }
 
 std::vector<kafka::TopicSpec> FetcherConfig::topic_specs() const {
+    kafka::TopicSpec sessions = kafka.topic(topics.sessions);
+    sessions.configs = {{"cleanup.policy", "delete"}, {"retention.ms", std::to_string(remember_for.count())}};
     return {kafka.topic(topics.notifications), kafka.topic(topics.documents), kafka.topic(topics.deliveries),
-            kafka.topic(topics.inbound), kafka.topic(topics.dlq), kafka.topic(topics.events)};
+            kafka.topic(topics.inbound), kafka.topic(topics.dlq), kafka.topic(topics.events), std::move(sessions)};
 }
 
 bool FetcherConfig::is_referral_type(std::string_view type) const {
@@ -108,6 +110,7 @@ FetcherConfig load_config(ConfigReader& reader) {
     config.topics.inbound = read_topic(topics, prefix, "inbound", config.topics.inbound);
     config.topics.documents = read_topic(topics, prefix, "documents", config.topics.documents);
     config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
+    config.topics.sessions = read_topic(topics, prefix, "sessions", config.topics.sessions);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
 
     // Decrypted patient data never rests in clear: what the fetcher writes it to must be sealed.
@@ -149,8 +152,7 @@ FetcherConfig load_config(ConfigReader& reader) {
     config.fhir.questionnaire_base = fhir.string("questionnaire_base", config.fhir.questionnaire_base);
     config.fhir.identifier_base = fhir.string("identifier_base", config.fhir.identifier_base);
     config.fhir.include_hidden_items = fhir.boolean("include_hidden_items", false);
-    config.max_sessions =
-        static_cast<std::size_t>(eforms.integer("remember_sessions", static_cast<std::int64_t>(config.max_sessions), 1, 100'000'000));
+    config.remember_for = eforms.duration("remember_for", config.remember_for, std::chrono::minutes(1));
 
     auto documents = root.child("documents");
     config.ocean.documents_client.response_body_limit = documents.bytes("max_bytes", 20ULL << 20, 1024, 1ULL << 30);

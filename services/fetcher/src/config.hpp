@@ -32,6 +32,9 @@ struct FetcherTopics {
     /// The router's document requests (relay/contracts/documents.hpp), consumed.
     std::string documents = "relay.documents.v1";
     std::string dlq = "ocean.notifications.dlq.v1";
+    /// The fetcher's own record of the eForm sessions it delivered: key = site/patient ref/session id,
+    /// written to the notification's partition number, read back on assignment, kept `remember_for`.
+    std::string sessions = "relay.fetcher.sessions.v1";
     std::string events = "relay.events.v1";
 };
 
@@ -80,8 +83,9 @@ struct FetcherConfig {
     /// The event the router sees for a fetched referral [P] (its dedup tells versions apart by Ocean's
     /// modificationDate).
     std::string referral_event = "add-service-request";
-    /// (site, patient ref, session id) remembered, so a session's results are delivered once.
-    std::size_t max_sessions = 100'000;
+    /// How long a delivered session (site, patient ref, session id) is remembered, so it is delivered
+    /// once, across restarts and rebalances: the sessions topic's retention.
+    std::chrono::milliseconds remember_for{std::chrono::hours(24 * 30)};
     std::chrono::milliseconds grace_period{25'000};
 
     [[nodiscard]] std::vector<kafka::TopicSpec> topic_specs() const;

@@ -65,26 +65,6 @@ std::string type_label(std::string_view type) {
     return "other";
 }
 
-/// Sessions delivered, oldest forgotten first past `capacity`.
-class SessionMemory {
-   public:
-    explicit SessionMemory(std::size_t capacity) : capacity_(capacity) {}
-    [[nodiscard]] bool contains(const std::string& key) const { return keys_.contains(key); }
-    void remember(const std::string& key) {
-        if (!keys_.insert(key).second) return;
-        order_.push_back(key);
-        while (order_.size() > capacity_) {
-            keys_.erase(order_.front());
-            order_.pop_front();
-        }
-    }
-
-   private:
-    std::size_t capacity_;
-    std::unordered_set<std::string> keys_;
-    std::deque<std::string> order_;
-};
-
 struct Metrics {
     explicit Metrics(prometheus::Registry& registry)
         : notifications(prometheus::BuildCounter()
@@ -132,7 +112,6 @@ struct FetcherService::Impl : service::WorkerHooks {
           registry(std::make_shared<prometheus::Registry>()),
           worker(worker_config(config), registry),
           metrics(*registry),
-          sessions(config.max_sessions),
           rng(std::random_device{}()) {}
 
     static service::WorkerConfig worker_config(const FetcherConfig& c) {
@@ -141,6 +120,8 @@ struct FetcherService::Impl : service::WorkerHooks {
         w.kafka = c.kafka;
         w.topics = {c.topics.notifications, c.topics.documents};
         w.topic_specs = c.topic_specs();
+        // A notification partition's delivered sessions are on the sessions partition of that number.
+        w.co_partitioned = {{c.topics.sessions, c.topics.notifications}};
         w.admin = c.admin;
         w.grace_period = c.grace_period;
         return w;
@@ -154,6 +135,8 @@ struct FetcherService::Impl : service::WorkerHooks {
         bool running = false;   ///< a drain() coroutine is active
         bool draining = false;  ///< being revoked: take nothing new, abandon at the next step
         std::set<asio::steady_timer*> timers;
+        /// Notification partitions: the eForm sessions delivered (restored on assignment).
+        std::unordered_set<std::string> sessions;
     };
 
     /// Why a notification goes to the dead-letter topic.
@@ -171,7 +154,6 @@ struct FetcherService::Impl : service::WorkerHooks {
     // Before the partitions and coroutine frames that hold Messages: the consumer outlives them.
     service::Worker worker;
     Metrics metrics;
-    SessionMemory sessions;
     std::mt19937_64 rng;
     std::unique_ptr<OpenApiClient> client;
     /// Per site with an OAuth2 client: its cached token (the documents' bearer).
@@ -193,6 +175,14 @@ struct FetcherService::Impl : service::WorkerHooks {
         Partition& p = partitions[PartitionKey{tp.topic, tp.partition}];
         p = Partition{};
         p.generation = next_generation++;
+        if (tp.topic != config.topics.notifications) return;
+        // Blocking is fine here: the worker takes the partition once this returns.
+        kafka::read_partition_to_end(
+            worker.kafka().client,
+            config.topics.sessions,
+            tp.partition,
+            [&p](const kafka::Message& m) { p.sessions.emplace(m.key()); },
+            worker.kafka().restore_timeout);
     }
 
     void on_record(std::unique_ptr<kafka::Message> record) override {
@@ -332,7 +322,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         if (!is_patient_engagement(type)) co_return co_await fetch_referral(id, generation, record, type, *site, ref);
 
         const std::string session_key = site_number + "/" + ref + "/" + session;
-        if (sessions.contains(session_key)) {
+        if (Partition* p = partition_of(id, generation); p != nullptr && p->sessions.contains(session_key)) {
             metrics.notification(type, "duplicate");
             log::info("eForm session already delivered; not again",
                       {{"site", site_number}, {"ocean_ref", ref}, {"session_id", session}});
@@ -690,8 +680,23 @@ struct FetcherService::Impl : service::WorkerHooks {
             metrics.deliveries.Add({{"destination", d.id}}).Increment();
             destinations.emplace_back(d.id);
         }
-        if (partition_of(id, generation) == nullptr) co_return false;
-        sessions.remember(session_key);
+        // The session is remembered durably before the notification counts as done: a restart or the
+        // next owner of the partition will not deliver it again.
+        std::string sessions_topic = config.topics.sessions;
+        std::string marker_key = session_key;
+        std::string marker = format_rfc3339_millis(system_now());
+        std::vector<kafka::Header> no_headers;
+        const std::int32_t marker_partition = record->partition();
+        const kafka::DeliveryResult marked = co_await worker.producer().async_produce_to(
+            std::move(sessions_topic), marker_partition, std::move(marker_key), std::move(marker),
+            std::move(no_headers), config.kafka.produce_timeout, asio::use_awaitable);
+        if (!marked.ok) {
+            worker.fail("produce a session marker", marked.error.message);
+            co_return false;
+        }
+        Partition* p = partition_of(id, generation);
+        if (p == nullptr) co_return false;
+        p->sessions.insert(session_key);
         boost::json::object event{{"outcome", "eform-delivered"},
                                   {"site", site_number},
                                   {"ocean_ref", ref},

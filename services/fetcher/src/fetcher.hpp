@@ -8,7 +8,8 @@
 // (GET …/notes?oceanSessionId=, separate-IV layout), mapped by relay/transform/patient_engagement.hpp to a
 // FHIR R4 collection Bundle (Patient, QuestionnaireResponses, DocumentReference) or the hub JSON, one
 // delivery per configured eForm destination. A session already delivered by this process (site, patient
-// ref, session id; eforms.remember_sessions of them) is not delivered again. Other notification types
+// ref, session id; recorded on relay.fetcher.sessions.v1 and read back when a partition is assigned, kept
+// eforms.remember_for) is not delivered again, across restarts and rebalances. Other notification types
 // (Open eReferral's) are not handled yet: they go to the dead-letter topic intact, `unhandled-type`,
 // to be replayed once they are — never dropped.
 //

@@ -55,10 +55,15 @@ TEST(FetcherConfig, Defaults) {
     EXPECT_EQ(c.ocean.find("9999"), nullptr);
     EXPECT_TRUE(c.eform_destinations.empty());
     EXPECT_EQ(c.retry.max_age, std::chrono::hours(24));
-    EXPECT_EQ(c.max_sessions, 100'000U);
+    EXPECT_EQ(c.remember_for, std::chrono::hours(24 * 30));
+    EXPECT_EQ(c.topics.sessions, "relay.fetcher.sessions.v1");
     EXPECT_EQ(c.topics.inbound, "ocean.inbound.v1");
     EXPECT_EQ(c.topics.documents, "relay.documents.v1");
-    EXPECT_EQ(c.topic_specs().size(), 6U);
+    const auto specs = c.topic_specs();
+    ASSERT_EQ(specs.size(), 7U);
+    const auto& sessions = specs.back();
+    EXPECT_EQ(sessions.name, "relay.fetcher.sessions.v1");
+    EXPECT_EQ(sessions.configs.at(1).second, std::to_string(std::chrono::milliseconds(std::chrono::hours(24 * 30)).count()));
     EXPECT_TRUE(c.ocean.sites[0].open_api);
     EXPECT_FALSE(c.ocean.sites[0].oauth.has_value());
     EXPECT_EQ(c.ocean.documents_client.response_body_limit, 20ULL << 20);
@@ -72,7 +77,7 @@ topics: {prefix: "t.", notifications: n, deliveries: d, dlq: q, events: e}
 eforms:
   destinations: [{id: emr, format: fhir-r4}, {id: db, format: hub-json}]
   fhir: {questionnaire_base: "https://q.example/Q/", identifier_base: "https://q.example/NS/", include_hidden_items: true}
-  remember_sessions: 7
+  remember_for: 48h
 retry: {initial: 1s, max_delay: 1m, multiplier: 3, max_attempts: 9, max_age: 1h}
 shutdown: {grace_period: 40s}
 )"));
@@ -85,7 +90,7 @@ shutdown: {grace_period: 40s}
     EXPECT_EQ(c.eform_destinations[1].format, EformDestination::Format::kHubJson);
     EXPECT_EQ(c.fhir.questionnaire_base, "https://q.example/Q/");
     EXPECT_TRUE(c.fhir.include_hidden_items);
-    EXPECT_EQ(c.max_sessions, 7U);
+    EXPECT_EQ(c.remember_for, std::chrono::hours(48));
     EXPECT_EQ(c.retry.max_attempts, 9);
     EXPECT_EQ(c.grace_period, 40s);
 }

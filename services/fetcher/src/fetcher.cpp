@@ -165,7 +165,8 @@ struct FetcherService::Impl : service::WorkerHooks {
 
     // -- WorkerHooks --
 
-    void on_started() override {
+    /// The HTTP clients, on the worker's io_context, before anything is consumed.
+    void start() {
         client = std::make_unique<OpenApiClient>(worker.context().get_executor(), config.ocean);
         for (const auto& site : config.ocean.sites)
             if (site.oauth) tokens.emplace(site.site, std::make_unique<http::OAuthTokenClient>(client->http(), *site.oauth));
@@ -767,7 +768,9 @@ struct FetcherService::Impl : service::WorkerHooks {
     }
 };
 
-FetcherService::FetcherService(FetcherConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
+FetcherService::FetcherService(FetcherConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+    impl_->start();
+}
 FetcherService::~FetcherService() = default;
 
 int FetcherService::run() {

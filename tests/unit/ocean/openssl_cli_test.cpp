@@ -13,51 +13,20 @@
 
 #include "relay/core/encoding.hpp"
 #include "relay/ocean/crypto.hpp"
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace relay::ocean {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::pattern_bytes;
 using testing::succeeded;
 using testing::value;
+using testing::openssl_on_path;
+using testing::read_file;
+using testing::ScratchDir;
+using testing::write_file;
 
-bool openssl_on_path() {
-    return std::system("command -v openssl >/dev/null 2>&1") == 0;
-}
-
-/// A private scratch directory under the system temp directory, removed with everything in it.
-class ScratchDir {
-   public:
-    ScratchDir() {
-        auto suffix = random_bytes(8);
-        path_ = fs::temp_directory_path() / ("ocean_crypto_cli_" + std::to_string(::getpid()) + "_" +
-                                             hex_encode(std::get<std::string>(suffix)));
-        fs::create_directories(path_);
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-
-    [[nodiscard]] std::string file(std::string_view name) const { return (path_ / name).string(); }
-
-   private:
-    fs::path path_;
-};
-
-void write_file(const std::string& path, std::string_view bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 const char* cli_cipher(std::size_t key_bytes) {
     return key_bytes == 16 ? "aes-128-cbc" : key_bytes == 24 ? "aes-192-cbc" : "aes-256-cbc";
@@ -76,7 +45,7 @@ bool openssl_enc(
 /// Decrypts a sealed payload with the CLI only: unwrap the OTK under `sek_key` (the padded SEK, spelled
 /// out by the caller rather than taken from sek_key_bytes, so the check is independent), then the body.
 void check_cli_opens(std::string_view sek_key, const EncryptedPayload& p, std::string_view plaintext) {
-    ScratchDir dir;
+    ScratchDir dir("ocean_crypto_cli_");
     const std::string iv = *base64_decode(p.iv_b64);
     const std::string otk_iv = p.one_time_key_iv_b64.empty() ? iv : *base64_decode(p.one_time_key_iv_b64);
 
@@ -123,7 +92,7 @@ TEST(OpensslCli, DecryptsSealOutputOfManySizes) {
 
 TEST(OpensslCli, WeDecryptWhatTheCliEncrypts) {
     if (!openssl_on_path()) GTEST_SKIP() << "openssl is not on PATH";
-    ScratchDir dir;
+    ScratchDir dir("ocean_crypto_cli_");
     for (std::size_t key_bytes : {16u, 24u, 32u}) {
         SCOPED_TRACE("key of " + std::to_string(key_bytes) + " bytes");
         const std::string key = std::get<std::string>(random_bytes(key_bytes));

@@ -20,51 +20,21 @@
 #include "relay/core/encoding.hpp"
 #include "relay/ocean/crypto.hpp"
 #include "relay/ocean/rsa.hpp"
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace relay::ocean {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::failed_permanently;
 using testing::from_hex;
 using testing::succeeded;
 using testing::value;
+using testing::openssl_on_path;
+using testing::read_file;
+using testing::ScratchDir;
+using testing::write_file;
 
-bool openssl_on_path() {
-    return std::system("command -v openssl >/dev/null 2>&1") == 0;
-}
-
-class ScratchDir {
-   public:
-    ScratchDir() {
-        auto suffix = random_bytes(8);
-        path_ = fs::temp_directory_path() / ("ocean_rsa_cli_" + std::to_string(::getpid()) + "_" +
-                                             hex_encode(std::get<std::string>(suffix)));
-        fs::create_directories(path_);
-    }
-    ~ScratchDir() {
-        std::error_code ec;
-        fs::remove_all(path_, ec);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-
-    [[nodiscard]] std::string file(std::string_view name) const { return (path_ / name).string(); }
-
-   private:
-    fs::path path_;
-};
-
-void write_file(const std::string& path, std::string_view bytes) {
-    std::ofstream out(path, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 /// Runs an openssl command line (paths are ours, under the temp directory: no shell metacharacters).
 /// Its stderr goes to the test log.
@@ -161,7 +131,7 @@ class RsaOpensslCli : public ::testing::Test {
    protected:
     static void SetUpTestSuite() {
         if (!openssl_on_path()) return;
-        dir_ = new ScratchDir();
+        dir_ = new ScratchDir("ocean_rsa_cli_");
         key_ = new CliKey(cli_key(*dir_, "site", 2048));
     }
     static void TearDownTestSuite() {

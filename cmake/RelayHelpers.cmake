@@ -31,11 +31,21 @@ if(RELAY_BUILD_FUZZERS)
   endif()
 endif()
 
-# relay_add_library(<name> SOURCES ... DEPS ...): static library relay_<name>, alias relay::<name>,
-# public headers in include/, private code in src/.
+# What relay_add_library and each service's code library (relay_<service>_objs) are built as: static
+# libraries and object libraries normally, shared libraries with RELAY_SHARED_LIBS.
+if(RELAY_SHARED_LIBS)
+  set(RELAY_LIBRARY_KIND SHARED)
+  set(RELAY_SERVICE_CODE_KIND SHARED)
+else()
+  set(RELAY_LIBRARY_KIND STATIC)
+  set(RELAY_SERVICE_CODE_KIND OBJECT)
+endif()
+
+# relay_add_library(<name> SOURCES ... DEPS ...): library relay_<name> (static unless RELAY_SHARED_LIBS),
+# alias relay::<name>, public headers in include/, private code in src/.
 function(relay_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;PRIVATE_DEPS" ${ARGN})
-  add_library(relay_${name} STATIC ${ARG_SOURCES})
+  add_library(relay_${name} ${RELAY_LIBRARY_KIND} ${ARG_SOURCES})
   add_library(relay::${name} ALIAS relay_${name})
   target_include_directories(relay_${name}
     PUBLIC ${CMAKE_CURRENT_SOURCE_DIR}/include

@@ -20,14 +20,18 @@ step() {
   step_start=$SECONDS
   echo "== $step_name" >&2
 }
+# The build trees are the run's largest use of disk (a CI machine once ran out of it mid-link): each
+# step also reports what is left on the disk that holds build/.
+disk_free() { df -h --output=avail build 2>/dev/null | tail -1 | tr -d ' '; }
 end_step() {
-  [[ -n $step_name ]] && echo "   ($step_name: $(elapsed $((SECONDS - step_start))))" >&2
+  [[ -n $step_name ]] && echo "   ($step_name: $(elapsed $((SECONDS - step_start))); disk free: $(disk_free))" >&2
   step_name=""
 }
 # A failing command stops the run (set -e): say which step failed, after how long.
 trap 'status=$?; if [[ $status -ne 0 ]]; then end_step; echo "== FAILED (exit $status) after $(elapsed $((SECONDS - run_start)))" >&2; fi' EXIT
 
 step "dependencies"
+mkdir -p build
 scripts/install-deps.sh --test
 jobs=$(nproc)
 
@@ -50,4 +54,5 @@ cmake --build --preset fuzz -j "$jobs" --target relay_fuzzers
 step "fuzz: every target for ${RELAY_CI_FUZZ_SECONDS:-30}s under ASan + UBSan"
 RELAY_FUZZ_NO_BUILD=1 tests/fuzz/run.sh "${RELAY_CI_FUZZ_SECONDS:-30}"
 end_step
+echo "   (build trees: $(du -sh build/ci build/debug build/fuzz 2>/dev/null | awk '{printf "%s %s  ", $2, $1}'))" >&2
 echo "== all tests passed in $(elapsed $((SECONDS - run_start)))" >&2

@@ -69,6 +69,8 @@ json::value yaml_to_json(const YAML::Node& node) {
                 if (s == "true") return true;
                 if (s == "false") return false;
                 if (s == "null") return nullptr;
+                if (!s.empty() && s.size() < 10 && s.find_first_not_of("0123456789") == std::string::npos)
+                    return std::stoll(s);
             }
             return json::string(s);
         }
@@ -127,6 +129,7 @@ TEST_F(HubApiHttp, EveryOpenApiExampleGivesItsDocumentedRecord) {
     const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
     std::map<std::string, json::value> expected;  // update id → documented record
     std::map<std::string, std::string> ref_of;
+    std::size_t open_api_requests = 0;
     for (const auto& path : doc["paths"]) {
         for (const auto& op : path.second) {
             const std::string method = op.first.as<std::string>();
@@ -148,18 +151,39 @@ TEST_F(HubApiHttp, EveryOpenApiExampleGivesItsDocumentedRecord) {
                 const auto answer = json::parse(res.body());
                 EXPECT_EQ(answer.at("status"), "queued");
                 EXPECT_EQ(answer.at("update_id"), record.at("update_id"));
-                EXPECT_EQ(answer.at("referral_ref"), record.at("referral_ref"));
+                // A form link is about a patient; everything else about a referral.
+                const char* subject = record.as_object().contains("patient_ref") ? "patient_ref" : "referral_ref";
+                EXPECT_EQ(answer.at(subject), record.at(subject));
                 EXPECT_EQ(answer.at("action"), record.at("action"));
                 EXPECT_GE(answer.at("offset").as_int64(), 0);
                 const auto id = json::value_to<std::string>(record.at("update_id"));
                 expected[id] = record;
-                ref_of[id] = json::value_to<std::string>(record.at("referral_ref"));
+                ref_of[id] = json::value_to<std::string>(record.at(subject));
+                const auto action = hub::parse_action(json::value_to<std::string>(record.at("action")));
+                ASSERT_TRUE(action.has_value()) << name;
+                if (hub::is_open_api(*action)) ++open_api_requests;
             }
         }
     }
-    ASSERT_GE(expected.size(), 12U);
-    const auto got = records(expected.size());
-    ASSERT_EQ(got.size(), expected.size());
+    ASSERT_GE(expected.size(), 15U);
+    ASSERT_EQ(open_api_requests, 3U);
+    // FHIR updates on the updates topic, Open API requests on their own.
+    auto got = records(expected.size() - open_api_requests);
+    ASSERT_EQ(got.size(), expected.size() - open_api_requests);
+    const auto open_api = consume_all(
+        running.ingress().kafka_bootstrap(), "relay.openapi.requests.v1", open_api_requests, 3s);
+    ASSERT_EQ(open_api.size(), open_api_requests);
+    for (const auto& r : open_api) {
+        const auto parsed = hub::parse_update(r.value);
+        ASSERT_TRUE(parsed.ok()) << parsed.error_text();
+        EXPECT_TRUE(hub::is_open_api(parsed.update->action)) << r.value;
+    }
+    for (const auto& r : got) {
+        const auto parsed = hub::parse_update(r.value);
+        ASSERT_TRUE(parsed.ok()) << parsed.error_text();
+        EXPECT_FALSE(hub::is_open_api(parsed.update->action)) << r.value;
+    }
+    got.insert(got.end(), open_api.begin(), open_api.end());
     for (const auto& r : got) {
         const std::string id = r.header("update-id");
         ASSERT_TRUE(expected.count(id)) << id;

@@ -21,7 +21,7 @@ struct ActionName {
     Action action;
     const char* name;
 };
-constexpr std::array<ActionName, 12> kActions = {{
+constexpr std::array<ActionName, 15> kActions = {{
     {Action::kAccept, "accept"},
     {Action::kDecline, "decline"},
     {Action::kComplete, "complete"},
@@ -34,7 +34,14 @@ constexpr std::array<ActionName, 12> kActions = {{
     {Action::kBookingInstructions, "booking_instructions"},
     {Action::kMessage, "message"},
     {Action::kReceived, "received"},
+    {Action::kOpenApiMessage, "open_api_message"},
+    {Action::kOpenApiAttachment, "open_api_attachment"},
+    {Action::kEformLink, "eform_link"},
 }};
+
+constexpr std::size_t kMaxFormRefs = 20;
+constexpr std::size_t kMaxFormRef = 64;
+constexpr int kMaxExpiryHours = 720;
 
 constexpr std::array<std::string_view, 4> kMilestones = {"wait-1", "wait-1a", "wait-1b", "wait-2"};
 
@@ -84,21 +91,36 @@ bool allowed(Action action, std::string_view key) {
         case Action::kBookingInstructions:
             return key == "instructions";
         case Action::kMessage:
+        case Action::kOpenApiMessage:
             return key == "text" || key == "attachment";
+        case Action::kOpenApiAttachment:
+            return key == "attachment";
+        case Action::kEformLink:
+            return key == "patient_ref" || key == "form_refs" || key == "expiry_hours";
     }
     return false;
 }
 
 constexpr std::array<std::string_view, 5> kCommon = {
     "update_id", "referral_ref", "action", "site", "requested_at"};
-constexpr std::array<std::string_view, 8> kActionMembers = {"import_to_emr",
-                                                            "reason",
-                                                            "listing_ref",
-                                                            "econsult",
-                                                            "appointment",
-                                                            "instructions",
-                                                            "text",
-                                                            "attachment"};
+constexpr std::array<std::string_view, 11> kActionMembers = {"import_to_emr",
+                                                             "reason",
+                                                             "listing_ref",
+                                                             "econsult",
+                                                             "appointment",
+                                                             "instructions",
+                                                             "text",
+                                                             "attachment",
+                                                             "patient_ref",
+                                                             "form_refs",
+                                                             "expiry_hours"};
+
+bool is_form_ref(std::string_view s) {
+    return !s.empty() && s.size() <= kMaxFormRef && std::all_of(s.begin(), s.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '.' || c == ':' ||
+                      c == '-';
+           });
+}
 
 /// An unknown member as errors name it. Its name is the caller's text and did not pass validation: it
 /// could be anything, patient data included (`"JaneDoe": ...`), and error texts reach logs and the DLQ,
@@ -282,6 +304,47 @@ std::optional<AttachmentRequest> read_attachment(Reader& r, const json::object& 
     return out;
 }
 
+std::vector<std::string> read_form_refs(Reader& r, const json::object& o) {
+    std::vector<std::string> out;
+    const auto* v = o.if_contains("form_refs");
+    if (v == nullptr) {
+        r.fail("form_refs", "required", "is required");
+        return out;
+    }
+    if (!v->is_array() || v->as_array().empty() || v->as_array().size() > kMaxFormRefs) {
+        r.fail("form_refs", "type", "must be an array of 1..20 form refs");
+        return out;
+    }
+    for (const auto& item : v->as_array()) {
+        if (!item.is_string() || !is_form_ref(item.as_string())) {
+            r.fail("form_refs", "format", "every form ref must be 1..64 of A-Z a-z 0-9 _ . : -");
+            return {};
+        }
+        out.emplace_back(item.as_string());
+    }
+    return out;
+}
+
+std::optional<int> read_expiry_hours(Reader& r, const json::object& o) {
+    const auto* v = o.if_contains("expiry_hours");
+    if (v == nullptr) return std::nullopt;
+    // 72 and 72.0 are the same number in JSON.
+    const bool integral_double = v->is_double() && v->as_double() > -1e9 && v->as_double() < 1e9 &&
+                                 v->as_double() == static_cast<double>(static_cast<std::int64_t>(v->as_double()));
+    if (!v->is_int64() && !v->is_uint64() && !integral_double) {
+        r.fail("expiry_hours", "type", "must be an integer");
+        return std::nullopt;
+    }
+    const std::int64_t hours = v->is_int64()    ? v->as_int64()
+                               : v->is_uint64() ? static_cast<std::int64_t>(std::min<std::uint64_t>(v->as_uint64(), 1u << 30))
+                                                : static_cast<std::int64_t>(v->as_double());
+    if (hours < 1 || hours > kMaxExpiryHours) {
+        r.fail("expiry_hours", "value", "must be 1..720");
+        return std::nullopt;
+    }
+    return static_cast<int>(hours);
+}
+
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
     y -= m <= 2 ? 1 : 0;
     const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -305,6 +368,11 @@ std::optional<Action> parse_action(std::string_view text) {
         if (text == a.name) return a.action;
     }
     return std::nullopt;
+}
+
+bool is_open_api(Action action) {
+    return action == Action::kOpenApiMessage || action == Action::kOpenApiAttachment ||
+           action == Action::kEformLink;
 }
 
 bool is_ref(std::string_view s) {
@@ -398,7 +466,15 @@ ParseUpdateResult parse_update(std::string_view text) {
     const auto& o = root.as_object();
     Update u;
     if (auto v = r.ref(o, "update_id", "update_id", true)) u.update_id = std::move(*v);
-    if (auto v = r.ref(o, "referral_ref", "referral_ref", true)) u.referral_ref = std::move(*v);
+    // An eForm link is about a patient, not a referral: it names patient_ref and no referral_ref.
+    const auto* action_value = o.if_contains("action");
+    const bool about_patient = action_value != nullptr && action_value->is_string() &&
+                               action_value->as_string() == to_string(Action::kEformLink);
+    if (about_patient && o.contains("referral_ref")) {
+        r.fail("referral_ref", "not-allowed", "is not allowed for action eform_link (use patient_ref)");
+    } else if (!about_patient) {
+        if (auto v = r.ref(o, "referral_ref", "referral_ref", true)) u.referral_ref = std::move(*v);
+    }
     std::optional<Action> action;
     if (auto v = r.string(o, "action", "action", true)) {
         action = parse_action(*v);
@@ -406,7 +482,8 @@ ParseUpdateResult parse_update(std::string_view text) {
             r.fail("action",
                    "value",
                    "must be accept, decline, complete, reopen, forward, switch_type, book, change_booking, "
-                   "cancel_booking, booking_instructions, message or received");
+                   "cancel_booking, booking_instructions, message, received, open_api_message, "
+                   "open_api_attachment or eform_link");
     }
     if (auto v = r.string(o, "site", "site", false)) {
         if (v->empty() || v->size() > 16 ||
@@ -468,9 +545,19 @@ ParseUpdateResult parse_update(std::string_view text) {
                 if (auto t = r.text(o, "instructions", "instructions", true)) u.instructions = std::move(*t);
                 break;
             case Action::kMessage:
+            case Action::kOpenApiMessage:
                 if (auto t = r.text(o, "text", "text", true)) u.text = std::move(*t);
                 if (const auto* a = r.object(o, "attachment", "attachment", false))
                     u.attachment = read_attachment(r, *a);
+                break;
+            case Action::kOpenApiAttachment:
+                if (const auto* a = r.object(o, "attachment", "attachment", true))
+                    u.attachment = read_attachment(r, *a);
+                break;
+            case Action::kEformLink:
+                if (auto v = r.ref(o, "patient_ref", "patient_ref", true)) u.patient_ref = std::move(*v);
+                u.form_refs = read_form_refs(r, o);
+                if (auto h = read_expiry_hours(r, o)) u.expiry_hours = *h;
                 break;
         }
     }
@@ -482,7 +569,7 @@ ParseUpdateResult parse_update(std::string_view text) {
 std::string to_json(const Update& u) {
     json::object o;
     o["update_id"] = u.update_id;
-    o["referral_ref"] = u.referral_ref;
+    if (u.action != Action::kEformLink) o["referral_ref"] = u.referral_ref;
     o["action"] = to_string(u.action);
     if (!u.site.empty()) o["site"] = u.site;
     if (!u.requested_at.empty()) o["requested_at"] = u.requested_at;
@@ -527,13 +614,23 @@ std::string to_json(const Update& u) {
             o["instructions"] = u.instructions;
             break;
         case Action::kMessage:
-            o["text"] = u.text;
+        case Action::kOpenApiMessage:
+        case Action::kOpenApiAttachment:
+            if (u.action != Action::kOpenApiAttachment) o["text"] = u.text;
             if (u.attachment) {
                 json::object ao{{"content_type", u.attachment->content_type}, {"data", u.attachment->data}};
                 if (!u.attachment->title.empty()) ao["title"] = u.attachment->title;
                 o["attachment"] = std::move(ao);
             }
             break;
+        case Action::kEformLink: {
+            o["patient_ref"] = u.patient_ref;
+            json::array forms;
+            for (const auto& f : u.form_refs) forms.emplace_back(f);
+            o["form_refs"] = std::move(forms);
+            if (u.expiry_hours > 0) o["expiry_hours"] = u.expiry_hours;
+            break;
+        }
     }
     return json::serialize(o);
 }

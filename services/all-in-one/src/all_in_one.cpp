@@ -92,7 +92,7 @@ void use_embedded_broker(Roles& roles, kafka::EmbeddedCluster& cluster, int part
     if (roles.ingress) {
         auto& k = roles.ingress->kafka;
         create(roles.ingress->inbound_topic_spec());
-        if (roles.ingress->hub_api) create(roles.ingress->updates_topic_spec());
+        for (const auto& spec : roles.ingress->hub_topic_specs()) create(spec);
         for (const auto& spec : roles.ingress->notification_topic_specs()) create(spec);
         k.embedded = false;
         k.verify_topics = false;

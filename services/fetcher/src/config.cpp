@@ -78,8 +78,9 @@ const OpenApiSite* OpenApiConfig::find(std::string_view site) const {
 std::vector<kafka::TopicSpec> FetcherConfig::topic_specs() const {
     kafka::TopicSpec sessions = kafka.topic(topics.sessions);
     sessions.configs = {{"cleanup.policy", "delete"}, {"retention.ms", std::to_string(remember_for.count())}};
-    return {kafka.topic(topics.notifications), kafka.topic(topics.documents), kafka.topic(topics.deliveries),
-            kafka.topic(topics.inbound), kafka.topic(topics.dlq), kafka.topic(topics.events), std::move(sessions)};
+    return {kafka.topic(topics.notifications), kafka.topic(topics.documents), kafka.topic(topics.open_api_requests),
+            kafka.topic(topics.deliveries),    kafka.topic(topics.inbound),   kafka.topic(topics.dlq),
+            kafka.topic(topics.events),        std::move(sessions)};
 }
 
 bool FetcherConfig::is_referral_type(std::string_view type) const {
@@ -109,6 +110,8 @@ FetcherConfig load_config(ConfigReader& reader) {
     config.topics.deliveries = read_topic(topics, prefix, "deliveries", config.topics.deliveries);
     config.topics.inbound = read_topic(topics, prefix, "inbound", config.topics.inbound);
     config.topics.documents = read_topic(topics, prefix, "documents", config.topics.documents);
+    config.topics.open_api_requests =
+        read_topic(topics, prefix, "open_api_requests", config.topics.open_api_requests);
     config.topics.dlq = read_topic(topics, prefix, "dlq", config.topics.dlq);
     config.topics.sessions = read_topic(topics, prefix, "sessions", config.topics.sessions);
     config.topics.events = read_topic(topics, prefix, "events", config.topics.events);
@@ -153,6 +156,21 @@ FetcherConfig load_config(ConfigReader& reader) {
     config.fhir.identifier_base = fhir.string("identifier_base", config.fhir.identifier_base);
     config.fhir.include_hidden_items = fhir.boolean("include_hidden_items", false);
     config.remember_for = eforms.duration("remember_for", config.remember_for, std::chrono::minutes(1));
+
+    auto requests = root.child("open_api_requests");
+    config.requests.encrypt_messages = requests.boolean("encrypt_messages", config.requests.encrypt_messages);
+    config.requests.form_links_path = requests.string("form_links_path", config.requests.form_links_path);
+    if (!config.requests.form_links_path.starts_with("/svc/") ||
+        config.requests.form_links_path.find("{ref}") == std::string::npos ||
+        config.requests.form_links_path.find_first_of("?# ") != std::string::npos)
+        requests.fail("form_links_path", "must be a path under /svc/ containing {ref} (the patient ref)");
+    std::vector<std::string> hub_json_destinations;
+    for (const auto& d : config.eform_destinations)
+        if (d.format == EformDestination::Format::kHubJson) hub_json_destinations.push_back(d.id);
+    config.link_destinations = requests.string_list("link_destinations", hub_json_destinations);
+    for (const auto& id : config.link_destinations)
+        if (id.empty() || id.size() > 64 || id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") != std::string::npos)
+            requests.fail("link_destinations", "entries are destinations of the delivery service: 1-64 of [a-z0-9-]");
 
     auto documents = root.child("documents");
     config.ocean.documents_client.response_body_limit = documents.bytes("max_bytes", 20ULL << 20, 1024, 1ULL << 30);

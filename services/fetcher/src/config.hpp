@@ -21,6 +21,7 @@
 #include "relay/kafka/admin.hpp"
 #include "relay/service/kafka_section.hpp"
 #include "relay/transform/patient_engagement.hpp"
+#include "open_api_requests.hpp"
 
 namespace relay::fetcher {
 
@@ -31,6 +32,9 @@ struct FetcherTopics {
     std::string inbound = "ocean.inbound.v1";
     /// The router's document requests (relay/contracts/documents.hpp), consumed.
     std::string documents = "relay.documents.v1";
+    /// The hub's Open API requests (relay/contracts/open_api_requests.hpp), consumed: messages and
+    /// attachments on Open eReferral referrals, eForm links.
+    std::string open_api_requests = "relay.openapi.requests.v1";
     std::string dlq = "ocean.notifications.dlq.v1";
     /// The fetcher's own record of the eForm sessions it delivered: key = site/patient ref/session id,
     /// written to the notification's partition number, read back on assignment, kept `remember_for`.
@@ -72,6 +76,11 @@ struct FetcherConfig {
     FetcherTopics topics;
     OpenApiConfig ocean;
     std::vector<EformDestination> eform_destinations;
+    /// The hub's Open API requests: the [P] choices of the wire format, and the delivery-service
+    /// destinations an issued eForm link is delivered to (hub JSON; default: the hub-json eForm
+    /// destinations).
+    OpenApiRequestOptions requests;
+    std::vector<std::string> link_destinations;
     transform::PatientEngagementFhirOptions fhir;
     /// Ocean answering 5xx / 429 / 401 / 403 / slowly or not at all: retried in memory, the partition's
     /// later notifications waiting behind (order per patient and referral), until the policy gives up.

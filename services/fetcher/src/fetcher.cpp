@@ -24,6 +24,8 @@
 #include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
+#include "relay/contracts/open_api_requests.hpp"
+#include "relay/hub/update.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
@@ -82,7 +84,11 @@ struct Metrics {
           deliveries(prometheus::BuildCounter()
                          .Name("relay_fetcher_deliveries_total")
                          .Help("Deliveries written for the delivery service, by destination")
-                         .Register(registry)) {}
+                         .Register(registry)),
+          requests(prometheus::BuildCounter()
+                       .Name("relay_fetcher_requests_total")
+                       .Help("The hub's Open API requests finished, by action and outcome")
+                       .Register(registry)) {}
 
     void notification(std::string_view type, std::string_view outcome) {
         notifications.Add({{"type", type_label(type)}, {"outcome", std::string(outcome)}}).Increment();
@@ -99,6 +105,11 @@ struct Metrics {
     prometheus::Family<prometheus::Counter>& calls;
     prometheus::Family<prometheus::Histogram>& call_seconds;
     prometheus::Family<prometheus::Counter>& deliveries;
+    prometheus::Family<prometheus::Counter>& requests;
+
+    void request(std::string_view action, std::string_view outcome) {
+        requests.Add({{"action", std::string(action)}, {"outcome", std::string(outcome)}}).Increment();
+    }
 };
 
 }  // namespace
@@ -118,7 +129,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         service::WorkerConfig w;
         w.name = "fetcher";
         w.kafka = c.kafka;
-        w.topics = {c.topics.notifications, c.topics.documents};
+        w.topics = {c.topics.notifications, c.topics.documents, c.topics.open_api_requests};
         w.topic_specs = c.topic_specs();
         // A notification partition's delivered sessions are on the sessions partition of that number.
         w.co_partitioned = {{c.topics.sessions, c.topics.notifications}};
@@ -301,6 +312,7 @@ struct FetcherService::Impl : service::WorkerHooks {
     /// false when it is left to the partition's next owner.
     asio::awaitable<bool> handle(PartitionKey id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
         if (record->topic() == config.topics.documents) co_return co_await fetch_documents(id, generation, record);
+        if (record->topic() == config.topics.open_api_requests) co_return co_await send_request(id, generation, record);
         const std::string type = header_or(*record, notification::kTypeHeader);
         const std::string ref = header_or(*record, notification::kRefHeader);
         const std::string site_number = header_or(*record, header::kSite);
@@ -366,13 +378,16 @@ struct FetcherService::Impl : service::WorkerHooks {
                                    const std::string& target,
                                    std::optional<ocean::HeaderLayout> layout,
                                    std::string_view endpoint,
-                                   bool sek_encrypted = false) {
+                                   bool sek_encrypted = false,
+                                   const OpenApiCall* post = nullptr) {
         int made = 0;
         const auto first = SteadyClock::now();
         for (;;) {
             const auto start = SteadyClock::now();
             FetchResult result;
-            if (layout)
+            if (post != nullptr)
+                result = co_await client->post(site, *post);
+            else if (layout)
                 result = co_await client->get_decrypted(site, target, *layout);
             else if (sek_encrypted)
                 result = co_await client->get_sek_encrypted(site, target);
@@ -486,6 +501,165 @@ struct FetcherService::Impl : service::WorkerHooks {
         if (!co_await produce_event(std::move(event), ref, traceparent)) co_return false;
         metrics.notification(type, "fetched");
         log::info("Open eReferral referral fetched for the router", {{"site", site.site}, {"referral_ref", ref}});
+        co_return true;
+    }
+
+    // -- the hub's Open API requests --
+
+    /// The site a request is sent for: its own `site`, else the only site with Open API credentials.
+    const OpenApiSite* request_site(const hub::Update& update) const {
+        if (!update.site.empty()) return config.ocean.find(update.site);
+        const OpenApiSite* only = nullptr;
+        for (const auto& s : config.ocean.sites) {
+            if (!s.open_api) continue;
+            if (only != nullptr) return nullptr;  // ambiguous: the request must name its site
+            only = &s;
+        }
+        return only;
+    }
+
+    /// POSTs `call` with the retry policy: Ocean's created ref, a dead letter, or abandon.
+    asio::awaitable<Fetched> post_for_ref(PartitionKey id,
+                                          std::uint64_t generation,
+                                          const OpenApiSite& site,
+                                          const OpenApiCall& call,
+                                          std::string_view endpoint) {
+        const std::optional<ocean::HeaderLayout> plain;
+        Fetched answer = co_await fetch(id, generation, site, call.target, plain, endpoint, false, &call);
+        if (auto* body = std::get_if<std::string>(&answer)) {
+            auto ref = parse_created_ref(*body);
+            if (!ref) co_return DeadLetter{"ocean-answer-unreadable", 200, 0};
+            co_return std::move(*ref);
+        }
+        co_return std::move(answer);
+    }
+
+    /// A hub's Open API request (relay/contracts/open_api_requests.hpp): an attachment uploaded, a message
+    /// posted (after its attachment), or an eForm link asked for; then the event.
+    asio::awaitable<bool> send_request(PartitionKey id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
+        const std::string type = "hub-request";
+        const hub::ParseUpdateResult parsed = hub::parse_update(record->value());
+        DeadLetter refused;
+        const OpenApiSite* site = parsed.ok() ? request_site(*parsed.update) : nullptr;
+        if (!parsed.ok() || !hub::is_open_api(parsed.update->action))
+            refused.reason = "invalid-request";
+        else if (site == nullptr)
+            refused.reason = "unknown-site";
+        else if (!site->open_api)
+            refused.reason = "no-open-api-credentials";
+        if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
+        const hub::Update& update = *parsed.update;
+        if (update.action == hub::Action::kEformLink)
+            co_return co_await request_form_link(id, generation, record, update, *site);
+
+        boost::json::array attachment_refs;
+        std::vector<std::string> file_refs;
+        if (update.attachment) {
+            // Encrypted once, before the first attempt: every retry sends the same bytes.
+            auto call = attachment_call(site->sek.reveal(), update.referral_ref, *update.attachment);
+            if (std::holds_alternative<Error>(call)) {
+                DeadLetter bad{"attachment-unencryptable", 0, 0};
+                co_return co_await dead_letter(record, type, bad);
+            }
+            const std::string_view endpoint = "attachment";
+            Fetched answer = co_await post_for_ref(id, generation, *site, std::get<OpenApiCall>(call), endpoint);
+            if (std::holds_alternative<Abandon>(answer)) co_return false;
+            if (auto* dead = std::get_if<DeadLetter>(&answer)) co_return co_await dead_letter(record, type, *dead);
+            file_refs.push_back(std::get<std::string>(answer));
+            attachment_refs.emplace_back(file_refs.back());
+        }
+        std::string message_ref;
+        if (update.action == hub::Action::kOpenApiMessage) {
+            auto call = message_call(site->sek.reveal(), update, file_refs, config.requests);
+            if (std::holds_alternative<Error>(call)) {
+                DeadLetter bad{"message-unencryptable", 0, 0};
+                co_return co_await dead_letter(record, type, bad);
+            }
+            const std::string_view endpoint = "message";
+            Fetched answer = co_await post_for_ref(id, generation, *site, std::get<OpenApiCall>(call), endpoint);
+            if (std::holds_alternative<Abandon>(answer)) co_return false;
+            if (auto* dead = std::get_if<DeadLetter>(&answer)) co_return co_await dead_letter(record, type, *dead);
+            message_ref = std::get<std::string>(answer);
+        }
+        if (partition_of(id, generation) == nullptr) co_return false;
+        const std::string action = hub::to_string(update.action);
+        boost::json::object event{{"outcome", "open-api-request-sent"},
+                                  {"site", site->site},
+                                  {"ocean_ref", update.referral_ref},
+                                  {"update_id", update.update_id},
+                                  {"action", action},
+                                  {"attachment_refs", std::move(attachment_refs)},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        if (!message_ref.empty()) event["message_ref"] = message_ref;
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        if (!co_await produce_event(std::move(event), update.referral_ref, traceparent)) co_return false;
+        metrics.request(action, "sent");
+        log::info("Open API request sent to Ocean",
+                  {{"site", site->site}, {"referral_ref", update.referral_ref}, {"update_id", update.update_id},
+                   {"action", action}, {"message_ref", message_ref}});
+        co_return true;
+    }
+
+    /// An eForm link asked of Ocean, delivered to the link destinations (hub JSON), then the event (the
+    /// session id, never the link: it opens the patient's forms).
+    asio::awaitable<bool> request_form_link(PartitionKey id,
+                                            std::uint64_t generation,
+                                            std::shared_ptr<kafka::Message> record,
+                                            const hub::Update& update,
+                                            const OpenApiSite& site) {
+        const std::string type = "hub-request";
+        const OpenApiCall call = form_link_call(update, config.requests);
+        const std::optional<ocean::HeaderLayout> plain;
+        const std::string_view endpoint = "form-link";
+        Fetched answer = co_await fetch(id, generation, site, call.target, plain, endpoint, false, &call);
+        if (std::holds_alternative<Abandon>(answer)) co_return false;
+        if (auto* dead = std::get_if<DeadLetter>(&answer)) co_return co_await dead_letter(record, type, *dead);
+        const std::optional<FormLink> link = parse_form_link(std::get<std::string>(answer));
+        if (!link) {
+            DeadLetter unreadable{"ocean-answer-unreadable", 200, 0};
+            co_return co_await dead_letter(record, type, unreadable);
+        }
+        const std::string value = form_link_delivery(update, site.site, *link);
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        boost::json::array destinations;
+        for (const std::string& destination : config.link_destinations) {
+            std::vector<kafka::Header> headers{
+                {std::string(header::kDestination), destination},
+                {std::string(header::kFormat), "hub-json"},
+                {std::string(header::kContentType), "application/json"},
+                {std::string(header::kIdempotencyKey), hex_encode(Sha256().field(update.update_id).field(destination).finish())},
+                {std::string(header::kReferralRef), update.patient_ref},
+                {std::string(header::kEvent), std::string(contracts::open_api_requests::kEformLinkEvent)},
+                {std::string(header::kSite), site.site},
+                {std::string(header::kAttempt), "0"},
+                {std::string(header::kSource), fmt::format("{}/{}/{}", record->topic(), record->partition(), record->offset())}};
+            if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
+            std::string topic = config.topics.deliveries;
+            std::string key = destination + "|" + site.site + "/" + update.patient_ref;
+            std::string body = value;
+            const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+                std::move(topic), std::move(key), std::move(body), std::move(headers), config.kafka.produce_timeout,
+                asio::use_awaitable);
+            if (!ack.ok) {
+                worker.fail("produce an eForm link delivery", ack.error.message);
+                co_return false;
+            }
+            metrics.deliveries.Add({{"destination", destination}}).Increment();
+            destinations.emplace_back(destination);
+        }
+        if (partition_of(id, generation) == nullptr) co_return false;
+        boost::json::object event{{"outcome", "eform-link-issued"},
+                                  {"site", site.site},
+                                  {"ocean_ref", update.patient_ref},
+                                  {"update_id", update.update_id},
+                                  {"session_id", link->session_id},
+                                  {"destinations", std::move(destinations)},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        if (!co_await produce_event(std::move(event), update.patient_ref, traceparent)) co_return false;
+        metrics.request("eform_link", "sent");
+        log::info("eForm link issued by Ocean",
+                  {{"site", site.site}, {"patient_ref", update.patient_ref}, {"update_id", update.update_id},
+                   {"session_id", link->session_id}, {"destinations", config.link_destinations.size()}});
         co_return true;
     }
 
@@ -750,12 +924,15 @@ struct FetcherService::Impl : service::WorkerHooks {
             worker.fail("produce a dead letter", ack.error.message);
             co_return false;
         }
-        const std::string ref = header_or(*record, notification::kRefHeader);
+        // A hub request carries no notification headers: its key is its referral (or patient) ref.
+        const bool hub_request = record->topic() == config.topics.open_api_requests;
+        const std::string ref = hub_request ? std::string(record->key()) : header_or(*record, notification::kRefHeader);
         const std::string site = header_or(*record, header::kSite);
-        log::warn("notification dead-lettered",
+        log::warn(hub_request ? "Open API request dead-lettered" : "notification dead-lettered",
                   {{"site", site}, {"ocean_ref", ref}, {"reason", dead.reason}, {"status", dead.status},
                    {"offset", static_cast<long long>(record->offset())}});
-        boost::json::object event{{"outcome", "notification-dead-lettered"},
+        if (hub_request) metrics.request(header_or(*record, header::kAction, "unknown"), "dead-lettered");
+        boost::json::object event{{"outcome", hub_request ? "request-dead-lettered" : "notification-dead-lettered"},
                                   {"site", site},
                                   {"ocean_ref", ref},
                                   {"type", type},

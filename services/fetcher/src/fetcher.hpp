@@ -13,6 +13,13 @@
 // (Open eReferral's) are not handled yet: they go to the dead-letter topic intact, `unhandled-type`,
 // to be replayed once they are — never dropped.
 //
+// The hub's Open API requests (relay.openapi.requests.v1, relay/contracts/open_api_requests.hpp) go the
+// other way, with the same credentials: an attachment uploaded (encrypted under a fresh one-time key that
+// the SEK wraps), a message posted (its text sealed the same way, referencing the attachment), an eForm
+// link asked for and delivered to the link destinations. Ocean's answer (its refs) is an
+// `open-api-request-sent` / `eform-link-issued` event; a refusal dead-letters the request. A write that
+// timed out may have reached Ocean: its retry can make a second copy there (at least once, never lost).
+//
 // Order: one notification at a time per partition (the ingress keys them by site and ref, so a patient's
 // or a referral's notifications are in order); Ocean failing (5xx, 429, 401/403, timeouts) is retried in
 // memory with the retry policy while that partition waits; a permanent failure (404, a body that does

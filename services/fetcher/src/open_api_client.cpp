@@ -86,15 +86,21 @@ boost::asio::awaitable<DocumentResult> OpenApiClient::get_document(const http::U
 }
 
 boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> OpenApiClient::exchange(
-    const OpenApiSite& site, const std::string& target) {
+    const OpenApiSite& site, const std::string& target, const OpenApiCall* call) {
     http::Url url = config_.base;
     url.target = target;
-    http::ClientRequest request{bhttp::verb::get, url.target, 11};
+    http::ClientRequest request{call == nullptr ? bhttp::verb::get : bhttp::verb::post, url.target, 11};
     request.set("siteNum", site.site);
     request.set("siteKey", site.site_key.reveal());
     request.set("siteCredential", site.site_credential.reveal());
-    request.set(bhttp::field::accept, "application/json");
+    request.set(bhttp::field::accept, "application/json, text/plain");
     request.set(bhttp::field::user_agent, "ocean-relay-fetcher");
+    if (call != nullptr) {
+        for (const auto& [name, value] : call->headers) request.set(name, value);
+        request.set(bhttp::field::content_type, call->content_type);
+        request.body() = call->body;
+        request.prepare_payload();
+    }
 
     http::ClientResult result = co_await client_.send(std::move(url), std::move(request));
     if (!result.ok()) co_return transport_failure(result.error, "ocean-answer-refused");
@@ -104,6 +110,12 @@ boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> OpenApi
 
 boost::asio::awaitable<FetchResult> OpenApiClient::get(const OpenApiSite& site, const std::string& target) {
     auto answer = co_await exchange(site, target);
+    if (auto* failure = std::get_if<FetchFailure>(&answer)) co_return std::move(*failure);
+    co_return std::move(std::get<http::ClientResponse>(answer).body());
+}
+
+boost::asio::awaitable<FetchResult> OpenApiClient::post(const OpenApiSite& site, const OpenApiCall& call) {
+    auto answer = co_await exchange(site, call.target, &call);
     if (auto* failure = std::get_if<FetchFailure>(&answer)) co_return std::move(*failure);
     co_return std::move(std::get<http::ClientResponse>(answer).body());
 }

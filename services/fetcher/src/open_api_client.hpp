@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "config.hpp"
+#include "open_api_requests.hpp"
 #include "relay/delivery/clock.hpp"
 #include "relay/http/async_client.hpp"
 #include "relay/ocean/crypto.hpp"
@@ -62,6 +63,11 @@ class OpenApiClient {
     /// private key document, GET /svc/v1/site/privateKey): the plaintext.
     boost::asio::awaitable<FetchResult> get_sek_encrypted(const OpenApiSite& site, const std::string& target);
 
+    /// POST `call` (open_api_requests.hpp) for `site`: the body of a 2xx answer. A write: the retry
+    /// policy may repeat it after a timeout whose request Ocean did take (the Open API has no idempotency
+    /// key), so a hub's message can reach Ocean twice, never zero times.
+    boost::asio::awaitable<FetchResult> post(const OpenApiSite& site, const OpenApiCall& call);
+
     /// GET a FHIR API document URL with an OAuth2 bearer token (the response bounded by
     /// documents_client.response_body_limit).
     boost::asio::awaitable<DocumentResult> get_document(const http::Url& url, const std::string& bearer);
@@ -71,8 +77,10 @@ class OpenApiClient {
 
    private:
     /// The exchange and the status check; the response of a 2xx answer, else why not.
+    /// `call` null: a GET of `target`; else that POST.
     boost::asio::awaitable<std::variant<http::ClientResponse, FetchFailure>> exchange(const OpenApiSite& site,
-                                                                                      const std::string& target);
+                                                                                      const std::string& target,
+                                                                                      const OpenApiCall* call = nullptr);
 
     const OpenApiConfig& config_;
     http::AsyncClient client_;

@@ -75,10 +75,16 @@ kafka::TopicSpec IngressConfig::inbound_topic_spec() const {
     return spec;
 }
 
-kafka::TopicSpec IngressConfig::updates_topic_spec() const {
-    kafka::TopicSpec spec = inbound_topic_spec();
-    spec.name = hub_api ? hub_api->topic : "relay.updates.v1";
-    return spec;
+std::vector<kafka::TopicSpec> IngressConfig::hub_topic_specs() const {
+    std::vector<kafka::TopicSpec> specs;
+    if (!hub_api) return specs;
+    for (const std::string* topic : {&hub_api->topic, &hub_api->open_api_topic}) {
+        if (topic->empty()) continue;
+        kafka::TopicSpec spec = inbound_topic_spec();
+        spec.name = *topic;
+        specs.push_back(std::move(spec));
+    }
+    return specs;
 }
 
 std::vector<kafka::TopicSpec> IngressConfig::notification_topic_specs() const {
@@ -96,7 +102,7 @@ std::vector<kafka::TopicSpec> IngressConfig::notification_topic_specs() const {
 
 std::vector<std::string> IngressConfig::topics() const {
     std::vector<std::string> out{kafka.inbound_topic};
-    if (hub_api) out.push_back(hub_api->topic);
+    for (const auto& spec : hub_topic_specs()) out.push_back(spec.name);
     for (const auto& spec : notification_topic_specs()) out.push_back(spec.name);
     return out;
 }
@@ -117,6 +123,11 @@ HubApiConfig read_hub_api(ConfigReader::Node node,
     }
     hub.topic = topic_prefix + node.string("topic", hub.topic);
     if (!is_valid_topic_name(hub.topic)) node.fail("topic", "is not a valid Kafka topic name");
+    const std::string open_api_topic = node.string("open_api_topic", hub.open_api_topic);
+    hub.open_api_topic = open_api_topic.empty() ? std::string() : topic_prefix + open_api_topic;
+    if (!hub.open_api_topic.empty() && !is_valid_topic_name(hub.open_api_topic))
+        node.fail("open_api_topic", "is not a valid Kafka topic name (or \"\" for none)");
+    if (hub.open_api_topic == hub.topic) node.fail("open_api_topic", "must differ from hub_api.topic");
     hub.max_body_bytes = node.bytes("max_body_bytes", hub.max_body_bytes, 1024, 256ULL << 20);
     if (hub.max_body_bytes > listener_body_limit) {
         // The listeners read at most limits.max_body; a larger hub limit could never be reached.

@@ -67,10 +67,14 @@ struct HubSystemConfig {
     std::vector<std::string> sites;
 };
 
-/// The hub-side REST API (`hub_api:`; absent = no hub API): hub decisions in, `relay.updates.v1` out.
+/// The hub-side REST API (`hub_api:`; absent = no hub API): hub decisions in, `relay.updates.v1` out
+/// (the Open API requests to `relay.openapi.requests.v1`).
 struct HubApiConfig {
     std::string path_prefix = "/hub/v1";
     std::string topic = "relay.updates.v1";  ///< topics.prefix is prepended
+    /// Where Open API requests go (hub::is_open_api: messages and attachments over Ocean's Open API,
+    /// eForm links), for the fetcher; topics.prefix is prepended. Empty: those routes answer 404.
+    std::string open_api_topic = "relay.openapi.requests.v1";
     std::uint64_t max_body_bytes = 8ULL << 20;
     std::vector<HubSystemConfig> systems;
 
@@ -115,8 +119,9 @@ struct IngressConfig {
     std::optional<HubApiConfig> hub_api;
 
     [[nodiscard]] kafka::TopicSpec inbound_topic_spec() const;
-    /// The hub API's updates topic, created and verified like the inbound topic (hub_api set).
-    [[nodiscard]] kafka::TopicSpec updates_topic_spec() const;
+    /// The hub API's topics (updates, and Open API requests unless disabled), created and verified like
+    /// the inbound topic; none without hub_api.
+    [[nodiscard]] std::vector<kafka::TopicSpec> hub_topic_specs() const;
     /// The Open API notification topics (each once), created and verified like the inbound topic.
     [[nodiscard]] std::vector<kafka::TopicSpec> notification_topic_specs() const;
     /// Every topic the ingress produces to.

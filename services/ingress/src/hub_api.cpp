@@ -127,6 +127,25 @@ RouteMatch match_route(bhttp::verb method, std::string_view path) {
         route.kind = HubRoute::Kind::kToken;
         return found(std::move(route));
     }
+    if (parts.size() == 3 && parts[0] == "patients" && parts[2] == "form-links") {
+        auto patient = decode_segment(parts[1]);
+        if (!patient) return {};
+        if (!post) return not_allowed("POST");
+        HubRoute route;
+        route.action = hub::Action::kEformLink;
+        route.patient_ref = std::move(*patient);
+        return found(std::move(route));
+    }
+    if (parts.size() == 4 && parts[0] == "open-api" && parts[1] == "referrals" &&
+        (parts[3] == "messages" || parts[3] == "attachments")) {
+        auto ref = decode_segment(parts[2]);
+        if (!ref) return {};
+        if (!post) return not_allowed("POST");
+        HubRoute route;
+        route.action = parts[3] == "messages" ? hub::Action::kOpenApiMessage : hub::Action::kOpenApiAttachment;
+        route.referral_ref = std::move(*ref);
+        return found(std::move(route));
+    }
     if (parts.size() < 3 || parts.size() > 5 || parts[0] != "referrals") return {};
     auto ref = decode_segment(parts[1]);
     if (!ref) return {};
@@ -202,16 +221,20 @@ std::variant<BuiltUpdate, BuildError> build_update(const HubRoute& route,
     json::object& o = root.as_object();
 
     if (!route.full_request) {
-        if (const auto* v = o.if_contains("referral_ref");
-            v != nullptr && !(v->is_string() && v->as_string() == route.referral_ref)) {
-            error.fields.push_back(conflict("referral_ref"));
+        // A form link's path names a patient; every other route's a referral.
+        const bool patient = route.action == hub::Action::kEformLink;
+        const char* subject_key = patient ? "patient_ref" : "referral_ref";
+        const std::string& subject = patient ? route.patient_ref : route.referral_ref;
+        if (const auto* v = o.if_contains(subject_key);
+            v != nullptr && !(v->is_string() && v->as_string() == subject)) {
+            error.fields.push_back(conflict(subject_key));
         }
         const char* action = hub::to_string(route.action);
         if (const auto* v = o.if_contains("action");
             v != nullptr && !(v->is_string() && v->as_string() == action)) {
             error.fields.push_back(conflict("action"));
         }
-        o["referral_ref"] = route.referral_ref;
+        o[subject_key] = subject;
         o["action"] = action;
         if (!route.appointment_id.empty()) {
             json::value* appointment = o.if_contains("appointment");
@@ -290,8 +313,8 @@ std::string error_json(std::string_view code,
 std::string queued_json(const hub::Update& update, int partition, long long offset) {
     std::string out = R"({"update_id":)";
     append_json_string(out, update.update_id);
-    out += R"(,"referral_ref":)";
-    append_json_string(out, update.referral_ref);
+    out += update.action == hub::Action::kEformLink ? R"(,"patient_ref":)" : R"(,"referral_ref":)";
+    append_json_string(out, update.subject_ref());
     out += R"(,"action":)";
     append_json_string(out, hub::to_string(update.action));
     out += R"(,"status":"queued","partition":)";
@@ -396,7 +419,7 @@ std::optional<HubRefusal> site_refusal(const hub::Update& update,
     }
     if (std::find(sites.begin(), sites.end(), update.site) == sites.end()) {
         log::warn("hub update refused: site not allowed",
-                  {{"hub_system", system.name}, {"referral_ref", update.referral_ref}});
+                  {{"hub_system", system.name}, {"referral_ref", update.subject_ref()}});
         return HubRefusal{hub_error(bhttp::status::forbidden,
                                     version,
                                     "forbidden",
@@ -484,10 +507,21 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, cons
         co_return finish(std::move(refusal->response), refusal->rejection);
     }
 
+    // Open API requests go to the fetcher's topic; FHIR updates to the updater's.
+    const bool open_api = hub::is_open_api(update.action);
+    if (open_api && hub_config.open_api_topic.empty()) {
+        co_return finish(hub_error(bhttp::status::not_found,
+                                   version,
+                                   "not-enabled",
+                                   "Open API requests are not enabled on this relay (hub_api.open_api_topic)"),
+                         "open_api_disabled");
+    }
+    const std::string& topic = open_api ? hub_config.open_api_topic : hub_config.topic;
     std::vector<kafka::Header> headers = record_headers(request, system_name, update);
     std::string value = std::move(built.value);
+    std::string key = update.subject_ref();
     const kafka::DeliveryResult delivery =
-        co_await publish(hub_config.topic, update.referral_ref, std::move(value), std::move(headers));
+        co_await publish(topic, std::move(key), std::move(value), std::move(headers));
     const double ack_seconds = std::chrono::duration<double>(delivery.latency).count();
     metrics_->hub_publish(system_name, delivery.ok, ack_seconds);
     if (!delivery.ok) {
@@ -496,7 +530,7 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, cons
         log::error("broker did not acknowledge a hub update",
                    {{"hub_system", system_name},
                     {"update_id", update.update_id},
-                    {"referral_ref", update.referral_ref},
+                    {"referral_ref", update.subject_ref()},
                     {"error", delivery.error.message},
                     {"kind", to_string(delivery.error.kind)}});
         HubRefusal refusal = not_stored_refusal(delivery.error.kind, version, config_.kafka.retry_after);
@@ -505,7 +539,7 @@ asio::awaitable<http::Response> Ingress::handle_hub(http::Request& request, cons
     log::info("hub update queued",
               {{"hub_system", system_name},
                {"update_id", update.update_id},
-               {"referral_ref", update.referral_ref},
+               {"referral_ref", update.subject_ref()},
                {"action", action_label},
                {"partition", delivery.partition},
                {"offset", static_cast<long long>(delivery.offset)}});

@@ -12,10 +12,13 @@
 //   POST   /referrals/{ref}/booking-instructions          booking_instructions
 //   POST   /referrals/{ref}/messages                      message
 //   POST   /referrals/{ref}/received                      received
+//   POST   /open-api/referrals/{ref}/messages             open_api_message (Ocean's Open API)
+//   POST   /open-api/referrals/{ref}/attachments          open_api_attachment
+//   POST   /patients/{patientRef}/form-links              eform_link (patient_ref from the path)
 //   POST   /updates                                       the full canonical request as is
 //   POST   /oauth2/token                                  token endpoint of the oauth2 hub systems
 // The body of a referral route is the canonical request (relay/hub/update.hpp) without referral_ref
-// and action (and appointment.id where the path has it): the path supplies them, and a body member
+// (patient_ref for a form link) and action (and appointment.id where the path has it): the path supplies them, and a body member
 // that contradicts the path is an error naming the field.
 #pragma once
 
@@ -37,6 +40,7 @@ struct HubRoute {
     bool full_request = false;
     hub::Action action = hub::Action::kAccept;  ///< from the path (not full_request)
     std::string referral_ref;                   ///< from the path, percent-decoded
+    std::string patient_ref;                    ///< from the path of a form link, percent-decoded
     std::string appointment_id;                 ///< from the path where it has one
 };
 

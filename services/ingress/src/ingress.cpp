@@ -189,7 +189,7 @@ Ingress::Ingress(IngressConfig config)
     if (config_.kafka.embedded) {
         embedded_ = std::make_unique<kafka::EmbeddedCluster>(1);
         embedded_->create_topic(config_.kafka.inbound_topic, config_.kafka.partitions);
-        if (config_.hub_api) embedded_->create_topic(config_.hub_api->topic, config_.kafka.partitions);
+        for (const auto& spec : config_.hub_topic_specs()) embedded_->create_topic(spec.name, config_.kafka.partitions);
         for (const auto& spec : config_.notification_topic_specs()) {
             embedded_->create_topic(spec.name, config_.kafka.partitions);
         }
@@ -202,7 +202,7 @@ Ingress::Ingress(IngressConfig config)
     producer_ = std::make_unique<kafka::Producer>(config_.kafka.producer, ioc_.get_executor());
     if (!config_.kafka.embedded && config_.kafka.verify_topics) {
         std::vector<kafka::TopicSpec> specs{config_.inbound_topic_spec()};
-        if (config_.hub_api) specs.push_back(config_.updates_topic_spec());
+        for (auto& spec : config_.hub_topic_specs()) specs.push_back(std::move(spec));
         for (auto& spec : config_.notification_topic_specs()) specs.push_back(std::move(spec));
         kafka::ensure_topics(
             producer_->handle(), specs, config_.kafka.create_topics, std::chrono::seconds(30));

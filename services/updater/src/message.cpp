@@ -368,6 +368,10 @@ class Builder {
             case Action::kMessage:
                 communication(out);
                 break;
+            case Action::kOpenApiMessage:
+            case Action::kOpenApiAttachment:
+            case Action::kEformLink:
+                break;  // refused before a Builder is made (build_update_message)
         }
         out.bundle_id = update_uuid(u_.update_id, "bundle");
         out.message_header_id = update_uuid(u_.update_id, "message-header");
@@ -731,6 +735,11 @@ BuildResult build_update_message(const Update& update,
                                  std::string_view latest_inbound_bundle,
                                  const MessageOptions& options) {
     BuildResult result;
+    if (hub::is_open_api(update.action)) {
+        // The hub API publishes these to the Open API requests topic; one here was misrouted.
+        result.error = BuildError{"open-api-request", "an Open API request is not a FHIR update"};
+        return result;
+    }
     try {
         Latest latest(latest_inbound_bundle, update.referral_ref);
         Builder builder(update, latest, options);

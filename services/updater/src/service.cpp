@@ -491,6 +491,8 @@ struct UpdaterService::Impl : service::WorkerHooks {
     /// why there is none.
     asio::awaitable<Resolved> resolve(const Head& h, int attempts) {
         const hub::Update& update = h.held.update;
+        // Open API requests belong on their own topic (the fetcher sends them): never waited for here.
+        if (hub::is_open_api(update.action)) co_return DeadLetter{"open-api-request", 0, {}, {}, {}, attempts};
         std::string bundle;  // a copy: it may be replaced during the call
         bool decided = false;
         for (;;) {

@@ -59,8 +59,12 @@ TEST(FetcherConfig, Defaults) {
     EXPECT_EQ(c.topics.sessions, "relay.fetcher.sessions.v1");
     EXPECT_EQ(c.topics.inbound, "ocean.inbound.v1");
     EXPECT_EQ(c.topics.documents, "relay.documents.v1");
+    EXPECT_EQ(c.topics.open_api_requests, "relay.openapi.requests.v1");
+    EXPECT_TRUE(c.requests.encrypt_messages);
+    EXPECT_EQ(c.requests.form_links_path, "/svc/v1/patients/{ref}/formLinks");
+    EXPECT_TRUE(c.link_destinations.empty()) << "no hub-json eForm destination, so no link destination";
     const auto specs = c.topic_specs();
-    ASSERT_EQ(specs.size(), 7U);
+    ASSERT_EQ(specs.size(), 8U);
     const auto& sessions = specs.back();
     EXPECT_EQ(sessions.name, "relay.fetcher.sessions.v1");
     EXPECT_EQ(sessions.configs.at(1).second, std::to_string(std::chrono::milliseconds(std::chrono::hours(24 * 30)).count()));
@@ -93,6 +97,29 @@ shutdown: {grace_period: 40s}
     EXPECT_EQ(c.remember_for, std::chrono::hours(48));
     EXPECT_EQ(c.retry.max_attempts, 9);
     EXPECT_EQ(c.grace_period, 40s);
+    EXPECT_EQ(c.link_destinations, std::vector<std::string>{"db"}) << "the hub-json eForm destinations by default";
+}
+
+TEST(FetcherConfig, OpenApiRequestChoices) {
+    const FetcherConfig c = load(minimal(R"(topics: {prefix: "t.", open_api_requests: r}
+open_api_requests:
+  encrypt_messages: false
+  form_links_path: /svc/v2/patients/{ref}/links
+  link_destinations: [portal, intake-db]
+)"));
+    EXPECT_EQ(c.topics.open_api_requests, "t.r");
+    EXPECT_FALSE(c.requests.encrypt_messages);
+    EXPECT_EQ(c.requests.form_links_path, "/svc/v2/patients/{ref}/links");
+    EXPECT_EQ(c.link_destinations, (std::vector<std::string>{"portal", "intake-db"}));
+    for (const std::string bad : {"form_links_path: /svc/v1/patients/formLinks", "form_links_path: '/other/{ref}'",
+                                  "link_destinations: [\"Bad Id\"]", "colour: red"}) {
+        try {
+            load(minimal("open_api_requests: {" + bad + "}\n"));
+            ADD_FAILURE() << bad << " was accepted";
+        } catch (const ConfigError& e) {
+            EXPECT_NE(std::string(e.what()).find("open_api_requests."), std::string::npos) << e.what();
+        }
+    }
 }
 
 TEST(FetcherConfig, ASiteWithOnlyAnOAuthClientFetchesDocumentsOnly) {

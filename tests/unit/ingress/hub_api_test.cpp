@@ -99,6 +99,57 @@ TEST(HubApiRoutes, EveryEndpointNamesItsAction) {
     EXPECT_EQ(route_for(bhttp::verb::post, "/referrals/a%3Ab/accept").referral_ref, "a:b");
 }
 
+TEST(HubApiRoutes, OpenApiRoutesNameTheirActionAndSubject) {
+    auto m = hubapi::match_route(bhttp::verb::post, "/open-api/referrals/R1/messages");
+    ASSERT_EQ(m.status, RouteMatch::Status::kFound);
+    EXPECT_EQ(m.route.action, hub::Action::kOpenApiMessage);
+    EXPECT_EQ(m.route.referral_ref, "R1");
+    m = hubapi::match_route(bhttp::verb::post, "/open-api/referrals/a%3Ab/attachments");
+    ASSERT_EQ(m.status, RouteMatch::Status::kFound);
+    EXPECT_EQ(m.route.action, hub::Action::kOpenApiAttachment);
+    EXPECT_EQ(m.route.referral_ref, "a:b");
+    m = hubapi::match_route(bhttp::verb::post, "/patients/690/form-links");
+    ASSERT_EQ(m.status, RouteMatch::Status::kFound);
+    EXPECT_EQ(m.route.action, hub::Action::kEformLink);
+    EXPECT_EQ(m.route.patient_ref, "690");
+    EXPECT_TRUE(m.route.referral_ref.empty());
+    EXPECT_EQ(hubapi::match_route(bhttp::verb::get, "/patients/690/form-links").allow, "POST");
+    EXPECT_EQ(hubapi::match_route(bhttp::verb::put, "/open-api/referrals/R1/messages").allow, "POST");
+    for (const std::string path : {"/open-api/referrals/R1", "/open-api/referrals/R1/accept", "/open-api/R1/messages",
+                                   "/patients/690", "/patients//form-links", "/patients/%2F/form-links"}) {
+        EXPECT_EQ(hubapi::match_route(bhttp::verb::post, path).status, RouteMatch::Status::kNotFound) << path;
+    }
+}
+
+TEST(HubApiBuild, OpenApiRequestsTakeTheirSubjectFromThePath) {
+    auto v = value_of(build(bhttp::verb::post,
+                            "/patients/690/form-links",
+                            R"({"update_id":"l1","site":"1234","form_refs":["phq9"],"expiry_hours":24})"));
+    EXPECT_EQ(v,
+              boost::json::parse(
+                  R"({"update_id":"l1","action":"eform_link","site":"1234","patient_ref":"690","form_refs":["phq9"],"expiry_hours":24})"));
+    EXPECT_EQ(error_fields(build(bhttp::verb::post, "/patients/690/form-links", R"({"patient_ref":"691","form_refs":["a"]})")),
+              (std::vector<std::string>{"patient_ref:conflict"}));
+    EXPECT_EQ(error_fields(build(bhttp::verb::post, "/patients/690/form-links", R"({"referral_ref":"R1","form_refs":["a"]})")),
+              (std::vector<std::string>{"referral_ref:not-allowed"}));
+    v = value_of(build(bhttp::verb::post,
+                       "/open-api/referrals/R-5/attachments",
+                       R"({"update_id":"a1","attachment":{"content_type":"application/pdf","data":"JVBERi0xLjQK"}})"));
+    EXPECT_EQ(v.at("action"), "open_api_attachment");
+    EXPECT_EQ(v.at("referral_ref"), "R-5");
+    const auto built = std::get<BuiltUpdate>(
+        build(bhttp::verb::post, "/open-api/referrals/R-5/messages", R"({"update_id":"m1","text":"hello"})"));
+    EXPECT_EQ(built.update.action, hub::Action::kOpenApiMessage);
+    const auto queued = boost::json::parse(hubapi::queued_json(std::get<BuiltUpdate>(build(bhttp::verb::post,
+                                                                                          "/patients/690/form-links",
+                                                                                          R"({"form_refs":["a"]})"))
+                                                                   .update,
+                                                               1,
+                                                               7));
+    EXPECT_EQ(queued.at("patient_ref"), "690");
+    EXPECT_FALSE(queued.as_object().contains("referral_ref"));
+}
+
 TEST(HubApiRoutes, UnknownPathsAre404AndWrongMethods405WithAllow) {
     for (const std::string path : {"",
                                    "/",
@@ -285,9 +336,26 @@ hub_api:
     EXPECT_EQ(hub.systems[0].auth.scheme, auth::Scheme::kApiKey);
     EXPECT_EQ(hub.systems[0].sites, (std::vector<std::string>{"1234", "5678"}));
     EXPECT_TRUE(hub.systems[1].sites.empty());
+    EXPECT_EQ(hub.open_api_topic, "stage.relay.openapi.requests.v1");
     EXPECT_EQ(config.topics(),
-              (std::vector<std::string>{"stage.ocean.inbound.v1", "stage.relay.updates.v1"}));
-    EXPECT_EQ(config.updates_topic_spec().name, "stage.relay.updates.v1");
+              (std::vector<std::string>{
+                  "stage.ocean.inbound.v1", "stage.relay.updates.v1", "stage.relay.openapi.requests.v1"}));
+    const auto specs = config.hub_topic_specs();
+    ASSERT_EQ(specs.size(), 2U);
+    EXPECT_EQ(specs[0].name, "stage.relay.updates.v1");
+    EXPECT_EQ(specs[1].name, "stage.relay.openapi.requests.v1");
+}
+
+TEST(HubApiConfig, OpenApiRequestsCanBeTurnedOff) {
+    const std::string system = "  systems: [{name: a, auth: {scheme: bearer, token: {value: t}}}]\n";
+    const auto config = parse(kBase + "hub_api:\n  open_api_topic: \"\"\n" + system);
+    ASSERT_TRUE(config.hub_api.has_value());
+    EXPECT_TRUE(config.hub_api->open_api_topic.empty());
+    EXPECT_EQ(config.topics(), (std::vector<std::string>{"ocean.inbound.v1", "relay.updates.v1"}));
+    EXPECT_NE(config_error(kBase + "hub_api:\n  open_api_topic: relay.updates.v1\n" + system).find("hub_api.open_api_topic"),
+              std::string::npos);
+    EXPECT_NE(config_error(kBase + "hub_api:\n  open_api_topic: 'bad topic'\n" + system).find("hub_api.open_api_topic"),
+              std::string::npos);
 }
 
 TEST(HubApiConfig, MistakesNameTheKey) {

@@ -484,6 +484,19 @@ TEST(UpdaterSamples, WriteForExternalValidators) {
             write(valid / (step.name + ".json"), text);
         }
         write(valid / "minimal.json", R"({"update_id":"u","referral_ref":"r","action":"complete"})");
+        // The Open API requests (the fetcher sends them): the same schema.
+        const std::vector<std::pair<std::string, std::string>> open_api = {
+            {"open-api-message",
+             R"({"update_id":"u","referral_ref":"r","action":"open_api_message","site":"1234","text":"See attached","attachment":{"content_type":"application/pdf","data":"JVBERi0xLjQK","title":"consult.pdf"}})"},
+            {"open-api-attachment",
+             R"({"update_id":"u","referral_ref":"r","action":"open_api_attachment","attachment":{"content_type":"application/pdf","data":"JVBERi0xLjQK"}})"},
+            {"eform-link",
+             R"({"update_id":"u","action":"eform_link","patient_ref":"690","form_refs":["phq9","gad7"],"expiry_hours":72})"},
+        };
+        for (const auto& [name, text] : open_api) {
+            EXPECT_TRUE(parse_update(text).ok()) << name;
+            write(valid / (name + ".json"), text);
+        }
         // Each rejected by parse_update and by the schema.
         const std::vector<std::pair<std::string, std::string>> bad = {
             {"no-update-id", R"({"referral_ref":"r","action":"accept"})"},
@@ -508,6 +521,16 @@ TEST(UpdaterSamples, WriteForExternalValidators) {
              R"({"update_id":"u","referral_ref":"r","action":"message","text":"t","attachment":{"content_type":"text/plain"}})"},
             {"bad-content-type",
              R"({"update_id":"u","referral_ref":"r","action":"message","text":"t","attachment":{"content_type":"pdf","data":"aGk="}})"},
+            {"open-api-attachment-without-attachment",
+             R"({"update_id":"u","referral_ref":"r","action":"open_api_attachment"})"},
+            {"eform-link-with-referral",
+             R"({"update_id":"u","referral_ref":"r","action":"eform_link","patient_ref":"p","form_refs":["phq9"]})"},
+            {"eform-link-without-forms", R"({"update_id":"u","action":"eform_link","patient_ref":"p"})"},
+            {"eform-link-empty-forms",
+             R"({"update_id":"u","action":"eform_link","patient_ref":"p","form_refs":[]})"},
+            {"eform-link-bad-expiry",
+             R"({"update_id":"u","action":"eform_link","patient_ref":"p","form_refs":["phq9"],"expiry_hours":0})"},
+            {"message-without-referral", R"({"update_id":"u","action":"open_api_message","text":"t"})"},
         };
         for (const auto& [name, text] : bad) {
             EXPECT_FALSE(parse_update(text).ok()) << name;

@@ -56,6 +56,61 @@ TEST(ParseUpdate, EveryActionParsesAndRoundTrips) {
     EXPECT_TRUE(parse_update(inputs[0]).update->import_to_emr);
 }
 
+TEST(ParseUpdate, OpenApiRequestsParseAndRoundTrip) {
+    const auto message = parse_update(with(
+        R"("action":"open_api_message","site":"1234","text":"See attached","attachment":{"content_type":"application/pdf","data":"JVBERi0xLjQK","title":"consult.pdf"})"));
+    ASSERT_TRUE(message.ok()) << message.error_text();
+    EXPECT_EQ(message.update->action, Action::kOpenApiMessage);
+    EXPECT_TRUE(is_open_api(message.update->action));
+    EXPECT_EQ(message.update->subject_ref(), "09eb136e-fcdb-454f-8cd7-a415c19cda40");
+    EXPECT_EQ(message.update->attachment->title, "consult.pdf");
+
+    const auto attachment = parse_update(
+        with(R"("action":"open_api_attachment","attachment":{"content_type":"image/png","data":"iVBORw0KGgo="})"));
+    ASSERT_TRUE(attachment.ok()) << attachment.error_text();
+    EXPECT_TRUE(attachment.update->text.empty());
+    EXPECT_EQ(parse_update(to_json(*attachment.update)).update->attachment->content_type, "image/png");
+
+    const auto link = parse_update(
+        R"({"update_id":"u-2","action":"eform_link","patient_ref":"690","form_refs":["phq9","gad7"],"expiry_hours":48})");
+    ASSERT_TRUE(link.ok()) << link.error_text();
+    EXPECT_EQ(link.update->subject_ref(), "690");
+    EXPECT_TRUE(link.update->referral_ref.empty());
+    EXPECT_EQ(link.update->form_refs, (std::vector<std::string>{"phq9", "gad7"}));
+    EXPECT_EQ(link.update->expiry_hours, 48);
+    const auto again = parse_update(to_json(*link.update));
+    ASSERT_TRUE(again.ok()) << again.error_text();
+    EXPECT_EQ(to_json(*again.update), to_json(*link.update));
+    EXPECT_EQ(to_json(*link.update).find("referral_ref"), std::string::npos);
+
+    EXPECT_FALSE(is_open_api(Action::kMessage));
+    EXPECT_FALSE(is_open_api(Action::kAccept));
+}
+
+TEST(ParseUpdate, OpenApiRequestMistakesAreNamed) {
+    EXPECT_EQ(error_on(parse_update(with(R"("action":"open_api_attachment")")), "attachment")->code, "required");
+    EXPECT_EQ(error_on(parse_update(with(R"("action":"open_api_message")")), "text")->code, "required");
+    // A form link is about a patient: a referral ref is refused, a patient ref and forms are required.
+    EXPECT_EQ(error_on(parse_update(with(R"("action":"eform_link","patient_ref":"p","form_refs":["a"])")),
+                       "referral_ref")
+                  ->code,
+              "not-allowed");
+    auto r = parse_update(R"({"update_id":"u","action":"eform_link"})");
+    EXPECT_EQ(error_on(r, "patient_ref")->code, "required");
+    EXPECT_EQ(error_on(r, "form_refs")->code, "required");
+    EXPECT_EQ(error_on(r, "referral_ref"), nullptr);
+    r = parse_update(R"({"update_id":"u","action":"eform_link","patient_ref":"p","form_refs":["ok","no spaces"]})");
+    EXPECT_EQ(error_on(r, "form_refs")->code, "format");
+    EXPECT_EQ(r.error_text().find("no spaces"), std::string::npos);
+    r = parse_update(R"({"update_id":"u","action":"eform_link","patient_ref":"p","form_refs":["a"],"expiry_hours":721})");
+    EXPECT_EQ(error_on(r, "expiry_hours")->code, "value");
+    r = parse_update(R"({"update_id":"u","action":"eform_link","patient_ref":"p","form_refs":["a"],"expiry_hours":"2"})");
+    EXPECT_EQ(error_on(r, "expiry_hours")->code, "type");
+    // Members of the Open API actions stay out of the others.
+    EXPECT_EQ(error_on(parse_update(with(R"("action":"accept","form_refs":["a"])")), "form_refs")->code,
+              "not-allowed");
+}
+
 TEST(ParseUpdate, RequiredMembersAreNamed) {
     const auto r = parse_update(R"({"action":"decline"})");
     ASSERT_FALSE(r.ok());

@@ -1,6 +1,9 @@
 // The canonical update request: one decision of a hub about one Ocean referral, as the hub API accepts
 // it and as `relay.updates.v1` records carry it (value = this JSON, UTF-8). The updater turns it into
-// Ocean's FHIR message (message.hpp, ocean-api.md §3.7).
+// Ocean's FHIR message (message.hpp, ocean-api.md §3.7). The Open API actions (open_api_message,
+// open_api_attachment, eform_link; is_open_api) are the same request for Ocean's Open API instead: the
+// hub API publishes them to `relay.openapi.requests.v1` (relay/contracts/open_api_requests.hpp), where the
+// fetcher, which holds the sites' Open API credentials, sends them (ocean-api.md §4.3, §5.3).
 //
 // JSON format (JSON Schema: libs/hub/schemas/update.schema.json, draft 2020-12). One object;
 // unknown members, and members that do not belong to the action, are errors:
@@ -8,11 +11,11 @@
 //   common (every action)
 //     "update_id"     string, required. The hub's id of this decision, 1..128 of [A-Za-z0-9_.:-]. Every
 //                     id the message carries is derived from it: a retried update builds the same bytes.
-//     "referral_ref"  string, required. Ocean's referral ref (id-ereferral-reference), 1..128 of
-//                     [A-Za-z0-9_.:-].
+//     "referral_ref"  string, required (except eform_link, which has patient_ref instead). Ocean's
+//                     referral ref (id-ereferral-reference), 1..128 of [A-Za-z0-9_.:-].
 //     "action"        string, required: accept | decline | complete | reopen | forward | switch_type |
 //                     book | change_booking | cancel_booking | booking_instructions | message |
-//                     received
+//                     received | open_api_message | open_api_attachment | eform_link
 //     "site"          string, optional: the Ocean site number (whose token the sender uses).
 //     "requested_at"  string, optional: RFC 3339 date-time with seconds and an offset ("Z" or ±hh:mm);
 //                     becomes Bundle.timestamp (and Task.lastModified / Communication.sent).
@@ -48,6 +51,16 @@
 //   message           "text" string, required; "attachment" object, optional:
 //                     {"content_type" (type/subtype), "data" (standard base64, non-empty),
 //                     "title" optional}.
+//   open_api_message  "text" string, required; "attachment" optional as for message (uploaded first,
+//                     then referenced by the message). Sent with Ocean's Open API (POST
+//                     /svc/v1/referrals/{ref}/messages), encrypted under the site's SEK.
+//   open_api_attachment
+//                     "attachment" object, required (POST /svc/v1/referrals/{ref}/attachments).
+//   eform_link        "patient_ref" string, required (Ocean's patient ref, as referral_ref), and no
+//                     referral_ref; "form_refs" array, required: 1..20 form refs (1..64 of
+//                     [A-Za-z0-9_.:-]); "expiry_hours" integer 1..720, optional (Ocean's default when
+//                     absent). Asks Ocean for a patient-specific eForm link (ocean-api.md §5.3, [P]); the
+//                     link and its session id go to the hub as a delivery.
 //
 // Texts (reason, instructions, text, type_text, title) are 1..65536 bytes of UTF-8 and not only
 // whitespace: FHIR has no empty strings. Errors name the field and a code, never a value (no PHI).
@@ -74,7 +87,13 @@ enum class Action {
     kBookingInstructions,
     kMessage,
     kReceived,
+    kOpenApiMessage,
+    kOpenApiAttachment,
+    kEformLink,
 };
+
+/// The actions sent with Ocean's Open API (by the fetcher) rather than as FHIR messages (the updater).
+bool is_open_api(Action action);
 
 /// "accept", "decline", ... as in the JSON.
 const char* to_string(Action action);
@@ -109,8 +128,13 @@ struct Update {
     bool econsult = false;                          ///< switch_type
     std::optional<AppointmentRequest> appointment;  ///< book, change_booking, cancel_booking
     std::string instructions;                       ///< booking_instructions
-    std::string text;                               ///< message
-    std::optional<AttachmentRequest> attachment;    ///< message
+    std::string text;                               ///< message, open_api_message
+    std::optional<AttachmentRequest> attachment;    ///< message, open_api_message, open_api_attachment
+    std::string patient_ref;                        ///< eform_link (referral_ref is empty then)
+    std::vector<std::string> form_refs;             ///< eform_link
+    int expiry_hours = 0;                           ///< eform_link; 0 = Ocean's default
+    /// The ref the request is about: referral_ref, or patient_ref for eform_link (the record key).
+    [[nodiscard]] const std::string& subject_ref() const { return referral_ref.empty() ? patient_ref : referral_ref; }
 };
 
 /// One problem with the input: where (a JSON path such as "appointment.start"), a code, and a fixed

@@ -11,11 +11,12 @@
 #include <iostream>
 #include <thread>
 
+#include "api_faults.hpp"
 #include "ocean_api.hpp"
 #include "open_api_webhook.hpp"
+#include "open_api_writes.hpp"
 #include "referral_state.hpp"
 #include "relay/core/log.hpp"
-#include "relay/http/fault_injection.hpp"
 #include "sim_config.hpp"
 
 namespace {
@@ -132,6 +133,9 @@ int main(int argc, char** argv) {
                 } else if (target == "/referrals" && api) {
                     res.set(bhttp::field::content_type, "application/json");
                     res.body() = state.to_json();
+                } else if (target == "/open-api-writes" && api) {
+                    res.set(bhttp::field::content_type, "application/json");
+                    res.body() = api->writes_json();
                 } else {
                     res.result(bhttp::status::not_found);
                     res.set(bhttp::field::content_type, "application/json");
@@ -162,7 +166,7 @@ int main(int argc, char** argv) {
                  {"referral_notifications",
                   static_cast<long long>(config.open_api->referral_notifications)}});
         }
-        std::unique_ptr<relay::http::FaultInjector> api_faults;
+        std::unique_ptr<relay::ocean_sim::ApiFaults> api_faults;
         std::unique_ptr<relay::http::Server> api_server;
         if (api) {
             sender.record_into(&state);
@@ -171,9 +175,27 @@ int main(int argc, char** argv) {
                 if (!applied.echo_update) return;
                 asio::co_spawn(sender.executor(), sender.echo(applied.referral_ref), asio::detached);
             });
-            api_faults = std::make_unique<relay::http::FaultInjector>(config.api_faults, config.fault_seed);
+            // The simulated patient completes each eForm link after a while; the notifier (on the
+            // sender's executor) then tells the integration.
+            if (config.open_api && config.open_api->complete_links_after) {
+                api->on_link_issued(
+                    [&sender, &api, n = notifier.get(), delay = *config.open_api->complete_links_after](
+                        const relay::ocean_sim::FormLink& link) {
+                        asio::co_spawn(
+                            sender.executor(),
+                            relay::ocean_sim::complete_form_link_after(*api, n, link.session_id, delay),
+                            asio::detached);
+                    });
+            }
+            api_faults = std::make_unique<relay::ocean_sim::ApiFaults>(config.api_faults, config.fault_seed);
+            relay::http::ServerHooks hooks;
+            // Each route's body limit before its body is read: only attachments may be large.
+            hooks.admission = [](const relay::http::Request& request, relay::http::RequestContext& context) {
+                context.body_limit = relay::ocean_sim::api_body_limit(request);
+                return std::optional<relay::http::Response>();
+            };
             api_server = std::make_unique<relay::http::Server>(
-                ioc, config.api_listener, api_faults->wrap(api->handler()));
+                ioc, config.api_listener, api_faults->wrap(api->handler()), std::move(hooks));
             api_server->start();
             relay::log::info("Ocean API listening", {{"port", static_cast<int>(api_server->port())}});
         }

@@ -284,7 +284,10 @@ const OceanApi::Route OceanApi::kRoutes[] = {
     // patient's ref is its referral's ref (Ocean's own patient refs are short site-local strings).
     {bhttp::verb::get, "/svc/v1/patients/{}", &OceanApi::patient},
     {bhttp::verb::get, "/svc/v1/patients/{}/notes", &OceanApi::patient_notes},
+    {bhttp::verb::post, "/svc/v1/patients/{}/formLinks", &OceanApi::post_form_links},
     {bhttp::verb::get, "/svc/v1/referrals/{}", &OceanApi::open_api_referral},
+    {bhttp::verb::post, "/svc/v1/referrals/{}/attachments", &OceanApi::post_attachment},
+    {bhttp::verb::post, "/svc/v1/referrals/{}/messages", &OceanApi::post_message},
     {bhttp::verb::get, "/svc/v1/site/privateKey", &OceanApi::site_private_key},
 };
 
@@ -636,20 +639,18 @@ Response OceanApi::patient_notes(const Request& request, const RouteMatch& match
     const auto view = state_.find(patient_ref);
     if (!view || view->site != site->site_num)
         return json_error(request, bhttp::status::not_found, "not_found", "unknown patient");
-    // A completed PHQ-9 as Ocean returns it (§5.2 PtUpdate): structured answers plus a rendered note.
-    const json::object update{
-        {"progressNote",
-         json::object{{"title", "PHQ-9"},
-                      {"text", "PHQ-9 completed by the patient. Total score: 7 (mild)."},
-                      {"noteType", "FORM"}}},
-        {"completedForms",
-         json::object{
-             {"phq9", json::object{{"q1", "1"}, {"q2", "1"}, {"q3", "2"}, {"q9", "0"}, {"total", "7"}}}}},
-        {"emrFieldUpdates", json::object{}},
-        {"formMetadata", json::object{{"phq9", json::object{{"total", json::object{{"hidden", true}}}}}}}};
+    // A session of a link the simulator issued has a note once its patient completed the forms, and
+    // only for that patient. Any other session is taken for one Ocean started itself: a completed PHQ-9.
+    std::vector<std::string> forms{"phq9"};
+    if (const auto link = writes_.link_of_session(session)) {
+        if (link->patient_ref != patient_ref || link->site_num != site->site_num || !link->completed)
+            return json_error(request, bhttp::status::not_found, "not_found", "no note for this session");
+        forms = link->form_refs;
+    }
+    // As Ocean returns it (§5.2 PtUpdate): structured answers plus a rendered note.
+    const std::string update = patient_note_json(forms);
     // §5.2: the notes GET carries `oneTimeKey`, `oneTimeKeyIv` and `iv`.
-    const auto sealed =
-        ocean::seal(site->sek.reveal(), json::serialize(update), ocean::HeaderLayout::kSeparateKeyIv);
+    const auto sealed = ocean::seal(site->sek.reveal(), update, ocean::HeaderLayout::kSeparateKeyIv);
     if (!ok(sealed))
         return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
     Response res = make_response(request, bhttp::status::ok, "text/plain", ok(sealed)->ciphertext_b64);

@@ -3,7 +3,8 @@
 // the referral letter and attachments, and read the Open API Referral JSON and the site's RSA private
 // key (GET /svc/v1/site/privateKey, which unwraps the referral's RSA-wrapped one-time key). Updates are
 // checked against the referrals the simulator sent (ReferralState) and applied with Ocean's folder rules
-// (§3.6); every update and what became of it is logged (updates_json).
+// (§3.6); every update and what became of it is logged (updates_json). Integrations also write through
+// the Open API: attachments, messages and Patient Engagement eForm links (open_api_writes.hpp).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -16,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "open_api_writes.hpp"
 #include "process_messages.hpp"
 #include "referral_state.hpp"
 #include "relay/auth/token.hpp"
@@ -58,6 +60,8 @@ struct OceanApiConfig {
     std::size_t rsa_key_bits = 2048;
     /// Empty = the system clock. Tests move it to expire tokens.
     std::function<SystemTime()> clock;
+    /// The host in the eForm links the simulator issues (`{ocean_host}/intake/patients.html?linkRef=`).
+    std::string ocean_host = "https://ocean.cognisantmd.com";
 };
 
 /// The audience of the tokens the simulator issues.
@@ -85,6 +89,10 @@ struct AppliedUpdate {
 /// strand after the state lock is released: it must not block (post the echo to the sender's executor).
 using AppliedHook = std::function<void(const AppliedUpdate&)>;
 
+/// Called after an eForm link was issued (POST /svc/v1/patients/{ptRef}/formLinks), on the HTTP
+/// connection's strand: it must not block (e.g. spawn complete_form_link_after elsewhere).
+using LinkIssuedHook = std::function<void(const FormLink&)>;
+
 class OceanApi {
    public:
     /// `state` must outlive this object. Throws ConfigError when there is no signing key.
@@ -92,6 +100,8 @@ class OceanApi {
 
     /// Set before serving (not synchronised with requests in flight).
     void on_applied(AppliedHook hook) { on_applied_ = std::move(hook); }
+    /// Set before serving (not synchronised with requests in flight).
+    void on_link_issued(LinkIssuedHook hook) { on_link_issued_ = std::move(hook); }
 
     /// The coroutine handler; see handler().
     boost::asio::awaitable<http::Response> handle(http::Request& request,
@@ -106,6 +116,14 @@ class OceanApi {
     [[nodiscard]] const UpdateLog& updates() const { return updates_; }
     /// Append every update and its outcome as a JSON line to `path` as well.
     void log_updates_to(const std::string& path) { updates_.write_to(path); }
+
+    /// The attachments, messages and eForm links received through the Open API, and the refusals.
+    [[nodiscard]] const OpenApiWrites& writes() const { return writes_; }
+    /// As JSON (see OpenApiWrites::to_json): refs, sizes, digests and counts only.
+    [[nodiscard]] std::string writes_json() const { return writes_.to_json(); }
+    /// The patient of the eForm link with `session_id` completes its forms: from now on the notes GET
+    /// for that session serves them. The link, or nullopt if unknown or already completed. Thread-safe.
+    std::optional<FormLink> complete_form_link(std::string_view session_id);
 
    private:
     [[nodiscard]] SystemTime now() const { return config_.clock ? config_.clock() : system_now(); }
@@ -133,6 +151,10 @@ class OceanApi {
     http::Response patient_notes(const http::Request& request, const RouteMatch& match);
     http::Response naming_system(const http::Request& request, const RouteMatch& match);
     http::Response site_private_key(const http::Request& request, const RouteMatch& match);
+    // The Open API writes (defined in open_api_writes.cpp).
+    http::Response post_attachment(const http::Request& request, const RouteMatch& match);
+    http::Response post_message(const http::Request& request, const RouteMatch& match);
+    http::Response post_form_links(const http::Request& request, const RouteMatch& match);
     /// The site's RSA key pair, generated on first use (thread-safe).
     ocean::Result<ocean::RsaKey> site_rsa_key(const OceanApiSite& site);
     /// Logs a $process-messages request that was not applied and answers with its OperationOutcome.
@@ -149,6 +171,8 @@ class OceanApi {
     auth::TokenSigner signer_;
     UpdateLog updates_;
     AppliedHook on_applied_;
+    OpenApiWrites writes_;
+    LinkIssuedHook on_link_issued_;
     std::mutex rsa_mutex_;
     std::map<std::string, ocean::RsaKey, std::less<>> rsa_keys_;  ///< by site number; guarded by rsa_mutex_
 };

@@ -4,6 +4,8 @@
 
 #include <array>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -62,6 +64,11 @@ bool echoes(std::string_view body, std::string_view challenge) {
     return body == challenge;
 }
 
+/// Patient Engagement notifications carry a session id; Open eReferral ones do not.
+const char* variant_of(const OpenApiNotification& n) {
+    return n.session_id.empty() ? "open_ereferral" : "patient_engagement";
+}
+
 }  // namespace
 
 std::string notification_body(const OpenApiNotification& n, std::string_view site_number) {
@@ -114,7 +121,8 @@ OpenApiNotifier::OpenApiNotifier(asio::any_io_executor executor,
       observations_(observations),
       client_(executor_),
       wake_(executor_, Clock::time_point::max()),
-      ended_signal_(executor_, Clock::time_point::max()) {
+      ended_signal_(executor_, Clock::time_point::max()),
+      validated_signal_(executor_, Clock::time_point::max()) {
     auto target = http::Url::parse(plan_.url);
     if (!target) throw ConfigError("open_api.url: not an http(s) URL");
     if (plan_.key && plan_.key_in == "path") {
@@ -176,48 +184,79 @@ asio::awaitable<void> OpenApiNotifier::run() {
         const OpenApiNotification next = queue_.front();
         queue_.pop_front();
         ++done;
-        if (validation_ == Validation::kPending) {
-            validation_ = Validation::kPassed;
-            if (plan_.challenge) validation_ = co_await validate();
-        }
-        if (validation_ == Validation::kPassed) {
+        const Validation validation = co_await ensure_validated();
+        if (validation == Validation::kPassed) {
             (void)co_await deliver(next);
             continue;
         }
         // Ocean does not notify an integration it marked invalid, or after it was told to stop.
-        Observation o;
-        o.kind = "open_api_notification";
-        o.variant = next.index < plan_.patient_notifications ? "patient_engagement" : "open_ereferral";
-        o.referral_ref = next.ref;
-        o.event = next.type;
-        o.session_id = next.session_id;
-        o.attempt = 0;
-        o.attempted = false;
-        o.outcome = "gave_up";
-        o.error = stopped_.load() ? "stopped" : "integration invalid: the challenge was not echoed";
-        observations_.record(o);
+        give_up(next, stopped_.load() ? "stopped" : "integration invalid: the challenge was not echoed");
     }
     // What is still queued (stopped) is given up; notifications whose referral was never acknowledged
     // were never due.
-    for (const auto& left : queue_) {
-        Observation o;
-        o.kind = "open_api_notification";
-        o.variant = left.index < plan_.patient_notifications ? "patient_engagement" : "open_ereferral";
-        o.referral_ref = left.ref;
-        o.event = left.type;
-        o.session_id = left.session_id;
-        o.attempt = 0;
-        o.attempted = false;
-        o.outcome = "gave_up";
-        o.error = "stopped";
-        observations_.record(o);
-    }
+    for (const auto& left : queue_) give_up(left, "stopped");
     queue_.clear();
     if (queued_ < total && !stopped_.load())
         log::warn("Open API notifications not sent: too few referrals were acknowledged",
                   {{"planned", static_cast<long long>(total)}, {"queued", static_cast<long long>(queued_)}});
     ended_ = true;
     ended_signal_.cancel();
+}
+
+void OpenApiNotifier::give_up(const OpenApiNotification& n, std::string error) {
+    Observation o;
+    o.kind = "open_api_notification";
+    o.variant = variant_of(n);
+    o.referral_ref = n.ref;
+    o.event = n.type;
+    o.session_id = n.session_id;
+    o.attempt = 0;
+    o.attempted = false;
+    o.outcome = "gave_up";
+    o.error = std::move(error);
+    observations_.record(o);
+}
+
+asio::awaitable<OpenApiNotifier::Validation> OpenApiNotifier::ensure_validated() {
+    constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+    while (validation_ == Validation::kValidating) co_await validated_signal_.async_wait(kNoThrow);
+    if (validation_ == Validation::kPending) {
+        validation_ = Validation::kValidating;
+        Validation outcome = Validation::kPassed;
+        if (plan_.challenge) outcome = co_await validate();
+        validation_ = outcome;
+        validated_signal_.cancel();
+    }
+    co_return validation_;
+}
+
+void OpenApiNotifier::forms_completed(const std::string& patient_ref, const std::string& session_id) {
+    OpenApiNotification n;
+    n.ref = patient_ref;
+    n.type = kFormsCompletion;
+    n.session_id = session_id;
+    completions_.push_back(std::move(n));
+    if (sending_completions_) return;
+    sending_completions_ = true;
+    asio::co_spawn(executor_, send_completions(), asio::detached);
+}
+
+asio::awaitable<void> OpenApiNotifier::send_completions() {
+    while (!completions_.empty()) {
+        const OpenApiNotification next = completions_.front();
+        completions_.pop_front();
+        if (stopped_.load()) {
+            give_up(next, "stopped");
+            continue;
+        }
+        const Validation validation = co_await ensure_validated();
+        if (validation == Validation::kPassed) {
+            (void)co_await deliver(next);
+        } else {
+            give_up(next, stopped_.load() ? "stopped" : "integration invalid: the challenge was not echoed");
+        }
+    }
+    sending_completions_ = false;
 }
 
 http::ClientRequest OpenApiNotifier::request_for(const std::string& body) const {
@@ -286,7 +325,7 @@ asio::awaitable<bool> OpenApiNotifier::deliver(const OpenApiNotification& n) {
     for (int attempt = 1;; ++attempt) {
         Observation o;
         o.kind = "open_api_notification";
-        o.variant = n.index < plan_.patient_notifications ? "patient_engagement" : "open_ereferral";
+        o.variant = variant_of(n);
         o.referral_ref = n.ref;
         o.event = n.type;
         o.session_id = n.session_id;

@@ -11,6 +11,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -37,6 +38,10 @@ struct OpenApiWebhookPlan {
     bool challenge = true;   ///< validate the endpoint (challenge echo) before the first notification
     std::uint64_t seed = 1;  ///< session ids and completion sources follow from it
     RetrySchedule retry;     ///< non-2xx answers are retried on Ocean's schedule, as the FHIR webhooks are
+    /// This long after the API issued an eForm link (POST /svc/v1/patients/{ptRef}/formLinks), its
+    /// patient completes the forms and `notify-patient-message-forms-completion` is sent about it.
+    /// Absent: links are never completed by themselves.
+    std::optional<std::chrono::milliseconds> complete_links_after;
 };
 
 /// One notification to send (ids only).
@@ -81,11 +86,22 @@ class OpenApiNotifier {
     boost::asio::awaitable<void> finished();
     /// Ends the run: retries stop waiting and what is queued is recorded as given up. Safe from any thread.
     void stop();
+    /// On the executor: the patient `patient_ref` completed the forms of an eForm link Ocean issued (its
+    /// session `session_id`): sends `notify-patient-message-forms-completion` about it, beside the plan
+    /// and whether or not run() has ended (challenge first if none was made yet; retried like the plan's).
+    void forms_completed(const std::string& patient_ref, const std::string& session_id);
 
    private:
-    enum class Validation { kPending, kPassed, kInvalid };
+    enum class Validation { kPending, kValidating, kPassed, kInvalid };
     /// The challenge, retried on non-2xx; kInvalid when a 2xx answer does not echo it.
     boost::asio::awaitable<Validation> validate();
+    /// The challenge once, for the plan and the completions alike: a caller that finds it under way
+    /// waits for its outcome.
+    boost::asio::awaitable<Validation> ensure_validated();
+    /// Sends the completions queued by forms_completed, one at a time.
+    boost::asio::awaitable<void> send_completions();
+    /// Records a notification that is not sent (integration invalid, or stopped) as given up.
+    void give_up(const OpenApiNotification& notification, std::string error);
     /// One notification with retries; true when it was answered 2xx.
     boost::asio::awaitable<bool> deliver(const OpenApiNotification& notification);
     /// The endpoint's target with the key as configured, and the request with its headers.
@@ -105,8 +121,11 @@ class OpenApiNotifier {
     bool no_more_ = false;
     bool ended_ = false;
     Validation validation_ = Validation::kPending;
+    std::deque<OpenApiNotification> completions_;  ///< from forms_completed, not part of the plan
+    bool sending_completions_ = false;
     boost::asio::steady_timer wake_;
     boost::asio::steady_timer ended_signal_;
+    boost::asio::steady_timer validated_signal_;
     std::set<boost::asio::steady_timer*> waiting_;
     std::atomic<bool> stopped_{false};
 };

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "relay/http/fault_config.hpp"
-
 namespace relay::ocean_sim {
 namespace {}  // namespace
 
@@ -83,6 +81,8 @@ SimConfig load_sim_config(ConfigReader& reader) {
         open.seed =
             static_cast<std::uint64_t>(node.integer("seed", static_cast<long long>(plan.seed), 0, INT64_MAX));
         open.retry = plan.retry;  // Ocean's schedule, as for the FHIR webhooks
+        if (node.has("complete_links_after"))
+            open.complete_links_after = node.duration("complete_links_after", std::chrono::milliseconds(0));
         config.open_api = std::move(open);
     }
 
@@ -108,11 +108,17 @@ SimConfig load_sim_config(ConfigReader& reader) {
                                                site.required_secret("sek"),
                                                site.boolean("rsa_only", false)});
         }
-        config.api_faults = http::read_fault_rules(api.list("faults"));
+        // An attachment's body is base64 text; the admission hook lowers the limit of the other routes.
+        config.api_listener.limits.body_limit = kMaxAttachmentBody;
+        ocean.ocean_host = plan.base.ocean_host;
+        config.api_faults = read_api_fault_rules(api.list("faults"));
         config.updates_file = api.optional_string("updates_file");
         config.fault_seed = static_cast<std::uint64_t>(api.integer("fault_seed", 1, 0, INT64_MAX));
         config.api = std::move(ocean);
     }
+    if (config.open_api && config.open_api->complete_links_after && !config.api)
+        root.child("open_api")
+            .fail("complete_links_after", "needs an api section (it issues the eForm links)");
     reader.check_no_unknown_keys();
     return config;
 }

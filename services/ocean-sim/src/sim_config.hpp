@@ -3,10 +3,10 @@
 #include <optional>
 #include <string>
 
+#include "api_faults.hpp"
 #include "ocean_api.hpp"
 #include "open_api_webhook.hpp"
 #include "relay/core/config.hpp"
-#include "relay/http/fault_injection.hpp"
 #include "relay/http/server.hpp"
 #include "webhooks.hpp"
 
@@ -23,7 +23,7 @@ struct SimConfig {
     /// Ocean's API ($process-messages, token, documents, Open API referral GET), when configured.
     std::optional<OceanApiConfig> api;
     http::ListenerConfig api_listener;
-    std::vector<http::FaultRule> api_faults;
+    std::vector<ApiFaultRule> api_faults;     ///< relay::http's fault rules, each optionally for one method
     std::optional<std::string> updates_file;  ///< JSON lines: every update received and how it was applied
     std::uint64_t fault_seed = 1;
 };

@@ -28,7 +28,9 @@
 #include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
+#include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
+#include "relay/hub/update.hpp"
 #include "relay/http/fault_injection.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/at_rest.hpp"
@@ -124,6 +126,7 @@ eforms:
   destinations:
     - {{id: clinic-emr, format: fhir-r4}}
     - {{id: intake-db, format: hub-json}}
+open_api_requests: {{link_destinations: [patient-portal]}}
 open_ereferral: {{types: ["notify-referral-*"]}}
 retry: {{initial: 50ms, max_delay: 300ms, max_age: 2m}}
 shutdown: {{grace_period: 10s}}
@@ -192,6 +195,38 @@ shutdown: {{grace_period: 10s}}
         producer.async_produce(prefix_ + topic, key, std::move(value), std::move(headers), 20s,
                                [&done](kafka::DeliveryResult r) { done.set_value(std::move(r)); });
         ASSERT_TRUE(acked.get().ok);
+    }
+
+    /// A hub's Open API request as the hub API publishes it (key: the referral or patient ref).
+    void request(const std::string& value) {
+        const auto parsed = hub::parse_update(value);
+        ASSERT_TRUE(parsed.ok()) << parsed.error_text();
+        produce_raw("relay.openapi.requests.v1", parsed.update->subject_ref(), value,
+                    {{std::string(header::kContentType), "application/json"},
+                     {std::string(header::kHubSystem), "emr"},
+                     {std::string(header::kUpdateId), parsed.update->update_id},
+                     {std::string(header::kAction), hub::to_string(parsed.update->action)}});
+    }
+
+    /// Events on relay.events.v1 with `outcome`.
+    std::vector<json::object> events_with(std::string_view outcome) const {
+        std::vector<json::object> out;
+        for (const auto& e : read("relay.events.v1", true))
+            if (e.headers.at(std::string(header::kOutcome)) == outcome) out.push_back(json::parse(e.value).as_object());
+        return out;
+    }
+
+    /// Waits until ocean-sim stored `messages` messages, `attachments` attachments and `links` links.
+    bool wait_for_writes(std::size_t messages, std::size_t attachments, std::size_t links,
+                         std::chrono::seconds timeout = 60s) const {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const auto& w = api_->writes();
+            if (w.messages().size() >= messages && w.attachments().size() >= attachments && w.links().size() >= links)
+                return true;
+            std::this_thread::sleep_for(100ms);
+        }
+        return false;
     }
 
     std::vector<Record> read(const std::string& topic, bool with_keys) const {
@@ -494,6 +529,123 @@ TEST_F(FetcherKafkaTest, ADocumentUrlOffOceansHostIsRefusedAndTheTokenNeverLeave
     EXPECT_EQ(reasons["document-url-refused"], 1);
     EXPECT_EQ(reasons["malformed-document-request"], 1);
     EXPECT_TRUE(read("relay.deliveries.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, TheHubsOpenApiRequestsReachOceanEncryptedAndInOrder) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    const std::string pdf = "%PDF-1.4\nconsult note for the patient\n";
+    const std::string png = "\x89PNG\r\n\x1a\nrequisition";
+    const std::string first = "Please bring the referral letter";
+    const std::string second = "The consult note is attached";
+    request(R"({"update_id":"oa-1","referral_ref":")" + ref + R"(","action":"open_api_attachment","attachment":{"content_type":"image/png","data":")" +
+            base64_encode(png) + R"(","title":"requisition.png"}})");
+    request(R"({"update_id":"oa-2","referral_ref":")" + ref + R"(","action":"open_api_message","site":")" + kSite +
+            R"(","text":")" + first + R"("})");
+    request(R"({"update_id":"oa-3","referral_ref":")" + ref + R"(","action":"open_api_message","text":")" + second +
+            R"(","attachment":{"content_type":"application/pdf","data":")" + base64_encode(pdf) + R"(","title":"consult.pdf"}})");
+    request(R"({"update_id":"link-1","action":"eform_link","patient_ref":")" + ref + R"(","form_refs":["phq9","gad7"],"expiry_hours":48})");
+
+    ASSERT_TRUE(wait_for_writes(2, 2, 1)) << api_->writes_json();
+    const auto attachments = api_->writes().attachments();
+    ASSERT_EQ(attachments.size(), 2U);
+    // Opened by Ocean with the site's SEK to exactly the hub's bytes, in the order the hub sent them.
+    EXPECT_EQ(attachments[0].sha256, hex_encode(sha256(png)));
+    EXPECT_EQ(attachments[0].content_type, "image/png");
+    EXPECT_EQ(attachments[0].file_name.value_or(""), "requisition.png");
+    EXPECT_EQ(attachments[1].sha256, hex_encode(sha256(pdf)));
+    EXPECT_EQ(attachments[1].referral_ref, ref);
+    const auto messages = api_->writes().messages();
+    ASSERT_EQ(messages.size(), 2U);
+    EXPECT_TRUE(messages[0].encrypted);
+    EXPECT_EQ(messages[0].sha256, hex_encode(sha256(first)));
+    EXPECT_TRUE(messages[0].attachment_refs.empty());
+    EXPECT_EQ(messages[1].sha256, hex_encode(sha256(second)));
+    EXPECT_EQ(messages[1].attachment_refs, std::vector<std::string>{attachments[1].file_ref})
+        << "the message names the attachment uploaded for it";
+
+    // The link goes to the hub (sealed: it opens the patient's forms), and Ocean knows its session.
+    const auto links = api_->writes().links();
+    ASSERT_EQ(links.size(), 1U);
+    EXPECT_EQ(links[0].patient_ref, ref);
+    EXPECT_EQ(links[0].form_refs, (std::vector<std::string>{"phq9", "gad7"}));
+    EXPECT_EQ(links[0].expiry_hours, 48);
+    const auto delivered = wait_for("relay.deliveries.v1", 1);
+    ASSERT_EQ(delivered.size(), 1U);
+    EXPECT_EQ(delivered[0].key, "patient-portal|" + std::string(kSite) + "/" + ref);
+    EXPECT_EQ(delivered[0].headers.at(std::string(header::kEvent)), "eform-link-issued");
+    const auto link = json::parse(delivered[0].value);
+    EXPECT_EQ(std::string(link.at("url").as_string()), links[0].url);
+    EXPECT_EQ(std::string(link.at("ocean_session_id").as_string()), links[0].session_id);
+    EXPECT_EQ(link.at("update_id"), "link-1");
+    for (const auto& raw : read("relay.deliveries.v1", false)) {
+        EXPECT_EQ(raw.headers.at(std::string(kafka::AtRest::kHeader)), "test");
+        EXPECT_EQ(raw.value.find(links[0].url), std::string::npos);
+    }
+
+    // Events name Ocean's refs; never the link, never the text.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (events_with("open-api-request-sent").size() < 3 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(200ms);
+    const auto sent = events_with("open-api-request-sent");
+    ASSERT_EQ(sent.size(), 3U);
+    std::map<std::string, json::object> by_id;
+    for (const auto& e : sent) by_id[std::string(e.at("update_id").as_string())] = e;
+    EXPECT_EQ(std::string(by_id["oa-1"].at("attachment_refs").as_array().at(0).as_string()), attachments[0].file_ref);
+    EXPECT_EQ(std::string(by_id["oa-2"].at("message_ref").as_string()), messages[0].message_ref);
+    EXPECT_EQ(std::string(by_id["oa-3"].at("message_ref").as_string()), messages[1].message_ref);
+    const auto issued = events_with("eform-link-issued");
+    ASSERT_EQ(issued.size(), 1U);
+    EXPECT_EQ(std::string(issued[0].at("session_id").as_string()), links[0].session_id);
+    for (const auto& e : read("relay.events.v1", true)) {
+        EXPECT_EQ(e.value.find(links[0].url), std::string::npos);
+        EXPECT_EQ(e.value.find("consult note"), std::string::npos);
+    }
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, OceanRefusingTheWritesForAWhileLosesNoneAndKeepsTheirOrder) {
+    http::FaultRule down;
+    down.kind = http::FaultRule::Kind::kDown;
+    down.path_prefix = "/svc/v1/referrals/";
+    down.status = 503;
+    down.delay = 2s;
+    start_ocean({down});
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    for (int i = 0; i < 4; ++i)
+        request(R"({"update_id":"m-)" + std::to_string(i) + R"(","referral_ref":")" + ref +
+                R"(","action":"open_api_message","text":"message )" + std::to_string(i) + R"("})");
+    ASSERT_TRUE(wait_for_writes(4, 0, 0)) << api_->writes_json();
+    const auto messages = api_->writes().messages();
+    ASSERT_EQ(messages.size(), 4U);
+    for (int i = 0; i < 4; ++i)
+        EXPECT_EQ(messages[static_cast<std::size_t>(i)].sha256, hex_encode(sha256("message " + std::to_string(i))))
+            << "in the order the hub sent them";
+    EXPECT_GE(faults_->injected()["down"], 1U);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, RequestsOceanRefusesOrNoSiteCanTakeAreDeadLetteredIntact) {
+    start_ocean();
+    start_fetcher();
+    // Ocean does not know the referral (404); the site is not configured; the record is not a request.
+    request(R"({"update_id":"x-1","referral_ref":"no-such-referral","action":"open_api_message","text":"hello"})");
+    request(R"({"update_id":"x-2","referral_ref":")" + sent_.referral_ref + R"(","action":"open_api_message","site":"9999","text":"hello"})");
+    produce_raw("relay.openapi.requests.v1", "R-9", R"({"update_id":"x-3","referral_ref":"R-9","action":"accept"})",
+                {{std::string(header::kAction), "accept"}});
+    const auto dead = wait_for("ocean.notifications.dlq.v1", 3, false);
+    std::map<std::string, int> reasons;
+    for (const auto& d : dead) {
+        ++reasons[d.headers.at(std::string(header::kDlqReason))];
+        EXPECT_FALSE(d.value.empty());
+    }
+    EXPECT_EQ(reasons["ocean-not-found"], 1);
+    EXPECT_EQ(reasons["unknown-site"], 1);
+    EXPECT_EQ(reasons["invalid-request"], 1);
+    EXPECT_TRUE(api_->writes().messages().empty());
+    EXPECT_EQ(events_with("request-dead-lettered").size(), 3U);
 }
 
 TEST_F(FetcherKafkaTest, NoPatientDataInAnyLogLineOrAnyRecordOnTheBroker) {

@@ -40,6 +40,7 @@ constexpr std::array<ActionName, 15> kActions = {{
 }};
 
 constexpr std::size_t kMaxFormRefs = 20;
+constexpr std::size_t kMaxFileName = 255;
 constexpr std::size_t kMaxFormRef = 64;
 constexpr int kMaxExpiryHours = 720;
 
@@ -561,6 +562,9 @@ ParseUpdateResult parse_update(std::string_view text) {
                 break;
         }
     }
+    // Over the Open API the title is the file's name, sent (encrypted) in a request header.
+    if (is_open_api(u.action) && u.attachment && u.attachment->title.size() > kMaxFileName)
+        r.fail("attachment.title", "format", "is longer than 255 bytes (a file name, for the Open API)");
     result.errors = std::move(r.errors);
     if (result.errors.empty()) result.update = std::move(u);
     return result;

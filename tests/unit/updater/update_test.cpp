@@ -90,6 +90,12 @@ TEST(ParseUpdate, OpenApiRequestsParseAndRoundTrip) {
 TEST(ParseUpdate, OpenApiRequestMistakesAreNamed) {
     EXPECT_EQ(error_on(parse_update(with(R"("action":"open_api_attachment")")), "attachment")->code, "required");
     EXPECT_EQ(error_on(parse_update(with(R"("action":"open_api_message")")), "text")->code, "required");
+    // The title is a file name over the Open API (a header): 255 bytes at most there, not for FHIR.
+    const std::string long_title(256, 't');
+    const std::string attachment = R"("attachment":{"content_type":"text/plain","data":"aGk=","title":")" + long_title + R"("})";
+    EXPECT_EQ(error_on(parse_update(with(R"("action":"open_api_attachment",)" + attachment)), "attachment.title")->code,
+              "format");
+    EXPECT_TRUE(parse_update(with(R"("action":"message","text":"t",)" + attachment)).ok());
     // A form link is about a patient: a referral ref is refused, a patient ref and forms are required.
     EXPECT_EQ(error_on(parse_update(with(R"("action":"eform_link","patient_ref":"p","form_refs":["a"])")),
                        "referral_ref")

@@ -56,6 +56,7 @@
 //                     /svc/v1/referrals/{ref}/messages), encrypted under the site's SEK.
 //   open_api_attachment
 //                     "attachment" object, required (POST /svc/v1/referrals/{ref}/attachments).
+//                     Over the Open API an attachment's title is its file name: at most 255 bytes.
 //   eform_link        "patient_ref" string, required (Ocean's patient ref, as referral_ref), and no
 //                     referral_ref; "form_refs" array, required: 1..20 form refs (1..64 of
 //                     [A-Za-z0-9_.:-]); "expiry_hours" integer 1..720, optional (Ocean's default when

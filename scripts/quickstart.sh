@@ -11,7 +11,11 @@
 # ingress's open_api endpoint (challenge echo), then notifies a few completed patient eForms and a few
 # Open eReferral referrals; the fetcher pulls each from ocean-sim's Open API with the site's credentials,
 # decrypts it with the site's SEK and writes it sealed at rest (a key generated here): the eForms go to
-# clinic-emr, the referrals through the router like the FHIR ones. Progress is shown as it goes, then a
+# clinic-emr, the referrals through the router like the FHIR ones; clinic-emr also gets each FHIR
+# referral's letter and attachments, which the fetcher pulls with the site's OAuth2 token. The hub then
+# uses Ocean's Open API through the hub API: a few messages to the referrer (sealed under the site's SEK)
+# and a few patient-specific eForm links, which ocean-sim's patients complete a moment later: the link goes
+# to clinic-emr, the completed forms follow it. Progress is shown as it goes, then a
 # summary table: counts per stage, the relay's own latencies beside the simulated waits, where to look
 # next. Stops with SIGTERM.
 set -euo pipefail
@@ -49,6 +53,8 @@ ocean_admin=$(free_port)
 decision_delay_ms=500
 eform_sessions=6            # Patient Engagement notifications (completed eForms)
 open_api_referrals=4        # Open eReferral notifications (notify-referral-new)
+eform_links=3               # eForm links the hub asks Ocean for (completed by ocean-sim's patients)
+open_api_messages=3         # messages the hub sends over Ocean's Open API
 
 # Secrets in files only this user can read: the key that seals records at rest (every role of the
 # all-in-one shares it) and the secret key in the Open API webhook's URL.
@@ -94,7 +100,7 @@ router:
   admin: {address: 127.0.0.1, port: $router_admin}
   destinations:
     - {id: central-intake, format: fhir-r4}
-    - {id: clinic-emr, format: hub-json}
+    - {id: clinic-emr, format: hub-json, documents: separate}   # the letter and attachments after the referral
   routes:
     - {site: "1234", external_service_id: INTAKE, destinations: [central-intake, clinic-emr]}
 delivery:
@@ -120,7 +126,12 @@ fetcher:                 # pulls what Ocean's Open API notifications name; write
   ocean:
     base_url: http://127.0.0.1:$ocean_api     # ocean-sim plays Ocean's Open API
     sites:
-      - {site: "1234", site_key: {value: $site_key}, site_credential: {value: $site_credential}, sek: {value: $site_sek}}
+      - site: "1234"
+        site_key: {value: $site_key}
+        site_credential: {value: $site_credential}
+        sek: {value: $site_sek}
+        client_id: relay-site-1234                        # the FHIR API's OAuth2 client: the referral documents
+        client_secret: {value: quickstart-ocean-secret}
   eforms:
     destinations: [{id: clinic-emr, format: hub-json}]   # completed eForms go to the clinic's EMR
   retry: {initial: 500ms, max_delay: 5s, max_age: 10m}
@@ -192,6 +203,7 @@ webhooks:
   seed: 2026
   site_number: "1234"
   listing_ref: quickstart_intake_10000001
+  ocean_host: http://127.0.0.1:$ocean_api     # the letter and attachment URLs in the bundles: ocean-sim's API
   external_service_id: INTAKE
   v0_10_share: 0
   duplicate_share: 0.1
@@ -206,6 +218,7 @@ open_api:                # Ocean's Open API / Patient Engagement webhook: the ch
   key: {file: $work/open-api-webhook.key}     # sent as ?k=
   patient_notifications: $eform_sessions
   referral_notifications: $open_api_referrals
+  complete_links_after: 2s   # a patient completes the forms of an eForm link 2 s after it was issued
 api:
   listener: {address: 127.0.0.1, port: $ocean_api}
   signing_key: {value: quickstart-ocean-signing-key-0123456789}
@@ -221,8 +234,28 @@ echo "   on its Open API webhook (/ocean/1234/openapi/webhook) Ocean notifies $e
 echo "   $open_api_referrals Open eReferral referrals, which the fetcher pulls from ocean-sim's Open API"
 build/release/services/ocean-sim/ocean-sim --config "$work/ocean-sim.yaml" >"$work/ocean-sim.out" 2>"$work/ocean-sim.log" &
 ocean_pid=$!
+# The hub uses Ocean's Open API too (hub API → relay.openapi.requests.v1 → the fetcher → ocean-sim): a few
+# messages to the referrer and a few eForm links, for patients (referrals) Ocean has sent.
+for _ in $(seq 1 100); do
+  [[ $(curl -fs "http://127.0.0.1:$ocean_admin/referrals" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' 2>/dev/null || echo 0) -ge $((eform_links + open_api_messages)) ]] && break
+  sleep 0.2
+done
+mapfile -t hub_refs < <(curl -fs "http://127.0.0.1:$ocean_admin/referrals" |
+  python3 -c 'import json,sys; [print(r["ref"]) for r in json.load(sys.stdin)[:'"$((eform_links + open_api_messages))"']]')
+echo "== the hub asks Ocean for $eform_links eForm links and sends $open_api_messages messages over Ocean's Open API (hub API, 202 each)"
+for i in $(seq 0 $((eform_links - 1))); do
+  curl -fs -o /dev/null -w '  POST /hub/v1/patients/…/form-links: %{http_code}\n' -H 'X-Api-Key: quickstart-hub-key' \
+    -H 'Content-Type: application/json' -d '{"site":"1234","form_refs":["phq9","gad7"],"expiry_hours":72}' \
+    "http://127.0.0.1:$port/hub/v1/patients/${hub_refs[$i]}/form-links"
+done
+for i in $(seq "$eform_links" $((eform_links + open_api_messages - 1))); do
+  curl -fs -o /dev/null -w '  POST /hub/v1/open-api/referrals/…/messages: %{http_code}\n' -H 'X-Api-Key: quickstart-hub-key' \
+    -H 'Content-Type: application/json' \
+    -d '{"site":"1234","text":"We received the referral; the consult note is attached.","attachment":{"content_type":"text/plain","data":"Q29uc3VsdCBub3RlCg==","title":"consult-note.txt"}}' \
+    "http://127.0.0.1:$port/hub/v1/open-api/referrals/${hub_refs[$i]}/messages"
+done
 python3 scripts/lib/quickstart_report.py progress "$ocean_admin" "$pos_admin" "$updater_admin" "$referrals" 180 \
-  "$fetcher_admin" "$eform_sessions" "$open_api_referrals"
+  "$fetcher_admin" "$((eform_sessions + eform_links))" "$open_api_referrals" "$open_api_messages" "$eform_links"
 
 echo
 echo "== a few of the records in Kafka topic ocean.inbound.v1 (key = referral ref; headers = extracted facts)"

@@ -141,13 +141,20 @@ def _eforms_received(pos):
     return out
 
 
+def _writes(ocean_admin):
+    """What ocean-sim's Open API took from the hub (messages, attachments, eForm links)."""
+    return _get(ocean_admin, "/open-api-writes") or {}
+
+
 def progress(ocean_admin, pos_admin, updater_admin, count, limit, fetcher_admin=None, eforms="0",
-             open_api_referrals="0"):
-    """Polls the simulators until every referral shows its decision in Ocean, and the fetcher has
-    delivered every eForm session and fetched every Open API referral (or `limit` seconds)."""
+             open_api_referrals="0", open_api_messages="0", eform_links="0"):
+    """Polls the simulators until every referral shows its decision in Ocean, the fetcher has delivered
+    every eForm session and fetched every Open API referral, and Ocean has every message and completed
+    eForm link the hub sent (or `limit` seconds)."""
     import time
     count, limit = int(count), float(limit)
     eforms, open_api_referrals = int(eforms), int(open_api_referrals)
+    open_api_messages, eform_links = int(open_api_messages), int(eform_links)
     start = time.time()
     line = ""
     while time.time() - start < limit:
@@ -167,6 +174,12 @@ def progress(ocean_admin, pos_admin, updater_admin, count, limit, fetcher_admin=
             fetched = int(_metric(fetcher_admin, "relay_fetcher_notifications_total", {"outcome": "fetched"}))
             line += f" | eForms at the hub {delivered}/{eforms} | Open API referrals fetched {fetched}/{open_api_referrals}"
             open_api_done = delivered >= eforms and fetched >= open_api_referrals
+        if open_api_messages or eform_links:
+            w = _writes(ocean_admin)
+            messages = (w.get("messages") or {}).get("received", 0)
+            completed = sum(1 for link in (w.get("form_links") or {}).get("items", []) if link.get("completed"))
+            line += f" | hub messages in Ocean {messages}/{open_api_messages} | eForm links completed {completed}/{eform_links}"
+            open_api_done = open_api_done and messages >= open_api_messages and completed >= eform_links
         print(line, flush=True)
         if obs.get("delivered", 0) >= count and referrals and settled == len(referrals) and open_api_done:
             return
@@ -328,8 +341,11 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
         if open_api.get("gave_up"):
             rows.append(("", "notifications given up", open_api["gave_up"]))
         m = lambda outcome: int(_metric(fetcher_admin, "relay_fetcher_notifications_total", {"outcome": outcome}))
+        sessions = sum(int(_metric(fetcher_admin, "relay_fetcher_notifications_total", {"outcome": "delivered", "type": t}))
+                       for t in PE_TYPES)
         rows += [
-            ("fetcher", "eForm sessions fetched and delivered", m("delivered")),
+            ("fetcher", "eForm sessions fetched and delivered", sessions),
+            ("", "document requests fetched and delivered", m("delivered") - sessions),
             ("", "Open API referrals fetched (to the router)", m("fetched")),
             ("", "dead-lettered", m("dead-lettered")),
         ]
@@ -339,7 +355,24 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
             hub += [(f"Open API referrals received by {route}", n) for route, n in sorted(received.items())]
             if not received:
                 hub.append(("Open API referrals received", 0))
+        by_event = pos.get("by_route_event") or {}
+        for route, events in sorted(by_event.items()):
+            if events.get("referral-document"):
+                hub.append((f"referral documents received by {route}", events["referral-document"]))
+            if events.get("eform-link-issued"):
+                hub.append((f"eForm links received by {route}", events["eform-link-issued"]))
         rows += [("pos-sim (hub)" if i == 0 else "", what, n) for i, (what, n) in enumerate(hub)]
+        w = _writes(ocean_admin)
+        if w:
+            r = lambda name: int(_metric(fetcher_admin, "relay_fetcher_requests_total", {"outcome": name}))
+            links = (w.get("form_links") or {}).get("items", [])
+            rows += [
+                ("hub → Ocean", "Open API requests sent by the fetcher", r("sent")),
+                ("(Open API)", "messages Ocean received (sealed under the SEK)", (w.get("messages") or {}).get("received", 0)),
+                ("", "attachments Ocean received", (w.get("attachments") or {}).get("received", 0)),
+                ("", "eForm links issued", len(links)),
+                ("", "eForm links completed by the patient", sum(1 for link in links if link.get("completed"))),
+            ]
     rows += [
         ("updater → Ocean", "updates sent (decisions + received)", int(_metric(updater_admin, "relay_updater_updates_total", {"outcome": "sent"}))),
         ("", "Ocean calls retried", int(_metric(updater_admin, "relay_updater_ocean_retries_total"))),

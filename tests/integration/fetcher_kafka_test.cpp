@@ -39,6 +39,7 @@
 #include "relay/transform/open_api_record.hpp"
 #include "relay/transform/open_api_referral.hpp"
 #include "relay/transform/referral.hpp"
+#include "relay/transform/render.hpp"
 #include "test_support.hpp"
 
 namespace relay::test {
@@ -511,6 +512,71 @@ TEST_F(FetcherKafkaTest, AReferralsDocumentsAreFetchedWithTheSiteTokenAndDeliver
         EXPECT_EQ(raw.headers.at(std::string(kafka::AtRest::kHeader)), "test") << "documents are sealed at rest";
     const auto events = wait_for("relay.events.v1", 1, false);
     EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "documents-delivered");
+}
+
+TEST_F(FetcherKafkaTest, AnInlineDeliveryGetsItsDocumentsEmbeddedAndIsDeliveredEvenWhenOneIsMissing) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    transform::ReferralParser parser;
+    auto parsed = parser.parse(sent_.body);
+    ASSERT_TRUE(parsed.referral.has_value());
+    // ocean-sim's bundles name Ocean's public host: point them at the simulator, then render as the router does.
+    const std::string base = "http://127.0.0.1:" + std::to_string(server_->port());
+    json::array documents;
+    for (auto& a : parsed.referral->attachments) {
+        if (a.url.empty()) continue;
+        a.url = base + a.url.substr(a.url.find("/svc/fhir/v1/"));
+        documents.push_back(json::object{{"id", a.id}, {"url", a.url}, {"content_type", a.content_type}});
+    }
+    ASSERT_FALSE(documents.empty());
+    const std::size_t reachable = documents.size();
+    // One more that is not on Ocean's host: never fetched (the token stays home), left out, counted.
+    documents.push_back(json::object{{"id", "elsewhere"}, {"url", "https://attacker.example/svc/fhir/v1/x"}, {"content_type", "application/pdf"}});
+    parsed.referral->attachments.push_back(parsed.referral->attachments.front());
+    parsed.referral->attachments.back().id = "elsewhere";
+    parsed.referral->attachments.back().url = "https://attacker.example/svc/fhir/v1/x";
+    const std::string payload = transform::render(transform::Format::kHubJson, *parsed.referral, sent_.body);
+    produce_raw("relay.documents.v1", ref, payload,
+                {{std::string(header::kKind), std::string(contracts::documents::kDocumentInlineKind)},
+                 {std::string(contracts::documents::kDocumentsHeader), json::serialize(documents)},
+                 {std::string(header::kDestination), "clinic-emr"},
+                 {std::string(header::kFormat), "hub-json"},
+                 {std::string(header::kContentType), "application/json"},
+                 {std::string(header::kIdempotencyKey), "router-made-key"},
+                 {std::string(header::kReferralRef), ref},
+                 {std::string(header::kEvent), "add-service-request"},
+                 {std::string(header::kSite), kSite},
+                 {std::string(header::kAttempt), "0"}});
+
+    const auto deliveries = wait_for("relay.deliveries.v1", 1);
+    ASSERT_EQ(deliveries.size(), 1U) << "the referral itself, once, with its documents inside";
+    const Record& d = deliveries[0];
+    EXPECT_EQ(d.key, "clinic-emr|" + ref);
+    EXPECT_EQ(d.headers.at(std::string(header::kIdempotencyKey)), "router-made-key") << "the router's headers kept";
+    EXPECT_EQ(d.headers.at(std::string(header::kFormat)), "hub-json");
+    EXPECT_FALSE(d.headers.contains(std::string(header::kKind)));
+    EXPECT_FALSE(d.headers.contains(std::string(contracts::documents::kDocumentsHeader)));
+    EXPECT_EQ(d.headers.at(std::string(contracts::documents::kDocumentsInlinedHeader)), std::to_string(reachable));
+    EXPECT_EQ(d.headers.at(std::string(contracts::documents::kDocumentsMissingHeader)), "1");
+    const json::value hub = json::parse(d.value);
+    std::size_t with_data = 0;
+    bool letter = false;
+    for (const auto& a : hub.at("attachments").as_array()) {
+        if (a.at("data_base64").is_null()) continue;
+        ++with_data;
+        const auto bytes = base64_decode(a.at("data_base64").as_string());
+        ASSERT_TRUE(bytes.has_value());
+        letter = letter || bytes->starts_with("%PDF");
+    }
+    EXPECT_EQ(with_data, reachable);
+    EXPECT_TRUE(letter) << "the referral letter, as ocean-sim served it";
+    for (const auto& raw : read("relay.deliveries.v1", false))
+        EXPECT_EQ(raw.headers.at(std::string(kafka::AtRest::kHeader)), "test");
+    const auto events = wait_for("relay.events.v1", 1, false);
+    EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "documents-inlined");
+    EXPECT_NE(events.at(0).value.find("document-url-refused"), std::string::npos);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
 }
 
 TEST_F(FetcherKafkaTest, ADocumentUrlOffOceansHostIsRefusedAndTheTokenNeverLeaves) {

@@ -264,6 +264,40 @@ TEST(RouterKafka, ADestinationThatWantsDocumentsGetsADocumentRequestForTheFetche
     }
 }
 
+TEST(RouterKafka, AnInlineDestinationsDeliveryWaitsSealedForItsDocuments) {
+    const RouterTopics topics = router_topics("inline");
+    std::string yaml = router_yaml(topics, /*partitions=*/1);
+    const std::string intake = "  - {id: intake, format: fhir-r4}";
+    yaml.replace(yaml.find(intake), intake.size(), "  - {id: intake, format: fhir-r4, documents: inline}");
+    const std::string kafka_end = "  session_timeout: 6s\n";
+    ASSERT_NE(yaml.find(kafka_end), std::string::npos);
+    yaml.insert(yaml.find(kafka_end) + kafka_end.size(),
+                "  at_rest: {keys: [{id: k1, key: {value: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}}], topics: [\"" +
+                    topics.prefix + "relay.documents.v1\"]}\n");
+    RunningRouter router(yaml);
+    const auto bundle = generated_bundle(22, "1234", "sim_listing_1", "INTAKE");
+    produce_record(topics.inbound, bundle.referral_ref, bundle.body, inbound_headers(bundle, "1234"));
+    ASSERT_EQ(consume_all(kafka_bootstrap(), topics.events, 1, 30s).size(), 1U);
+    // `simple` gets its delivery at once; `intake`'s waits on the documents topic, sealed, for the fetcher.
+    const auto deliveries = consume_all(kafka_bootstrap(), topics.deliveries, 1, 10s);
+    ASSERT_EQ(deliveries.size(), 1U);
+    EXPECT_EQ(deliveries[0].header("destination"), "simple");
+    const auto waiting = consume_all(kafka_bootstrap(), topics.prefix + "relay.documents.v1", 1, 30s);
+    ASSERT_EQ(waiting.size(), 1U);
+    const auto& w = waiting[0];
+    EXPECT_EQ(w.key, bundle.referral_ref);
+    EXPECT_EQ(w.header("kind"), "document-inline");
+    EXPECT_EQ(w.header("destination"), "intake");
+    EXPECT_EQ(w.header("format"), "fhir-r4");
+    EXPECT_FALSE(w.header("idempotency-key").empty()) << "the delivery's own headers travel with it";
+    EXPECT_EQ(w.header("relay-at-rest"), "k1") << "the rendered referral rests sealed";
+    const auto documents = boost::json::parse(w.header("documents")).as_array();
+    ASSERT_FALSE(documents.empty());
+    for (const auto& d : documents)
+        EXPECT_NE(std::string(d.at("url").as_string()).find("/svc/fhir/v1/"), std::string::npos);
+    EXPECT_EQ(consume_all(kafka_bootstrap(), topics.deliveries, 2, 2s).size(), 1U) << "intake's is not written twice";
+}
+
 TEST(RouterKafka, UnroutedReferralsAreReportedNotDelivered) {
     const RouterTopics topics = router_topics("unrouted");
     RunningRouter router(router_yaml(topics, /*partitions=*/1));

@@ -33,6 +33,7 @@
 #include "relay/kafka/offset_tracker.hpp"
 #include "relay/service/worker.hpp"
 #include "relay/transform/open_api_record.hpp"
+#include "relay/transform/embed.hpp"
 #include "relay/transform/patient_engagement.hpp"
 
 namespace relay::fetcher {
@@ -311,7 +312,11 @@ struct FetcherService::Impl : service::WorkerHooks {
     /// True when the notification has its durable outcome (delivered, dead-lettered, a duplicate);
     /// false when it is left to the partition's next owner.
     asio::awaitable<bool> handle(PartitionKey id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
-        if (record->topic() == config.topics.documents) co_return co_await fetch_documents(id, generation, record);
+        if (record->topic() == config.topics.documents) {
+            if (header_or(*record, header::kKind) == contracts::documents::kDocumentInlineKind)
+                co_return co_await fetch_inline(id, generation, record);
+            co_return co_await fetch_documents(id, generation, record);
+        }
         if (record->topic() == config.topics.open_api_requests) co_return co_await send_request(id, generation, record);
         const std::string type = header_or(*record, notification::kTypeHeader);
         const std::string ref = header_or(*record, notification::kRefHeader);
@@ -753,6 +758,120 @@ struct FetcherService::Impl : service::WorkerHooks {
                           {{"site", site}, {"reason", failed->reason}, {"status", failed->status}});
             if (!co_await wait(id, generation, *delay)) co_return Abandon{};
         }
+    }
+
+    /// The documents of an inline request ([{"id", "url", "content_type"}]); nullopt when malformed.
+    static std::optional<std::vector<DocumentRequest::Document>> parse_document_refs(std::string_view text) {
+        boost::system::error_code ec;
+        const boost::json::value v = boost::json::parse(text, ec);
+        if (ec || !v.is_array()) return std::nullopt;
+        std::vector<DocumentRequest::Document> out;
+        for (const auto& item : v.as_array()) {
+            const auto* o = item.if_object();
+            const auto* id = o ? o->if_contains("id") : nullptr;
+            const auto* url = o ? o->if_contains("url") : nullptr;
+            if (id == nullptr || url == nullptr || !id->is_string() || !url->is_string()) return std::nullopt;
+            out.push_back({std::string(id->as_string()), std::string(url->as_string())});
+        }
+        return out;
+    }
+
+    /// A referral's delivery waiting for its documents (documents: inline): each fetched with the site's
+    /// token, embedded in the payload, then the delivery written with the router's own headers. A document
+    /// that cannot be had (refused, gone, too large for one record, no token) is left out and counted: the
+    /// referral itself is always delivered.
+    asio::awaitable<bool> fetch_inline(PartitionKey id, std::uint64_t generation, std::shared_ptr<kafka::Message> record) {
+        const std::string type(contracts::documents::kDocumentInlineKind);
+        const std::string site_number = header_or(*record, header::kSite);
+        const std::string ref = header_or(*record, header::kReferralRef);
+        const std::string destination = header_or(*record, header::kDestination);
+        const auto format = transform::parse_format(header_or(*record, header::kFormat));
+        if (ref.empty() || destination.empty() || !format) {
+            DeadLetter malformed{"malformed-document-request", 0, 0};
+            co_return co_await dead_letter(record, type, malformed);
+        }
+        const auto refs = parse_document_refs(header_or(*record, contracts::documents::kDocumentsHeader));
+        const OpenApiSite* site = config.ocean.find(site_number);
+        std::size_t missing = 0;
+        std::vector<transform::DocumentContent> fetched;
+        std::string why;  // the first reason a document is missing
+        auto left_out = [&missing, &why](std::string reason) {
+            ++missing;
+            if (why.empty()) why = std::move(reason);
+        };
+        // One record holds the payload and every document, base64 in JSON (4/3), under the record limit.
+        const std::size_t room = config.kafka.message_max_bytes > record->value().size() + (256U << 10)
+                                     ? config.kafka.message_max_bytes - record->value().size() - (256U << 10)
+                                     : 0;
+        std::size_t used = 0;
+        if (!refs) {
+            left_out("malformed-document-list");
+        } else if (site == nullptr || !site->oauth) {
+            for (std::size_t i = 0; i < refs->size(); ++i) left_out(site == nullptr ? "unknown-site" : "no-oauth-client");
+        } else {
+            http::OAuthTokenClient& token_client = *tokens.at(site->site);
+            for (const auto& d : *refs) {
+                const auto url = document_url(d.url);
+                if (!url) {
+                    left_out("document-url-refused");
+                    continue;
+                }
+                FetchedDoc got = co_await fetch_document(id, generation, token_client, *url, site->site);
+                if (std::holds_alternative<Abandon>(got)) co_return false;
+                if (auto* dead = std::get_if<DeadLetter>(&got)) {
+                    left_out(dead->reason);
+                    continue;
+                }
+                auto& document = std::get<FetchedDocument>(got);
+                const std::size_t cost = (document.bytes.size() + 2) / 3 * 4;
+                if (used + cost > room) {
+                    left_out("too-large-to-inline");
+                    continue;
+                }
+                used += cost;
+                fetched.push_back({d.url, std::move(document.bytes), std::move(document.content_type)});
+            }
+        }
+        const auto embedded = transform::embed_documents(*format, record->value(), fetched);
+        std::string body = embedded ? embedded->payload : std::string(record->value());
+        const std::size_t inlined = embedded ? embedded->embedded : 0;
+        if (!embedded && !fetched.empty()) left_out("payload-not-embeddable");
+
+        std::vector<kafka::Header> headers;
+        for (auto& h : record->headers()) {
+            if (h.name == header::kKind || h.name == contracts::documents::kDocumentsHeader) continue;
+            headers.push_back(std::move(h));
+        }
+        headers.push_back({std::string(contracts::documents::kDocumentsInlinedHeader), std::to_string(inlined)});
+        if (missing > 0)
+            headers.push_back({std::string(contracts::documents::kDocumentsMissingHeader), std::to_string(missing)});
+        std::string topic = config.topics.deliveries;
+        std::string key = destination + "|" + ref;
+        const kafka::DeliveryResult ack = co_await worker.producer().async_produce(
+            std::move(topic), std::move(key), std::move(body), std::move(headers), config.kafka.produce_timeout,
+            asio::use_awaitable);
+        if (!ack.ok) {
+            worker.fail("produce a delivery with its documents", ack.error.message);
+            co_return false;
+        }
+        metrics.deliveries.Add({{"destination", destination}}).Increment();
+        if (partition_of(id, generation) == nullptr) co_return false;
+        if (missing > 0)
+            log::warn("referral delivered without some of its documents",
+                      {{"site", site_number}, {"referral_ref", ref}, {"destination", destination},
+                       {"missing", static_cast<long long>(missing)}, {"reason", why}});
+        boost::json::object event{{"outcome", "documents-inlined"},
+                                  {"site", site_number},
+                                  {"referral_ref", ref},
+                                  {"destination", destination},
+                                  {"documents", inlined},
+                                  {"missing", missing},
+                                  {"at", format_rfc3339_millis(system_now())}};
+        if (missing > 0) event["reason"] = why;
+        const std::string traceparent = header_or(*record, header::kTraceparent);
+        if (!co_await produce_event(std::move(event), ref, traceparent)) co_return false;
+        metrics.notification(type, missing > 0 ? "delivered-incomplete" : "delivered");
+        co_return true;
     }
 
     /// Each document of the request fetched and written as a delivery after the referral's (same key).

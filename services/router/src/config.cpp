@@ -6,6 +6,8 @@
 #include <set>
 
 #include "relay/fhir/events.hpp"
+#include "relay/kafka/at_rest.hpp"
+#include "relay/transform/embed.hpp"
 
 namespace relay::router {
 using service::read_topic;
@@ -88,7 +90,17 @@ RouterConfig load_config(ConfigReader& reader) {
             node.choice("format", "fhir-r4", {"ocean-fhir", "fhir-r4", "open-api", "hub-json"});
         d.format = *transform::parse_format(format);
         d.deliver_stale = node.choice("stale", "drop", {"drop", "deliver"}) == "deliver";
-        d.documents = node.choice("documents", "none", {"none", "separate"}) == "separate";
+        const std::string documents = node.choice("documents", "none", {"none", "separate", "inline"});
+        d.documents = documents != "none";
+        d.inline_documents = documents == "inline";
+        if (d.inline_documents && !transform::can_embed_documents(d.format))
+            node.fail("documents", "inline needs a format with a place for the bytes: fhir-r4, ocean-fhir or hub-json");
+        // An inline delivery waits on the documents topic with the rendered referral in it.
+        if (d.inline_documents && (config.kafka.client.at_rest == nullptr ||
+                                   !config.kafka.client.at_rest->seals(config.topics.documents)))
+            node.fail("documents",
+                      "inline keeps the rendered referral on topics.documents until its documents are fetched: "
+                      "kafka.at_rest must seal that topic");
         config.destinations.push_back(std::move(d));
     }
     for (auto& node : root.list("routes")) {

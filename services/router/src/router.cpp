@@ -363,17 +363,24 @@ struct Router::Impl : service::WorkerHooks {
         if (outgoing.empty()) pump(partition);
     }
 
-    /// The fetcher's request for the documents `referral` points to, for destination `d` (nothing when
-    /// it points to none by URL). Ids and Ocean's URLs only.
-    std::optional<Outgoing> document_request(const transform::Referral& referral,
-                                             const Destination& d,
-                                             const std::string& site,
-                                             const std::string& traceparent) const {
+    /// The documents `referral` points to by URL, as the fetcher's requests list them: ids and Ocean's
+    /// URLs only.
+    static json::array document_refs(const transform::Referral& referral) {
         json::array documents;
         for (const auto& a : referral.attachments) {
             if (a.url.empty()) continue;
             documents.push_back(json::object{{"id", a.id}, {"url", a.url}, {"content_type", a.content_type}});
         }
+        return documents;
+    }
+
+    /// The fetcher's request for the documents `referral` points to, for destination `d` (nothing when
+    /// it points to none by URL).
+    std::optional<Outgoing> document_request(const transform::Referral& referral,
+                                             const Destination& d,
+                                             const std::string& site,
+                                             const std::string& traceparent) const {
+        json::array documents = document_refs(referral);
         if (documents.empty()) return std::nullopt;
         const std::string& ref = referral.referral_ref;
         json::object body{{"site", site},
@@ -476,9 +483,19 @@ struct Router::Impl : service::WorkerHooks {
                      fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())}};
                 if (verdict == Verdict::kStale) headers.push_back({std::string(header::kStale), "true"});
                 if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
-                outgoing.push_back(Outgoing{
-                    config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
-                if (d->documents && verdict == Verdict::kDeliver && !open_api)
+                const bool wants_documents = d->documents && verdict == Verdict::kDeliver && !open_api;
+                json::array inline_documents;
+                if (wants_documents && d->inline_documents) inline_documents = document_refs(referral);
+                if (!inline_documents.empty()) {
+                    // The delivery waits on the documents topic for the fetcher to embed them.
+                    headers.push_back({std::string(header::kKind), std::string(contracts::documents::kDocumentInlineKind)});
+                    headers.push_back({std::string(contracts::documents::kDocumentsHeader), json::serialize(inline_documents)});
+                    outgoing.push_back(Outgoing{config.topics.documents, ref, cached->second, std::move(headers)});
+                } else {
+                    outgoing.push_back(Outgoing{
+                        config.topics.deliveries, d->id + "|" + ref, cached->second, std::move(headers)});
+                }
+                if (wants_documents && !d->inline_documents)
                     if (auto request = document_request(referral, *d, site, traceparent)) outgoing.push_back(std::move(*request));
                 metrics.delivery(d->id);
                 destinations.emplace_back(d->id);

@@ -18,8 +18,10 @@ struct Destination {
     /// true = delivered anyway, marked with the header `stale: true`.
     bool deliver_stale = false;
     /// The documents a FHIR referral points to (letter, attachments): fetched by the fetcher and
-    /// delivered after the referral, each as its own delivery (`documents: separate`); none by default.
+    /// delivered after the referral, each as its own delivery (`documents: separate`), or embedded in the
+    /// referral's own delivery (`documents: inline`, inline_documents); none by default.
     bool documents = false;
+    bool inline_documents = false;
 };
 
 /// One routing rule. The most specific matching rule wins:

@@ -105,6 +105,24 @@ TEST(RouterConfig, DocumentsAreNoneOrSeparateAndTheirTopicOnlyWhenWanted) {
     EXPECT_TRUE(has_documents_topic(wanted));
 }
 
+TEST(RouterConfig, InlineDocumentsNeedASealedDocumentsTopicAndAFormatWithAPlace) {
+    const std::string sealed =
+        "kafka: {at_rest: {keys: [{id: k, key: {value: \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"}}], "
+        "topics: [\"relay.documents.v1\"]}}\n";
+    const auto config = load(sealed + "destinations: [{id: a, format: hub-json, documents: inline}, {id: b, documents: separate}]\n"
+                                      "routes: [{site: \"1\", destinations: [a, b]}]");
+    EXPECT_TRUE(config.destinations[0].documents);
+    EXPECT_TRUE(config.destinations[0].inline_documents);
+    EXPECT_TRUE(config.destinations[1].documents);
+    EXPECT_FALSE(config.destinations[1].inline_documents);
+    // The rendered referral would wait in clear; open-api has no place for the bytes.
+    EXPECT_NE(error_of("destinations: [{id: a, documents: inline}]\nroutes: [{site: \"1\", destinations: [a]}]").find("kafka.at_rest"),
+              std::string::npos);
+    EXPECT_NE(error_of(sealed + "destinations: [{id: a, format: open-api, documents: inline}]\nroutes: [{site: \"1\", destinations: [a]}]")
+                  .find("destinations[0].documents"),
+              std::string::npos);
+}
+
 }  // namespace
 }  // namespace relay::router
 

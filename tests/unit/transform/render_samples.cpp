@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "ocean_json_samples.hpp"
+#include "relay/transform/embed.hpp"
 #include "relay/transform/patient_engagement.hpp"
 #include "relay/transform/render.hpp"
 #include "render_test_util.hpp"
@@ -93,6 +94,28 @@ void reset_dir(const fs::path& dir) {
 
 }  // namespace
 
+namespace {
+
+/// Stand-in bytes for each document `referral` points to by URL (documents: inline).
+std::vector<relay::transform::DocumentContent> stand_in_documents(const relay::transform::Referral& referral) {
+    std::vector<relay::transform::DocumentContent> documents;
+    for (const auto& a : referral.attachments)
+        if (!a.url.empty()) documents.push_back({a.url, "%PDF-1.4\n% stand-in for " + a.id + "\n", "application/pdf"});
+    return documents;
+}
+
+/// `payload` with stand-in documents embedded, under `<name>.inline.<format>.json`; 0 when it has none.
+std::size_t write_inline(const fs::path& dir, const Input& input, relay::transform::Format format, const std::string& payload) {
+    const auto documents = stand_in_documents(input.referral);
+    if (documents.empty()) return 0;
+    const auto embedded = relay::transform::embed_documents(format, payload, documents);
+    if (!embedded || embedded->embedded == 0) throw std::runtime_error("nothing embedded in " + input.name);
+    render_test::write_file(dir / (input.name + ".inline." + relay::transform::to_string(format) + ".json"), embedded->payload);
+    return 1;
+}
+
+}  // namespace
+
 std::size_t write_samples(const std::string& fhir_dir, const std::string& hub_dir) {
     std::size_t written = 0;
     const std::vector<Input> inputs = golden_inputs();
@@ -102,6 +125,9 @@ std::size_t write_samples(const std::string& fhir_dir, const std::string& hub_di
             render_test::write_file(fs::path(fhir_dir) / (input.name + ".fhir-r4.json"),
                                     relay::transform::render_fhir_r4(input.referral));
             ++written;
+            // documents: inline — the bytes in the DocumentReferences: still valid R4.
+            written += write_inline(fhir_dir, input, relay::transform::Format::kFhirR4,
+                                    relay::transform::render_fhir_r4(input.referral));
         }
         // Patient Engagement results: the collection Bundle, with and without the hidden items.
         relay::transform::PatientEngagementFhirOptions with_hidden;
@@ -122,6 +148,8 @@ std::size_t write_samples(const std::string& fhir_dir, const std::string& hub_di
             render_test::write_file(fs::path(hub_dir) / (input.name + ".hub-json.json"),
                                     relay::transform::render_hub_json(input.referral));
             ++written;
+            written += write_inline(hub_dir, input, relay::transform::Format::kHubJson,
+                                    relay::transform::render_hub_json(input.referral));
         }
         // The schema must also reject: an unknown key, a missing key, a wrong type (each must FAIL).
         const fs::path invalid_dir = fs::path(hub_dir + "-invalid");

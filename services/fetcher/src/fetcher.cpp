@@ -422,6 +422,43 @@ struct FetcherService::Impl : service::WorkerHooks {
         }
     }
 
+    using Opened = std::variant<OpenedReferral, DeadLetter, Abandon>;
+
+    /// A Referral JSON opened with the site's SEK or, when its one-time key is only RSA-wrapped, the site's
+    /// private key (cached; fetched again once if it no longer opens the referral, in case the site rotated
+    /// it).
+    asio::awaitable<Opened> open_with_site_keys(PartitionKey id,
+                                                std::uint64_t generation,
+                                                const OpenApiSite& site,
+                                                std::string body,
+                                                bool need_one_time_key) {
+        OpenReferralResult opened = open_referral(site.sek.reveal(), body, nullptr, need_one_time_key);
+        bool used_cached_key = false;
+        for (int round = 0; round < 2; ++round) {
+            const auto* reason = std::get_if<std::string>(&opened);
+            const bool needs = reason != nullptr && *reason == kNeedsSitePrivateKey;
+            const bool stale = round == 1 && reason != nullptr && *reason == "decrypt-failed" && used_cached_key;
+            if (!needs && !stale) break;
+            if (stale) site_keys.erase(site.site);
+            auto cached = site_keys.find(site.site);
+            used_cached_key = cached != site_keys.end();
+            if (!used_cached_key) {
+                const std::string key_target = "/svc/v1/site/privateKey";
+                const std::optional<ocean::HeaderLayout> none;
+                const std::string_view key_endpoint = "site-private-key";
+                Fetched key_document = co_await fetch(id, generation, site, key_target, none, key_endpoint, true);
+                if (std::holds_alternative<Abandon>(key_document)) co_return Abandon{};
+                if (auto* dead = std::get_if<DeadLetter>(&key_document)) co_return std::move(*dead);
+                auto keys = ocean::parse_site_private_keys(std::get<std::string>(key_document));
+                if (std::holds_alternative<Error>(keys)) co_return DeadLetter{"site-private-key-unusable", 200, 0};
+                cached = site_keys.emplace(site.site, std::move(std::get<ocean::SitePrivateKeys>(keys))).first;
+            }
+            opened = open_referral(site.sek.reveal(), body, &cached->second, need_one_time_key);
+        }
+        if (auto* reason = std::get_if<std::string>(&opened)) co_return DeadLetter{*reason, 200, 0};
+        co_return std::move(std::get<OpenedReferral>(opened));
+    }
+
     /// An Open eReferral referral: fetched, opened with the site's SEK, written to the inbound topic for
     /// the router (which deduplicates, routes and renders it like a FHIR referral), then the event.
     asio::awaitable<bool> fetch_referral(PartitionKey id,
@@ -437,45 +474,15 @@ struct FetcherService::Impl : service::WorkerHooks {
         if (std::holds_alternative<Abandon>(fetched)) co_return false;
         if (auto* dead = std::get_if<DeadLetter>(&fetched)) co_return co_await dead_letter(record, type, *dead);
 
-        const std::string& body = std::get<std::string>(fetched);
-        OpenReferralResult opened = open_referral(site.sek.reveal(), body);
-        // Only RSA-wrapped: the site's private key (cached; fetched again once if it no longer opens the
-        // referral, in case the site rotated it).
-        bool used_cached_key = false;
-        for (int round = 0; round < 2; ++round) {
-            const auto* reason = std::get_if<std::string>(&opened);
-            const bool needs = reason != nullptr && *reason == kNeedsSitePrivateKey;
-            const bool stale = round == 1 && reason != nullptr && *reason == "decrypt-failed" && used_cached_key;
-            if (!needs && !stale) break;
-            if (stale) site_keys.erase(site.site);
-            auto cached = site_keys.find(site.site);
-            used_cached_key = cached != site_keys.end();
-            if (!used_cached_key) {
-                const std::string key_target = "/svc/v1/site/privateKey";
-                const std::optional<ocean::HeaderLayout> none;
-                const std::string_view key_endpoint = "site-private-key";
-                Fetched key_document = co_await fetch(id, generation, site, key_target, none, key_endpoint, true);
-                if (std::holds_alternative<Abandon>(key_document)) co_return false;
-                if (auto* dead = std::get_if<DeadLetter>(&key_document)) co_return co_await dead_letter(record, type, *dead);
-                auto keys = ocean::parse_site_private_keys(std::get<std::string>(key_document));
-                if (std::holds_alternative<Error>(keys)) {
-                    DeadLetter bad{"site-private-key-unusable", 200, 0};
-                    co_return co_await dead_letter(record, type, bad);
-                }
-                cached = site_keys.emplace(site.site, std::move(std::get<ocean::SitePrivateKeys>(keys))).first;
-            }
-            opened = open_referral(site.sek.reveal(), body, &cached->second);
+        Opened opened = co_await open_with_site_keys(id, generation, site, std::get<std::string>(fetched), false);
+        if (std::holds_alternative<Abandon>(opened)) co_return false;
+        if (auto* dead = std::get_if<DeadLetter>(&opened)) co_return co_await dead_letter(record, type, *dead);
+        const auto& o = std::get<OpenedReferral>(opened);
+        std::optional<std::string> packed = transform::pack_open_api_record(o.referral_json, o.patient_json);
+        if (!packed) {
+            DeadLetter refused{"referral-not-json", 200, 0};
+            co_return co_await dead_letter(record, type, refused);
         }
-        std::optional<std::string> packed;
-        DeadLetter refused{"", 200, 0};
-        if (auto* reason = std::get_if<std::string>(&opened)) {
-            refused.reason = *reason;
-        } else {
-            const auto& o = std::get<OpenedReferral>(opened);
-            packed = transform::pack_open_api_record(o.referral_json, o.patient_json);
-            if (!packed) refused.reason = "referral-not-json";
-        }
-        if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
 
         const std::string traceparent = header_or(*record, header::kTraceparent);
         std::vector<kafka::Header> headers{
@@ -722,6 +729,82 @@ struct FetcherService::Impl : service::WorkerHooks {
 
     using FetchedDoc = std::variant<FetchedDocument, DeadLetter, Abandon>;
 
+    /// Where a document is fetched from: Ocean's FHIR API (document_url: the configured host only, with
+    /// the site's OAuth2 bearer), or, for a URL naming an Open eReferral attachment
+    /// (`…/svc/v1/referrals/{ref}/attachments/{fileRef}`), the Open API: the fetcher asks its own
+    /// configured host for the request's referral and the document's id with the site's credentials,
+    /// whatever host the URL names, so the URL cannot send them anywhere.
+    struct DocumentSource {
+        bool open_api = false;
+        http::Url url;       ///< FHIR API
+        std::string target;  ///< Open API
+    };
+    std::optional<DocumentSource> document_source(const std::string& url,
+                                                  const std::string& referral_ref,
+                                                  const std::string& document_id) const {
+        const auto at = url.find("/svc/v1/referrals/");
+        if (at != std::string::npos && url.find("/attachments/", at) != std::string::npos) {
+            if (!is_safe_ref(referral_ref) || !is_safe_ref(document_id)) return std::nullopt;
+            DocumentSource source;
+            source.open_api = true;
+            source.target = "/svc/v1/referrals/" + referral_ref + "/attachments/" + document_id;
+            return source;
+        }
+        auto fhir = document_url(url);
+        if (!fhir) return std::nullopt;
+        DocumentSource source;
+        source.url = std::move(*fhir);
+        return source;
+    }
+
+    using Key = std::variant<std::string, DeadLetter, Abandon>;
+
+    /// An Open eReferral referral's one-time key (its attachments are encrypted under it): the referral
+    /// fetched again and opened.
+    asio::awaitable<Key> referral_key(PartitionKey id, std::uint64_t generation, const OpenApiSite& site, std::string ref) {
+        const std::string target = "/svc/v1/referrals/" + ref;
+        const std::optional<ocean::HeaderLayout> plain;
+        const std::string_view endpoint = "referral";
+        Fetched fetched = co_await fetch(id, generation, site, target, plain, endpoint);
+        if (std::holds_alternative<Abandon>(fetched)) co_return Abandon{};
+        if (auto* dead = std::get_if<DeadLetter>(&fetched)) co_return std::move(*dead);
+        Opened opened = co_await open_with_site_keys(id, generation, site, std::move(std::get<std::string>(fetched)), true);
+        if (std::holds_alternative<Abandon>(opened)) co_return Abandon{};
+        if (auto* dead = std::get_if<DeadLetter>(&opened)) co_return std::move(*dead);
+        std::string key = std::move(std::get<OpenedReferral>(opened).one_time_key);
+        if (key.empty()) co_return DeadLetter{"no-one-time-key", 200, 0};
+        co_return key;
+    }
+
+    /// One document from its source; `one_time_key` caches the referral's key across its attachments.
+    asio::awaitable<FetchedDoc> fetch_from(PartitionKey id,
+                                           std::uint64_t generation,
+                                           const OpenApiSite& site,
+                                           const std::string& referral_ref,
+                                           const DocumentSource& source,
+                                           std::string& one_time_key) {
+        if (!source.open_api) {
+            if (!site.oauth) co_return DeadLetter{"no-oauth-client", 0, 0};
+            http::OAuthTokenClient& token_client = *tokens.at(site.site);
+            co_return co_await fetch_document(id, generation, token_client, source.url, site.site);
+        }
+        if (!site.open_api) co_return DeadLetter{"no-open-api-credentials", 0, 0};
+        if (one_time_key.empty()) {
+            Key key = co_await referral_key(id, generation, site, referral_ref);
+            if (std::holds_alternative<Abandon>(key)) co_return Abandon{};
+            if (auto* dead = std::get_if<DeadLetter>(&key)) co_return std::move(*dead);
+            one_time_key = std::move(std::get<std::string>(key));
+        }
+        const std::optional<ocean::HeaderLayout> plain;
+        const std::string_view endpoint = "attachment";
+        Fetched answer = co_await fetch(id, generation, site, source.target, plain, endpoint);
+        if (std::holds_alternative<Abandon>(answer)) co_return Abandon{};
+        if (auto* dead = std::get_if<DeadLetter>(&answer)) co_return std::move(*dead);
+        auto opened = open_attachment(one_time_key, std::get<std::string>(answer));
+        if (!opened) co_return DeadLetter{"attachment-unreadable", 200, 0};
+        co_return FetchedDocument{std::move(opened->bytes), std::move(opened->content_type)};
+    }
+
     /// One document with the site's bearer token and the retry policy (a 401 refreshes the token).
     asio::awaitable<FetchedDoc> fetch_document(PartitionKey id,
                                                std::uint64_t generation,
@@ -806,17 +889,17 @@ struct FetcherService::Impl : service::WorkerHooks {
         std::size_t used = 0;
         if (!refs) {
             left_out("malformed-document-list");
-        } else if (site == nullptr || !site->oauth) {
-            for (std::size_t i = 0; i < refs->size(); ++i) left_out(site == nullptr ? "unknown-site" : "no-oauth-client");
+        } else if (site == nullptr) {
+            for (std::size_t i = 0; i < refs->size(); ++i) left_out("unknown-site");
         } else {
-            http::OAuthTokenClient& token_client = *tokens.at(site->site);
+            std::string one_time_key;
             for (const auto& d : *refs) {
-                const auto url = document_url(d.url);
-                if (!url) {
+                const auto source = document_source(d.url, ref, d.id);
+                if (!source) {
                     left_out("document-url-refused");
                     continue;
                 }
-                FetchedDoc got = co_await fetch_document(id, generation, token_client, *url, site->site);
+                FetchedDoc got = co_await fetch_from(id, generation, *site, ref, *source, one_time_key);
                 if (std::holds_alternative<Abandon>(got)) co_return false;
                 if (auto* dead = std::get_if<DeadLetter>(&got)) {
                     left_out(dead->reason);
@@ -884,18 +967,26 @@ struct FetcherService::Impl : service::WorkerHooks {
             refused.reason = "malformed-document-request";
         else if (site == nullptr)
             refused.reason = "unknown-site";
-        else if (!site->oauth)
-            refused.reason = "no-oauth-client";
-        else
-            for (const auto& d : request->documents)
-                if (!document_url(d.url)) refused.reason = "document-url-refused";
+        std::vector<DocumentSource> sources;
+        if (refused.reason.empty()) {
+            for (const auto& d : request->documents) {
+                auto source = document_source(d.url, request->referral_ref, d.id);
+                if (!source) {
+                    refused.reason = "document-url-refused";
+                    break;
+                }
+                if (!source->open_api && !site->oauth) refused.reason = "no-oauth-client";
+                if (source->open_api && !site->open_api) refused.reason = "no-open-api-credentials";
+                sources.push_back(std::move(*source));
+            }
+        }
         if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
 
-        http::OAuthTokenClient& token_client = *tokens.at(site->site);
         const std::string traceparent = header_or(*record, header::kTraceparent);
-        for (const auto& d : request->documents) {
-            const http::Url url = *document_url(d.url);
-            FetchedDoc fetched = co_await fetch_document(id, generation, token_client, url, site->site);
+        std::string one_time_key;
+        for (std::size_t i = 0; i < request->documents.size(); ++i) {
+            const auto& d = request->documents[i];
+            FetchedDoc fetched = co_await fetch_from(id, generation, *site, request->referral_ref, sources[i], one_time_key);
             if (std::holds_alternative<Abandon>(fetched)) co_return false;
             if (auto* dead = std::get_if<DeadLetter>(&fetched)) co_return co_await dead_letter(record, type, *dead);
             FetchedDocument& document = std::get<FetchedDocument>(fetched);

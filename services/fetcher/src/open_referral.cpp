@@ -47,7 +47,8 @@ bool open_comments(json::object& referral, std::string_view conversation, const 
 
 OpenReferralResult open_referral(std::string_view sek,
                                  std::string_view referral_json,
-                                 const ocean::SitePrivateKeys* site_keys) {
+                                 const ocean::SitePrivateKeys* site_keys,
+                                 bool need_one_time_key) {
     boost::system::error_code ec;
     json::value root = json::parse(referral_json, ec);
     if (ec || !root.is_object()) return std::string("referral-not-json");
@@ -64,7 +65,7 @@ OpenReferralResult open_referral(std::string_view sek,
         return false;
     }();
     OpenedReferral opened;
-    if (has_patient || has_comments) {
+    if (has_patient || has_comments || need_one_time_key) {
         ocean::Result<std::string> otk = Error(ErrorKind::kPermanent, "no one-time key");
         if (has_member(referral, "oneTimeKeyEncryptedWithSiteSEK")) {
             const auto wrapped = block_of(referral, "oneTimeKeyEncryptedWithSiteSEK");
@@ -77,6 +78,7 @@ OpenReferralResult open_referral(std::string_view sek,
         }
         if (std::holds_alternative<Error>(otk)) return std::string("decrypt-failed");
         const std::string& key = std::get<std::string>(otk);
+        opened.one_time_key = key;
         if (has_patient) {
             const auto block = block_of(referral, "encryptedPtData");
             if (!block) return std::string("decrypt-failed");
@@ -92,6 +94,22 @@ OpenReferralResult open_referral(std::string_view sek,
     }
     opened.referral_json = json::serialize(root);
     return opened;
+}
+
+std::optional<OpenedAttachment> open_attachment(std::string_view one_time_key, std::string_view answer) {
+    boost::system::error_code ec;
+    const json::value root = json::parse(answer, ec);
+    if (ec || !root.is_object()) return std::nullopt;
+    const auto block = block_of(root.as_object(), "encryptedData");
+    if (!block) return std::nullopt;
+    auto plain = ocean::decrypt_block(one_time_key, *block);
+    if (std::holds_alternative<Error>(plain)) return std::nullopt;
+    OpenedAttachment out;
+    out.bytes = std::move(std::get<std::string>(plain));
+    if (const auto* type = root.as_object().if_contains("contentType"); type != nullptr && type->is_string())
+        out.content_type = std::string(type->as_string());
+    if (out.content_type.empty()) out.content_type = "application/octet-stream";
+    return out;
 }
 
 }  // namespace relay::fetcher

@@ -483,7 +483,8 @@ struct Router::Impl : service::WorkerHooks {
                      fmt::format("{}/{}/{}", m.topic(), m.partition(), m.offset())}};
                 if (verdict == Verdict::kStale) headers.push_back({std::string(header::kStale), "true"});
                 if (!traceparent.empty()) headers.push_back({std::string(header::kTraceparent), traceparent});
-                const bool wants_documents = d->documents && verdict == Verdict::kDeliver && !open_api;
+                // An Open eReferral referral's attachments too: the fetcher gets them over the Open API.
+                const bool wants_documents = d->documents && verdict == Verdict::kDeliver;
                 json::array inline_documents;
                 if (wants_documents && d->inline_documents) inline_documents = document_refs(referral);
                 if (!inline_documents.empty()) {

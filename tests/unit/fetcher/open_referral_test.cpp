@@ -35,6 +35,22 @@ json::object sealed_referral(const std::string& patient, const std::string& mess
                         {"internalConversation", json::array{json::object{{"ref", "c-2"}, {"message", "plain note"}}}}};
 }
 
+struct SealedForAttachments {
+    std::string referral;
+    std::string one_time_key;
+};
+/// A referral with only its wrapped key and patient data, and the key itself.
+SealedForAttachments sealed_referral_for_attachments() {
+    const std::string otk = std::get<std::string>(ocean::generate_one_time_key());
+    const auto wrapped = std::get<ocean::EncryptedBlock>(ocean::wrap_one_time_key(kSek, otk));
+    const auto pt = std::get<ocean::EncryptedBlock>(ocean::encrypt_block(otk, R"({"surname":"Attached"})"));
+    return {json::serialize(json::object{{"referralRef", "r-3"},
+                                         {"oneTimeKeyEncryptedWithSiteSEK", block(wrapped)},
+                                         {"encryptedPtData", block(pt)},
+                                         {"bookingFileRefs", json::array{json::object{{"fileRef", "f-1"}}}}}),
+            otk};
+}
+
 TEST(OpenReferral, OpensThePatientDataAndEveryMessage) {
     const auto result = open_referral(kSek, json::serialize(sealed_referral(R"({"surname":"Opened"})", "See you Tuesday")));
     ASSERT_TRUE(std::holds_alternative<OpenedReferral>(result)) << std::get<std::string>(result);
@@ -108,6 +124,41 @@ TEST(OpenReferral, FailuresAreFixedReasons) {
     json::object truncated = sealed_referral(R"({"surname":"Cut"})", "m");
     truncated["encryptedPtData"].as_object()["data"] = "AAAA";
     EXPECT_EQ(std::get<std::string>(open_referral(kSek, json::serialize(truncated))), "decrypt-failed");
+}
+
+}  // namespace
+}  // namespace relay::fetcher
+
+namespace relay::fetcher {
+namespace {
+
+TEST(OpenAttachment, OpensUnderTheReferralsOneTimeKeyAndHandsTheKeyOut) {
+    // The key the referral opens with is the key its attachments open with.
+    const auto sealed = sealed_referral_for_attachments();
+    const auto opened = open_referral(kSek, sealed.referral, nullptr, true);
+    ASSERT_TRUE(std::holds_alternative<OpenedReferral>(opened));
+    const std::string& otk = std::get<OpenedReferral>(opened).one_time_key;
+    EXPECT_EQ(otk, sealed.one_time_key);
+    const std::string pdf = "%PDF-1.4\nreferral form\n";
+    const auto data = std::get<ocean::EncryptedBlock>(ocean::encrypt_block(otk, pdf));
+    const std::string answer = json::serialize(json::object{{"contentType", "application/pdf"}, {"encryptedData", block(data)}});
+    const auto attachment = open_attachment(otk, answer);
+    ASSERT_TRUE(attachment.has_value());
+    EXPECT_EQ(attachment->bytes, pdf);
+    EXPECT_EQ(attachment->content_type, "application/pdf");
+    // No media type: octet-stream; not that JSON, or another key: nothing.
+    const auto untyped = open_attachment(otk, json::serialize(json::object{{"encryptedData", block(data)}}));
+    ASSERT_TRUE(untyped.has_value());
+    EXPECT_EQ(untyped->content_type, "application/octet-stream");
+    EXPECT_FALSE(open_attachment(otk, "not json").has_value());
+    EXPECT_FALSE(open_attachment(otk, R"({"contentType":"application/pdf"})").has_value());
+    const std::string other = std::get<std::string>(ocean::generate_one_time_key());
+    const auto wrong = open_attachment(other, answer);
+    EXPECT_TRUE(!wrong.has_value() || wrong->bytes != pdf);
+    // Without need_one_time_key a referral with nothing encrypted hands out no key.
+    const auto bare = open_referral(kSek, R"({"referralRef":"r-2"})");
+    ASSERT_TRUE(std::holds_alternative<OpenedReferral>(bare));
+    EXPECT_TRUE(std::get<OpenedReferral>(bare).one_time_key.empty());
 }
 
 }  // namespace

@@ -77,7 +77,8 @@ kafka:                   # shared by every role: the embedded broker, in memory 
     keys: [{id: quickstart, key: {file: $work/at-rest.key}}]
     # Everything but relay.updates.*, left in clear only so that this script can show its records with
     # kcat below; in production seal every topic (topics: ["*"], the default).
-    topics: ["ocean.*", "relay.deliveries*", "relay.documents.v1", "relay.events.v1", "relay.referrals.state.v1", "relay.inbound.dlq.v1"]
+    topics: ["ocean.*", "relay.deliveries*", "relay.documents.v1", "relay.events.v1", "relay.referrals.state.v1", "relay.inbound.dlq.v1",
+             "relay.openapi.*"]
 ingress:
   listeners: [{address: 127.0.0.1, port: $port}]
   admin: {address: 127.0.0.1, port: $admin}

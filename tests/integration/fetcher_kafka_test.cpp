@@ -742,9 +742,15 @@ TEST_F(FetcherKafkaTest, NoPatientDataInAnyLogLineOrAnyRecordOnTheBroker) {
     notify(std::string(notification::kPatientNoteAdded), ref, "phi-session-1");
     notify("notify-referral-new", ref, "");
     notify(std::string(notification::kPatientNoteAdded), "no-such-patient", "phi-session-2");  // a dead letter
-    wait_for("relay.deliveries.v1", 2);
+    // The hub's own words about the patient, over the Open API: sealed for Ocean, never logged or echoed.
+    request(R"({"update_id":"phi-1","referral_ref":")" + ref + R"(","action":"open_api_message","text":"About )" + phi[0] +
+            R"(","attachment":{"content_type":"text/plain","data":")" + base64_encode("notes on " + phi[1]) +
+            R"(","title":")" + phi[1] + R"(.txt"}})");
+    request(R"({"update_id":"phi-2","action":"eform_link","patient_ref":")" + ref + R"(","form_refs":["phq9"]})");
+    wait_for("relay.deliveries.v1", 3);
     wait_for("ocean.inbound.v1", 1);
     wait_for("ocean.notifications.dlq.v1", 1, false);
+    ASSERT_TRUE(wait_for_writes(1, 1, 1)) << api_->writes_json();
     fetcher_->stop();
     fetcher_thread_.join();
     const std::string logs = ::testing::internal::GetCapturedStderr();
@@ -755,7 +761,9 @@ TEST_F(FetcherKafkaTest, NoPatientDataInAnyLogLineOrAnyRecordOnTheBroker) {
     for (const char* topic : {"relay.deliveries.v1", "ocean.inbound.v1", "relay.events.v1", "ocean.notifications.dlq.v1",
                               "ocean.notifications.v1"})
         raw[topic] = read(topic, false);
-    EXPECT_GE(raw["relay.deliveries.v1"].size(), 2U);
+    EXPECT_GE(raw["relay.deliveries.v1"].size(), 3U);
+    // The eForm link opens the patient's forms: only in the (sealed) delivery to the hub.
+    phi.push_back(api_->writes().links().at(0).url);
     for (const std::string& value : phi) {
         EXPECT_EQ(logs.find(value), std::string::npos) << "a log line holds patient data";
         for (const auto& [topic, records] : raw) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <variant>
 
+#include "referral_attachments.hpp"
 #include "relay/auth/basic.hpp"
 #include "relay/auth/client_credentials.hpp"
 #include "relay/core/config.hpp"
@@ -90,21 +91,32 @@ std::string decode_path(std::string_view path) {
     return out;
 }
 
-// A route's pattern against a decoded path: equal, or equal around one "{}" that stands for a non-empty
-// segment without '/'. That segment ("" for a pattern without one), or nullopt when the path does not match.
-std::optional<std::string_view> match_path(std::string_view pattern, std::string_view path) {
-    const auto hole = pattern.find("{}");
-    if (hole == std::string_view::npos) {
-        if (path != pattern) return std::nullopt;
-        return std::string_view();
+// The segments a route's pattern took from a decoded path (empty for a pattern without "{}").
+struct PathMatch {
+    std::string_view first;
+    std::string_view second;
+};
+
+// A route's pattern against a decoded path: equal, with each "{}" (at most two) standing for one whole
+// non-empty segment (no '/'), or nullopt when the path does not match.
+std::optional<PathMatch> match_path(std::string_view pattern, std::string_view path) {
+    PathMatch out;
+    int holes = 0;
+    while (true) {
+        const auto hole = pattern.find("{}");
+        const std::string_view literal = pattern.substr(0, hole);
+        if (!path.starts_with(literal)) return std::nullopt;
+        path.remove_prefix(literal.size());
+        if (hole == std::string_view::npos) break;
+        pattern.remove_prefix(hole + 2);
+        const std::string_view segment = path.substr(0, path.find('/'));
+        if (segment.empty() || holes == 2) return std::nullopt;
+        (holes == 0 ? out.first : out.second) = segment;
+        ++holes;
+        path.remove_prefix(segment.size());
     }
-    const std::string_view prefix = pattern.substr(0, hole);
-    const std::string_view suffix = pattern.substr(hole + 2);
-    if (path.size() <= prefix.size() + suffix.size() || !path.starts_with(prefix) || !path.ends_with(suffix))
-        return std::nullopt;
-    const std::string_view segment = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
-    if (segment.find('/') != std::string_view::npos) return std::nullopt;
-    return segment;
+    if (!path.empty()) return std::nullopt;
+    return out;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -287,6 +299,7 @@ const OceanApi::Route OceanApi::kRoutes[] = {
     {bhttp::verb::post, "/svc/v1/patients/{}/formLinks", &OceanApi::post_form_links},
     {bhttp::verb::get, "/svc/v1/referrals/{}", &OceanApi::open_api_referral},
     {bhttp::verb::post, "/svc/v1/referrals/{}/attachments", &OceanApi::post_attachment},
+    {bhttp::verb::get, "/svc/v1/referrals/{}/attachments/{}", &OceanApi::open_api_attachment},
     {bhttp::verb::post, "/svc/v1/referrals/{}/messages", &OceanApi::post_message},
     {bhttp::verb::get, "/svc/v1/site/privateKey", &OceanApi::site_private_key},
 };
@@ -307,7 +320,7 @@ Response OceanApi::respond(const Request& request) {
             res.set(bhttp::field::allow, bhttp::to_string(route.method));
             return res;
         }
-        return (this->*route.handle)(request, RouteMatch{*segment, query});
+        return (this->*route.handle)(request, RouteMatch{segment->first, query, segment->second});
     }
     return json_error(request, bhttp::status::not_found, "not_found", "no such endpoint");
 }
@@ -491,9 +504,10 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
     if (!view || view->site != site->site_num)
         return json_error(request, bhttp::status::not_found, "not_found", "unknown referral");
 
-    // One OTK per referral: the patient data and every message are encrypted under it (§4.4, §7), so
-    // the patient block is exactly what seal_blocks builds, with the OTK kept for the messages.
-    const auto otk = ocean::generate_one_time_key();
+    // One OTK per referral: the patient data, every message and every attachment are encrypted under it
+    // (§4.4, §7), so the patient block is exactly what seal_blocks builds, with the OTK kept for the
+    // messages. It is the referral's for good: the attachment GET encrypts under it too.
+    const auto otk = referral_one_time_key(view->ref);
     if (!ok(otk))
         return json_error(request, bhttp::status::internal_server_error, "server_error", "no random key");
     const auto wrapped = ocean::wrap_one_time_key(site->sek.reveal(), *ok(otk));
@@ -530,6 +544,9 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
         appointments.emplace_back(json::object{
             {"wtType", "WAIT_2"}, {"apptType", "INITIAL"}, {"date", b.start}, {"hasTime", true}});
     }
+    json::array booking_files;
+    for (const auto& a : open_api_attachments(view->ref))
+        booking_files.emplace_back(json::object{{"fileRef", a.file_ref}, {"fileName", a.file_name}});
     json::object referral{
         {"referralRef", view->ref},
         {"referralTargetRef", view->listing_ref},
@@ -554,6 +571,7 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
         {"status", open_api_status(view->folder)},
         {"appointments", std::move(appointments)},
         {"bookingComments", booking_comments},
+        {"bookingFileRefs", std::move(booking_files)},
         {"internalConversation", json::array{}},
         {"externalConversation", std::move(conversation)},
         {"communicationType", "E_REFERRAL"},
@@ -562,6 +580,43 @@ Response OceanApi::open_api_referral(const Request& request, const RouteMatch& m
         {"srcSiteName", "Ocean Sim Referrer"},
         {"srcSiteNum", nullptr}};
     return make_response(request, bhttp::status::ok, "application/json", json::serialize(referral));
+}
+
+Response OceanApi::open_api_attachment(const Request& request, const RouteMatch& match) {
+    const std::string_view ref = match.segment;
+    const std::string_view file_ref = match.second;
+    const OceanApiSite* site = authenticated_site(request);
+    if (site == nullptr)
+        return json_error(request, bhttp::status::unauthorized, "unauthorized", "bad site credentials");
+    const auto view = state_.find(ref);
+    // As for the referral: another site's referral is not disclosed.
+    if (!view || view->site != site->site_num)
+        return json_error(request, bhttp::status::not_found, "not_found", "unknown referral");
+    const auto attachment = find_open_api_attachment(view->ref, file_ref);
+    const auto bytes = open_api_attachment_bytes(view->ref, file_ref);
+    if (!attachment || !bytes)
+        return json_error(request, bhttp::status::not_found, "not_found", "unknown attachment");
+    // Under the referral's own OTK (§4.3, §7): a client opens it with the key it unwrapped from the
+    // referral's JSON, as it opens the patient data and the messages.
+    const auto otk = referral_one_time_key(view->ref);
+    if (!ok(otk))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "no random key");
+    const auto data = ocean::encrypt_block(*ok(otk), *bytes);
+    if (!ok(data))
+        return json_error(request, bhttp::status::internal_server_error, "server_error", "encryption failed");
+    log::debug("Open API attachment served",
+               {{"referral_ref", view->ref}, {"file_ref", attachment->file_ref}});
+    const json::object body{{"contentType", attachment->content_type},
+                            {"encryptedData", block_json(*ok(data))}};
+    return make_response(request, bhttp::status::ok, "application/json", json::serialize(body));
+}
+
+ocean::Result<std::string> OceanApi::referral_one_time_key(std::string_view referral_ref) {
+    std::lock_guard lock(otk_mutex_);
+    if (const auto it = one_time_keys_.find(referral_ref); it != one_time_keys_.end()) return it->second;
+    auto otk = ocean::generate_one_time_key();
+    if (ok(otk)) one_time_keys_.emplace(std::string(referral_ref), *ok(otk));
+    return otk;
 }
 
 ocean::Result<ocean::RsaKey> OceanApi::site_rsa_key(const OceanApiSite& site) {

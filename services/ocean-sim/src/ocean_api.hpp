@@ -1,10 +1,11 @@
 // Ocean's API side, simulated: the endpoints an integration calls on Ocean (ocean-api.md §3.7, §3.8,
 // §4.1-4.4, §7). Receivers get a token, post status/booking/message updates to $process-messages, fetch
-// the referral letter and attachments, and read the Open API Referral JSON and the site's RSA private
-// key (GET /svc/v1/site/privateKey, which unwraps the referral's RSA-wrapped one-time key). Updates are
-// checked against the referrals the simulator sent (ReferralState) and applied with Ocean's folder rules
-// (§3.6); every update and what became of it is logged (updates_json). Integrations also write through
-// the Open API: attachments, messages and Patient Engagement eForm links (open_api_writes.hpp).
+// the referral letter and attachments, and read the Open API Referral JSON, its attachments
+// (referral_attachments.hpp) and the site's RSA private key (GET /svc/v1/site/privateKey, which unwraps
+// the referral's RSA-wrapped one-time key). Updates are checked against the referrals the simulator sent
+// (ReferralState) and applied with Ocean's folder rules (§3.6); every update and what became of it is
+// logged (updates_json). Integrations also write through the Open API: attachments, messages and Patient
+// Engagement eForm links (open_api_writes.hpp).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -130,13 +131,15 @@ class OceanApi {
 
     /// What a route's path pattern took from the request target, for its handler.
     struct RouteMatch {
-        std::string_view segment;  ///< the path segment in the pattern's "{}" (decoded)
+        std::string_view segment;  ///< the path segment in the pattern's first "{}" (decoded)
         std::string_view query;    ///< the target after '?'
+        std::string_view second;   ///< the segment in its second "{}", if it has one (decoded)
     };
     /// One endpoint. Another method on a matching path is answered 405.
     struct Route {
         boost::beast::http::verb method;
-        std::string_view pattern;  ///< the decoded path; "{}" stands for one non-empty segment
+        /// The decoded path; each "{}" (at most two) stands for one whole non-empty segment.
+        std::string_view pattern;
         http::Response (OceanApi::*handle)(const http::Request&, const RouteMatch&);
     };
     /// Every endpoint (ocean_api.cpp); no path matches two patterns.
@@ -147,6 +150,7 @@ class OceanApi {
     http::Response letter(const http::Request& request, const RouteMatch& match);
     http::Response binary(const http::Request& request, const RouteMatch& match);
     http::Response open_api_referral(const http::Request& request, const RouteMatch& match);
+    http::Response open_api_attachment(const http::Request& request, const RouteMatch& match);
     http::Response patient(const http::Request& request, const RouteMatch& match);
     http::Response patient_notes(const http::Request& request, const RouteMatch& match);
     http::Response naming_system(const http::Request& request, const RouteMatch& match);
@@ -157,6 +161,10 @@ class OceanApi {
     http::Response post_form_links(const http::Request& request, const RouteMatch& match);
     /// The site's RSA key pair, generated on first use (thread-safe).
     ocean::Result<ocean::RsaKey> site_rsa_key(const OceanApiSite& site);
+    /// The one-time key of the Open API referral `referral_ref`, generated on first use and then the
+    /// same for the life of the process (thread-safe): an attachment fetched after the referral must
+    /// open with the key that referral's JSON carries.
+    ocean::Result<std::string> referral_one_time_key(std::string_view referral_ref);
     /// Logs a $process-messages request that was not applied and answers with its OperationOutcome.
     http::Response refuse_update(const http::Request& request,
                                  UpdateRecord record,
@@ -175,6 +183,9 @@ class OceanApi {
     LinkIssuedHook on_link_issued_;
     std::mutex rsa_mutex_;
     std::map<std::string, ocean::RsaKey, std::less<>> rsa_keys_;  ///< by site number; guarded by rsa_mutex_
+    std::mutex otk_mutex_;
+    /// Raw one-time keys by referral ref; guarded by otk_mutex_. Never logged.
+    std::map<std::string, std::string, std::less<>> one_time_keys_;
 };
 
 /// A minimal valid one-page PDF 1.4 document that shows `title` (xref offsets computed).

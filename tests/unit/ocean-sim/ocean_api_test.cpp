@@ -12,11 +12,13 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "generator.hpp"
+#include "referral_attachments.hpp"
 #include "referral_state.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/http/client.hpp"
@@ -727,6 +729,163 @@ TEST_F(OceanApiTest, OpenApiWrongCredentialsAre401) {
               404u);
 }
 
+// ---- Open API attachments (§4.3, §4.4 bookingFileRefs)
+
+std::string open_api_path(std::string_view referral_ref, std::string_view file_ref) {
+    return "/svc/v1/referrals/" + std::string(referral_ref) + "/attachments/" + std::string(file_ref);
+}
+
+relay::ocean::EncryptedBlock block_of(const json::value& block) {
+    return relay::ocean::EncryptedBlock{str(block.at("data")), str(block.at("iv"))};
+}
+
+/// The referral's Open API JSON, as the relay fetches it.
+json::object fetch_open_api_referral(relay::http::BlockingClient& client, const std::string& ref) {
+    const auto res = client.get("/svc/v1/referrals/" + ref, site_headers());
+    EXPECT_EQ(res.result_int(), 200u) << res.body();
+    return res.result_int() == 200u ? json::parse(res.body()).as_object() : json::object{};
+}
+
+/// The referral's one-time key, unwrapped with the SEK.
+std::string sek_one_time_key(const json::object& referral) {
+    const auto otk =
+        relay::ocean::unwrap_one_time_key(kSek, block_of(referral.at("oneTimeKeyEncryptedWithSiteSEK")));
+    EXPECT_TRUE(std::holds_alternative<std::string>(otk));
+    return std::holds_alternative<std::string>(otk) ? std::get<std::string>(otk) : std::string();
+}
+
+/// GET of one attachment, decrypted under `otk`; its contentType in `content_type`.
+std::string open_attachment(relay::http::BlockingClient& client,
+                            std::string_view referral_ref,
+                            std::string_view file_ref,
+                            const std::string& otk,
+                            std::string* content_type = nullptr) {
+    const auto res = client.get(open_api_path(referral_ref, file_ref), site_headers());
+    EXPECT_EQ(res.result_int(), 200u) << res.body();
+    if (res.result_int() != 200u) return {};
+    EXPECT_EQ(res[boost::beast::http::field::content_type], "application/json");
+    const auto body = json::parse(res.body()).as_object();
+    if (content_type != nullptr) *content_type = str(body.at("contentType"));
+    const auto plain = relay::ocean::decrypt_block(otk, block_of(body.at("encryptedData")));
+    EXPECT_TRUE(std::holds_alternative<std::string>(plain)) << "not under the referral's one-time key";
+    return std::holds_alternative<std::string>(plain) ? std::get<std::string>(plain) : std::string();
+}
+
+TEST_F(OceanApiTest, OpenApiReferralListsItsAttachments) {
+    const auto referral = fetch_open_api_referral(*client_, sent_.referral_ref);
+    const auto expected = open_api_attachments(sent_.referral_ref);
+    const auto& refs = referral.at("bookingFileRefs").as_array();
+    ASSERT_EQ(refs.size(), expected.size());
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+        EXPECT_EQ(str(refs[i].at("fileRef")), expected[i].file_ref);
+        EXPECT_EQ(str(refs[i].at("fileName")), expected[i].file_name);
+    }
+    EXPECT_EQ(str(refs[0].at("fileName")), "referral-form.pdf");
+    // Every fetch lists the same ones.
+    EXPECT_EQ(fetch_open_api_referral(*client_, sent_.referral_ref).at("bookingFileRefs"), refs);
+}
+
+TEST_F(OceanApiTest, OpenApiAttachmentOpensWithTheOneTimeKeyOfTheReferral) {
+    const auto referral = fetch_open_api_referral(*client_, sent_.referral_ref);
+    const std::string otk = sek_one_time_key(referral);
+    ASSERT_EQ(otk.size(), relay::ocean::kOneTimeKeyBytes);
+    for (const auto& ref : referral.at("bookingFileRefs").as_array()) {
+        const std::string file_ref = str(ref.at("fileRef"));
+        std::string content_type;
+        const std::string bytes = open_attachment(*client_, sent_.referral_ref, file_ref, otk, &content_type);
+        const auto expected = open_api_attachment_bytes(sent_.referral_ref, file_ref);
+        ASSERT_TRUE(expected.has_value());
+        EXPECT_TRUE(bytes == *expected) << file_ref;
+        EXPECT_EQ(content_type, find_open_api_attachment(sent_.referral_ref, file_ref)->content_type);
+        EXPECT_NE(bytes.find(file_ref), std::string::npos) << "the bytes name their fileRef";
+    }
+    // The key is the referral's for good: a later fetch of the referral carries the same one (under a
+    // fresh IV), so an attachment fetched after it still opens.
+    const auto again = fetch_open_api_referral(*client_, sent_.referral_ref);
+    EXPECT_TRUE(sek_one_time_key(again) == otk);
+    EXPECT_NE(str(again.at("encryptedPtData").at("iv")), str(referral.at("encryptedPtData").at("iv")));
+}
+
+TEST_F(OceanApiTest, OpenApiAttachmentFetchedBeforeItsReferralOpensWithTheKeyTheReferralThenCarries) {
+    const auto first = open_api_attachments(sent_.referral_ref).front();
+    const auto res = client_->get(open_api_path(sent_.referral_ref, first.file_ref), site_headers());
+    ASSERT_EQ(res.result_int(), 200u) << res.body();
+    const auto body = json::parse(res.body());
+    const std::string otk = sek_one_time_key(fetch_open_api_referral(*client_, sent_.referral_ref));
+    const auto plain = relay::ocean::decrypt_block(otk, block_of(body.at("encryptedData")));
+    ASSERT_TRUE(std::holds_alternative<std::string>(plain));
+    EXPECT_TRUE(std::get<std::string>(plain) ==
+                *open_api_attachment_bytes(sent_.referral_ref, first.file_ref));
+    EXPECT_EQ(str(body.at("contentType")), "application/pdf");
+    EXPECT_EQ(std::get<std::string>(plain).rfind("%PDF-1.4", 0), 0u);
+}
+
+TEST_F(OceanApiTest, OpenApiAttachmentNeedsTheSiteCredentialsAsTheReferralDoes) {
+    const std::string file_ref = open_api_attachments(sent_.referral_ref).front().file_ref;
+    const std::string target = open_api_path(sent_.referral_ref, file_ref);
+    const std::string referral_target = "/svc/v1/referrals/" + sent_.referral_ref;
+    const auto wrong = client_->get(target, site_headers("wrong"));
+    const auto referral_wrong = client_->get(referral_target, site_headers("wrong"));
+    EXPECT_EQ(wrong.result_int(), 401u);
+    EXPECT_EQ(wrong.body(), referral_wrong.body()) << "the same refusal as the referral's";
+    EXPECT_EQ(wrong[boost::beast::http::field::content_type],
+              referral_wrong[boost::beast::http::field::content_type]);
+    EXPECT_EQ(wrong.body().find("encryptedData"), std::string::npos);
+    const auto none = client_->get(target);
+    EXPECT_EQ(none.result_int(), 401u);
+    EXPECT_EQ(none.body(), client_->get(referral_target).body());
+    EXPECT_EQ(client_
+                  ->get(target,
+                        {{"siteNum", "9999"},
+                         {"siteKey", std::string(kSiteKey)},
+                         {"siteCredential", std::string(kSiteCredential)}})
+                  .result_int(),
+              401u)
+        << "an unknown site";
+    EXPECT_EQ(client_->post(target, "{}", "application/json", site_headers()).result_int(), 405u);
+}
+
+TEST_F(OceanApiTest, OpenApiAttachmentOfAnUnknownReferralOrFileIs404) {
+    const std::string file_ref = open_api_attachments(sent_.referral_ref).front().file_ref;
+    const auto not_found = [&](const std::string& target) {
+        const auto res = client_->get(target, site_headers());
+        EXPECT_EQ(res.result_int(), 404u) << target;
+        EXPECT_EQ(res.body().find("encryptedData"), std::string::npos);
+    };
+    not_found(open_api_path("unknown", file_ref));
+    not_found(open_api_path(sent_.referral_ref, "unknown"));
+    not_found(open_api_path(sent_.referral_ref, file_ref + "0"));
+    // Another referral's attachment is not this one's, and another site's referral is not disclosed.
+    ReferralSpec spec;
+    spec.seed = 8;
+    spec.site_number = "9999";
+    spec.listing_ref = std::string(kOtherListing);
+    spec.request_url = "https://relay.example/ocean/fhir/$process-message";
+    const GeneratedReferral other = generate(spec);
+    ASSERT_NE(other.referral_ref, sent_.referral_ref);
+    state_.record_sent(other, kOtherListing, "9999");
+    const std::string other_file = open_api_attachments(other.referral_ref).front().file_ref;
+    not_found(open_api_path(sent_.referral_ref, other_file));
+    not_found(open_api_path(other.referral_ref, other_file));
+    // A path with an empty segment matches no route.
+    EXPECT_EQ(client_->get("/svc/v1/referrals/" + sent_.referral_ref + "/attachments/", site_headers())
+                  .result_int(),
+              404u);
+}
+
+TEST_F(OceanApiRsaOnlyTest, AttachmentOpensWithTheRsaUnwrappedKey) {
+    const auto referral = fetch_open_api_referral(*client_, sent_.referral_ref);
+    ASSERT_TRUE(referral.at("oneTimeKeyEncryptedWithSiteSEK").is_null());
+    const auto keys = fetch_site_keys(*client_);
+    const auto otk =
+        relay::ocean::unwrap_one_time_key_rsa(keys, str(referral.at("oneTimeKeyEncryptedWithSitePublicKey")));
+    ASSERT_TRUE(std::holds_alternative<std::string>(otk));
+    for (const auto& a : open_api_attachments(sent_.referral_ref))
+        EXPECT_TRUE(open_attachment(*client_, sent_.referral_ref, a.file_ref, std::get<std::string>(otk)) ==
+                    *open_api_attachment_bytes(sent_.referral_ref, a.file_ref))
+            << a.file_name;
+}
+
 TEST_F(OceanApiTest, PatientEngagementPatientDecryptsWithTheSharedIvLayout) {
     const std::vector<std::pair<std::string, std::string>> site{
         {"siteNum", std::string(kSite)},
@@ -810,6 +969,78 @@ TEST(MinimalPdf, HasConsistentXref) {
     const auto first =
         std::stoul(pdf.substr(offset + std::string("xref\n0 6\n0000000000 65535 f \n").size(), 10));
     EXPECT_EQ(pdf.compare(first, 7, "1 0 obj"), 0);
+}
+
+TEST(OpenApiAttachments, AreDerivedFromTheReferralRef) {
+    std::set<std::string> file_refs;
+    std::set<std::string> shapes;
+    std::size_t with_requisition = 0;
+    constexpr int kReferrals = 64;
+    for (int i = 0; i < kReferrals; ++i) {
+        const std::string ref = "referral-" + std::to_string(i);
+        const auto attachments = open_api_attachments(ref);
+        ASSERT_GE(attachments.size(), 1u);
+        ASSERT_LE(attachments.size(), 2u);
+        EXPECT_EQ(attachments[0].file_name, "referral-form.pdf");
+        EXPECT_EQ(attachments[0].content_type, "application/pdf");
+        std::string shape;
+        for (const auto& a : attachments) {
+            // A lower-case canonical uuid, version 8, RFC 9562 variant.
+            ASSERT_EQ(a.file_ref.size(), 36u);
+            EXPECT_EQ(a.file_ref[14], '8') << a.file_ref;
+            EXPECT_NE(std::string_view("89ab").find(a.file_ref[19]), std::string_view::npos) << a.file_ref;
+            EXPECT_TRUE(file_refs.insert(a.file_ref).second) << "fileRefs are unique across referrals";
+            shape += a.file_name + " ";
+            const auto bytes = open_api_attachment_bytes(ref, a.file_ref);
+            ASSERT_TRUE(bytes.has_value());
+            EXPECT_NE(bytes->find(a.file_ref), std::string::npos);
+            EXPECT_EQ(bytes, open_api_attachment_bytes(ref, a.file_ref)) << "deterministic";
+            EXPECT_EQ(find_open_api_attachment(ref, a.file_ref)->file_name, a.file_name);
+            if (a.content_type == "application/pdf") {
+                EXPECT_EQ(bytes->rfind("%PDF-1.4\n", 0), 0u);
+            } else if (a.content_type == "image/png") {
+                EXPECT_EQ(a.file_name, "requisition.png");
+                EXPECT_EQ(bytes->rfind("\x89PNG\r\n\x1a\n", 0), 0u);
+            } else {
+                EXPECT_EQ(a.content_type, "text/plain; charset=utf-8");
+                EXPECT_EQ(a.file_name, "requisition.txt");
+                EXPECT_EQ(bytes->rfind("Requisition " + a.file_ref + "\n", 0), 0u);
+            }
+        }
+        with_requisition += attachments.size() == 2 ? 1 : 0;
+        shapes.insert(shape);
+        EXPECT_EQ(open_api_attachments(ref).back().file_ref, attachments.back().file_ref);
+        EXPECT_FALSE(open_api_attachment_bytes(ref, "unknown").has_value());
+        EXPECT_FALSE(find_open_api_attachment("another-" + ref, attachments[0].file_ref).has_value());
+    }
+    // Some have a requisition and some do not; both kinds of requisition occur.
+    EXPECT_GT(with_requisition, 0u);
+    EXPECT_LT(with_requisition, static_cast<std::size_t>(kReferrals));
+    EXPECT_EQ(shapes.size(), 3u);
+}
+
+TEST(MinimalPng, IsWellFormed) {
+    const std::string png = minimal_png("Requisition x");
+    ASSERT_EQ(png.rfind("\x89PNG\r\n\x1a\n", 0), 0u);
+    std::vector<std::string> types;
+    std::size_t at = 8;
+    const auto be32 = [&](std::size_t i) {
+        std::uint32_t v = 0;
+        for (std::size_t k = 0; k < 4; ++k) v = (v << 8) | static_cast<unsigned char>(png[i + k]);
+        return v;
+    };
+    while (at + 12 <= png.size()) {
+        const std::uint32_t length = be32(at);
+        types.push_back(png.substr(at + 4, 4));
+        if (types.back() == "tEXt") {
+            EXPECT_EQ(png.substr(at + 8, length), std::string("Title\0Requisition x", 19));
+        }
+        at += 12 + length;
+    }
+    EXPECT_EQ(at, png.size());
+    EXPECT_EQ(types, (std::vector<std::string>{"IHDR", "tEXt", "IDAT", "IEND"}));
+    // IEND's CRC is a constant of the format: a known answer for the CRC-32.
+    EXPECT_EQ(png.substr(png.size() - 4), std::string("\xae\x42\x60\x82", 4));
 }
 
 TEST(TaskStatusEffect, FollowsTheTable) {

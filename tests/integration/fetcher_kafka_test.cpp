@@ -24,6 +24,7 @@
 #include "fetcher.hpp"
 #include "generator.hpp"
 #include "ocean_api.hpp"
+#include "referral_attachments.hpp"
 #include "referral_state.hpp"
 #include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
@@ -576,6 +577,38 @@ TEST_F(FetcherKafkaTest, AnInlineDeliveryGetsItsDocumentsEmbeddedAndIsDeliveredE
     const auto events = wait_for("relay.events.v1", 1, false);
     EXPECT_EQ(events.at(0).headers.at(std::string(header::kOutcome)), "documents-inlined");
     EXPECT_NE(events.at(0).value.find("document-url-refused"), std::string::npos);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+}
+
+TEST_F(FetcherKafkaTest, AnOpenEreferralReferralsAttachmentsComeOverTheOpenApiOpenedWithItsKey) {
+    start_ocean();
+    start_fetcher();
+    const std::string ref = sent_.referral_ref;
+    const auto attachments = ocean_sim::open_api_attachments(ref);
+    ASSERT_FALSE(attachments.empty());
+    // As the router lists them from the Open API referral: Ocean's public host in the URL, which the
+    // fetcher does not follow (it asks its own configured host with the site's credentials).
+    json::array documents;
+    for (const auto& a : attachments)
+        documents.push_back(json::object{
+            {"id", a.file_ref},
+            {"url", "https://ocean.cognisantmd.com/svc/v1/referrals/" + ref + "/attachments/" + a.file_ref},
+            {"content_type", a.content_type}});
+    const json::object request{{"site", kSite}, {"referral_ref", ref}, {"destination", "clinic-emr"},
+                               {"event", "add-service-request"}, {"documents", std::move(documents)}};
+    produce_raw("relay.documents.v1", ref, json::serialize(request),
+                {{std::string(header::kKind), std::string(contracts::documents::kDocumentRequestKind)},
+                 {std::string(header::kSite), kSite}, {std::string(header::kReferralRef), ref}});
+    const auto deliveries = wait_for("relay.deliveries.v1", attachments.size());
+    ASSERT_EQ(deliveries.size(), attachments.size());
+    for (const auto& d : deliveries) {
+        const std::string file_ref = d.headers.at(std::string(contracts::documents::kDocumentIdHeader));
+        const auto expected = ocean_sim::open_api_attachment_bytes(ref, file_ref);
+        ASSERT_TRUE(expected.has_value()) << file_ref;
+        EXPECT_EQ(d.value, *expected) << "opened under the referral's one-time key";
+        EXPECT_EQ(d.key, "clinic-emr|" + ref);
+        EXPECT_EQ(d.headers.at(std::string(header::kContentType)), ocean_sim::find_open_api_attachment(ref, file_ref)->content_type);
+    }
     EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
 }
 

@@ -382,6 +382,28 @@ TEST_F(FetcherKafkaTest, OceanAnswering500ForAWhileLosesNothing) {
     EXPECT_GE(faults_->injected()["down"], 1U);
 }
 
+TEST_F(FetcherKafkaTest, OceanAnsweringTooSlowlyHalfTheTimeLosesNothingEitherWay) {
+    // Half of Ocean's answers never come within the fetcher's 2 s timeout (the connection is dropped
+    // after 2.5 s), the rest are slow but in time: reads and writes both get through on a retry.
+    http::FaultRule silent;
+    silent.kind = http::FaultRule::Kind::kTimeout;
+    silent.probability = 0.5;
+    silent.delay = 2500ms;
+    http::FaultRule slow;
+    slow.kind = http::FaultRule::Kind::kLatency;
+    slow.delay = 300ms;
+    start_ocean({silent, slow});
+    start_fetcher();
+    notify(std::string(notification::kPatientNoteAdded), sent_.referral_ref, "session-slow");
+    request(R"({"update_id":"slow-1","referral_ref":")" + sent_.referral_ref +
+            R"(","action":"open_api_message","text":"sent while Ocean was slow"})");
+    EXPECT_EQ(wait_for("relay.deliveries.v1", 2, true, 90s).size(), 2U);
+    EXPECT_TRUE(wait_for_writes(1, 0, 0, 90s)) << api_->writes_json();
+    EXPECT_EQ(api_->writes().messages().size(), 1U) << "a dropped request never reached Ocean: no second copy";
+    EXPECT_GE(faults_->injected()["timeout"], 1U);
+    EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
+}
+
 TEST_F(FetcherKafkaTest, CredentialsRefusedForAWhileAreRetried) {
     http::FaultRule refused;
     refused.kind = http::FaultRule::Kind::kDown;

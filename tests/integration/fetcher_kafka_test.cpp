@@ -32,6 +32,7 @@
 #include "relay/core/encoding.hpp"
 #include "relay/core/log.hpp"
 #include "relay/hub/update.hpp"
+#include "relay/http/client.hpp"
 #include "relay/http/fault_injection.hpp"
 #include "relay/http/server.hpp"
 #include "relay/kafka/at_rest.hpp"
@@ -121,6 +122,7 @@ ocean:
   base_url: "http://127.0.0.1:{port}"
   timeout: 2s
   connect_timeout: 1s
+  breaker: {{consecutive_failures: 3, open_for: 300ms}}
   sites:
     - {{site: "{site}", site_key: {{value: "{site_key}"}}, site_credential: {{value: "{credential}"}}, sek: {{value: "{sek}"}},
        client_id: fetcher-client, client_secret: {{value: fetcher-client-secret}}}}
@@ -380,6 +382,11 @@ TEST_F(FetcherKafkaTest, OceanAnswering500ForAWhileLosesNothing) {
     EXPECT_EQ(deliveries.size(), 2U);
     EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
     EXPECT_GE(faults_->injected()["down"], 1U);
+    // Three failures in a row opened the site's breaker: calls were held, not made, while it was open,
+    // and it closed again once Ocean answered.
+    const std::string metrics = http::BlockingClient("127.0.0.1", fetcher_->admin_port()).get("/metrics").body();
+    EXPECT_NE(metrics.find(R"(relay_fetcher_ocean_calls_held_total{reason="breaker",site="4321"})"), std::string::npos) << metrics;
+    EXPECT_NE(metrics.find(R"(relay_fetcher_ocean_breaker_open{site="4321"} 0)"), std::string::npos);
 }
 
 TEST_F(FetcherKafkaTest, OceanAnsweringTooSlowlyHalfTheTimeLosesNothingEitherWay) {

@@ -98,26 +98,8 @@ DeliveryConfig read_delivery_config(ConfigReader::Node root) {
 
         d.max_concurrency = static_cast<int>(node.integer("max_concurrency", 8, 1, 10'000));
         d.ocean_received_task = node.boolean("ocean_received_task", false);
-        if (node.has("rate_limit")) {
-            auto rate = node.child("rate_limit");
-            RateLimit limit;
-            limit.per_second = rate.number("per_second", 10, 0.001, 1e6);
-            limit.burst = rate.number("burst", std::max(1.0, limit.per_second), 1, 1e6);
-            d.rate_limit = limit;
-        }
-        auto breaker = node.child("breaker");
-        d.breaker.consecutive_failures =
-            static_cast<int>(breaker.integer("consecutive_failures", 5, 1, 1'000'000));
-        d.breaker.failure_rate_threshold = breaker.number("failure_rate", 0.5, 0.01, 1);
-        d.breaker.minimum_calls = static_cast<int>(breaker.integer("minimum_calls", 20, 1, 1'000'000));
-        d.breaker.window = read_duration(breaker, "window", std::chrono::seconds(60), Duration(1'000));
-        d.breaker.open_duration = read_duration(breaker, "open_for", std::chrono::seconds(30), Duration(100));
-        d.breaker.half_open_probes = static_cast<int>(breaker.integer("half_open_probes", 1, 1, 1'000));
-        try {
-            d.breaker.validate();
-        } catch (const std::invalid_argument& e) {
-            node.fail("breaker", e.what());
-        }
+        d.rate_limit = delivery::read_rate_limit(node, 10);
+        d.breaker = delivery::read_breaker(node, delivery::CircuitBreakerConfig{});
         auto retry = node.child("retry");
         RetryPolicy retry_defaults;  // 1 s doubling up to 1 h, 10 attempts, 24 h
         d.retry = delivery::read_retry_policy(retry, retry_defaults);

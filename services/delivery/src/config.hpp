@@ -34,10 +34,7 @@ using outbound::DestinationSender;
 using outbound::OutboundDelivery;
 using outbound::response_excerpt;
 
-struct RateLimit {
-    double per_second = 0;
-    double burst = 1;
-};
+using RateLimit = delivery::RateLimitConfig;
 
 /// One hub system endpoint and how to treat it.
 struct DestinationSettings {

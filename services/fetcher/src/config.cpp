@@ -33,6 +33,10 @@ OpenApiConfig read_ocean(ConfigReader::Node node) {
     auto tls = node.child("tls");
     if (const auto ca = tls.optional_string("ca_file")) ocean.client.ca_file = *ca;
     ocean.documents_client = ocean.client;
+    delivery::CircuitBreakerConfig breaker_defaults;  // 5 failures in a row, or half of 20 calls in a minute
+    breaker_defaults.open_duration = std::chrono::seconds(15);
+    ocean.breaker = delivery::read_breaker(node, breaker_defaults);
+    ocean.rate_limit = delivery::read_rate_limit(node, 20);
 
     std::set<std::string> seen;
     for (auto& site_node : node.list("sites")) {

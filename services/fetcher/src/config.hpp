@@ -14,6 +14,7 @@
 
 #include "relay/core/config.hpp"
 #include "relay/core/secret.hpp"
+#include "relay/delivery/retry_config.hpp"
 #include "relay/delivery/retry_policy.hpp"
 #include "relay/http/async_client.hpp"
 #include "relay/http/oauth_client.hpp"
@@ -60,6 +61,10 @@ struct OpenApiConfig {
     /// The documents' client: client's options with the document size bound as the response limit.
     http::ClientOptions documents_client;
     std::vector<OpenApiSite> sites;
+    /// Per site, every call to Ocean (Open API and documents) passes a circuit breaker and, when set, a
+    /// rate limit, as the delivery service's calls to a hub system do.
+    delivery::CircuitBreakerConfig breaker;
+    std::optional<delivery::RateLimitConfig> rate_limit;
     [[nodiscard]] const OpenApiSite* find(std::string_view site) const;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <prometheus/counter.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -89,7 +90,15 @@ struct Metrics {
           requests(prometheus::BuildCounter()
                        .Name("relay_fetcher_requests_total")
                        .Help("The hub's Open API requests finished, by action and outcome")
-                       .Register(registry)) {}
+                       .Register(registry)),
+          held(prometheus::BuildCounter()
+                   .Name("relay_fetcher_ocean_calls_held_total")
+                   .Help("Calls to Ocean held back before they were made, by site and reason (breaker, rate_limit)")
+                   .Register(registry)),
+          breaker_open(prometheus::BuildGauge()
+                           .Name("relay_fetcher_ocean_breaker_open")
+                           .Help("1 while a site's circuit breaker toward Ocean is open or half-open")
+                           .Register(registry)) {}
 
     void notification(std::string_view type, std::string_view outcome) {
         notifications.Add({{"type", type_label(type)}, {"outcome", std::string(outcome)}}).Increment();
@@ -107,6 +116,8 @@ struct Metrics {
     prometheus::Family<prometheus::Histogram>& call_seconds;
     prometheus::Family<prometheus::Counter>& deliveries;
     prometheus::Family<prometheus::Counter>& requests;
+    prometheus::Family<prometheus::Counter>& held;
+    prometheus::Family<prometheus::Gauge>& breaker_open;
 
     void request(std::string_view action, std::string_view outcome) {
         requests.Add({{"action", std::string(action)}, {"outcome", std::string(outcome)}}).Increment();
@@ -175,11 +186,25 @@ struct FetcherService::Impl : service::WorkerHooks {
     std::map<PartitionKey, Partition> partitions;
     std::uint64_t next_generation = 1;
 
+    /// Per Ocean site, what every call to it passes first: the circuit breaker (Ocean failing costs one
+    /// probe per open period, not a timeout per notification) and the optional rate limit.
+    struct SiteGate {
+        delivery::CircuitBreaker breaker;
+        std::optional<delivery::TokenBucket> bucket;
+    };
+    std::map<std::string, SiteGate, std::less<>> gates;
+
     // -- WorkerHooks --
 
     /// The HTTP clients, on the worker's io_context, before anything is consumed.
     void start() {
         client = std::make_unique<OpenApiClient>(worker.context().get_executor(), config.ocean);
+        for (const auto& site : config.ocean.sites) {
+            SiteGate gate{delivery::CircuitBreaker(config.ocean.breaker), std::nullopt};
+            if (config.ocean.rate_limit)
+                gate.bucket.emplace(config.ocean.rate_limit->per_second, config.ocean.rate_limit->burst, SteadyClock::now());
+            gates.emplace(site.site, std::move(gate));
+        }
         for (const auto& site : config.ocean.sites)
             if (site.oauth) tokens.emplace(site.site, std::make_unique<http::OAuthTokenClient>(client->http(), *site.oauth));
     }
@@ -375,6 +400,54 @@ struct FetcherService::Impl : service::WorkerHooks {
         co_return co_await deliver(id, generation, record, type, *parsed.engagement, session_key);
     }
 
+    /// Waits until `site`'s breaker and rate limit let one call through; false when the partition is
+    /// revoked or the process stops meanwhile. A true answer must be followed by settle().
+    asio::awaitable<bool> admit(PartitionKey id, std::uint64_t generation, const std::string& site) {
+        for (;;) {
+            SiteGate& gate = gates.at(site);
+            const auto now = SteadyClock::now();
+            delivery::Duration hold{};
+            std::string_view reason;
+            if (gate.bucket) {
+                hold = std::chrono::duration_cast<delivery::Duration>(gate.bucket->time_until_available(now));
+                reason = "rate_limit";
+            }
+            if (hold.count() <= 0 && !gate.breaker.allow(now)) {
+                hold = std::max(std::chrono::duration_cast<delivery::Duration>(gate.breaker.open_until() - now),
+                                delivery::Duration(std::chrono::milliseconds(50)));
+                reason = "breaker";
+            }
+            if (hold.count() <= 0) {
+                if (gate.bucket) gate.bucket->try_acquire(now);
+                co_return true;
+            }
+            metrics.held.Add({{"site", site}, {"reason", std::string(reason)}}).Increment();
+            if (!co_await wait(id, generation, hold)) co_return false;
+        }
+    }
+
+    /// What a call came to, for `site`'s breaker (Ocean failing: 5xx, 429, no answer) and rate limit
+    /// (a Retry-After pauses the site's calls).
+    void settle(const std::string& site, const FetchFailure* failure) {
+        SiteGate& gate = gates.at(site);
+        const auto now = SteadyClock::now();
+        const bool was_open = gate.breaker.state() != delivery::BreakerState::kClosed;
+        const bool ocean_failing =
+            failure != nullptr && (failure->status == 0 || failure->status == 429 || failure->status >= 500);
+        if (ocean_failing)
+            gate.breaker.record_failure(now);
+        else
+            gate.breaker.record_success(now);
+        if (failure != nullptr && failure->retry_after && gate.bucket) gate.bucket->pause_until(now + *failure->retry_after);
+        const bool open = gate.breaker.state() != delivery::BreakerState::kClosed;
+        metrics.breaker_open.Add({{"site", site}}).Set(open ? 1 : 0);
+        if (open && !was_open)
+            log::warn("Ocean keeps failing for this site: its calls are held while the breaker is open",
+                      {{"site", site}, {"open_for_ms", static_cast<long long>(config.ocean.breaker.open_duration.count())}});
+        else if (!open && was_open)
+            log::info("Ocean answers this site again: breaker closed", {{"site", site}});
+    }
+
     /// GET with the retry policy: the body (decrypted in `layout` when given), a dead letter, or
     /// abandon (revoked, stopping).
     asio::awaitable<Fetched> fetch(PartitionKey id,
@@ -388,6 +461,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         int made = 0;
         const auto first = SteadyClock::now();
         for (;;) {
+            if (!co_await admit(id, generation, site.site)) co_return Abandon{};
             const auto start = SteadyClock::now();
             FetchResult result;
             if (post != nullptr)
@@ -400,6 +474,7 @@ struct FetcherService::Impl : service::WorkerHooks {
                 result = co_await client->get(site, target);
             ++made;
             const double seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
+            settle(site.site, std::get_if<FetchFailure>(&result));
             if (auto* body = std::get_if<std::string>(&result)) {
                 metrics.call(endpoint, "ok", seconds);
                 if (made > 1)
@@ -815,6 +890,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         const auto first = SteadyClock::now();
         const std::string_view endpoint = "document";
         for (;;) {
+            if (!co_await admit(id, generation, site)) co_return Abandon{};
             const auto start = SteadyClock::now();
             std::optional<FetchFailure> failed;
             std::variant<std::string, Error> token = co_await token_client.token();
@@ -823,12 +899,14 @@ struct FetcherService::Impl : service::WorkerHooks {
             } else {
                 DocumentResult result = co_await client->get_document(url, std::get<std::string>(token));
                 if (auto* document = std::get_if<FetchedDocument>(&result)) {
+                    settle(site, nullptr);
                     metrics.call(endpoint, "ok", std::chrono::duration<double>(SteadyClock::now() - start).count());
                     co_return std::move(*document);
                 }
                 failed = std::get<FetchFailure>(result);
                 if (failed->status == 401) token_client.invalidate();
             }
+            settle(site, &*failed);
             ++made;
             metrics.call(endpoint, failed->reason, std::chrono::duration<double>(SteadyClock::now() - start).count());
             if (partition_of(id, generation) == nullptr) co_return Abandon{};

@@ -98,6 +98,22 @@ shutdown: {grace_period: 40s}
     EXPECT_EQ(c.retry.max_attempts, 9);
     EXPECT_EQ(c.grace_period, 40s);
     EXPECT_EQ(c.link_destinations, std::vector<std::string>{"db"}) << "the hub-json eForm destinations by default";
+    EXPECT_FALSE(c.ocean.rate_limit.has_value()) << "no rate limit unless asked for";
+    EXPECT_EQ(c.ocean.breaker.consecutive_failures, 5);
+    EXPECT_EQ(c.ocean.breaker.open_duration, std::chrono::seconds(15));
+}
+
+TEST(FetcherConfig, OceansBreakerAndRateLimit) {
+    const std::string yaml = "kafka:\n  bootstrap_servers: b:9092\n  at_rest: {keys: [{id: k, key: {value: \"" + kKey +
+                             "\"}}]}\nocean:\n  base_url: https://ocean.example\n  breaker: {consecutive_failures: 2, open_for: 5s}\n"
+                             "  rate_limit: {per_second: 4}\n  sites:\n    - {site: \"1234\", client_id: "
+                             "relay-1234, client_secret: {value: oauth-secret-4}}\n";
+    const FetcherConfig c = load(yaml);
+    EXPECT_EQ(c.ocean.breaker.consecutive_failures, 2);
+    EXPECT_EQ(c.ocean.breaker.open_duration, std::chrono::seconds(5));
+    ASSERT_TRUE(c.ocean.rate_limit.has_value());
+    EXPECT_EQ(c.ocean.rate_limit->per_second, 4);
+    EXPECT_EQ(c.ocean.rate_limit->burst, 4);
 }
 
 TEST(FetcherConfig, OpenApiRequestChoices) {

@@ -9,6 +9,12 @@ namespace relay::delivery {
 ///
 /// Not thread-safe: one bucket belongs to one destination's dispatcher, which serialises its calls.
 /// Times passed in must not go backwards; if they do, no tokens are added for the negative interval.
+/// A token bucket's shape, as configured: `per_second` requests on average, bursts of `burst`.
+struct RateLimitConfig {
+    double per_second = 0;
+    double burst = 1;
+};
+
 class TokenBucket {
    public:
     /// Throws std::invalid_argument unless rate > 0 and burst >= 1 (a bucket that can never hold a whole

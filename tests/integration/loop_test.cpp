@@ -9,6 +9,9 @@
 // once and nothing loops; the received acknowledgement lands before the decision and never undoes it.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
 #include <unistd.h>
 
 #include <algorithm>
@@ -397,13 +400,13 @@ struct OpenApiLoop : Loop {
 /// webhook, the router, the delivery service (the referral system and the eForm system) and the
 /// fetcher pulling from ocean-sim's Open API; every topic sealed at rest with the shared key.
 std::string open_api_all_in_one_yaml(const OpenApiLoop& l) {
-    return fmt::format(R"(log_level: warn
+    return fmt::format(R"(log_level: debug
 kafka:
   bootstrap_servers: "{bootstrap}"
   at_rest:
     keys: [{{id: loop, key: {{value: "{at_rest}"}}}}]
 ingress:
-  service: {{log_level: warn}}
+  service: {{log_level: debug}}
   listeners: [{{address: 127.0.0.1, port: {ingress}}}]
   admin: {{address: 127.0.0.1, port: {ingress_admin}}}
   kafka: {{partitions: 3, replication_factor: 1}}
@@ -414,14 +417,14 @@ ingress:
       fhir_path: /ocean/1234/fhir
       open_api: {{keys: [{{value: "{open_api_key}"}}]}}
 router:
-  service: {{log_level: warn}}
+  service: {{log_level: debug}}
   admin: {{address: 127.0.0.1, port: {router_admin}}}
   kafka: {{group_id: "{prefix}router", partitions: 3, replication_factor: 1, commit_interval: 200ms, linger: 1ms}}
   topics: {{prefix: "{prefix}"}}
   destinations: [{{id: intake, format: fhir-r4}}]
   routes: [{{site: "1234", external_service_id: INTAKE, destinations: [intake]}}]
 delivery:
-  service: {{log_level: warn}}
+  service: {{log_level: debug}}
   admin: {{address: 127.0.0.1, port: {delivery_admin}}}
   kafka: {{group_id: "{prefix}delivery", tier_group_id: "{prefix}delivery-tiers", partitions: 3, replication_factor: 1, commit_interval: 200ms}}
   topics: {{prefix: "{prefix}"}}
@@ -430,7 +433,7 @@ delivery:
     - {{id: intake, url: "http://127.0.0.1:{pos}/intake"}}
     - {{id: eforms, url: "http://127.0.0.1:{pos}/eforms"}}
 fetcher:
-  service: {{log_level: warn}}
+  service: {{log_level: debug}}
   admin: {{address: 127.0.0.1, port: {fetcher_admin}}}
   kafka: {{group_id: "{prefix}fetcher", partitions: 3, replication_factor: 1, commit_interval: 200ms}}
   topics: {{prefix: "{prefix}"}}
@@ -605,6 +608,11 @@ TEST(WholeLoop, OceansOpenApiNotificationsThroughTheFetcherInOneProcess) {
     EXPECT_EQ(ocean.terminate(), 0);
     EXPECT_EQ(pos_sim.terminate(), 0);
     EXPECT_EQ(relay.terminate(), 0) << "every role stops cleanly";
+    // Every role's log lines, the whole run: refs and ids, never a name the fetcher decrypted.
+    std::ifstream log_file(relay.log_path());
+    const std::string logs{std::istreambuf_iterator<char>(log_file), std::istreambuf_iterator<char>()};
+    EXPECT_NE(logs.find("eForm results delivered"), std::string::npos) << "the fetcher's lines are in the log";
+    for (const auto& family : families) EXPECT_EQ(logs.find(family), std::string::npos) << "a log line names the patient";
 }
 
 }  // namespace

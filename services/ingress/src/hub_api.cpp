@@ -9,6 +9,7 @@
 #include "ingress_internal.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/ids.hpp"
+#include "relay/contracts/headers.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
 #include "relay/kafka/producer.hpp"
@@ -336,6 +337,7 @@ namespace relay::ingress {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
+namespace header = contracts::header;
 using namespace detail;
 
 namespace {
@@ -435,13 +437,13 @@ std::vector<kafka::Header> record_headers(const http::Request& request,
                                           const hub::Update& update) {
     std::vector<kafka::Header> headers;
     headers.reserve(6);
-    headers.push_back({"content-type", "application/json"});
-    headers.push_back({"hub-system", system_name});
-    headers.push_back({"update-id", update.update_id});
-    headers.push_back({"action", hub::to_string(update.action)});
-    headers.push_back({"received-at", format_rfc3339_millis(system_now())});
+    headers.push_back({std::string(header::kContentType), "application/json"});
+    headers.push_back({std::string(header::kHubSystem), system_name});
+    headers.push_back({std::string(header::kUpdateId), update.update_id});
+    headers.push_back({std::string(header::kAction), hub::to_string(update.action)});
+    headers.push_back({std::string(header::kReceivedAt), format_rfc3339_millis(system_now())});
     if (const auto incoming = TraceParent::parse(sv(request["traceparent"]))) {
-        headers.push_back({"traceparent", incoming->child().to_string()});
+        headers.push_back({std::string(header::kTraceparent), incoming->child().to_string()});
     }
     return headers;
 }

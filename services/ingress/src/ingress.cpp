@@ -21,6 +21,7 @@
 #include "relay/auth/client_credentials.hpp"
 #include "relay/core/encoding.hpp"
 #include "relay/core/ids.hpp"
+#include "relay/contracts/headers.hpp"
 #include "relay/core/log.hpp"
 #include "relay/core/time.hpp"
 #include "relay/fhir/extract.hpp"
@@ -32,6 +33,7 @@ namespace relay::ingress {
 
 namespace asio = boost::asio;
 namespace bhttp = boost::beast::http;
+namespace header = contracts::header;
 using Clock = std::chrono::steady_clock;
 using namespace detail;
 
@@ -920,21 +922,21 @@ asio::awaitable<http::Response> Ingress::handle_fhir(http::Request& request, con
     const TraceParent trace = incoming_trace ? incoming_trace->child() : TraceParent::new_root();
     std::vector<kafka::Header> headers;
     headers.reserve(15);
-    headers.push_back({"kind", "fhir"});
-    headers.push_back({"integration", integration.name});
-    headers.push_back({"site", site});
-    headers.push_back({"event", facts.event_code});
-    headers.push_back({"referral-ref", facts.referral_ref});
-    headers.push_back({"message-id", message_id});
-    headers.push_back({"received-at", format_rfc3339_millis(system_now())});
-    headers.push_back({"traceparent", trace.to_string()});
-    headers.push_back({"content-type", std::string(media_type(sv(request[bhttp::field::content_type])))});
-    headers.push_back({"fhir-dialect", fhir::to_string(facts.dialect)});
-    if (!handled) headers.push_back({"event-handled", "false"});
-    if (!facts.listing_ref.empty()) headers.push_back({"listing-ref", facts.listing_ref});
-    if (!facts.external_service_id.empty()) headers.push_back({"external-service-id", facts.external_service_id});
-    if (!facts.message_header_id.empty()) headers.push_back({"message-header-id", facts.message_header_id});
-    if (!facts.bundle_id.empty()) headers.push_back({"bundle-id", facts.bundle_id});
+    headers.push_back({std::string(header::kKind), "fhir"});
+    headers.push_back({std::string(header::kIntegration), integration.name});
+    headers.push_back({std::string(header::kSite), site});
+    headers.push_back({std::string(header::kEvent), facts.event_code});
+    headers.push_back({std::string(header::kReferralRef), facts.referral_ref});
+    headers.push_back({std::string(header::kMessageId), message_id});
+    headers.push_back({std::string(header::kReceivedAt), format_rfc3339_millis(system_now())});
+    headers.push_back({std::string(header::kTraceparent), trace.to_string()});
+    headers.push_back({std::string(header::kContentType), std::string(media_type(sv(request[bhttp::field::content_type])))});
+    headers.push_back({std::string(header::kFhirDialect), fhir::to_string(facts.dialect)});
+    if (!handled) headers.push_back({std::string(header::kEventHandled), "false"});
+    if (!facts.listing_ref.empty()) headers.push_back({std::string(header::kListingRef), facts.listing_ref});
+    if (!facts.external_service_id.empty()) headers.push_back({std::string(header::kExternalServiceId), facts.external_service_id});
+    if (!facts.message_header_id.empty()) headers.push_back({std::string(header::kMessageHeaderId), facts.message_header_id});
+    if (!facts.bundle_id.empty()) headers.push_back({std::string(header::kBundleId), facts.bundle_id});
 
     const std::size_t body_size = body.size();
     const kafka::DeliveryResult delivery =

@@ -164,6 +164,9 @@ FetcherConfig load_config(ConfigReader& reader) {
     auto requests = root.child("open_api_requests");
     config.requests.encrypt_messages = requests.boolean("encrypt_messages", config.requests.encrypt_messages);
     config.requests.form_links_path = requests.string("form_links_path", config.requests.form_links_path);
+    config.requests.attachment_key_headers =
+        requests.boolean("attachment_key_headers", config.requests.attachment_key_headers);
+    config.requests.encrypt_file_names = requests.boolean("encrypt_file_names", config.requests.encrypt_file_names);
     if (!config.requests.form_links_path.starts_with("/svc/") ||
         config.requests.form_links_path.find("{ref}") == std::string::npos ||
         config.requests.form_links_path.find_first_of("?# ") != std::string::npos)

@@ -643,7 +643,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         std::vector<std::string> file_refs;
         if (update.attachment) {
             // Encrypted once, before the first attempt: every retry sends the same bytes.
-            auto call = attachment_call(site->sek.reveal(), update.referral_ref, *update.attachment);
+            auto call = attachment_call(site->sek.reveal(), update.referral_ref, *update.attachment, config.requests);
             if (std::holds_alternative<Error>(call)) {
                 DeadLetter bad{"attachment-unencryptable", 0, 0};
                 co_return co_await dead_letter(record, type, bad);

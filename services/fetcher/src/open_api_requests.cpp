@@ -36,7 +36,8 @@ bool failed(const ocean::Result<T>& r) {
 
 ocean::Result<OpenApiCall> attachment_call(std::string_view sek,
                                            const std::string& referral_ref,
-                                           const hub::AttachmentRequest& attachment) {
+                                           const hub::AttachmentRequest& attachment,
+                                           const OpenApiRequestOptions& options) {
     const auto bytes = base64_decode(attachment.data);
     if (!bytes) return Error{ErrorKind::kPermanent, "attachment data is not base64"};
     auto key = ocean::generate_one_time_key();
@@ -55,11 +56,13 @@ ocean::Result<OpenApiCall> attachment_call(std::string_view sek,
     call.content_type = "text/plain";
     call.body = base64_encode(std::get<std::string>(ciphertext));
     const auto& wrapped_key = std::get<ocean::EncryptedBlock>(wrapped);
-    call.headers = {{"ivBase64", base64_encode(body_iv)},
-                    {"oneTimeKey", wrapped_key.data_b64},
-                    {"oneTimeKeyIv", wrapped_key.iv_b64},
-                    {"attachmentContentType", attachment.content_type}};
-    if (!attachment.title.empty()) {
+    call.headers = {{"ivBase64", base64_encode(body_iv)}};
+    if (options.attachment_key_headers) {
+        call.headers.emplace_back("oneTimeKey", wrapped_key.data_b64);
+        call.headers.emplace_back("oneTimeKeyIv", wrapped_key.iv_b64);
+        call.headers.emplace_back("attachmentContentType", attachment.content_type);
+    }
+    if (options.encrypt_file_names && !attachment.title.empty()) {
         auto name = ocean::aes_cbc_encrypt(k, body_iv, attachment.title);
         if (failed(name)) return std::get<Error>(name);
         call.headers.emplace_back("encryptedFileName", base64_encode(std::get<std::string>(name)));

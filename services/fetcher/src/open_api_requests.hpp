@@ -36,6 +36,11 @@ struct OpenApiRequestOptions {
     bool encrypt_messages = true;
     /// The Patient Engagement form-link endpoint; `{ref}` is the patient ref.
     std::string form_links_path = "/svc/v1/patients/{ref}/formLinks";
+    /// An attachment's one-time key (under the SEK) and media type in the headers oneTimeKey,
+    /// oneTimeKeyIv and attachmentContentType (true), or only Ocean's documented body + ivBase64 (false).
+    bool attachment_key_headers = true;
+    /// The attachment's title, encrypted, in encryptedFileName (true), or no file name at all (false).
+    bool encrypt_file_names = true;
 };
 
 /// One call to Ocean's Open API, before the site's credentials are added.
@@ -50,7 +55,8 @@ struct OpenApiCall {
 /// the SEK is unusable (kPermanent), no randomness (kRetryable).
 ocean::Result<OpenApiCall> attachment_call(std::string_view sek,
                                            const std::string& referral_ref,
-                                           const hub::AttachmentRequest& attachment);
+                                           const hub::AttachmentRequest& attachment,
+                                           const OpenApiRequestOptions& options);
 
 /// The message for `update` (open_api_message), referencing the attachments Ocean stored (`file_refs`).
 ocean::Result<OpenApiCall> message_call(std::string_view sek,

@@ -122,7 +122,11 @@ open_api_requests:
   encrypt_messages: false
   form_links_path: /svc/v2/patients/{ref}/links
   link_destinations: [portal, intake-db]
+  attachment_key_headers: false
+  encrypt_file_names: false
 )"));
+    EXPECT_FALSE(c.requests.attachment_key_headers);
+    EXPECT_FALSE(c.requests.encrypt_file_names);
     EXPECT_EQ(c.topics.open_api_requests, "t.r");
     EXPECT_FALSE(c.requests.encrypt_messages);
     EXPECT_EQ(c.requests.form_links_path, "/svc/v2/patients/{ref}/links");

@@ -43,7 +43,7 @@ hub::Update message_update() {
 TEST(OpenApiRequests, AnAttachmentOpensWithTheSekToTheHubsBytes) {
     const std::string pdf = "%PDF-1.4\nJane Doe, HCN 1234-567-890\n";
     hub::AttachmentRequest attachment{"application/pdf", base64_encode(pdf), "jane-doe-mri.pdf"};
-    const OpenApiCall call = ok(attachment_call(kSek, "R-42", attachment));
+    const OpenApiCall call = ok(attachment_call(kSek, "R-42", attachment, OpenApiRequestOptions{}));
     EXPECT_EQ(call.target, "/svc/v1/referrals/R-42/attachments");
     EXPECT_EQ(call.content_type, "text/plain");
     auto h = headers_of(call);
@@ -66,7 +66,7 @@ TEST(OpenApiRequests, AnAttachmentOpensWithTheSekToTheHubsBytes) {
     EXPECT_EQ(ok(ocean::aes_cbc_decrypt(key, *iv, *name)), "jane-doe-mri.pdf");
 
     // Fresh keys and IVs each time; a wrong SEK does not open it.
-    const OpenApiCall again = ok(attachment_call(kSek, "R-42", attachment));
+    const OpenApiCall again = ok(attachment_call(kSek, "R-42", attachment, OpenApiRequestOptions{}));
     EXPECT_NE(again.body, call.body);
     const auto wrong = ocean::unwrap_one_time_key("fedcba9876543210", {h["oneTimeKey"], h["oneTimeKeyIv"]});
     if (const auto* k = std::get_if<std::string>(&wrong)) {
@@ -76,14 +76,23 @@ TEST(OpenApiRequests, AnAttachmentOpensWithTheSekToTheHubsBytes) {
 
 TEST(OpenApiRequests, AnAttachmentWithoutTitleHasNoFileNameAndBadDataIsRefused) {
     hub::AttachmentRequest attachment{"image/png", base64_encode("png"), ""};
-    const OpenApiCall call = ok(attachment_call(kSek, "R-1", attachment));
+    const OpenApiCall call = ok(attachment_call(kSek, "R-1", attachment, OpenApiRequestOptions{}));
     EXPECT_EQ(headers_of(call).count("encryptedFileName"), 0U);
     attachment.data = "not base64!";
-    const auto refused = attachment_call(kSek, "R-1", attachment);
+    const auto refused = attachment_call(kSek, "R-1", attachment, OpenApiRequestOptions{});
     ASSERT_TRUE(std::holds_alternative<Error>(refused));
     EXPECT_EQ(std::get<Error>(refused).kind, ErrorKind::kPermanent);
-    EXPECT_TRUE(std::holds_alternative<Error>(attachment_call("", "R-1", {"image/png", base64_encode("x"), ""})))
+    EXPECT_TRUE(std::holds_alternative<Error>(attachment_call("", "R-1", {"image/png", base64_encode("x"), ""}, OpenApiRequestOptions{})))
         << "an empty SEK is unusable";
+}
+
+TEST(OpenApiRequests, OnlyOceansDocumentedPartsWhenConfiguredSo) {
+    OpenApiRequestOptions options;
+    options.attachment_key_headers = false;
+    options.encrypt_file_names = false;
+    const OpenApiCall call = ok(attachment_call(kSek, "R-7", {"application/pdf", base64_encode("%PDF"), "a.pdf"}, options));
+    ASSERT_EQ(call.headers.size(), 1U);
+    EXPECT_EQ(call.headers[0].first, "ivBase64");
 }
 
 TEST(OpenApiRequests, AMessageIsSealedUnderAOneTimeKeyAndNamesItsAttachments) {

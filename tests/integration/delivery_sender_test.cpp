@@ -136,6 +136,21 @@ TEST_F(DeliverySender, ADocumentCarriesItsIdAndNothingElseDoes) {
     EXPECT_TRUE(seen[1].document_id.empty());
 }
 
+TEST_F(DeliverySender, AnInlineReferralLackingDocumentsSaysHowMany) {
+    outbound::DestinationSender sender(ioc.get_executor(), destination("open"));
+    outbound::OutboundDelivery referral = record("inline-key");
+    referral.documents_missing = "2";
+    auto future = asio::co_spawn(ioc, sender.attempt(std::move(referral)), asio::use_future);
+    ioc.restart();
+    ioc.run();
+    EXPECT_TRUE(future.get().outcome.delivered);
+    EXPECT_TRUE(send(sender, "complete-key").outcome.delivered);
+    const auto seen = sim.deliveries();
+    ASSERT_EQ(seen.size(), 2U);
+    EXPECT_EQ(seen[0].documents_missing, "2");
+    EXPECT_TRUE(seen[1].documents_missing.empty());
+}
+
 TEST_F(DeliverySender, BasicAuthRightAndWrong) {
     DestinationAuth right;
     right.scheme = DestinationAuth::Scheme::kBasic;

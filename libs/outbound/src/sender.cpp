@@ -96,6 +96,7 @@ boost::asio::awaitable<AttemptResult> DestinationSender::exchange(const Outbound
     request.set("X-Relay-Event", delivery.event);
     request.set("X-Relay-Attempt", std::to_string(delivery.attempt));
     if (!delivery.document_id.empty()) request.set("X-Relay-Document-Id", delivery.document_id);
+    if (!delivery.documents_missing.empty()) request.set("X-Relay-Documents-Missing", delivery.documents_missing);
     if (!delivery.traceparent.empty()) request.set("traceparent", delivery.traceparent);
     for (const auto& [name, value] : config_.headers) request.set(name, value);
     switch (config_.auth.scheme) {

@@ -392,6 +392,7 @@ struct DeliveryService::Impl : service::WorkerHooks, KeyOrder::Io {
             delivery.event = header_or(m, header::kEvent);
             delivery.traceparent = header_or(m, header::kTraceparent);
             delivery.document_id = header_or(m, contracts::documents::kDocumentIdHeader);
+            delivery.documents_missing = header_or(m, contracts::documents::kDocumentsMissingHeader);
             delivery.attempt = made + 1;
             ++dest.started;
             const Duration age{std::chrono::milliseconds(std::max<std::int64_t>(0, epoch_ms() - first_ms))};

@@ -220,6 +220,7 @@ asio::awaitable<http::Response> PosSim::accept(Route& route,
     delivery.referral_ref = header("x-relay-referral-ref");
     delivery.event = header("x-relay-event");
     delivery.document_id = header("x-relay-document-id");
+    delivery.documents_missing = header("x-relay-documents-missing");
     delivery.content_type = header("content-type");
     delivery.bytes = request.body().size();
     delivery.resources = bundle_resource_types(request.body());

@@ -54,6 +54,7 @@ struct Delivery {
     std::string referral_ref;
     std::string event;
     std::string document_id;  ///< X-Relay-Document-Id: a referral document's id (empty otherwise)
+    std::string documents_missing;  ///< X-Relay-Documents-Missing: documents an inline referral lacks
     std::string content_type;
     std::size_t bytes = 0;
     bool duplicate = false;  ///< the idempotency key was seen before on this route

@@ -60,6 +60,9 @@ struct OutboundDelivery {
     int attempt = 1;
     /// A referral document's DocumentReference id (X-Relay-Document-Id); empty for everything else.
     std::string document_id;
+    /// A referral with its documents inside (documents: inline) that lacks some of them: how many
+    /// (X-Relay-Documents-Missing); empty for everything else.
+    std::string documents_missing;
 };
 
 struct AttemptResult {

@@ -604,6 +604,23 @@ TEST(WholeLoop, OceansOpenApiNotificationsThroughTheFetcherInOneProcess) {
             EXPECT_EQ(record.value.find(family), std::string::npos)
                 << "a delivery holds a family name in clear";
     }
+    // Every topic the run wrote (at_rest seals them all here): no record, value or header, names a
+    // patient in clear.
+    for (const char* topic : {"ocean.inbound.v1", "ocean.notifications.v1", "relay.events.v1", "relay.referrals.state.v1",
+                              "relay.fetcher.sessions.v1", "relay.updates.v1", "relay.inbound.dlq.v1"}) {
+        const auto records = consume_all(l.bootstrap, l.prefix + topic, 100'000, 2s);
+        if (std::string_view(topic) == "ocean.inbound.v1") {
+            EXPECT_GE(records.size(), static_cast<std::size_t>(kOpenApiReferrals + kReferralNotifications))
+                << "the FHIR referrals and the fetched Open API referrals were read";
+        }
+        for (const auto& record : records) {
+            for (const auto& family : families) {
+                EXPECT_EQ(record.value.find(family), std::string::npos) << topic << " holds a family name in clear";
+                for (const auto& [name, value] : record.headers)
+                    EXPECT_EQ(value.find(family), std::string::npos) << topic << " header " << name;
+            }
+        }
+    }
 
     EXPECT_EQ(ocean.terminate(), 0);
     EXPECT_EQ(pos_sim.terminate(), 0);

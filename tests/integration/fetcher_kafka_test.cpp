@@ -755,6 +755,33 @@ TEST_F(FetcherKafkaTest, OceanRefusingTheWritesForAWhileLosesNoneAndKeepsTheirOr
     EXPECT_TRUE(read("ocean.notifications.dlq.v1", false).empty());
 }
 
+TEST_F(FetcherKafkaTest, ARequestStoredTwiceReachesOceanOnceEvenAcrossARestart) {
+    start_ocean();
+    start_fetcher();
+    const std::string message = R"({"update_id":"dup-1","referral_ref":")" + sent_.referral_ref +
+                                R"(","action":"open_api_message","text":"sent once"})";
+    // The hub retried after losing the ingress's 202: the same update id is on the topic twice.
+    request(message);
+    request(message);
+    ASSERT_TRUE(wait_for_writes(1, 0, 0)) << api_->writes_json();
+    const auto markers = wait_for("relay.fetcher.sessions.v1", 1, false);
+    ASSERT_EQ(markers.size(), 1U);
+    EXPECT_EQ(markers[0].key, "request/" + std::string(kSite) + "/dup-1");
+    fetcher_->stop();
+    fetcher_thread_.join();
+    fetcher_.reset();
+    // A new process reads the marker back when it is given the partition.
+    start_fetcher();
+    request(message);
+    request(R"({"update_id":"dup-2","referral_ref":")" + sent_.referral_ref + R"(","action":"open_api_message","text":"another"})");
+    ASSERT_TRUE(wait_for_writes(2, 0, 0)) << api_->writes_json();
+    std::this_thread::sleep_for(1s);
+    const auto messages = api_->writes().messages();
+    ASSERT_EQ(messages.size(), 2U) << "dup-1 once, dup-2 once";
+    EXPECT_EQ(messages[0].sha256, hex_encode(sha256("sent once")));
+    EXPECT_EQ(messages[1].sha256, hex_encode(sha256("another")));
+}
+
 TEST_F(FetcherKafkaTest, RequestsOceanRefusesOrNoSiteCanTakeAreDeadLetteredIntact) {
     start_ocean();
     start_fetcher();

@@ -126,6 +126,9 @@ struct Metrics {
 
 }  // namespace
 
+/// The key prefix of a sent request's marker on the sessions topic: `request/<site>/<update id>`.
+constexpr std::string_view kSentRequestPrefix = "request/";
+
 /// (topic, partition): the fetcher consumes notifications and document requests.
 using PartitionKey = std::pair<std::string, std::int32_t>;
 
@@ -144,7 +147,8 @@ struct FetcherService::Impl : service::WorkerHooks {
         w.topics = {c.topics.notifications, c.topics.documents, c.topics.open_api_requests};
         w.topic_specs = c.topic_specs();
         // A notification partition's delivered sessions are on the sessions partition of that number.
-        w.co_partitioned = {{c.topics.sessions, c.topics.notifications}};
+        // A request partition's sent requests are there too, under keys of their own (kSentRequestPrefix).
+        w.co_partitioned = {{c.topics.sessions, c.topics.notifications}, {c.topics.sessions, c.topics.open_api_requests}};
         w.admin = c.admin;
         w.grace_period = c.grace_period;
         return w;
@@ -213,13 +217,17 @@ struct FetcherService::Impl : service::WorkerHooks {
         Partition& p = partitions[PartitionKey{tp.topic, tp.partition}];
         p = Partition{};
         p.generation = next_generation++;
-        if (tp.topic != config.topics.notifications) return;
-        // Blocking is fine here: the worker takes the partition once this returns.
+        const bool requests = tp.topic == config.topics.open_api_requests;
+        if (tp.topic != config.topics.notifications && !requests) return;
+        // Blocking is fine here: the worker takes the partition once this returns. Each partition keeps
+        // only its own kind of marker: eForm sessions, or the hub's requests already sent.
         kafka::read_partition_to_end(
             worker.kafka().client,
             config.topics.sessions,
             tp.partition,
-            [&p](const kafka::Message& m) { p.sessions.emplace(m.key()); },
+            [&p, requests](const kafka::Message& m) {
+                if (m.key().starts_with(kSentRequestPrefix) == requests) p.sessions.emplace(m.key());
+            },
             worker.kafka().restore_timeout);
     }
 
@@ -636,8 +644,17 @@ struct FetcherService::Impl : service::WorkerHooks {
             refused.reason = "no-open-api-credentials";
         if (!refused.reason.empty()) co_return co_await dead_letter(record, type, refused);
         const hub::Update& update = *parsed.update;
+        // A request is sent once per update id: a hub's retry of a request already stored (its first
+        // answer lost), or a restart before the commit, finds the marker and sends nothing again.
+        const std::string sent_key = std::string(kSentRequestPrefix) + site->site + "/" + update.update_id;
+        if (Partition* p = partition_of(id, generation); p != nullptr && p->sessions.contains(sent_key)) {
+            metrics.request(hub::to_string(update.action), "already-sent");
+            log::info("Open API request already sent; not again",
+                      {{"site", site->site}, {"update_id", update.update_id}, {"action", hub::to_string(update.action)}});
+            co_return true;
+        }
         if (update.action == hub::Action::kEformLink)
-            co_return co_await request_form_link(id, generation, record, update, *site);
+            co_return co_await request_form_link(id, generation, record, update, *site, sent_key);
 
         boost::json::array attachment_refs;
         std::vector<std::string> file_refs;
@@ -668,7 +685,7 @@ struct FetcherService::Impl : service::WorkerHooks {
             if (auto* dead = std::get_if<DeadLetter>(&answer)) co_return co_await dead_letter(record, type, *dead);
             message_ref = std::get<std::string>(answer);
         }
-        if (partition_of(id, generation) == nullptr) co_return false;
+        if (!co_await remember(id, generation, record->partition(), sent_key)) co_return false;
         const std::string action = hub::to_string(update.action);
         boost::json::object event{{"outcome", "open-api-request-sent"},
                                   {"site", site->site},
@@ -693,7 +710,8 @@ struct FetcherService::Impl : service::WorkerHooks {
                                             std::uint64_t generation,
                                             std::shared_ptr<kafka::Message> record,
                                             const hub::Update& update,
-                                            const OpenApiSite& site) {
+                                            const OpenApiSite& site,
+                                            std::string sent_key) {
         const std::string type = "hub-request";
         const OpenApiCall call = form_link_call(update, config.requests);
         const std::optional<ocean::HeaderLayout> plain;
@@ -734,7 +752,7 @@ struct FetcherService::Impl : service::WorkerHooks {
             metrics.deliveries.Add({{"destination", destination}}).Increment();
             destinations.emplace_back(destination);
         }
-        if (partition_of(id, generation) == nullptr) co_return false;
+        if (!co_await remember(id, generation, record->partition(), sent_key)) co_return false;
         boost::json::object event{{"outcome", "eform-link-issued"},
                                   {"site", site.site},
                                   {"ocean_ref", update.patient_ref},
@@ -1145,21 +1163,7 @@ struct FetcherService::Impl : service::WorkerHooks {
         }
         // The session is remembered durably before the notification counts as done: a restart or the
         // next owner of the partition will not deliver it again.
-        std::string sessions_topic = config.topics.sessions;
-        std::string marker_key = session_key;
-        std::string marker = format_rfc3339_millis(system_now());
-        std::vector<kafka::Header> no_headers;
-        const std::int32_t marker_partition = record->partition();
-        const kafka::DeliveryResult marked = co_await worker.producer().async_produce_to(
-            std::move(sessions_topic), marker_partition, std::move(marker_key), std::move(marker),
-            std::move(no_headers), config.kafka.produce_timeout, asio::use_awaitable);
-        if (!marked.ok) {
-            worker.fail("produce a session marker", marked.error.message);
-            co_return false;
-        }
-        Partition* p = partition_of(id, generation);
-        if (p == nullptr) co_return false;
-        p->sessions.insert(session_key);
+        if (!co_await remember(id, generation, record->partition(), session_key)) co_return false;
         boost::json::object event{{"outcome", "eform-delivered"},
                                   {"site", site_number},
                                   {"ocean_ref", ref},
@@ -1173,6 +1177,26 @@ struct FetcherService::Impl : service::WorkerHooks {
         log::info("eForm results delivered",
                   {{"site", site_number}, {"ocean_ref", ref}, {"session_id", engagement.session_id},
                    {"destinations", config.eform_destinations.size()}});
+        co_return true;
+    }
+
+    /// A marker on the sessions topic at `partition` (the record's own partition number), acknowledged,
+    /// then in the partition's memory: what is done stays done across restarts and rebalances.
+    asio::awaitable<bool> remember(PartitionKey id, std::uint64_t generation, std::int32_t partition, std::string key) {
+        std::string sessions_topic = config.topics.sessions;
+        std::string marker_key = key;
+        std::string marker = format_rfc3339_millis(system_now());
+        std::vector<kafka::Header> no_headers;
+        const kafka::DeliveryResult marked = co_await worker.producer().async_produce_to(
+            std::move(sessions_topic), partition, std::move(marker_key), std::move(marker), std::move(no_headers),
+            config.kafka.produce_timeout, asio::use_awaitable);
+        if (!marked.ok) {
+            worker.fail("produce a marker", marked.error.message);
+            co_return false;
+        }
+        Partition* p = partition_of(id, generation);
+        if (p == nullptr) co_return false;
+        p->sessions.insert(std::move(key));
         co_return true;
     }
 

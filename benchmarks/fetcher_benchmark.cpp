@@ -4,7 +4,10 @@
 //   BM_FetchDecryptRender     + the two GETs over loopback to ocean-sim's Open API (HTTP keep-alive, the
 //                             server's own sealing included: ocean-sim runs in this process, on a thread
 //                             of its own, so CPU time counts both sides of the exchange)
-// Also the Open eReferral referral: BM_OpenReferral (open_referral + pack + the Open API mapping).
+// Also the Open eReferral referral: BM_OpenReferral (open_referral + pack + the Open API mapping); the hub's
+// writes over the Open API: BM_AttachmentCall/<bytes> (a fresh one-time key, the file and its name encrypted,
+// the key wrapped by the SEK, base64) and BM_MessageCall (the text sealed the same way, the JSON); and the
+// inline documents: BM_EmbedDocuments/<bytes> (a hub JSON referral with one document of that size embedded).
 // Rates are per second of CPU time of the whole process (per core).
 #include <benchmark/benchmark.h>
 
@@ -20,6 +23,7 @@
 #include "generator.hpp"
 #include "ocean_api.hpp"
 #include "open_api_client.hpp"
+#include "open_api_requests.hpp"
 #include "open_referral.hpp"
 #include "referral_state.hpp"
 #include "relay/http/client.hpp"
@@ -27,7 +31,11 @@
 #include "relay/ocean/crypto.hpp"
 #include "relay/transform/open_api_record.hpp"
 #include "relay/transform/open_api_referral.hpp"
+#include "relay/core/encoding.hpp"
+#include "relay/transform/embed.hpp"
+#include "relay/transform/referral.hpp"
 #include "relay/transform/patient_engagement.hpp"
+#include "relay/transform/render.hpp"
 
 namespace {
 
@@ -182,8 +190,51 @@ void BM_OpenReferral(benchmark::State& state) {
     state.counters["referrals_per_cpu_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+void BM_AttachmentCall(benchmark::State& state) {
+    const std::string bytes(static_cast<std::size_t>(state.range(0)), 'x');
+    const hub::AttachmentRequest attachment{"application/pdf", base64_encode(bytes), "consult-note.pdf"};
+    const fetcher::OpenApiRequestOptions options;
+    for (auto _ : state) {
+        auto call = fetcher::attachment_call(kSek, "R-1", attachment, options);
+        benchmark::DoNotOptimize(&call);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+
+void BM_MessageCall(benchmark::State& state) {
+    hub::Update update;
+    update.update_id = "m-1";
+    update.referral_ref = "R-1";
+    update.action = hub::Action::kOpenApiMessage;
+    update.text = std::string(400, 't');
+    const fetcher::OpenApiRequestOptions options;
+    for (auto _ : state) {
+        auto call = fetcher::message_call(kSek, update, {"file-1"}, options);
+        benchmark::DoNotOptimize(&call);
+    }
+    state.counters["messages_per_cpu_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+
+void BM_EmbedDocuments(benchmark::State& state) {
+    transform::ReferralParser parser;
+    const auto parsed = parser.parse(ocean().sent.body);
+    std::vector<transform::DocumentContent> documents;
+    for (const auto& a : parsed.referral->attachments)
+        if (!a.url.empty() && documents.empty())
+            documents.push_back({a.url, std::string(static_cast<std::size_t>(state.range(0)), 'p'), "application/pdf"});
+    const std::string payload = transform::render(transform::Format::kHubJson, *parsed.referral, ocean().sent.body);
+    for (auto _ : state) {
+        auto embedded = transform::embed_documents(transform::Format::kHubJson, payload, documents);
+        benchmark::DoNotOptimize(&embedded);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) * state.range(0));
+}
+
 }  // namespace
 
+BENCHMARK(BM_AttachmentCall)->Arg(100 << 10)->Arg(1 << 20);
+BENCHMARK(BM_MessageCall);
+BENCHMARK(BM_EmbedDocuments)->Arg(100 << 10)->Arg(1 << 20);
 BENCHMARK(BM_DecryptOnly);
 BENCHMARK(BM_DecryptParseRender);
 BENCHMARK(BM_FetchDecryptRender)->MeasureProcessCPUTime();

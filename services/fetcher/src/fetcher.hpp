@@ -9,16 +9,26 @@
 // FHIR R4 collection Bundle (Patient, QuestionnaireResponses, DocumentReference) or the hub JSON, one
 // delivery per configured eForm destination. A session already delivered by this process (site, patient
 // ref, session id; recorded on relay.fetcher.sessions.v1 and read back when a partition is assigned, kept
-// eforms.remember_for) is not delivered again, across restarts and rebalances. Other notification types
-// (Open eReferral's) are not handled yet: they go to the dead-letter topic intact, `unhandled-type`,
-// to be replayed once they are — never dropped.
+// eforms.remember_for) is not delivered again, across restarts and rebalances. Open eReferral types
+// (open_ereferral.types): the referral re-fetched, opened (SEK or the site's RSA key) and written sealed to
+// ocean.inbound.v1 for the router. A type matched by neither goes to the dead-letter topic intact,
+// `unhandled-type`, to be replayed once it is handled — never dropped.
+//
+// Documents (relay.documents.v1, the router's requests): a FHIR referral's letter and attachments with the
+// site's OAuth2 token (Ocean's FHIR API on the configured host only), an Open eReferral referral's
+// attachments over the Open API (opened under the referral's one-time key); delivered each on its own after
+// the referral, or embedded in the referral's own delivery (inline: a document that cannot be had is left
+// out and counted, the referral always goes).
 //
 // The hub's Open API requests (relay.openapi.requests.v1, relay/contracts/open_api_requests.hpp) go the
 // other way, with the same credentials: an attachment uploaded (encrypted under a fresh one-time key that
 // the SEK wraps), a message posted (its text sealed the same way, referencing the attachment), an eForm
 // link asked for and delivered to the link destinations. Ocean's answer (its refs) is an
-// `open-api-request-sent` / `eform-link-issued` event; a refusal dead-letters the request. A write that
-// timed out may have reached Ocean: its retry can make a second copy there (at least once, never lost).
+// `open-api-request-sent` / `eform-link-issued` event; a refusal dead-letters the request; a request Ocean
+// took is marked on the sessions topic and not sent again for the same update id. A write that timed out
+// may have reached Ocean: its retry can make a second copy there (at least once, never lost).
+//
+// Every call to Ocean passes its site's circuit breaker and optional rate limit first.
 //
 // Order: one notification at a time per partition (the ingress keys them by site and ref, so a patient's
 // or a referral's notifications are in order); Ocean failing (5xx, 429, 401/403, timeouts) is retried in

@@ -86,14 +86,7 @@ class Rng {
         }
         b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
         b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
-        const std::string hex =
-            hex_encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
-        return fmt::format("{}-{}-{}-{}-{}",
-                           hex.substr(0, 8),
-                           hex.substr(8, 4),
-                           hex.substr(12, 4),
-                           hex.substr(16, 4),
-                           hex.substr(20, 12));
+        return format_uuid(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
     }
 
    private:
@@ -1022,6 +1015,16 @@ std::span<const std::string_view> synthetic_given_names() {
 
 std::span<const std::string_view> synthetic_family_names() {
     return kFamilyNames;
+}
+
+std::string format_uuid(std::string_view sixteen_bytes) {
+    const std::string hex = hex_encode(sixteen_bytes);
+    return fmt::format("{}-{}-{}-{}-{}",
+                       hex.substr(0, 8),
+                       hex.substr(8, 4),
+                       hex.substr(12, 4),
+                       hex.substr(16, 4),
+                       hex.substr(20, 12));
 }
 
 std::string referral_ref_of(const ReferralSpec& spec) {

@@ -108,6 +108,9 @@ struct GeneratedReferral {
     std::size_t entry_count = 0;
 };
 
+/// 16 bytes (version and variant bits already set) in the canonical 8-4-4-4-12 lower-case hex form.
+std::string format_uuid(std::string_view sixteen_bytes);
+
 /// The referral ref `generate(spec)` uses: spec.referral_ref if set, else a uuid derived from the seed.
 std::string referral_ref_of(const ReferralSpec& spec);
 

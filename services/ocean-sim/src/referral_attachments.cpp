@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 
+#include "generator.hpp"
 #include "ocean_api.hpp"
 #include "relay/core/encoding.hpp"
 
@@ -27,13 +28,7 @@ std::string name_based_uuid(std::string_view referral_ref, std::string_view role
     std::string bytes = digest(referral_ref, role).substr(0, 16);
     bytes[6] = static_cast<char>((static_cast<unsigned char>(bytes[6]) & 0x0f) | 0x80);
     bytes[8] = static_cast<char>((static_cast<unsigned char>(bytes[8]) & 0x3f) | 0x80);
-    const std::string hex = hex_encode(bytes);
-    return fmt::format("{}-{}-{}-{}-{}",
-                       hex.substr(0, 8),
-                       hex.substr(8, 4),
-                       hex.substr(12, 4),
-                       hex.substr(16, 4),
-                       hex.substr(20, 12));
+    return format_uuid(bytes);
 }
 
 void put_be32(std::string& out, std::uint32_t value) {

@@ -36,16 +36,6 @@ std::string header_of(const Request& request, std::string_view name) {
     return std::string(it->value());
 }
 
-Response make_response(const Request& request,
-                       bhttp::status status,
-                       std::string_view content_type,
-                       std::string body) {
-    Response res{status, request.version()};
-    res.set(bhttp::field::content_type, content_type);
-    res.body() = std::move(body);
-    return res;
-}
-
 Response outcome_response(const Request& request,
                           bhttp::status status,
                           std::string_view severity,
@@ -234,6 +224,16 @@ const T* ok(const ocean::Result<T>& result) {
 }
 
 }  // namespace
+
+Response make_response(const Request& request,
+                       bhttp::status status,
+                       std::string_view content_type,
+                       std::string body) {
+    Response res{status, request.version()};
+    res.set(bhttp::field::content_type, content_type);
+    res.body() = std::move(body);
+    return res;
+}
 
 // -----------------------------------------------------------------------------------------------------
 

@@ -94,6 +94,12 @@ using AppliedHook = std::function<void(const AppliedUpdate&)>;
 /// connection's strand: it must not block (e.g. spawn complete_form_link_after elsewhere).
 using LinkIssuedHook = std::function<void(const FormLink&)>;
 
+/// An answer to `request` (its HTTP version) with `body` as `content_type`: what every API handler returns.
+http::Response make_response(const http::Request& request,
+                             boost::beast::http::status status,
+                             std::string_view content_type,
+                             std::string body);
+
 class OceanApi {
    public:
     /// `state` must outlive this object. Throws ConfigError when there is no signing key.

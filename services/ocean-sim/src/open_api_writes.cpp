@@ -157,16 +157,6 @@ std::string hex_sha256(std::string_view bytes) {
     return hex_encode(sha256(bytes));
 }
 
-Response answer(const Request& request,
-                bhttp::status status,
-                std::string_view content_type,
-                std::string body) {
-    Response res{status, request.version()};
-    res.set(bhttp::field::content_type, content_type);
-    res.body() = std::move(body);
-    return res;
-}
-
 /// Counts and logs a refused write (endpoint, status and error only) and answers its fixed error.
 Response refuse(const Request& request,
                 OpenApiWrites& writes,
@@ -176,7 +166,7 @@ Response refuse(const Request& request,
     log::info("Open API write refused",
               {{"endpoint", endpoint}, {"status", refusal.status}, {"error", refusal.error}});
     const json::object body{{"error", refusal.error}, {"error_description", refusal.description}};
-    return answer(
+    return make_response(
         request, static_cast<bhttp::status>(refusal.status), "application/json", json::serialize(body));
 }
 
@@ -563,7 +553,7 @@ Response OceanApi::post_attachment(const Request& request, const RouteMatch& mat
               {{"referral_ref", stored.referral_ref}, {"file_ref", stored.file_ref}, {"bytes", stored.size}});
     std::string file_ref = stored.file_ref;
     writes_.add(std::move(stored));
-    return answer(request, bhttp::status::ok, "text/plain", std::move(file_ref));
+    return make_response(request, bhttp::status::ok, "text/plain", std::move(file_ref));
 }
 
 Response OceanApi::post_message(const Request& request, const RouteMatch& match) {
@@ -600,7 +590,7 @@ Response OceanApi::post_message(const Request& request, const RouteMatch& match)
                {"attachments", stored.attachment_refs.size()}});
     std::string message_ref = stored.message_ref;
     writes_.add(std::move(stored));
-    return answer(request, bhttp::status::ok, "text/plain", std::move(message_ref));
+    return make_response(request, bhttp::status::ok, "text/plain", std::move(message_ref));
 }
 
 Response OceanApi::post_form_links(const Request& request, const RouteMatch& match) {
@@ -638,7 +628,7 @@ Response OceanApi::post_form_links(const Request& request, const RouteMatch& mat
                {"expiry_hours", link.expiry_hours}});
     writes_.add(link);
     if (on_link_issued_) on_link_issued_(link);
-    return answer(request, bhttp::status::ok, "application/json", json::serialize(body));
+    return make_response(request, bhttp::status::ok, "application/json", json::serialize(body));
 }
 
 std::optional<FormLink> OceanApi::complete_form_link(std::string_view session_id) {

@@ -172,6 +172,21 @@ TEST(IngressKafka, ManyConcurrentConnectionsStoreEveryAcknowledgedMessageExactly
     EXPECT_EQ(missing, 0U);
     EXPECT_EQ(duplicated, 0U);
     EXPECT_EQ(records.size(), total);
+    if (records.size() != total) {
+        // Tells "acknowledged but not stored" (watermarks short) from "stored but not read" (reads short).
+        std::map<std::int32_t, std::int64_t> read_per_partition;
+        for (const auto& record : records) ++read_per_partition[record.partition];
+        for (const auto& [partition, high] : high_watermarks(kafka_bootstrap(), topic)) {
+            ADD_FAILURE() << "partition " << partition << ": broker high watermark " << high << ", read "
+                          << read_per_partition[partition];
+        }
+        int listed = 0;
+        for (const auto& ids : acknowledged) {
+            for (const auto& id : ids) {
+                if (seen.count(id) == 0 && listed++ < 10) ADD_FAILURE() << "acknowledged, not read: " << id;
+            }
+        }
+    }
 }
 
 TEST(IngressKafka, BrokerDownGives503WithinTheDeadlineAndRecovers) {

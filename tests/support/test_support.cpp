@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -68,6 +69,8 @@ std::vector<ConsumedRecord> consume_all(const std::string& bootstrap,
     const std::string group = "relay-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::rand());
     rd_kafka_conf_set(conf, "group.id", group.c_str(), error.data(), error.size());
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", error.data(), error.size());
+    // Were a start offset ever out of range, reading on from the end would skip records silently.
+    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", error.data(), error.size());
     rd_kafka_conf_set(conf, "fetch.max.bytes", "67108864", error.data(), error.size());
     rd_kafka_conf_set(conf, "max.partition.fetch.bytes", "67108864", error.data(), error.size());
     rd_kafka_conf_set(conf, "receive.message.max.bytes", "100000000", error.data(), error.size());
@@ -94,6 +97,7 @@ std::vector<ConsumedRecord> consume_all(const std::string& bootstrap,
     rd_kafka_topic_partition_list_destroy(partitions);
 
     std::vector<ConsumedRecord> records;
+    int reported_errors = 0;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (records.size() < expected && std::chrono::steady_clock::now() < deadline) {
         rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100);
@@ -118,12 +122,43 @@ std::vector<ConsumedRecord> consume_all(const std::string& bootstrap,
                 }
             }
             records.push_back(std::move(record));
+        } else if (reported_errors++ < 20) {
+            // A consumer error here is the first thing to know when a count comes out short.
+            std::fprintf(stderr, "consume_all(%s): partition %d: %s\n", topic.c_str(), msg->partition,
+                         rd_kafka_err2str(msg->err));
         }
         rd_kafka_message_destroy(msg);
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return records;
+}
+
+std::map<std::int32_t, std::int64_t> high_watermarks(const std::string& bootstrap, const std::string& topic) {
+    std::array<char, 512> error{};
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap.c_str(), error.data(), error.size());
+    rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error.data(), error.size());
+    if (rk == nullptr) throw std::runtime_error(error.data());
+    std::map<std::int32_t, std::int64_t> result;
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+    if (rd_kafka_metadata(rk, 0, rkt, &metadata, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        for (int t = 0; t < metadata->topic_cnt; ++t) {
+            for (int p = 0; p < metadata->topics[t].partition_cnt; ++p) {
+                const std::int32_t partition = metadata->topics[t].partitions[p].id;
+                std::int64_t low = -1, high = -1;
+                if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), partition, &low, &high, 10000) ==
+                    RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    result[partition] = high;
+                }
+            }
+        }
+        rd_kafka_metadata_destroy(metadata);
+    }
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(rk);
+    return result;
 }
 
 std::string unique_topic(const std::string& stem) {

@@ -36,6 +36,9 @@ std::vector<ConsumedRecord> consume_all(const std::string& bootstrap,
                                         std::size_t expected,
                                         std::chrono::milliseconds timeout);
 
+/// Each partition's high watermark (the offset the next record will get), as the broker reports it now.
+std::map<std::int32_t, std::int64_t> high_watermarks(const std::string& bootstrap, const std::string& topic);
+
 /// A topic name no other test uses.
 std::string unique_topic(const std::string& stem);
 

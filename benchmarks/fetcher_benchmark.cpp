@@ -22,9 +22,9 @@
 
 #include "generator.hpp"
 #include "ocean_api.hpp"
-#include "open_api_client.hpp"
+#include "relay/openapi/client.hpp"
 #include "open_api_requests.hpp"
-#include "open_referral.hpp"
+#include "relay/openapi/referral.hpp"
 #include "referral_state.hpp"
 #include "relay/http/client.hpp"
 #include "relay/http/server.hpp"
@@ -144,28 +144,28 @@ void BM_DecryptParseRender(benchmark::State& state) {
     state.counters["sessions_per_cpu_s"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-asio::awaitable<std::size_t> fetch_session(fetcher::OpenApiClient& client, const fetcher::OpenApiSite& site,
+asio::awaitable<std::size_t> fetch_session(openapi::OpenApiClient& client, const openapi::OpenApiSite& site,
                                            const std::string& patient_target, const std::string& note_target) {
     const ocean::HeaderLayout shared = ocean::HeaderLayout::kSharedIv;
     const ocean::HeaderLayout separate = ocean::HeaderLayout::kSeparateKeyIv;
-    fetcher::FetchResult patient = co_await client.get_decrypted(site, patient_target, shared);
-    fetcher::FetchResult note = co_await client.get_decrypted(site, note_target, separate);
+    openapi::FetchResult patient = co_await client.get_decrypted(site, patient_target, shared);
+    openapi::FetchResult note = co_await client.get_decrypted(site, note_target, separate);
     if (!std::holds_alternative<std::string>(patient) || !std::holds_alternative<std::string>(note)) co_return 0;
     co_return render_both(std::get<std::string>(patient), std::get<std::string>(note)).size();
 }
 
 void BM_FetchDecryptRender(benchmark::State& state) {
-    fetcher::OpenApiConfig config;
+    openapi::OpenApiConfig config;
     config.base_url = "http://127.0.0.1:" + std::to_string(ocean().server->port());
     config.base = *http::Url::parse(config.base_url);
-    fetcher::OpenApiSite site;
+    openapi::OpenApiSite site;
     site.site = kSite;
     site.open_api = true;
     site.site_key = Secret::from_value(kSiteKey);
     site.site_credential = Secret::from_value(kCredential);
     site.sek = Secret::from_value(kSek);
     asio::io_context ioc;
-    fetcher::OpenApiClient client(ioc.get_executor(), config);
+    openapi::OpenApiClient client(ioc.get_executor(), config);
     const std::string patient_target = "/svc/v1/patients/" + ocean().sent.referral_ref;
     const std::string note_target = patient_target + "/notes?oceanSessionId=bench-session";
     for (auto _ : state) {
@@ -181,7 +181,7 @@ void BM_OpenReferral(benchmark::State& state) {
     const std::string body = ocean().get("/svc/v1/referrals/" + ocean().sent.referral_ref).body();
     transform::OpenApiReferralParser parser;
     for (auto _ : state) {
-        auto opened = std::get<fetcher::OpenedReferral>(fetcher::open_referral(kSek, body));
+        auto opened = std::get<openapi::OpenedReferral>(openapi::open_referral(kSek, body));
         auto packed = transform::pack_open_api_record(opened.referral_json, opened.patient_json);
         auto record = transform::unpack_open_api_record(*packed);
         auto parsed = parser.parse(record->referral_json, record->patient_json, kSite);

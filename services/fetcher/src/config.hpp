@@ -19,6 +19,7 @@
 #include "relay/http/async_client.hpp"
 #include "relay/http/oauth_client.hpp"
 #include "relay/http/server.hpp"
+#include "relay/openapi/config.hpp"
 #include "relay/kafka/admin.hpp"
 #include "relay/service/kafka_section.hpp"
 #include "relay/transform/patient_engagement.hpp"
@@ -43,30 +44,8 @@ struct FetcherTopics {
     std::string events = "relay.events.v1";
 };
 
-/// One Ocean site's Open API credentials (ocean-api.md §4.1) and its Shared Encryption Key (§7), and/or
-/// its OAuth2 client for Ocean's FHIR API (§3.7.1: the referral documents). At least one of the two.
-struct OpenApiSite {
-    std::string site;  ///< siteNum
-    bool open_api = false;  ///< the three below are set
-    Secret site_key;
-    Secret site_credential;
-    Secret sek;
-    std::optional<http::OAuthClientConfig> oauth;
-};
-
-struct OpenApiConfig {
-    std::string base_url;  ///< Ocean's host, e.g. https://ocean.cognisantmd.com
-    http::Url base;
-    http::ClientOptions client;
-    /// The documents' client: client's options with the document size bound as the response limit.
-    http::ClientOptions documents_client;
-    std::vector<OpenApiSite> sites;
-    /// Per site, every call to Ocean (Open API and documents) passes a circuit breaker and, when set, a
-    /// rate limit, as the delivery service's calls to a hub system do.
-    delivery::CircuitBreakerConfig breaker;
-    std::optional<delivery::RateLimitConfig> rate_limit;
-    [[nodiscard]] const OpenApiSite* find(std::string_view site) const;
-};
+using openapi::OpenApiConfig;
+using openapi::OpenApiSite;
 
 /// Where completed eForms go: a destination of the delivery service and the format rendered for it.
 struct EformDestination {

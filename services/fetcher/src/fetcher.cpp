@@ -20,8 +20,6 @@
 #include <unordered_set>
 #include <variant>
 
-#include "open_api_client.hpp"
-#include "open_referral.hpp"
 #include "relay/contracts/documents.hpp"
 #include "relay/contracts/headers.hpp"
 #include "relay/contracts/notifications.hpp"
@@ -32,12 +30,25 @@
 #include "relay/core/time.hpp"
 #include "relay/http/oauth_client.hpp"
 #include "relay/kafka/offset_tracker.hpp"
+#include "relay/openapi/client.hpp"
+#include "relay/openapi/referral.hpp"
 #include "relay/service/worker.hpp"
 #include "relay/transform/open_api_record.hpp"
 #include "relay/transform/embed.hpp"
 #include "relay/transform/patient_engagement.hpp"
 
 namespace relay::fetcher {
+
+using openapi::DocumentResult;
+using openapi::FetchedDocument;
+using openapi::FetchFailure;
+using openapi::FetchResult;
+using openapi::OpenApiClient;
+using openapi::OpenedReferral;
+using openapi::OpenReferralResult;
+using openapi::kNeedsSitePrivateKey;
+using openapi::open_attachment;
+using openapi::open_referral;
 
 namespace asio = boost::asio;
 namespace header = contracts::header;

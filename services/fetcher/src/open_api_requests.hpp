@@ -26,6 +26,7 @@
 
 #include "relay/hub/update.hpp"
 #include "relay/ocean/crypto.hpp"
+#include "relay/openapi/client.hpp"
 
 namespace relay::fetcher {
 
@@ -43,13 +44,7 @@ struct OpenApiRequestOptions {
     bool encrypt_file_names = true;
 };
 
-/// One call to Ocean's Open API, before the site's credentials are added.
-struct OpenApiCall {
-    std::string target;  ///< path under Ocean's base URL
-    std::string content_type;
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> headers;
-};
+using openapi::OpenApiCall;
 
 /// The attachment upload for `referral_ref`. Errors: the attachment's data is not base64 (kPermanent),
 /// the SEK is unusable (kPermanent), no randomness (kRetryable).

@@ -1,6 +1,5 @@
 // The fetcher's configuration (defaults, every key, the refusal to write decrypted data in clear,
-// mistakes naming the key without repeating a secret), the example file, and how Ocean's answers are
-// sorted into retryable and permanent.
+// mistakes naming the key without repeating a secret) and the example file.
 #include "config.hpp"
 
 #include <gtest/gtest.h>
@@ -10,7 +9,6 @@
 #include <sstream>
 #include <string>
 
-#include "open_api_client.hpp"
 
 namespace relay::fetcher {
 namespace {
@@ -223,18 +221,6 @@ TEST(FetcherConfig, TheExampleFileLoadsWithItsSecretsInPlace) {
     EXPECT_EQ(c.ocean.sites.size(), 1U);
     EXPECT_EQ(c.eform_destinations.size(), 2U);
     EXPECT_TRUE(c.kafka.client.at_rest->seals(c.topics.deliveries));
-}
-
-TEST(OpenApiStatus, RetryableAndPermanent) {
-    for (int status : {401, 403, 408, 425, 429, 500, 502, 503, 504}) {
-        EXPECT_EQ(classify_open_api_status(status).kind, ErrorKind::kRetryable) << status;
-    }
-    for (int status : {300, 400, 404, 405, 410, 422}) {
-        EXPECT_EQ(classify_open_api_status(status).kind, ErrorKind::kPermanent) << status;
-    }
-    EXPECT_EQ(classify_open_api_status(404).reason, "ocean-not-found");
-    EXPECT_EQ(classify_open_api_status(503).reason, "ocean-server-error");
-    EXPECT_EQ(classify_open_api_status(401).status, 401);
 }
 
 }  // namespace

@@ -1,11 +1,11 @@
-#include "open_referral.hpp"
+#include "relay/openapi/referral.hpp"
 
 #include <boost/json.hpp>
 #include <optional>
 
 #include "relay/ocean/crypto.hpp"
 
-namespace relay::fetcher {
+namespace relay::openapi {
 
 namespace json = boost::json;
 
@@ -112,4 +112,4 @@ std::optional<OpenedAttachment> open_attachment(std::string_view one_time_key, s
     return out;
 }
 
-}  // namespace relay::fetcher
+}  // namespace relay::openapi

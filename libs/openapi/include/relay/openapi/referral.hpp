@@ -11,7 +11,7 @@
 
 #include "relay/ocean/rsa.hpp"
 
-namespace relay::fetcher {
+namespace relay::openapi {
 
 struct OpenedReferral {
     std::string referral_json;  ///< the Referral with its messages decrypted (patient data: never log)
@@ -46,4 +46,4 @@ struct OpenedAttachment {
 /// nullopt when the answer is not that JSON or does not decrypt under `one_time_key`.
 std::optional<OpenedAttachment> open_attachment(std::string_view one_time_key, std::string_view answer);
 
-}  // namespace relay::fetcher
+}  // namespace relay::openapi

@@ -1,4 +1,4 @@
-// One call to Ocean's Open API for the fetcher: a GET with the site's credentials in Ocean's headers
+// One call to Ocean's Open API: a GET with the site's credentials in Ocean's headers
 // (siteNum, siteKey, siteCredential; ocean-api.md §4.1), its answer sorted into retryable / permanent /
 // timeout, and the body decrypted with the site's SEK (ocean-api.md §5.2, §7): the one-time key from the
 // `oneTimeKey` header (under `oneTimeKeyIv`, or `iv` in the shared layout), the body under the `iv`
@@ -12,15 +12,24 @@
 #include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
+#include <vector>
 
-#include "config.hpp"
-#include "open_api_requests.hpp"
 #include "relay/delivery/clock.hpp"
 #include "relay/http/async_client.hpp"
 #include "relay/ocean/crypto.hpp"
+#include "relay/openapi/config.hpp"
 
-namespace relay::fetcher {
+namespace relay::openapi {
+
+/// One call to Ocean's Open API, before the site's credentials are added.
+struct OpenApiCall {
+    std::string target;  ///< path under Ocean's base URL
+    std::string content_type;
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;
+};
 
 struct FetchFailure {
     ErrorKind kind = ErrorKind::kPermanent;
@@ -63,7 +72,7 @@ class OpenApiClient {
     /// private key document, GET /svc/v1/site/privateKey): the plaintext.
     boost::asio::awaitable<FetchResult> get_sek_encrypted(const OpenApiSite& site, const std::string& target);
 
-    /// POST `call` (open_api_requests.hpp) for `site`: the body of a 2xx answer. A write: the retry
+    /// POST `call` for `site`: the body of a 2xx answer. A write: the retry
     /// policy may repeat it after a timeout whose request Ocean did take (the Open API has no idempotency
     /// key), so a hub's message can reach Ocean twice, never zero times.
     boost::asio::awaitable<FetchResult> post(const OpenApiSite& site, const OpenApiCall& call);
@@ -87,4 +96,4 @@ class OpenApiClient {
     http::AsyncClient documents_;
 };
 
-}  // namespace relay::fetcher
+}  // namespace relay::openapi

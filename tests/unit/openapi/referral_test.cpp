@@ -1,6 +1,6 @@
 // open_referral: the Referral JSON's one-time key under the SEK, the patient data and the comments'
 // messages under it; what fails gives a fixed reason and never content.
-#include "open_referral.hpp"
+#include "relay/openapi/referral.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include "relay/ocean/crypto.hpp"
 #include "relay/ocean/rsa.hpp"
 
-namespace relay::fetcher {
+namespace relay::openapi {
 namespace {
 
 namespace json = boost::json;
@@ -127,9 +127,9 @@ TEST(OpenReferral, FailuresAreFixedReasons) {
 }
 
 }  // namespace
-}  // namespace relay::fetcher
+}  // namespace relay::openapi
 
-namespace relay::fetcher {
+namespace relay::openapi {
 namespace {
 
 TEST(OpenAttachment, OpensUnderTheReferralsOneTimeKeyAndHandsTheKeyOut) {
@@ -162,4 +162,4 @@ TEST(OpenAttachment, OpensUnderTheReferralsOneTimeKeyAndHandsTheKeyOut) {
 }
 
 }  // namespace
-}  // namespace relay::fetcher
+}  // namespace relay::openapi

@@ -1,4 +1,4 @@
-#include "open_api_client.hpp"
+#include "relay/openapi/client.hpp"
 
 #include <boost/beast/http.hpp>
 #include <chrono>
@@ -6,7 +6,7 @@
 #include "relay/core/encoding.hpp"
 #include "relay/delivery/classify.hpp"
 
-namespace relay::fetcher {
+namespace relay::openapi {
 
 namespace bhttp = boost::beast::http;
 
@@ -170,4 +170,4 @@ boost::asio::awaitable<FetchResult> OpenApiClient::get_decrypted(const OpenApiSi
     co_return std::move(std::get<std::string>(plain));
 }
 
-}  // namespace relay::fetcher
+}  // namespace relay::openapi

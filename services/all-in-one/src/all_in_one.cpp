@@ -17,6 +17,8 @@
 #include "../../fetcher/src/fetcher.hpp"
 #include "../../ingress/src/config.hpp"
 #include "../../ingress/src/ingress.hpp"
+#include "../../launch/src/config.hpp"
+#include "../../launch/src/launch_service.hpp"
 #include "../../router/src/config.hpp"
 #include "../../router/src/router.hpp"
 #include "../../updater/src/service.hpp"
@@ -37,6 +39,7 @@ struct Roles {
     std::optional<delivery_service::DeliveryServiceConfig> delivery;
     std::optional<updater::UpdaterServiceConfig> updater;
     std::optional<fetcher::FetcherConfig> fetcher;
+    std::optional<launch::LaunchConfig> launch;
 };
 
 /// The keys of a Kafka client (service::read_kafka_client_section): the only shared ones the ingress
@@ -73,7 +76,9 @@ std::optional<Config> load_role(const YAML::Node& root, const char* role, const 
     const YAML::Node section = root[role];
     if (!section) return std::nullopt;
     if (!section.IsMap()) throw ConfigError(fmt::format("{}: must be a mapping (that role's configuration)", role));
-    ConfigReader reader(with_shared_kafka(section, shared, std::string_view(role) == "ingress"),
+    // The launch role has no Kafka: the shared section is not its to take.
+    const bool uses_kafka = std::string_view(role) != "launch";
+    ConfigReader reader(uses_kafka ? with_shared_kafka(section, shared, std::string_view(role) == "ingress") : section,
                         "RELAY_" + upper(role));
     try {
         return load(reader);
@@ -130,6 +135,8 @@ class AllInOne : public service::Process {
                 std::make_unique<service::ServiceProcess<delivery_service::DeliveryService>>(std::move(*roles_->delivery)));
         if (roles_->router)
             add("router", std::make_unique<service::ServiceProcess<router::Router>>(std::move(*roles_->router)));
+        if (roles_->launch)
+            add("launch", std::make_unique<service::ServiceProcess<launch::LaunchService>>(std::move(*roles_->launch)));
         if (roles_->ingress)
             add("ingress", std::make_unique<service::ServiceProcess<ingress::Ingress>>(std::move(*roles_->ingress)));
     }
@@ -186,11 +193,11 @@ service::LoadedConfig load(const std::string& path) {
         throw ConfigError(fmt::format("{}: {}", path, e.what()));
     }
     if (!root.IsMap()) throw ConfigError(path + ": must be a mapping with a section per role");
-    static const std::set<std::string> known{"log_level", "kafka", "ingress", "router", "delivery", "updater", "fetcher"};
+    static const std::set<std::string> known{"log_level", "kafka", "ingress", "router", "delivery", "updater", "fetcher", "launch"};
     for (const auto& entry : root) {
         const auto key = entry.first.as<std::string>();
         if (!known.contains(key))
-            throw ConfigError(fmt::format("{}: unknown key (expected log_level, kafka, ingress, router, delivery, updater, fetcher)", key));
+            throw ConfigError(fmt::format("{}: unknown key (expected log_level, kafka, ingress, router, delivery, updater, fetcher, launch)", key));
     }
     auto roles = std::make_shared<Roles>();
     if (root["log_level"]) roles->log_level = root["log_level"].as<std::string>();
@@ -209,14 +216,17 @@ service::LoadedConfig load(const std::string& path) {
         root, "updater", shared, [](ConfigReader& r) { return updater::load_service_config(r); });
     roles->fetcher = load_role<fetcher::FetcherConfig>(
         root, "fetcher", shared, [](ConfigReader& r) { return fetcher::load_config(r); });
+    roles->launch = load_role<launch::LaunchConfig>(
+        root, "launch", shared, [](ConfigReader& r) { return launch::load_config(r); });
     std::vector<std::string> present;
     if (roles->ingress) present.emplace_back("ingress");
     if (roles->router) present.emplace_back("router");
     if (roles->delivery) present.emplace_back("delivery");
     if (roles->updater) present.emplace_back("updater");
     if (roles->fetcher) present.emplace_back("fetcher");
+    if (roles->launch) present.emplace_back("launch");
     if (present.empty())
-        throw ConfigError("no role configured: add an ingress, router, delivery, updater or fetcher section");
+        throw ConfigError("no role configured: add an ingress, router, delivery, updater, fetcher or launch section");
 
     service::LoadedConfig loaded;
     loaded.log_level = roles->log_level;

@@ -141,6 +141,21 @@ std::optional<std::string> form_url_decode(std::string_view text) {
     return out;
 }
 
+std::vector<std::optional<std::string>> query_values(std::string_view query, std::string_view name) {
+    std::vector<std::optional<std::string>> values;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const auto pair_name = form_url_decode(pair.substr(0, eq));
+        if (!pair_name || *pair_name != name) continue;
+        values.push_back(eq == std::string_view::npos ? std::optional<std::string>(std::string())
+                                                      : form_url_decode(pair.substr(eq + 1)));
+    }
+    return values;
+}
+
 std::string sha256(std::string_view data) {
     return Sha256().update(data).finish();
 }

@@ -167,17 +167,9 @@ std::string_view type_label(std::string_view type) {
 }
 
 std::optional<std::string> query_parameter(std::string_view query, std::string_view name) {
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-        const auto eq = pair.find('=');
-        const auto pair_name = form_url_decode(pair.substr(0, eq));
-        if (!pair_name || *pair_name != name) continue;
-        if (eq == std::string_view::npos) return std::string();
-        return form_url_decode(pair.substr(eq + 1));
-    }
-    return std::nullopt;
+    auto values = query_values(query, name);
+    if (values.empty()) return std::nullopt;
+    return std::move(values.front());
 }
 
 std::string replay_key(std::string_view integration,

@@ -77,20 +77,9 @@ ParsedLaunch parse_launch_query(std::string_view query, const ParameterNames& na
 }
 
 std::optional<std::string> single_query_value(std::string_view query, std::string_view name) {
-    std::optional<std::string> found;
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const std::string_view pair = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-        const auto eq = pair.find('=');
-        const auto pair_name = form_url_decode(pair.substr(0, eq));
-        if (!pair_name || *pair_name != name) continue;
-        if (found) return std::nullopt;
-        auto value = form_url_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
-        if (!value) return std::nullopt;
-        found = std::move(*value);
-    }
-    return found;
+    auto values = query_values(query, name);
+    if (values.size() != 1) return std::nullopt;
+    return std::move(values.front());
 }
 
 }  // namespace relay::launch

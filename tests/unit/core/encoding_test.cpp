@@ -204,3 +204,13 @@ TEST(Sha256, KnownAnswers) {
 TEST(Sha256, FieldsAreSeparated) {
     EXPECT_NE(relay::Sha256().field("ab").field("c").finish(), relay::Sha256().field("a").field("bc").finish());
 }
+
+TEST(QueryValues, EveryValueOfTheNameInOrderDecoded) {
+    using Values = std::vector<std::optional<std::string>>;
+    EXPECT_EQ(relay::query_values("a=1&k=x%2Dy&k=two+words&kk=3", "k"), (Values{"x-y", "two words"}));
+    EXPECT_EQ(relay::query_values("k&a=1", "k"), (Values{""}));
+    EXPECT_EQ(relay::query_values("k=%zz", "k"), (Values{std::nullopt}));
+    EXPECT_EQ(relay::query_values("%6B=1", "k"), (Values{"1"})) << "names are decoded too";
+    EXPECT_TRUE(relay::query_values("", "k").empty());
+    EXPECT_TRUE(relay::query_values("a=1&&b=2", "k").empty());
+}

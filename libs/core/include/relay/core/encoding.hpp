@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace relay {
 
@@ -20,6 +21,9 @@ std::string hex_encode(std::string_view bytes);
 
 /// Decodes application/x-www-form-urlencoded components ('+' is a space); nullopt on bad escapes.
 std::optional<std::string> form_url_decode(std::string_view text);
+/// The decoded values of every `name` pair of an application/x-www-form-urlencoded query, in order (a
+/// pair without '=' has the value ""); a value with a bad escape is nullopt.
+std::vector<std::optional<std::string>> query_values(std::string_view query, std::string_view name);
 
 /// HMAC-SHA256 of `data` under `key`, 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);

@@ -90,6 +90,14 @@ state_dir_arg() {
   (cd "$1" && pwd -P)
 }
 
+# Whether a process is alive: it exists and is not a zombie waiting to be reaped.
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  local state
+  state="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null || true)"
+  [[ "$state" != "Z" ]]
+}
+
 # Prints the pid if the broker recorded in <state-dir> is alive, else fails.
 broker_pid() {
   local dir="$1" pid
@@ -97,8 +105,18 @@ broker_pid() {
   pid="$(cat "$dir/broker.pid")"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against pid reuse: it must be *our* broker.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$dir/server.properties" || return 1
+  # Guard against pid reuse: it must be *our* broker. While the launcher shell execs java, the
+  # process's command line reads empty for a moment: that is our broker starting, not another
+  # process, so read again instead of calling it gone (which once made `start` kill a starting
+  # broker, or leave it running unrecorded beside a second one).
+  local cmdline="" tries
+  for tries in 1 2 3 4 5 6 7 8 9 10; do
+    cmdline="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)"
+    [[ -n "$cmdline" ]] && break
+    alive "$pid" || return 1
+    sleep 0.05
+  done
+  grep -qF -- "$dir/server.properties" <<<"$cmdline" || return 1
   echo "$pid"
 }
 
@@ -255,16 +273,19 @@ broker_ready() {
   fi
 }
 
+# fail_start <dir> <message> [pid]: the pid is the JVM this start launched (killed if still alive, so
+# that no broker is left running unrecorded).
 fail_start() {
-  local dir="$1" msg="$2" pid
+  local dir="$1" msg="$2" pid="${3:-}"
   log "error: $msg"
   if [[ -f "$dir/broker.log" ]]; then
     log "---- last 60 lines of $dir/broker.log ----"
     tail -n 60 "$dir/broker.log" >&2 || true
     log "---- end of broker.log ----"
   fi
-  if pid="$(broker_pid "$dir")"; then
+  if [[ -n "$pid" ]] && alive "$pid"; then
     kill -KILL "$pid" 2>/dev/null || true
+    while alive "$pid"; do sleep 0.1; done
   fi
   rm -f "$dir/broker.pid"
   exit 1
@@ -330,17 +351,20 @@ cmd_start() {
   local launcher=$!
 
   log "waiting for broker on $bootstrap (timeout ${START_TIMEOUT}s)"
-  local deadline=$((SECONDS + START_TIMEOUT))
+  local deadline=$((SECONDS + START_TIMEOUT)) jvm=""
   while :; do
-    if [[ ! -s "$dir/broker.pid" ]]; then
+    # The pid file holds the launcher's pid, which becomes the JVM's by exec: the process this start
+    # owns, whatever its command line reads at this instant.
+    [[ -z "$jvm" && -s "$dir/broker.pid" ]] && jvm="$(cat "$dir/broker.pid")"
+    if [[ -z "$jvm" ]]; then
       kill -0 "$launcher" 2>/dev/null || fail_start "$dir" "broker launcher exited immediately"
-    elif ! broker_pid "$dir" >/dev/null; then
+    elif ! alive "$jvm"; then
       sleep 0.2 # let the log flush
       fail_start "$dir" "broker process exited during startup"
     elif broker_ready "$dir" "$bootstrap"; then
       break
     fi
-    ((SECONDS < deadline)) || fail_start "$dir" "broker not ready after ${START_TIMEOUT}s"
+    ((SECONDS < deadline)) || fail_start "$dir" "broker not ready after ${START_TIMEOUT}s" "$jvm"
     sleep 0.1
   done
   log "ready (pid $(cat "$dir/broker.pid"))"

@@ -302,6 +302,8 @@ const OceanApi::Route OceanApi::kRoutes[] = {
     {bhttp::verb::get, "/svc/v1/referrals/{}/attachments/{}", &OceanApi::open_api_attachment},
     {bhttp::verb::post, "/svc/v1/referrals/{}/messages", &OceanApi::post_message},
     {bhttp::verb::get, "/svc/v1/site/privateKey", &OceanApi::site_private_key},
+    // Ocean's web UI after a send: the browser goes on to the integration's launch (launch_link.hpp).
+    {bhttp::verb::get, "/ocean-ui/referrals/{}/sent", &OceanApi::referral_sent},
 };
 
 Response OceanApi::respond(const Request& request) {

@@ -14,10 +14,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "launch_link.hpp"
 #include "open_api_writes.hpp"
 #include "process_messages.hpp"
 #include "referral_state.hpp"
@@ -63,6 +65,9 @@ struct OceanApiConfig {
     std::function<SystemTime()> clock;
     /// The host in the eForm links the simulator issues (`{ocean_host}/intake/patients.html?linkRef=`).
     std::string ocean_host = "https://ocean.cognisantmd.com";
+    /// The Referral System Launch Ocean sends a browser to once a referral was sent
+    /// (GET /ocean-ui/referrals/{ref}/sent), when configured.
+    std::optional<LaunchLinkConfig> launch;
 };
 
 /// The audience of the tokens the simulator issues.
@@ -165,6 +170,8 @@ class OceanApi {
     http::Response post_attachment(const http::Request& request, const RouteMatch& match);
     http::Response post_message(const http::Request& request, const RouteMatch& match);
     http::Response post_form_links(const http::Request& request, const RouteMatch& match);
+    // The browser sent on to the Referral System Launch (defined in launch_link.cpp).
+    http::Response referral_sent(const http::Request& request, const RouteMatch& match);
     /// The site's RSA key pair, generated on first use (thread-safe).
     ocean::Result<ocean::RsaKey> site_rsa_key(const OceanApiSite& site);
     /// The one-time key of the Open API referral `referral_ref`, generated on first use and then the

@@ -304,6 +304,7 @@ std::string ReferralState::to_json() const {
         o["ref"] = ref;
         o["site"] = v.site;
         o["listing_ref"] = v.listing_ref;
+        o["external_service_id"] = v.external_service_id;
         o["folder"] = to_string(v.folder);
         o["decline_reason"] = v.decline_reason;
         json::array bookings;

@@ -116,6 +116,10 @@ SimConfig load_sim_config(ConfigReader& reader) {
         config.fault_seed = static_cast<std::uint64_t>(api.integer("fault_seed", 1, 0, INT64_MAX));
         config.api = std::move(ocean);
     }
+    if (root.has("launch")) {
+        if (!config.api) root.fail("launch", "needs an api section (its listener serves the launch)");
+        config.api->launch = read_launch_link_config(root.child("launch"));
+    }
     if (config.open_api && config.open_api->complete_links_after && !config.api)
         root.child("open_api")
             .fail("complete_links_after", "needs an api section (it issues the eForm links)");

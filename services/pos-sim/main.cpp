@@ -1,5 +1,5 @@
 // pos-sim: a hub's point-of-service system, simulated — accepts and records deliveries, misbehaves on
-// request.
+// request, and (with a launch section) takes Ocean's Referral System Launch from the relay.
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

@@ -107,8 +107,13 @@ PosSimConfig load_pos_sim_config(ConfigReader& reader) {
         }
         config.routes.push_back(std::move(route));
     }
-    if (config.routes.empty()) root.fail("routes", "configure at least one route");
     config.decisions = read_decision_config(root.child("decisions"));
+    if (root.has("launch")) config.launch = read_launch_desk_config(root.child("launch"));
+    if (config.routes.empty() && !config.launch)
+        root.fail("routes", "configure at least one route (or a launch section)");
+    if (config.launch &&
+        (paths.contains(config.launch->path) || paths.contains(config.launch->path + "/decide")))
+        root.child("launch").fail("path", "is a delivery route's path");
     reader.check_no_unknown_keys();
     return config;
 }
@@ -117,6 +122,7 @@ PosSim::PosSim(PosSimConfig config, std::optional<asio::any_io_executor> executo
     : config_(std::move(config)) {
     if (config_.decisions && executor)
         decision_maker_ = std::make_unique<DecisionMaker>(*executor, *config_.decisions);
+    if (config_.launch && executor) launch_desk_ = std::make_unique<LaunchDesk>(*config_.launch, *executor);
     if (config_.token_signing_key)
         signer_ = std::make_unique<auth::TokenSigner>(*config_.token_signing_key, "pos-sim");
     if (config_.deliveries_file) {
@@ -146,6 +152,7 @@ http::Handler PosSim::handler() {
             query = target.substr(q + 1);
             target = target.substr(0, q);
         }
+        if (launch_desk_ && launch_desk_->handles(target)) return launch_desk_->handle(request);
         for (auto& route : routes_) {
             if (target == route->config.path) {
                 if (request.method() != bhttp::verb::post) break;
@@ -301,6 +308,10 @@ std::string PosSim::deliveries_json() const {
     return boost::json::serialize(out);
 }
 
+std::string PosSim::launches_json() const {
+    return launch_desk_ ? launch_desk_->records_json() : std::string();
+}
+
 std::string PosSim::decisions_json() const {
     boost::json::array list;
     std::map<std::string, std::uint64_t> by_action;
@@ -338,6 +349,9 @@ http::Handler PosSim::admin_handler() {
         } else if (target == "/decisions") {
             res.set(bhttp::field::content_type, "application/json");
             res.body() = decisions_json();
+        } else if (target == "/launches" && launch_desk_) {
+            res.set(bhttp::field::content_type, "application/json");
+            res.body() = launches_json();
         } else if (target == "/healthz") {
             res.set(bhttp::field::content_type, "application/json");
             res.body() = R"({"status":"ok"})";

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "decisions.hpp"
+#include "launch.hpp"
 #include "relay/auth/authenticator.hpp"
 #include "relay/auth/token.hpp"
 #include "relay/core/config.hpp"
@@ -40,6 +41,7 @@ struct PosSimConfig {
     std::uint64_t fault_seed = 1;
     std::vector<RouteConfig> routes;
     std::optional<DecisionConfig> decisions;  ///< decide on every new referral (unattended loop)
+    std::optional<LaunchDeskConfig> launch;   ///< the Referral System Launch pages (a browser decides)
 };
 
 /// Parses pos-sim's YAML (environment overrides with the RELAY_POS_ prefix); throws ConfigError.
@@ -67,7 +69,7 @@ struct Delivery {
 /// misbehaves on request (faults per route). Thread-safe.
 class PosSim {
    public:
-    /// `executor` runs the decision maker, when decisions are configured.
+    /// `executor` runs the decision maker and the launch desk's redemptions, when they are configured.
     explicit PosSim(PosSimConfig config, std::optional<boost::asio::any_io_executor> executor = std::nullopt);
     ~PosSim();
     PosSim(const PosSim&) = delete;
@@ -75,7 +77,7 @@ class PosSim {
 
     /// The handler for the delivery listener.
     [[nodiscard]] http::Handler handler();
-    /// The handler for the admin listener: /metrics, /healthz, /deliveries.
+    /// The handler for the admin listener: /metrics, /healthz, /deliveries, /decisions, /launches.
     [[nodiscard]] http::Handler admin_handler();
 
     [[nodiscard]] std::vector<Delivery> deliveries() const;
@@ -84,6 +86,8 @@ class PosSim {
     /// What `/decisions` on the admin port shows: counts by action, then each decision and its answer.
     [[nodiscard]] std::string decisions_json() const;
     [[nodiscard]] std::string deliveries_json() const;
+    /// What `/launches` on the admin port shows (see LaunchDesk::records_json); empty without a launch.
+    [[nodiscard]] std::string launches_json() const;
 
     struct Route;
 
@@ -95,6 +99,7 @@ class PosSim {
     PosSimConfig config_;
     std::unique_ptr<auth::TokenSigner> signer_;
     std::unique_ptr<DecisionMaker> decision_maker_;
+    std::unique_ptr<LaunchDesk> launch_desk_;
     std::vector<std::unique_ptr<Route>> routes_;
     mutable std::mutex mutex_;
     std::optional<std::ofstream> file_;

@@ -6,7 +6,9 @@
 #                                     Maven to resolve its jars, kcat, clang and libFuzzer for the fuzz
 #                                     targets, the Python validators; the OpenAPI
 #                                     validator, not packaged by Debian, from PyPI into a venv under
-#                                     ~/.cache/ocean-relay/pytools when python3 lacks it)
+#                                     ~/.cache/ocean-relay/pytools when python3 lacks it, and
+#                                     the browser test's Chromium and playwright-core, from npm into
+#                                     tests/browser/node_modules by its lock; node 20+ must be present)
 set -euo pipefail
 
 packages=(
@@ -30,6 +32,8 @@ if [[ "${1:-}" == "--test" ]]; then
   # Java 17+ and Maven start the real Kafka broker; take Debian's only if none is on the PATH.
   command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || packages+=(maven)
+  # The browser test (tests/browser): Debian's Chromium, driven by playwright-core (below).
+  packages+=(chromium)
 fi
 
 missing=()
@@ -55,5 +59,15 @@ if [[ "${1:-}" == "--test" ]] && ! python3 -c 'import openapi_spec_validator' 2>
     echo "install-deps: installing openapi-spec-validator (PyPI) into $pytools" >&2
     python3 -m venv --system-site-packages "$pytools"
     "$pytools/bin/pip" install -q 'openapi-spec-validator==0.9.0'
+  fi
+fi
+
+browser_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+if [[ "${1:-}" == "--test" ]] && [[ ! -d "$browser_dir/node_modules/playwright-core" ]]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "install-deps: installing playwright-core (npm, from the lock) into tests/browser" >&2
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  else
+    echo "install-deps: npm is missing: the browser test needs node 20+ and npm" >&2
   fi
 fi

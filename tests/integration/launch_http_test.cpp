@@ -226,6 +226,7 @@ TEST_F(LaunchHttpTest, RedirectModeHandsOffWithASignedContextAndRefusesFraming) 
     EXPECT_NE(set_cookie.find("; HttpOnly"), std::string::npos);
     EXPECT_NE(set_cookie.find("; Secure"), std::string::npos);
     EXPECT_NE(set_cookie.find("; SameSite=Lax"), std::string::npos);
+    EXPECT_EQ(set_cookie.find("Partitioned"), std::string::npos) << "first-party in redirect mode";
     EXPECT_NE(std::string(res["Content-Security-Policy"]).find("frame-ancestors 'none'"), std::string::npos);
     EXPECT_EQ(res[bhttp::field::x_frame_options], "DENY");
     EXPECT_EQ(res["Referrer-Policy"], "no-referrer") << "the hub system's page must not learn the URL";
@@ -242,6 +243,28 @@ TEST_F(LaunchHttpTest, RedirectModeHandsOffWithASignedContextAndRefusesFraming) 
     EXPECT_EQ(context.external_service_id, kServiceId);
 }
 
+TEST_F(LaunchHttpTest, RedirectModeRefusesALaunchBoundForAFrameBeforeItSpends) {
+    start_launch();
+    http::BlockingClient client("127.0.0.1", launch_->port(), 10s);
+    // An unknown referral: were Ocean asked first, the answer would be 404.
+    http::ClientRequest framed{bhttp::verb::get,
+                               "/ocean/demo/launch?" + launch_query("00000000-0000-4000-8000-000000000000"), 11};
+    framed.set("Sec-Fetch-Dest", "iframe");
+    const auto res = client.send(std::move(framed));
+    EXPECT_EQ(res.result_int(), 403) << "refused before Ocean is asked";
+    EXPECT_EQ(res.count(bhttp::field::location), 0U) << "no hand-off inside someone's frame";
+    EXPECT_EQ(res.count(bhttp::field::set_cookie), 0U);
+    EXPECT_NE(res.body().find("outside a frame"), std::string::npos);
+
+    // The same navigation at the top level goes through; iframe mode takes framed navigations.
+    http::ClientRequest top{bhttp::verb::get, "/ocean/demo/launch?" + launch_query(sent_.referral_ref), 11};
+    top.set("Sec-Fetch-Dest", "document");
+    EXPECT_EQ(client.send(std::move(top)).result_int(), 303);
+    http::ClientRequest in_frame{bhttp::verb::get, "/ocean/framed/launch?" + launch_query(sent_.referral_ref), 11};
+    in_frame.set("Sec-Fetch-Dest", "iframe");
+    EXPECT_EQ(client.send(std::move(in_frame)).result_int(), 200);
+}
+
 TEST_F(LaunchHttpTest, IframeModeShowsTheBrandedHandoffFramedByOceanOnly) {
     start_launch();
     const auto res = get("/ocean/framed/launch?" + launch_query(sent_.referral_ref));
@@ -251,6 +274,7 @@ TEST_F(LaunchHttpTest, IframeModeShowsTheBrandedHandoffFramedByOceanOnly) {
     EXPECT_EQ(res.count(bhttp::field::x_frame_options), 0U) << "X-Frame-Options would forbid Ocean's frame too";
     const std::string set_cookie(res[bhttp::field::set_cookie]);
     EXPECT_NE(set_cookie.find("; SameSite=None"), std::string::npos) << "sent inside Ocean's page: third-party";
+    EXPECT_NE(set_cookie.find("; Partitioned"), std::string::npos) << "kept where third-party cookies are blocked";
     EXPECT_NE(set_cookie.find("; Secure"), std::string::npos);
     EXPECT_NE(set_cookie.find("; HttpOnly"), std::string::npos);
     EXPECT_EQ(std::string(res[bhttp::field::content_type]), "text/html; charset=utf-8");

@@ -92,6 +92,14 @@ std::string json_error(std::string_view code, std::string_view message) {
     return out;
 }
 
+/// Whether the browser says this navigation loads into a frame (Sec-Fetch-Dest: iframe or frame).
+bool is_framed_navigation(const http::Request& request) {
+    const auto it = request.find("Sec-Fetch-Dest");
+    if (it == request.end()) return false;
+    const std::string_view dest(it->value().data(), it->value().size());
+    return dest == "iframe" || dest == "frame";
+}
+
 /// The URL a browser is sent to: the hub system's launch URL with the context appended.
 std::string hub_launch_url(const Target& target, std::string_view token) {
     std::string url = target.launch_url_text;
@@ -285,6 +293,11 @@ struct LaunchService::Impl {
         const LaunchParameters parameters = std::move(std::get<LaunchParameters>(parsed));
         if (parameters.site != integration.site)
             co_return refuse(request, integration, bhttp::status::forbidden, "site-mismatch", address);
+        // A browser does not apply the page's frame-ancestors to a 303 on the way: in redirect mode a
+        // framed launch would follow the redirect inside the frame and hand off there. Browsers say
+        // where a navigation lands (Fetch Metadata); one bound for a frame is refused before it spends.
+        if (integration.mode == Integration::Mode::kRedirect && is_framed_navigation(request))
+            co_return refuse(request, integration, bhttp::status::forbidden, "framing-refused", "");
 
         // The referral is confirmed with Ocean before anything is shown: a link cannot name a referral
         // the site does not hold, or send the clinician somewhere its listing does not go.
@@ -360,13 +373,15 @@ struct LaunchService::Impl {
         co_return result.ok() && result.response->result_int() >= 200 && result.response->result_int() < 300;
     }
 
-    /// The cookie that ties the completion page to the browser the launch was opened in. Third-party in
-    /// iframe mode (Ocean's page frames ours), so SameSite=None there; never readable by script.
+    /// The cookie that ties the completion page to the browser the launch was opened in; never readable
+    /// by script. In iframe mode it is third-party (Ocean's page frames ours): SameSite=None, and
+    /// Partitioned, so a browser that blocks third-party cookies still keeps it, in Ocean's partition,
+    /// which is where the completion page is shown too.
     std::string launch_cookie(const Integration& integration, const std::string& context_id, const std::string& nonce) {
         std::string cookie = std::string(kCookiePrefix) + context_id + "=" + nonce + "; Path=/ocean/" + integration.id +
                              "/launch; Max-Age=" + std::to_string(config.completion_window.count()) +
                              "; HttpOnly; Secure; SameSite=";
-        cookie += integration.mode == Integration::Mode::kIframe ? "None" : "Lax";
+        cookie += integration.mode == Integration::Mode::kIframe ? "None; Partitioned" : "Lax";
         return cookie;
     }
 

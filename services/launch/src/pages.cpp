@@ -16,7 +16,7 @@ constexpr std::string_view kStyle =
     "header,footer{background:#f3f5f7;padding:.75rem 1rem;display:flex;gap:1rem;align-items:center;"
     "flex-wrap:wrap}header{border-bottom:1px solid #c9d1d9}footer{border-top:1px solid #c9d1d9;"
     "margin-top:auto;font-size:.9rem}header img{max-height:48px;max-width:160px}"
-    ".app{font-size:1.25rem;font-weight:600;margin:0}.category{color:#3d4751}"
+    ".app{font-size:1.25rem;font-weight:600;margin:0}.company,.category{color:#3d4751;margin:0}"
     "main{padding:1.5rem 1rem;max-width:40rem}h1{font-size:1.4rem;margin:0 0 .75rem}"
     "a.button{display:inline-block;background:#0b5394;color:#fff;padding:.6rem 1.1rem;border-radius:4px;"
     "text-decoration:none;font-weight:600}a.button:focus,a.button:hover{outline:3px solid #f2b01e;"
@@ -33,7 +33,8 @@ std::string header_html(const Integration* integration) {
     if (!b.logo.empty())
         html += fmt::format("<img src=\"{}\" alt=\"{} logo\">", html_escape(logo_url(*integration)),
                             html_escape(b.company_name));
-    html += fmt::format("<div><p class=\"app\" id=\"application-name\">{}</p>", html_escape(b.application_name));
+    html += fmt::format("<div><p class=\"company\" id=\"company-header\">{}</p>", html_escape(b.company_name));
+    html += fmt::format("<p class=\"app\" id=\"application-name\">{}</p>", html_escape(b.application_name));
     if (!b.category.empty())
         html += fmt::format("<p class=\"category\" id=\"category\">{}</p>", html_escape(b.category));
     html += "</div></header>";
@@ -135,6 +136,8 @@ PageContent refusal_page(const Integration* integration, std::string_view reason
         return {"Open this in the same browser", "This confirmation belongs to the browser the referral was opened in.", {}, {}};
     if (reason == "malformed-context" || reason == "context-forged")
         return {"This link is not valid", "The link is damaged or was not issued by this service. " + back, {}, {}};
+    if (reason == "framing-refused")
+        return {"Open this outside a frame", "This launch opens " + app + " in its own window. " + back, {}, {}};
     if (reason == "no-such-integration")
         return {"Page not found", "There is no referral launch at this address.", {}, {}};
     return {"Something went wrong", "The launch could not be completed. " + back, {}, {}};

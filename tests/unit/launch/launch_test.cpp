@@ -186,6 +186,8 @@ TEST(LaunchPages, BrandingIsEscapedAndFramesTheMessage) {
     EXPECT_EQ(html.find("<Health>"), std::string::npos);
     EXPECT_NE(html.find("Accepted: &quot;thanks&quot;"), std::string::npos);
     EXPECT_NE(html.find("id=\"application-name\">Lakeshore Intake"), std::string::npos);
+    EXPECT_NE(html.find("id=\"company-header\">Lakeshore &lt;Health&gt; &amp; Co"), std::string::npos)
+        << "the company name is in the header itself, logo or not";
     EXPECT_NE(html.find("id=\"category\">Regional intake"), std::string::npos);
     EXPECT_NE(html.find("src=\"/ocean/demo/launch/logo\""), std::string::npos);
     EXPECT_NE(html.find("<html lang=\"en\">"), std::string::npos);
@@ -230,13 +232,14 @@ TEST(LaunchPages, EveryRefusalHasItsOwnPlainWords) {
     std::set<std::string> titles;
     for (const char* reason : {"malformed-parameters", "site-mismatch", "referral-not-found", "referral-mismatch",
                                "no-target", "ocean-unavailable", "hub-unreachable", "too-many-requests",
-                               "context-expired", "other-browser", "context-forged", "no-such-integration"}) {
+                               "context-expired", "other-browser", "context-forged", "no-such-integration",
+                               "framing-refused"}) {
         const PageContent page = refusal_page(&i, reason);
         EXPECT_FALSE(page.message.empty()) << reason;
         EXPECT_EQ(page.message.find('-'), std::string::npos) << "a sentence, not a code: " << reason;
         titles.insert(page.title);
     }
-    EXPECT_GE(titles.size(), 11U);
+    EXPECT_GE(titles.size(), 12U);
 }
 
 // -- configuration --

@@ -34,6 +34,8 @@ if [[ "${1:-}" == "--test" ]]; then
   command -v mvn >/dev/null 2>&1 || packages+=(maven)
   # The browser test (tests/browser): Debian's Chromium, driven by playwright-core (below).
   packages+=(chromium)
+  command -v node >/dev/null 2>&1 || packages+=(nodejs)
+  command -v npm >/dev/null 2>&1 || packages+=(npm)
 fi
 
 missing=()

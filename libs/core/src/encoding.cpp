@@ -114,6 +114,22 @@ std::string hex_encode(std::string_view bytes) {
     return out;
 }
 
+std::string html_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 16);
+    for (const char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
 std::optional<std::string> form_url_decode(std::string_view text) {
     auto hex_value = [](char c) -> int {
         if (c >= '0' && c <= '9') return c - '0';

@@ -14,9 +14,6 @@
 
 namespace relay::launch {
 
-/// HTML-escapes `text` (& < > " ').
-std::string html_escape(std::string_view text);
-
 struct PageContent {
     std::string title;    ///< the heading, plain text
     std::string message;  ///< one paragraph, plain text

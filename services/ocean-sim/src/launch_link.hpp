@@ -56,7 +56,4 @@ std::string new_launch_token();
 
 /// RFC 3986 percent-encoding of a query component (unreserved characters are kept).
 std::string query_escape(std::string_view text);
-/// `&`, `<`, `>`, `"` and `'` as HTML character references.
-std::string html_escape(std::string_view text);
-
 }  // namespace relay::ocean_sim

@@ -107,33 +107,6 @@ std::optional<std::string> completion_location(std::string_view relay_url,
     return location;
 }
 
-std::string html_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
-    for (const char c : text) {
-        switch (c) {
-            case '&':
-                out += "&amp;";
-                break;
-            case '<':
-                out += "&lt;";
-                break;
-            case '>':
-                out += "&gt;";
-                break;
-            case '"':
-                out += "&quot;";
-                break;
-            case '\'':
-                out += "&#39;";
-                break;
-            default:
-                out.push_back(c);
-        }
-    }
-    return out;
-}
-
 std::string decision_page(const LaunchRecord& record, std::string_view decide_path) {
     const Redemption& r = record.redemption;
     return fmt::format(R"(<!DOCTYPE html>

@@ -73,8 +73,6 @@ struct LaunchRecord {
 std::string decision_page(const LaunchRecord& record, std::string_view decide_path);
 /// A plain error page showing `message`.
 std::string error_page(std::string_view message);
-std::string html_escape(std::string_view text);
-
 /// The launch pages on pos-sim's listener. Thread-safe.
 class LaunchDesk {
    public:

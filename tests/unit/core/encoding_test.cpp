@@ -214,3 +214,10 @@ TEST(QueryValues, EveryValueOfTheNameInOrderDecoded) {
     EXPECT_TRUE(relay::query_values("", "k").empty());
     EXPECT_TRUE(relay::query_values("a=1&&b=2", "k").empty());
 }
+
+TEST(HtmlEscape, EscapesTextAndAttributeDelimiters) {
+    EXPECT_EQ(relay::html_escape(R"(<a href="x">Tom & Jerry's</a>)"),
+              "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
+    EXPECT_EQ(relay::html_escape("plain"), "plain");
+    EXPECT_EQ(relay::html_escape(""), "");
+}

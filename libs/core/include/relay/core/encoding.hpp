@@ -10,6 +10,9 @@ namespace relay {
 /// Appends `s` as a JSON string literal (quotes and escapes included).
 void append_json_string(std::string& out, std::string_view s);
 
+/// `text` as HTML text or attribute value: & < > " ' escaped.
+std::string html_escape(std::string_view text);
+
 std::string base64_encode(std::string_view bytes);
 std::optional<std::string> base64_decode(std::string_view text);
 

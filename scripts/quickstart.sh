@@ -15,7 +15,10 @@
 # referral's letter and attachments, which the fetcher pulls with the site's OAuth2 token. The hub then
 # uses Ocean's Open API through the hub API: a few messages to the referrer (sealed under the site's SEK)
 # and a few patient-specific eForm links, which ocean-sim's patients complete a moment later: the link goes
-# to clinic-emr, the completed forms follow it. Progress is shown as it goes, then a
+# to clinic-emr, the completed forms follow it. Last, the Referral System Launch: a scripted clinician's
+# browser follows ocean-sim's "referral sent" link to the relay's launch role, which confirms the referral
+# with Ocean and hands the browser to pos-sim with a signed one-time context; pos-sim redeems it, the
+# clinician accepts, and the relay shows the confirmation message. Progress is shown as it goes, then a
 # summary table: counts per stage, the relay's own latencies beside the simulated waits, where to look
 # next. Stops with SIGTERM.
 set -euo pipefail
@@ -46,6 +49,8 @@ router_admin=$(free_port)
 delivery_admin=$(free_port)
 updater_admin=$(free_port)
 fetcher_admin=$(free_port)
+launch_port=$(free_port)
+launch_admin=$(free_port)
 pos_port=$(free_port)
 pos_admin=$(free_port)
 ocean_api=$(free_port)
@@ -60,7 +65,9 @@ open_api_messages=3         # messages the hub sends over Ocean's Open API
 # all-in-one shares it) and the secret key in the Open API webhook's URL.
 (umask 077
  openssl rand -base64 32 >"$work/at-rest.key"
- openssl rand -hex 24 >"$work/open-api-webhook.key")
+ openssl rand -hex 24 >"$work/open-api-webhook.key"
+ openssl rand -base64 32 >"$work/launch-signing.key"
+ openssl rand -hex 24 >"$work/launch-hub.token")
 # The Ocean site's Open API credentials and Shared Encryption Key, as ocean-sim's site has them. Ocean
 # issues the real ones (Admin → Manage Credentials); these are local stand-ins.
 site_key=quickstart-site-key
@@ -136,14 +143,34 @@ fetcher:                 # pulls what Ocean's Open API notifications name; write
   eforms:
     destinations: [{id: clinic-emr, format: hub-json}]   # completed eForms go to the clinic's EMR
   retry: {initial: 500ms, max_delay: 5s, max_age: 10m}
+launch:                  # Ocean's Referral System Launch: Ocean → the relay → the hub system's page (no Kafka)
+  listener: {address: 127.0.0.1, port: $launch_port}   # loopback: plain HTTP allowed (TLS anywhere else)
+  admin: {address: 127.0.0.1, port: $launch_admin}
+  public_url: http://127.0.0.1:$launch_port
+  ocean:
+    base_url: http://127.0.0.1:$ocean_api
+    sites: [{site: "1234", site_key: {value: $site_key}, site_credential: {value: $site_credential}, sek: {value: $site_sek}}]
+  signing_key: {file: $work/launch-signing.key}
+  hub_systems:
+    - {id: central-intake, auth: {scheme: bearer, token: {file: $work/launch-hub.token}}}
+  integrations:
+    - id: demo           # Ocean's "Base launch URL": http://127.0.0.1:$launch_port/ocean/demo/launch
+      site: "1234"
+      mode: redirect
+      branding:
+        company_name: Lakeshore Health Systems
+        application_name: Central Intake
+        category: Regional intake
+        confirmation_message: Central Intake has accepted this referral. You can close this page.
+      targets: [{hub_system: central-intake, launch_url: "http://127.0.0.1:$pos_port/launch"}]
 YAML
 
-echo "== starting ocean-relay: ingress, router, delivery, updater and fetcher in one process (embedded broker; logs in $work/ocean-relay.log)" >&2
+echo "== starting ocean-relay: ingress, router, delivery, updater, fetcher and launch in one process (embedded broker; logs in $work/ocean-relay.log)" >&2
 build/release/services/all-in-one/ocean-relay --config "$work/ocean-relay.yaml" 2>"$work/ocean-relay.log" &
 relay_pid=$!
 for _ in $(seq 1 150); do
   all=1
-  for p in "$admin" "$router_admin" "$delivery_admin" "$updater_admin" "$fetcher_admin"; do
+  for p in "$admin" "$router_admin" "$delivery_admin" "$updater_admin" "$fetcher_admin" "$launch_admin"; do
     curl -fs "http://127.0.0.1:$p/readyz" >/dev/null 2>&1 || all=0
   done
   [[ $all == 1 ]] && break
@@ -182,6 +209,9 @@ decisions:
   delay: ${decision_delay_ms}ms
   mix: {accept: 0.4, decline: 0.2, book: 0.25, message: 0.15}
   seed: 2026
+launch:                  # the hub system's launch page: redeems the relay's context, then Accept / Decline
+  relay_url: http://127.0.0.1:$launch_port
+  token: {file: $work/launch-hub.token}
 YAML
 echo "== starting pos-sim, the hub systems (logs in $work/pos-sim.log)" >&2
 build/release/services/pos-sim/pos-sim --config "$work/pos-sim.yaml" >"$work/pos-sim.out" 2>"$work/pos-sim.log" &
@@ -225,6 +255,9 @@ api:
   signing_key: {value: quickstart-ocean-signing-key-0123456789}
   clients: [{client_id: relay-site-1234, client_secret: {value: quickstart-ocean-secret}}]
   sites: [{site_num: "1234", site_key: {value: $site_key}, site_credential: {value: $site_credential}, sek: {value: $site_sek}}]
+launch:                  # after a send, Ocean sends the clinician's browser to the relay's launch URL
+  url: http://127.0.0.1:$launch_port/ocean/demo/launch
+  mode: redirect
 YAML
 
 echo
@@ -259,6 +292,10 @@ python3 scripts/lib/quickstart_report.py progress "$ocean_admin" "$pos_admin" "$
   "$fetcher_admin" "$((eform_sessions + eform_links))" "$open_api_referrals" "$open_api_messages" "$eform_links"
 
 echo
+echo "== the Referral System Launch: a clinician sends a referral in Ocean and is handed to the hub's system"
+python3 scripts/lib/quickstart_report.py launch "$ocean_api" "${hub_refs[0]}" "$pos_admin"
+
+echo
 echo "== a few of the records in Kafka topic ocean.inbound.v1 (key = referral ref; headers = extracted facts)"
 kcat -C -b "$bootstrap" -t ocean.inbound.v1 -c 5 -e -q -f '%k\t%p\t%o\t%h\t%S\n' |
   python3 scripts/lib/quickstart_report.py records
@@ -277,16 +314,16 @@ echo "== the dead-letter topics (relayctl dlq list)"
 build/release/services/relayctl/relayctl dlq list --bootstrap-servers "$bootstrap" 2>&1 | sed 's/^/  /' || true
 echo
 echo "== where to look next"
-echo "  metrics:   ocean-relay's roles: ingress :$admin, router :$router_admin, delivery :$delivery_admin, updater :$updater_admin, fetcher :$fetcher_admin (/metrics)"
+echo "  metrics:   ocean-relay's roles: ingress :$admin, router :$router_admin, delivery :$delivery_admin, updater :$updater_admin, fetcher :$fetcher_admin, launch :$launch_admin (/metrics)"
 echo "  Ocean:     ocean-sim :$ocean_admin/referrals (folders, history), /updates (every update it applied)"
-echo "  hub:       pos-sim :$pos_admin/deliveries, /decisions"
+echo "  hub:       pos-sim :$pos_admin/deliveries, /decisions, /launches"
 echo "  logs:      $work/*.log (kept until the script exits)"
 echo "  the hub API: services/ingress/openapi/hub-api.yaml (OpenAPI 3.1), README \"The hub API\""
 
 kill -TERM "$ocean_pid" 2>/dev/null && wait "$ocean_pid" 2>/dev/null || true
 ocean_pid=""
 echo
-echo "== SIGTERM: ocean-relay's ingress drains, its router, delivery, updater and fetcher commit and leave their groups"
+echo "== SIGTERM: ocean-relay's ingress and launch drain, its router, delivery, updater and fetcher commit and leave their groups"
 kill -TERM "$pos_sim_pid"
 wait "$pos_sim_pid" 2>/dev/null || true
 pos_sim_pid=""

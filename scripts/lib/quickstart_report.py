@@ -424,9 +424,63 @@ def summary(ocean_admin, pos_admin, ingress_port, ingress_admin, router_admin, d
         print(f"  updater → Ocean's $process-messages: mean {1000 * ocean_ms / ocean_n:.1f} ms over {int(ocean_n)} calls")
 
 
+def launch(ocean_api, ref, pos_admin):
+    """A clinician's browser through Ocean's Referral System Launch: ocean-sim's "referral sent" link →
+    the relay's launch (303, a cookie) → pos-sim's page (which redeemed the context) → Accept → the
+    relay's confirmation page. Cookies are kept by hand: the relay's are `Secure`, which Python's cookie
+    jar sends over https only, and this walk is on loopback http."""
+    import http.client
+    import re
+    import urllib.parse
+
+    cookies = {}
+    steps = []
+
+    def request(method, url, body=None):
+        for _ in range(10):
+            u = urllib.parse.urlsplit(url)
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+            target = u.path + (f"?{u.query}" if u.query else "")
+            headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else {}
+            if body is not None:
+                headers["Content-Type"] = "application/x-www-form-urlencoded"
+            conn.request(method, target, body=body, headers=headers)
+            res = conn.getresponse()
+            page = res.read().decode("utf-8", "replace")
+            for value in res.headers.get_all("Set-Cookie") or []:
+                name, _, rest = value.partition("=")
+                cookies[name] = rest.split(";", 1)[0]
+            steps.append(f"{method} {u.scheme}://{u.netloc}{u.path} → {res.status}")
+            location = res.getheader("Location")
+            if res.status in (301, 302, 303, 307, 308) and location:
+                url, method, body = urllib.parse.urljoin(url, location), "GET", None
+                continue
+            return url, res.status, page
+        raise SystemExit("launch: too many redirects")
+
+    url, status, page = request("GET", f"http://127.0.0.1:{ocean_api}/ocean-ui/referrals/{ref}/sent")
+    form = re.search(r'<form method="post" action="([^"]+)">\s*<input type="hidden" name="launch" value="([^"]+)">', page)
+    if status != 200 or not form:
+        print("\n".join(f"    {s}" for s in steps))
+        raise SystemExit(f"launch: the hub system's page did not come up ({status})")
+    decide = urllib.parse.urljoin(url, form.group(1))
+    body = urllib.parse.urlencode({"launch": form.group(2), "outcome": "accepted"})
+    url, status, page = request("POST", decide, body)
+    for s in steps:
+        print(f"    {s}")
+    message = re.search(r'<main id="message"><h1>([^<]*)</h1><p role="status">([^<]*)</p>', page)
+    if status != 200 or not message:
+        raise SystemExit(f"launch: no confirmation page ({status})")
+    import html
+    print(f"  the relay's confirmation page: \"{html.unescape(message.group(1))}: {html.unescape(message.group(2))}\"")
+    seen = _get(pos_admin, "/launches") or {}
+    print(f"  pos-sim (the hub system) redeemed {seen.get('redeemed', 0)} context(s), the patient's data came with the"
+          f" redemption, and it recorded {seen.get('accepted', 0)} accepted launch(es); the URLs carried refs only")
+
+
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
     {"webhooks": webhooks, "records": records, "events": events, "deliveries": deliveries,
      "delivered": delivered, "bootstrap": bootstrap, "delivery_events": delivery_events,
      "pos_sim_received": pos_sim_received, "progress": progress, "updates": updates,
-     "summary": summary}[command](*args)
+     "summary": summary, "launch": launch}[command](*args)

@@ -172,6 +172,12 @@ std::vector<std::optional<std::string>> query_values(std::string_view query, std
     return values;
 }
 
+std::optional<std::string> single_query_value(std::string_view query, std::string_view name) {
+    auto values = query_values(query, name);
+    if (values.size() != 1) return std::nullopt;
+    return std::move(values.front());
+}
+
 std::string sha256(std::string_view data) {
     return Sha256().update(data).finish();
 }

@@ -76,10 +76,4 @@ ParsedLaunch parse_launch_query(std::string_view query, const ParameterNames& na
     return parameters;
 }
 
-std::optional<std::string> single_query_value(std::string_view query, std::string_view name) {
-    auto values = query_values(query, name);
-    if (values.size() != 1) return std::nullopt;
-    return std::move(values.front());
-}
-
 }  // namespace relay::launch

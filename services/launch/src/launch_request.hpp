@@ -26,10 +26,6 @@ using ParsedLaunch = std::variant<LaunchParameters, std::string>;
 
 ParsedLaunch parse_launch_query(std::string_view query, const ParameterNames& names, bool require_launch_token);
 
-/// The value of `name` in an application/x-www-form-urlencoded query; nullopt when absent, repeated or
-/// badly encoded.
-std::optional<std::string> single_query_value(std::string_view query, std::string_view name);
-
 /// A ref as Ocean writes them (UUIDs, numbers): 1-128 characters of [A-Za-z0-9_.:~-].
 bool is_valid_ref(std::string_view ref);
 

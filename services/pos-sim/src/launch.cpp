@@ -34,13 +34,6 @@ http::Response html(unsigned version, bhttp::status status, std::string body) {
     return res;
 }
 
-/// The single value of `name` in a query or form body; nullopt when absent, repeated or badly escaped.
-std::optional<std::string> single_value(std::string_view query, std::string_view name) {
-    auto values = query_values(query, name);
-    if (values.size() != 1 || !values[0]) return std::nullopt;
-    return std::move(values[0]);
-}
-
 }  // namespace
 
 LaunchDeskConfig read_launch_desk_config(ConfigReader::Node node) {
@@ -189,7 +182,7 @@ asio::awaitable<http::Response> LaunchDesk::open(const http::Request& request, s
     LaunchRecord record;
     record.id = new_message_id();
     record.at = format_rfc3339_millis(system_now());
-    const auto context = single_value(query, config_.context_parameter);
+    const auto context = single_query_value(query, config_.context_parameter);
     if (!context || context->empty()) {
         record.redeem_status = -1;
         add(std::move(record));
@@ -238,8 +231,8 @@ asio::awaitable<http::Response> LaunchDesk::open(const http::Request& request, s
 
 http::Response LaunchDesk::decide(const http::Request& request) {
     const std::string_view form(request.body().data(), request.body().size());
-    const auto id = single_value(form, "launch");
-    const auto outcome = single_value(form, "outcome");
+    const auto id = single_query_value(form, "launch");
+    const auto outcome = single_query_value(form, "outcome");
     if (!id || !outcome || (*outcome != "accepted" && *outcome != "declined"))
         return html(
             request.version(), bhttp::status::bad_request, error_page("the decision form is incomplete"));

@@ -221,3 +221,10 @@ TEST(HtmlEscape, EscapesTextAndAttributeDelimiters) {
     EXPECT_EQ(relay::html_escape("plain"), "plain");
     EXPECT_EQ(relay::html_escape(""), "");
 }
+
+TEST(QueryValues, SingleValueRefusesAbsentRepeatedAndBadlyEscaped) {
+    EXPECT_EQ(relay::single_query_value("a=1&b=2", "b"), "2");
+    EXPECT_EQ(relay::single_query_value("a=1&b=2", "c"), std::nullopt);
+    EXPECT_EQ(relay::single_query_value("b=1&b=2", "b"), std::nullopt) << "repeated is refused";
+    EXPECT_EQ(relay::single_query_value("b=%zz", "b"), std::nullopt);
+}

@@ -158,12 +158,6 @@ TEST(LaunchQuery, RefusesWhatIsMissingOrMalformedWithoutRepeatingIt) {
     EXPECT_EQ(reason(std::string(5000, 'a')), "malformed-parameters");
 }
 
-TEST(LaunchQuery, SingleValue) {
-    EXPECT_EQ(single_query_value("a=1&b=2", "b"), "2");
-    EXPECT_EQ(single_query_value("a=1&b=2", "c"), std::nullopt);
-    EXPECT_EQ(single_query_value("b=1&b=2", "b"), std::nullopt) << "repeated is refused";
-}
-
 Integration sample_integration(Integration::Mode mode) {
     Integration i;
     i.id = "demo";

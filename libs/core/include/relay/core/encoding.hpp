@@ -27,6 +27,8 @@ std::optional<std::string> form_url_decode(std::string_view text);
 /// The decoded values of every `name` pair of an application/x-www-form-urlencoded query, in order (a
 /// pair without '=' has the value ""); a value with a bad escape is nullopt.
 std::vector<std::optional<std::string>> query_values(std::string_view query, std::string_view name);
+/// The one value of `name` in such a query; nullopt when absent, repeated or badly escaped.
+std::optional<std::string> single_query_value(std::string_view query, std::string_view name);
 
 /// HMAC-SHA256 of `data` under `key`, 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);

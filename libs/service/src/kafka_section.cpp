@@ -73,6 +73,20 @@ std::string read_topic(ConfigReader::Node& node,
     return topic;
 }
 
+http::Limits read_http_limits(ConfigReader::Node& node, const http::Limits& defaults) {
+    http::Limits limits = defaults;
+    limits.body_limit = node.bytes("max_body", defaults.body_limit, 1024, 256ULL << 20);
+    limits.header_limit = node.bytes("max_header", defaults.header_limit, 1024, 1ULL << 20);
+    limits.idle_timeout = node.duration("idle_timeout", defaults.idle_timeout, std::chrono::milliseconds(100));
+    limits.header_timeout = node.duration("header_timeout", defaults.header_timeout, std::chrono::milliseconds(100));
+    limits.body_timeout = node.duration("body_timeout", defaults.body_timeout, std::chrono::milliseconds(100));
+    limits.write_timeout = node.duration("write_timeout", defaults.write_timeout, std::chrono::milliseconds(100));
+    limits.max_connections = static_cast<std::size_t>(
+        node.integer("max_connections", static_cast<std::int64_t>(defaults.max_connections), 1, 1'000'000));
+    limits.read_buffer = node.bytes("read_buffer", defaults.read_buffer, 4096, 16ULL << 20);
+    return limits;
+}
+
 http::ListenerConfig read_admin_listener(ConfigReader::Node& node, std::uint16_t default_port) {
     http::ListenerConfig admin;
     admin.name = "admin";

@@ -30,21 +30,6 @@ std::string substitute(std::string pattern, const IntegrationConfig& integration
     return pattern;
 }
 
-http::Limits read_limits(ConfigReader::Node node) {
-    http::Limits limits;
-    limits.body_limit = node.bytes("max_body", limits.body_limit, 1024, 256ULL << 20);
-    limits.header_limit = node.bytes("max_header", limits.header_limit, 1024, 1ULL << 20);
-    limits.idle_timeout = node.duration("idle_timeout", limits.idle_timeout, std::chrono::milliseconds(100));
-    limits.header_timeout =
-        node.duration("header_timeout", limits.header_timeout, std::chrono::milliseconds(100));
-    limits.body_timeout = node.duration("body_timeout", limits.body_timeout, std::chrono::milliseconds(100));
-    limits.write_timeout =
-        node.duration("write_timeout", limits.write_timeout, std::chrono::milliseconds(100));
-    limits.max_connections = static_cast<std::size_t>(node.integer("max_connections", 4096, 1, 1'000'000));
-    limits.read_buffer = node.bytes("read_buffer", limits.read_buffer, 4096, 16ULL << 20);
-    return limits;
-}
-
 http::ListenerConfig read_listener(ConfigReader::Node node,
                                    std::string default_name,
                                    std::uint16_t default_port) {
@@ -280,7 +265,8 @@ IngressConfig load_config(ConfigReader& reader) {
     config.log_level = service.choice("log_level", "info", {"debug", "info", "warn", "error"});
     config.threads = static_cast<int>(service.integer("threads", 0, 0, 256));
 
-    const http::Limits limits = read_limits(root.child("limits"));
+    auto limits_node = root.child("limits");
+    const http::Limits limits = service::read_http_limits(limits_node);
     config.max_body_memory =
         root.child("limits").bytes("max_body_memory", config.max_body_memory, 1ULL << 20, 64ULL << 30);
     if (config.max_body_memory < limits.body_limit + http::kBodyPadding) {

@@ -67,15 +67,16 @@ http::ListenerConfig read_listener(ConfigReader::Node node) {
         node.fail("tls", "is required: browsers carry launch contexts and cookies here (plain HTTP only on a "
                          "loopback address)");
     }
-    // Launch and completion are GETs; a redemption is a small JSON document.
-    listener.limits.body_limit = node.bytes("max_body", 16 * 1024, 1024, 1ULL << 20);
-    listener.limits.header_limit = node.bytes("max_header", 16 * 1024, 4096, 1ULL << 20);
-    listener.limits.header_timeout = node.duration("header_timeout", std::chrono::seconds(10), std::chrono::milliseconds(100));
-    listener.limits.body_timeout = node.duration("body_timeout", std::chrono::seconds(10), std::chrono::milliseconds(100));
-    listener.limits.idle_timeout = node.duration("idle_timeout", std::chrono::seconds(30), std::chrono::milliseconds(100));
-    listener.limits.write_timeout = node.duration("write_timeout", std::chrono::seconds(10), std::chrono::milliseconds(100));
-    listener.limits.max_connections = static_cast<std::size_t>(node.integer("max_connections", 1024, 1, 1'000'000));
-    listener.limits.read_buffer = 16 * 1024;
+    // Launch and completion are GETs; a redemption is a small JSON document: small bounds by default.
+    http::Limits defaults;
+    defaults.body_limit = 16 * 1024;
+    defaults.header_timeout = std::chrono::seconds(10);
+    defaults.body_timeout = std::chrono::seconds(10);
+    defaults.idle_timeout = std::chrono::seconds(30);
+    defaults.write_timeout = std::chrono::seconds(10);
+    defaults.max_connections = 1024;
+    defaults.read_buffer = 16 * 1024;
+    listener.limits = service::read_http_limits(node, defaults);
     return listener;
 }
 

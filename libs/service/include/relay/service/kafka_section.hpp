@@ -75,6 +75,11 @@ std::string read_topic(ConfigReader::Node& node,
                        std::string_view key,
                        std::string fallback);
 
+/// A public listener's bounds, the same keys wherever one is configured: max_body, max_header,
+/// idle_timeout, header_timeout, body_timeout, write_timeout, max_connections, read_buffer (absent →
+/// `defaults`' values). Throws ConfigError naming the key.
+http::Limits read_http_limits(ConfigReader::Node& node, const http::Limits& defaults = {});
+
 /// The `admin:` listener (metrics, health, readiness) on `default_port`.
 http::ListenerConfig read_admin_listener(ConfigReader::Node& node, std::uint16_t default_port);
 
